@@ -1,0 +1,1 @@
+//! Pure build processing: tars in, block images and patches out.

@@ -1,0 +1,2 @@
+//! rockit-edge: a self-hosted ROCKIT Edge appliance.
+pub mod engine;
