@@ -1,2 +1,16 @@
 //! rockit-edge: a self-hosted ROCKIT Edge appliance.
+//!
+//! Layers, in one direction: `http` → `domain` → `store` / `publish` / `jobs`; `engine` is pure
+//! processing; `server` wires them together; `cli` is the command line.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
 pub mod engine;
+pub mod http;
+pub mod jobs;
+pub mod publish;
+pub mod server;
+pub mod store;

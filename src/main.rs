@@ -1,1 +1,5 @@
-fn main() {}
+//! The rockit-edge binary.
+
+fn main() -> std::process::ExitCode {
+    rockit_edge::cli::main()
+}

@@ -1,0 +1,43 @@
+//! The domain's error: every rule violation a caller can cause, plus failures underneath.
+
+use crate::store::StoreError;
+
+/// Why a domain operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// A required field is absent.
+    #[error("{field} is required")]
+    Missing { field: String },
+    /// A field is present but malformed.
+    #[error("{field} is invalid: {reason}")]
+    Invalid { field: String, reason: String },
+    /// The named resource does not exist (in the caller's org).
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// A create with a name already taken.
+    #[error("{what} already exists")]
+    Exists { what: String },
+    /// A delete or change the rules forbid.
+    #[error("{0}")]
+    Protected(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A failure that is not the caller's fault.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    /// A malformed field.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        DomainError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A missing resource.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        DomainError::NotFound { what: what.into() }
+    }
+}

@@ -1,0 +1,22 @@
+//! The rules: services that validate input, enforce invariants and call the store, the job
+//! runner and the origins. No HTTP types here.
+
+mod error;
+pub mod health;
+pub mod instance;
+pub mod listing;
+pub mod names;
+pub mod orgs;
+pub mod permissions;
+pub mod tasks;
+
+pub use error::DomainError;
+
+/// Runs CPU- or disk-bound work (hashing, directory walks) off the async reactor.
+pub(crate) async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, DomainError> + Send + 'static,
+) -> Result<R, DomainError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DomainError::Internal(format!("background work failed: {e}")))?
+}

@@ -1,0 +1,62 @@
+//! Name rules shared by every resource (API.md §1).
+
+use super::DomainError;
+
+/// Org, user, app, role and subscription names: `^[A-Za-z0-9_]{2,50}$`.
+pub fn check_name(field: &str, value: &str) -> Result<(), DomainError> {
+    check(
+        field,
+        value,
+        |c| c.is_ascii_alphanumeric() || c == '_',
+        "letters, digits and _",
+    )
+}
+
+/// Deployment names additionally allow `[` and `]`.
+pub fn check_deployment_name(field: &str, value: &str) -> Result<(), DomainError> {
+    check(
+        field,
+        value,
+        |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '[' | ']'),
+        "letters, digits, _, [ and ]",
+    )
+}
+
+fn check(
+    field: &str,
+    value: &str,
+    allowed: impl Fn(char) -> bool,
+    alphabet: &str,
+) -> Result<(), DomainError> {
+    if value.is_empty() {
+        return Err(DomainError::Missing {
+            field: field.to_string(),
+        });
+    }
+    let length = value.chars().count();
+    if !(2..=50).contains(&length) || !value.chars().all(allowed) {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be 2 to 50 characters of {alphabet}, got {value:?}"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(check_name("name", "ab_9").is_ok());
+        assert!(check_name("name", "a").is_err());
+        assert!(check_name("name", "a-b").is_err());
+        assert!(check_name("name", &"x".repeat(51)).is_err());
+        assert!(matches!(
+            check_name("name", ""),
+            Err(DomainError::Missing { .. })
+        ));
+        assert!(check_deployment_name("name", "cdn[1]").is_ok());
+    }
+}

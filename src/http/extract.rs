@@ -1,0 +1,116 @@
+//! Extractors and extractor configs: authentication, and JSON/query/path errors in the API shape.
+
+use std::future::{Ready, ready};
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::auth::AuthError;
+
+/// Header carrying the instance administrator's token.
+pub const ADMIN_TOKEN_HEADER: &str = "x-rockit-admin-token";
+
+/// The instance administrator; a handler taking it cannot run without a valid admin token.
+#[derive(Debug)]
+pub struct AdminCaller {
+    pub username: String,
+}
+
+impl FromRequest for AdminCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(admin_caller(req))
+    }
+}
+
+fn admin_caller(req: &HttpRequest) -> Result<AdminCaller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(ApiError::internal)?;
+    let token = req
+        .headers()
+        .get(ADMIN_TOKEN_HEADER)
+        .ok_or_else(|| {
+            ApiError::unauthorized(format!("send an admin token in {ADMIN_TOKEN_HEADER}"))
+        })?
+        .to_str()
+        .map_err(|_| {
+            ApiError::from(AuthError::Invalid(format!(
+                "{ADMIN_TOKEN_HEADER} is not valid text"
+            )))
+        })?;
+    let claims = state.admin.verify(token)?;
+    Ok(AdminCaller {
+        username: claims.username,
+    })
+}
+
+/// JSON bodies: size limit, lenient content type, and API-shaped errors.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .content_type_required(false)
+        .error_handler(move |err, _| json_error(err, limit).into())
+}
+
+fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::too_large(limit)
+        }
+        JsonPayloadError::ContentType => ApiError::invalid("Content-Type must be application/json"),
+        JsonPayloadError::Deserialize(e) => {
+            let text = e.to_string();
+            match missing_field(&text) {
+                Some(field) => ApiError::missing(format!("{field} is required")),
+                None if e.is_data() => ApiError::invalid(format!("the body does not fit: {text}")),
+                None => ApiError::invalid(format!("the body is not valid JSON: {text}")),
+            }
+        }
+        other => ApiError::invalid(format!("cannot read the body: {other}")),
+    }
+}
+
+/// The field named by serde's "missing field `x`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+/// Query strings: API-shaped errors naming the problem.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        let QueryPayloadError::Deserialize(e) = &err else {
+            return ApiError::invalid(format!("bad query string: {err}")).into();
+        };
+        let text = e.to_string();
+        match missing_field(&text) {
+            Some(field) => ApiError::missing(format!("query parameter {field} is required")).into(),
+            None => ApiError::invalid(format!("bad query string: {text}")).into(),
+        }
+    })
+}
+
+/// Path segments: API-shaped errors.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default()
+        .error_handler(|err: PathError, _| ApiError::invalid(format!("bad path: {err}")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_field;
+
+    #[test]
+    fn finds_missing_field() {
+        assert_eq!(
+            missing_field("missing field `name` at line 1 column 2"),
+            Some("name")
+        );
+        assert_eq!(missing_field("expected value"), None);
+    }
+}

@@ -1,0 +1,62 @@
+//! Org administration (`/adm/v1/orgs`, and the admin-token twin `POST /be/v1/orgs`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::extract::AdminCaller;
+use super::query::ListQuery;
+use super::render::success;
+use super::state::AppState;
+use crate::domain::orgs::NewOrg;
+
+/// Creates an org with its administrator.
+pub async fn create(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    body: web::Json<NewOrg>,
+) -> Result<HttpResponse, ApiError> {
+    let created = state.orgs.create(body.into_inner()).await?;
+    tracing::info!(admin = %admin.username, org = %created.org.name, "org created");
+    success("org created", created)
+}
+
+/// Lists orgs.
+pub async fn list(
+    state: web::Data<AppState>,
+    _admin: AdminCaller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = ListQuery::parse(req.query_string())?;
+    let page = state.orgs.list(query.params).await?;
+    success("orgs", json!({ "orgs": page.items, "total": page.total }))
+}
+
+/// One org.
+pub async fn details(
+    state: web::Data<AppState>,
+    _admin: AdminCaller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let org = state.orgs.get(&name).await?;
+    success("org", json!({ "org": org }))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteQuery {
+    #[serde(default)]
+    prune: bool,
+}
+
+/// Deletes an org's records (and with `prune=true` its published files).
+pub async fn delete(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    name: web::Path<String>,
+    query: web::Query<DeleteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let task = state.orgs.delete(&name, query.prune).await?;
+    tracing::info!(admin = %admin.username, org = %name, prune = query.prune, "org deleted");
+    success("org deleted", json!({ "taskName": task }))
+}

@@ -1,0 +1,3 @@
+//! Origins: where published images and patches live (the depot now; S3 origins later).
+
+pub mod depot;

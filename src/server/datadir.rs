@@ -1,0 +1,114 @@
+//! The data dir layout (DESIGN §3) and its first-start preparation.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Paths inside the appliance's data dir; the one place that knows the layout.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// Wraps a data dir path without touching the disk.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The data dir itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The redb file holding every record.
+    pub fn store_file(&self) -> PathBuf {
+        self.root.join("edge.redb")
+    }
+
+    /// Generated secrets (mode 0600 files in a 0700 dir).
+    pub fn secrets(&self) -> PathBuf {
+        self.root.join("secrets")
+    }
+
+    /// TLS certificate, key and local CA.
+    pub fn tls(&self) -> PathBuf {
+        self.root.join("tls")
+    }
+
+    /// The appliance's own origin (`dxf/...`, `pat/...`).
+    pub fn depot(&self) -> PathBuf {
+        self.root.join("depot")
+    }
+
+    /// Uploads in progress and staging; emptied on every start.
+    pub fn work(&self) -> PathBuf {
+        self.root.join("work")
+    }
+
+    /// Raw uploaded traces.
+    pub fn traces(&self) -> PathBuf {
+        self.root.join("traces")
+    }
+
+    /// Store backups.
+    pub fn backups(&self) -> PathBuf {
+        self.root.join("backups")
+    }
+
+    /// Runtime facts of the live process (bound addresses, pid) for `healthcheck` and tests.
+    pub fn runtime_file(&self) -> PathBuf {
+        self.root.join("run").join("server.json")
+    }
+
+    /// Creates the layout, checks it is writable and empties `work/`.
+    pub fn prepare(&self) -> std::io::Result<()> {
+        fs::create_dir_all(&self.root)?;
+        for dir in [
+            self.depot(),
+            self.traces(),
+            self.backups(),
+            self.root.join("run"),
+        ] {
+            fs::create_dir_all(dir)?;
+        }
+        for private in [self.secrets(), self.tls()] {
+            fs::create_dir_all(&private)?;
+            fs::set_permissions(&private, fs::Permissions::from_mode(0o700))?;
+        }
+        let work = self.work();
+        if work.exists() {
+            fs::remove_dir_all(&work)?;
+        }
+        fs::create_dir_all(&work)?;
+        self.probe_writable()
+    }
+
+    /// Writes and removes a small file: the data dir must be writable for the appliance to work.
+    pub fn probe_writable(&self) -> std::io::Result<()> {
+        let probe = self.root.join(".write-probe");
+        write_atomic(&probe, b"ok", 0o600)?;
+        fs::remove_file(probe)
+    }
+}
+
+/// Writes `bytes` to a temp name, fsyncs and renames it over `path`, so a crash never leaves a
+/// half-written file under the final name.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! The composition root: prepares the data dir, secrets, TLS and store, starts the job runner
+//! and the listeners, and shuts everything down in order.
+
+pub mod datadir;
+pub mod runtime;
+pub mod secrets;
+pub mod tls;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpServer, web};
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::admin::AdminAuth;
+use crate::config::Config;
+use crate::domain::health::HealthService;
+use crate::domain::instance::InstanceService;
+use crate::domain::orgs::OrgService;
+use crate::domain::tasks::TaskService;
+use crate::http::AppState;
+use crate::jobs::{CleanupTask, HelloTask, Jobs, RunnerConfig, TaskHandler};
+use crate::publish::depot::Depot;
+use crate::store::Store;
+use datadir::DataDir;
+use runtime::RuntimeInfo;
+use secrets::Secrets;
+use tls::{CertResolver, CertSource};
+
+/// Runs the appliance until SIGTERM or SIGINT.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let data_dir = DataDir::new(&config.storage.data_dir);
+    let first_start = !data_dir.store_file().exists();
+    data_dir
+        .prepare()
+        .with_context(|| format!("data dir {} is not usable", data_dir.root().display()))?;
+    let secrets = Secrets::load_or_create(&data_dir, &config.auth)?;
+    let cert_source = CertSource::prepare(&config.tls, &data_dir, &config.server.public_names)?;
+    let resolver = Arc::new(CertResolver::new(cert_source, tls::provider())?);
+    let store_path = data_dir.store_file();
+    let cache = config.storage.cache_size_mb << 20;
+    let backups = data_dir.backups();
+    let store =
+        tokio::task::spawn_blocking(move || Store::open(&store_path, cache, &backups)).await??;
+
+    let cancel = CancellationToken::new();
+    let depot = Depot::new(data_dir.depot());
+    let handlers: Vec<Arc<dyn TaskHandler>> = vec![
+        Arc::new(HelloTask),
+        Arc::new(CleanupTask::new(depot.clone())),
+    ];
+    let jobs = Jobs::start(
+        store.clone(),
+        RunnerConfig {
+            workers: config.job_workers(),
+            lease: Duration::from_secs(config.jobs.lease_secs),
+        },
+        handlers,
+        cancel.child_token(),
+    )
+    .await?;
+
+    let state = web::Data::new(AppState {
+        admin: AdminAuth::new(secrets.admin.clone()),
+        instance: InstanceService::new(
+            store.clone(),
+            jobs.clone(),
+            config.server.maintenance,
+            config.jobs.hello_delay_ms,
+        ),
+        orgs: OrgService::new(store.clone(), jobs.clone(), depot),
+        tasks: TaskService::new(store.clone()),
+        health: HealthService::new(
+            store.clone(),
+            data_dir.clone(),
+            config.storage.min_free_disk_mb << 20,
+        ),
+    });
+
+    let https = bind(&config.server.https_listen, "https")?;
+    let http = config
+        .server
+        .http_listen()
+        .map(|addr| bind(addr, "http"))
+        .transpose()?;
+    let info = RuntimeInfo {
+        pid: std::process::id(),
+        https: https.local_addr()?,
+        http: http.as_ref().map(TcpListener::local_addr).transpose()?,
+    };
+    let json_limit = config.server.json_limit_bytes;
+    let app_state = state.clone();
+    let mut server = HttpServer::new(move || crate::http::app(app_state.clone(), json_limit))
+        .workers(config.http_workers())
+        .shutdown_timeout(config.server.shutdown_timeout_secs)
+        .shutdown_signal(cancel.clone().cancelled_owned())
+        .listen_rustls_0_23(https, tls::server_config(Arc::clone(&resolver))?)?;
+    if let Some(listener) = http {
+        server = server.listen(listener)?;
+    }
+    let server = server.run();
+    info.write(&data_dir)
+        .context("cannot write the runtime file")?;
+    tracing::info!(https = %info.https, http = ?info.http, data_dir = %data_dir.root().display(), "rockit-edge is serving");
+    if first_start {
+        tracing::info!(
+            "first start: mint an admin token with `rockit-edge admin-token --data-dir {} --username NAME`, then create an org with POST /adm/v1/orgs",
+            data_dir.root().display()
+        );
+    }
+    if resolver.source().self_signed {
+        tracing::info!(ca = %data_dir.tls().join("ca.pem").display(), "serving a self-signed certificate; clients can trust this CA");
+    }
+
+    tokio::spawn(watch_signals(cancel.clone(), Arc::clone(&resolver)));
+    tokio::spawn(watch_certificate(
+        cancel.clone(),
+        resolver,
+        Duration::from_secs(config.tls.reload_interval_secs.max(1)),
+    ));
+
+    let served = server.await;
+    tracing::info!("listeners closed; draining the job runner");
+    cancel.cancel();
+    jobs.shutdown(Duration::from_secs(config.server.shutdown_timeout_secs))
+        .await;
+    RuntimeInfo::remove(&data_dir);
+    drop(state);
+    drop(store);
+    tracing::info!("stopped");
+    served.context("HTTP server failed")
+}
+
+fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
+    let parsed: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("{what} listen address {addr:?} is not HOST:PORT"))?;
+    TcpListener::bind(parsed).with_context(|| format!("cannot listen for {what} on {parsed}"))
+}
+
+/// SIGTERM/SIGINT start a graceful shutdown; SIGHUP reloads the TLS certificate.
+async fn watch_signals(cancel: CancellationToken, resolver: Arc<CertResolver>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(&resolver, "SIGHUP"),
+        }
+    }
+    tracing::info!("shutdown requested");
+    cancel.cancel();
+}
+
+fn reload(resolver: &CertResolver, why: &str) {
+    match resolver.reload() {
+        Ok(()) => {
+            tracing::info!(reason = why, cert = %resolver.source().cert.display(), "TLS certificate reloaded")
+        }
+        Err(e) => {
+            tracing::error!(reason = why, error = %e, "TLS reload failed; keeping the previous certificate")
+        }
+    }
+}
+
+/// Reloads the certificate when its files change.
+async fn watch_certificate(
+    cancel: CancellationToken,
+    resolver: Arc<CertResolver>,
+    every: Duration,
+) {
+    let mut seen = resolver.source().stamp();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = cancel.cancelled() => return,
+        }
+        let now = resolver.source().stamp();
+        if now.is_some() && now != seen {
+            seen = now;
+            reload(&resolver, "files changed");
+        }
+    }
+}

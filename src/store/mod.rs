@@ -1,0 +1,161 @@
+//! The redb store: one file holding every record, typed tables, forward-only migrations.
+//!
+//! Every transaction runs on tokio's blocking pool ([`Store::read`], [`Store::write`]) so no
+//! store call blocks the async reactor, and every write commits with `Immediate` durability and
+//! quick repair so a crash at any point leaves the last committed state.
+
+mod records;
+mod schema;
+mod table;
+mod tables;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, Key, ReadableDatabase, ReadableTable};
+
+pub use records::*;
+pub use schema::SCHEMA_VERSION;
+pub use table::{JsonTable, ReadTable, Typed, WriteTable};
+pub use tables::*;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store {path} is used by another rockit-edge process; stop it first")]
+    Locked { path: PathBuf },
+    #[error(
+        "the store {path} was written by a newer rockit-edge (schema {found}, this binary knows up to {supported}); upgrade the binary"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: u64,
+        supported: u64,
+    },
+    #[error("record in table {table} cannot be decoded: {message}")]
+    Corrupt {
+        table: &'static str,
+        message: String,
+    },
+    #[error("store error: {0}")]
+    Redb(#[from] redb::Error),
+    #[error("store task failed: {0}")]
+    Join(String),
+}
+
+macro_rules! redb_error_from {
+    ($($source:ty),*) => {$(
+        impl From<$source> for StoreError {
+            fn from(e: $source) -> Self {
+                StoreError::Redb(e.into())
+            }
+        }
+    )*};
+}
+redb_error_from!(
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::DatabaseError
+);
+
+/// A read snapshot.
+pub struct ReadTx(redb::ReadTransaction);
+
+/// A write transaction; committed by [`Store::write`] when the closure succeeds.
+pub struct WriteTx(redb::WriteTransaction);
+
+impl ReadTx {
+    /// Opens a typed table for reading.
+    pub fn open<K: Key + 'static, V>(
+        &self,
+        table: &JsonTable<K, V>,
+    ) -> Result<ReadTable<K, V>, StoreError> {
+        Ok(Typed::new(
+            self.0.open_table(table.definition())?,
+            table.name(),
+        ))
+    }
+}
+
+impl WriteTx {
+    /// Opens a typed table for reading and writing.
+    pub fn open<K: Key + 'static, V>(
+        &self,
+        table: &JsonTable<K, V>,
+    ) -> Result<WriteTable<'_, K, V>, StoreError> {
+        Ok(Typed::new(
+            self.0.open_table(table.definition())?,
+            table.name(),
+        ))
+    }
+
+    /// Takes the next value of a named counter (starting at 1); never reused.
+    pub fn next_id(&self, counter: &str) -> Result<u64, StoreError> {
+        let mut counters = self.0.open_table(COUNTERS)?;
+        let next = counters.get(counter)?.map_or(0, |v| v.value()) + 1;
+        counters.insert(counter, next)?;
+        Ok(next)
+    }
+}
+
+/// The appliance's store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+impl Store {
+    /// Opens (or creates) the store file and brings its schema up to date.
+    pub fn open(path: &Path, cache_bytes: usize, backups: &Path) -> Result<Store, StoreError> {
+        let db = schema::open_and_migrate(path, cache_bytes, backups)?;
+        Ok(Store { db: Arc::new(db) })
+    }
+
+    /// Runs `f` in a read snapshot on the blocking pool.
+    pub async fn read<R, E>(
+        &self,
+        f: impl FnOnce(&ReadTx) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let tx = ReadTx(db.begin_read().map_err(StoreError::from)?);
+            f(&tx)
+        })
+        .await
+        .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+
+    /// Runs `f` in a write transaction on the blocking pool; commits when it returns `Ok`.
+    pub async fn write<R, E>(
+        &self,
+        f: impl FnOnce(&WriteTx) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, E>
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || write_blocking(&db, f))
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))?
+    }
+}
+
+/// The one place write transactions begin: quick repair on, committed only on success.
+fn write_blocking<R, E: From<StoreError>>(
+    db: &Database,
+    f: impl FnOnce(&WriteTx) -> Result<R, E>,
+) -> Result<R, E> {
+    let mut inner = db.begin_write().map_err(StoreError::from)?;
+    inner.set_quick_repair(true);
+    let tx = WriteTx(inner);
+    let result = f(&tx)?;
+    tx.0.commit().map_err(StoreError::from)?;
+    Ok(result)
+}

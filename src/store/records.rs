@@ -1,0 +1,153 @@
+//! The persisted records. New fields get `#[serde(default)]` so older records still decode.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// An organisation: the tenant every other record belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgRecord {
+    pub name: String,
+    pub label: String,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+/// A role: a named permission bitmask per resource.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleRecord {
+    pub org: String,
+    pub name: String,
+    pub label: String,
+    pub permissions: BTreeMap<String, u32>,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+/// What kind of account a user is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Account {
+    /// A person who logs in with a password.
+    Person {
+        email: String,
+        firstname: String,
+        surname: String,
+        title: Option<String>,
+        password_hash: String,
+    },
+    /// A machine user that authenticates with API keys.
+    Machine { label: String },
+}
+
+/// A user of one org.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub org: String,
+    pub username: String,
+    pub account: Account,
+    pub roles: Vec<String>,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+/// An app of one org.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppRecord {
+    pub org: String,
+    pub name: String,
+    pub label: String,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+/// Lifecycle of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    Submitted,
+    Running,
+    Done,
+    Failed,
+    Expired,
+}
+
+impl TaskStatus {
+    /// Whether the task will never run again by itself.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Done | TaskStatus::Failed | TaskStatus::Expired
+        )
+    }
+}
+
+/// A worker's claim on a running task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lease {
+    /// The runner instance holding the claim.
+    pub owner: String,
+    pub expires: DateTime<Utc>,
+}
+
+/// A warning a task raised; acknowledged by a user later.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskWarning {
+    pub id: u32,
+    pub code: String,
+    pub message: String,
+    pub acknowledged: bool,
+}
+
+/// A durable unit of background work.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub name: String,
+    /// The task type (`hello`, `cleanup`, ...).
+    pub kind: String,
+    pub org: Option<String>,
+    pub app: Option<String>,
+    /// Tasks of one import share a group; a lone task is its own group.
+    pub group: String,
+    /// Tasks with the same pipeline run one at a time in submission order.
+    pub pipeline: Option<String>,
+    /// Position in the queue.
+    pub seq: u64,
+    pub status: TaskStatus,
+    /// Percent done, 0..=100.
+    pub progress: f64,
+    pub created: DateTime<Utc>,
+    pub started: Option<DateTime<Utc>>,
+    pub ended: Option<DateTime<Utc>>,
+    /// How many times a worker started the task.
+    pub attempts: u32,
+    /// How many of those starts resumed an interrupted run.
+    pub resumed: u32,
+    pub warnings: Vec<TaskWarning>,
+    /// `null` or an object with exactly one key naming the failure class.
+    pub exception: Option<Value>,
+    pub result: Option<Value>,
+    /// The task's input.
+    pub params: Value,
+    /// Progress saved by the task so an interrupted run continues instead of restarting.
+    pub checkpoint: Option<Value>,
+    pub lease: Option<Lease>,
+}
+
+/// One entry of the event outbox, appended in the transaction that changed the task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Stable id, never reused.
+    pub id: u64,
+    /// The task type that emitted it.
+    pub kind: String,
+    /// `submit`, `begin`, `end` or `error`.
+    pub event: String,
+    pub org: Option<String>,
+    pub app: Option<String>,
+    pub task_name: String,
+    pub timestamp: DateTime<Utc>,
+    pub exception: Option<Value>,
+}

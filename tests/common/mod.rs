@@ -1,0 +1,244 @@
+//! Test harness: runs the real `rockit-edge` binary on ephemeral ports with a temp data dir and
+//! talks HTTPS (trusting the generated CA) and plain HTTP to it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_rockit-edge")
+}
+
+/// Runs a CLI command against a data dir and returns its output.
+pub fn cli(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(binary())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run rockit-edge")
+}
+
+/// A running appliance.
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub https: String,
+    pub http: Option<String>,
+    pub extra_args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub client: reqwest::blocking::Client,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts a server with the default config (both listeners on loopback, port 0).
+    pub fn start() -> Server {
+        Server::start_with(&[], &[])
+    }
+
+    /// Starts a server with extra `serve` arguments and environment variables.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("server.log");
+        let mut server = Server {
+            dir,
+            child: None,
+            https: String::new(),
+            http: None,
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            client: reqwest::blocking::Client::new(),
+            log,
+        };
+        server.launch();
+        server
+    }
+
+    /// The data dir.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Starts the process (again) and waits until it serves.
+    pub fn launch(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let mut command = Command::new(binary());
+        command
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(["--https-listen", "127.0.0.1:0"]);
+        if !self.extra_args.iter().any(|a| a == "--http-listen") {
+            command.args(["--http-listen", "127.0.0.1:0"]);
+        }
+        command
+            .args(&self.extra_args)
+            .env("RUST_LOG", "info")
+            .envs(self.env.iter().cloned())
+            .stdout(Stdio::null())
+            .stderr(log);
+        let mut child = command.spawn().expect("spawn rockit-edge");
+        let pid = child.id();
+        let runtime = self.data_dir().join("run/server.json");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("server exited early with {status}; log:\n{}", self.log());
+            }
+            if let Some(info) = std::fs::read(&runtime)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .filter(|info| info["pid"] == pid)
+            {
+                self.https = info["https"].as_str().expect("https addr").to_string();
+                self.http = info["http"].as_str().map(str::to_string);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not start; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child = Some(child);
+        self.client = self.trusting_client();
+    }
+
+    /// A client that trusts only the data dir's generated CA (none with an operator certificate).
+    pub fn trusting_client(&self) -> reqwest::blocking::Client {
+        let mut builder = reqwest::blocking::Client::builder()
+            .tls_built_in_root_certs(false)
+            .timeout(Duration::from_secs(30));
+        if let Ok(ca) = std::fs::read(self.data_dir().join("tls/ca.pem")) {
+            builder =
+                builder.add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("ca cert"));
+        }
+        builder.build().expect("client")
+    }
+
+    /// An HTTPS URL on `localhost` (a name the certificate carries).
+    pub fn url(&self, path: &str) -> String {
+        let port = self.https.rsplit(':').next().expect("port");
+        format!("https://localhost:{port}{path}")
+    }
+
+    /// A plain HTTP URL.
+    pub fn http_url(&self, path: &str) -> String {
+        format!(
+            "http://{}{path}",
+            self.http.as_deref().expect("http listener")
+        )
+    }
+
+    /// An admin token minted by the CLI.
+    pub fn admin_token(&self, username: &str) -> String {
+        let out = cli(&self.data_dir(), &["admin-token", "--username", username]);
+        assert!(
+            out.status.success(),
+            "admin-token failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_string()
+    }
+
+    /// Sends a request with the admin token and returns status and JSON body.
+    pub fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let token = self.admin_token("ops");
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("x-rockit-admin-token", token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        json_response(request.send().expect("request"))
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9");
+            child.wait().expect("wait");
+        }
+    }
+
+    /// SIGTERM and wait for a graceful exit; returns whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        child.wait().expect("wait").success()
+    }
+
+    /// Polls a task through the admin API until it is terminal.
+    pub fn wait_task(&self, name: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) =
+                self.admin(reqwest::Method::GET, &format!("/adm/v1/tasks/{name}"), None);
+            assert_eq!(status, 200, "{body}");
+            let task = body["task"].clone();
+            if ["done", "failed", "expired"].contains(&task["status"].as_str().unwrap_or("")) {
+                return task;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "task {name} did not finish: {task}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Status and JSON body of a response (the body must be JSON).
+pub fn json_response(response: reqwest::blocking::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().expect("body");
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, body)
+}
+
+/// Asserts the API error shape with the given status and code.
+pub fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["error"], want_code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error without message: {body}"
+    );
+}

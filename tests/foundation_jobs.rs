@@ -1,0 +1,128 @@
+//! The durable job runner seen from outside: hello tasks, kill -9 mid-task, graceful restarts.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Server;
+use reqwest::Method;
+use rockit_edge::store::{EVENTS, Store};
+use serde_json::{Value, json};
+
+fn submit_hello(server: &Server, body: Value) -> String {
+    let (status, body) = server.admin(Method::POST, "/srv/v1/hello", Some(body));
+    assert_eq!(status, 200, "{body}");
+    body["taskName"].as_str().expect("taskName").to_string()
+}
+
+/// Waits until the task has run for a while (progress saved at least once).
+fn wait_running(server: &Server, name: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = server.admin(Method::GET, &format!("/adm/v1/tasks/{name}"), None);
+        if body["task"]["status"] == "running"
+            && body["task"]["progress"].as_f64().unwrap_or(0.0) > 0.0
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "task never ran: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The outbox events of one task, read from the store file of a stopped server.
+fn events_of(server: &Server, task: &str) -> Vec<String> {
+    let dir = server.data_dir();
+    let store =
+        Store::open(&dir.join("edge.redb"), 1 << 20, &dir.join("backups")).expect("open store");
+    let task = task.to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    runtime
+        .block_on(store.read(move |tx| {
+            let mut found = Vec::new();
+            tx.open(&EVENTS)?.scan(0u64.., |_, event| {
+                if event.task_name == task {
+                    found.push(event.event);
+                }
+                std::ops::ControlFlow::Continue(())
+            })?;
+            Ok::<_, rockit_edge::store::StoreError>(found)
+        }))
+        .expect("read events")
+}
+
+#[test]
+fn hello_echoes_its_message() {
+    let server = Server::start();
+    let name = submit_hello(&server, json!({"message": "hi there", "delayMs": 300}));
+    let task = server.wait_task(&name);
+    assert_eq!(task["status"], "done", "{task}");
+    assert_eq!(task["type"], "hello");
+    assert_eq!(task["result"]["message"], "hi there");
+    assert_eq!(task["attempts"], 1);
+    assert_eq!(task["resumed"], 0);
+    assert_eq!(task["progress"], 100.0);
+    assert_eq!(task["exception"], Value::Null);
+    for key in ["name", "group", "created", "started", "ended", "warnings"] {
+        assert!(task.get(key).is_some(), "task lacks {key}: {task}");
+    }
+}
+
+#[test]
+fn a_task_killed_with_sigkill_resumes_and_completes_exactly_once() {
+    let mut server = Server::start();
+    let name = submit_hello(&server, json!({"message": "survivor", "delayMs": 4000}));
+    wait_running(&server, &name);
+    server.kill9();
+    server.launch();
+    let task = server.wait_task(&name);
+    assert_eq!(task["status"], "done", "{task}");
+    assert_eq!(task["result"]["message"], "survivor");
+    assert_eq!(task["result"]["resumed"], true);
+    assert_eq!(task["attempts"], 2, "{task}");
+    assert_eq!(task["resumed"], 1, "{task}");
+    assert!(
+        server.log().contains("resuming task interrupted"),
+        "{}",
+        server.log()
+    );
+    assert!(server.terminate(), "graceful exit");
+    assert_eq!(events_of(&server, &name), ["submit", "begin", "end"]);
+}
+
+#[test]
+fn sigterm_lets_a_running_task_checkpoint_and_the_next_start_resumes_it() {
+    let mut server = Server::start();
+    let name = submit_hello(&server, json!({"message": "patient", "delayMs": 3000}));
+    wait_running(&server, &name);
+    assert!(server.terminate(), "graceful exit:\n{}", server.log());
+    assert!(
+        !server.data_dir().join("run/server.json").exists(),
+        "runtime file removed on exit"
+    );
+    server.launch();
+    let task = server.wait_task(&name);
+    assert_eq!(task["status"], "done", "{task}");
+    assert_eq!(task["resumed"], 1, "{task}");
+    assert!(server.terminate());
+    assert_eq!(events_of(&server, &name), ["submit", "begin", "end"]);
+}
+
+#[test]
+fn the_configured_hello_delay_applies_when_none_is_given() {
+    let server = Server::start_with(&[], &[("ROCKIT_EDGE__JOBS__HELLO_DELAY_MS", "1500")]);
+    let name = submit_hello(&server, json!({"message": "slow"}));
+    wait_running(&server, &name);
+    let task = server.wait_task(&name);
+    assert_eq!(task["status"], "done");
+    let started = chrono::DateTime::parse_from_rfc3339(task["started"].as_str().expect("started"))
+        .expect("time");
+    let ended =
+        chrono::DateTime::parse_from_rfc3339(task["ended"].as_str().expect("ended")).expect("time");
+    assert!(
+        ended - started >= chrono::Duration::milliseconds(1400),
+        "{task}"
+    );
+}
