@@ -307,3 +307,38 @@ fn healthz_reports_each_check() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"], "unhealthy");
 }
+
+#[test]
+fn the_embedded_status_page_is_served() {
+    let server = Server::start();
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let root = client.get(server.http_url("/")).send().expect("root");
+    assert_eq!(root.status().as_u16(), 302);
+    assert_eq!(root.headers()["location"], "/ui/");
+    for (path, kind, needle) in [
+        ("/ui/", "text/html", "rockit-edge"),
+        ("/ui/status.js", "text/javascript", "/healthz"),
+        ("/static/style.css", "text/css", "body"),
+    ] {
+        let response = server.client.get(server.url(path)).send().expect("get");
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .to_string();
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert!(response.headers().contains_key("etag"));
+        assert!(response.text().expect("body").contains(needle), "{path}");
+    }
+    let (status, body) = json_response(
+        server
+            .client
+            .get(server.url("/ui/missing.js"))
+            .send()
+            .expect("get"),
+    );
+    assert_error(status, &body, 404, "not-found");
+}

@@ -381,3 +381,28 @@ fn an_admin_secret_from_the_config_signs_vendor_style_tokens() {
         "the generated secret no longer signs valid tokens"
     );
 }
+
+#[test]
+fn the_shipped_example_config_is_valid_and_matches_the_defaults() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/rockit-edge.toml");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let with_example = Command::new(binary())
+        .args(["--config", example, "config", "show"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    assert!(
+        with_example.status.success(),
+        "{}",
+        String::from_utf8_lossy(&with_example.stderr)
+    );
+    let defaults = Command::new(binary())
+        .args(["config", "show"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(
+        with_example.stdout, defaults.stdout,
+        "the example documents the defaults"
+    );
+}

@@ -1,5 +1,6 @@
 //! The HTTP layer: thin handlers that parse, authenticate, call a domain service and render.
 
+mod assets;
 mod error;
 mod extract;
 mod health;
@@ -24,7 +25,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .app_data(extract::query_config())
         .app_data(extract::path_config())
         .app_data(web::PayloadConfig::new(json_limit))
-        .route("/healthz", web::get().to(health::healthz));
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/", web::get().to(assets::root))
+        .route("/ui/{path:.*}", web::get().to(assets::ui))
+        .route("/static/{path:.*}", web::get().to(assets::assets));
     for prefix in ["/srv/v1", "/adm/v1"] {
         cfg.service(web::resource(format!("{prefix}/ping")).route(web::post().to(service::ping)))
             .service(web::resource(format!("{prefix}/hello")).route(web::post().to(service::hello)))

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. Installs the external tools the tests use when they are missing
+# (as root through apt-get; otherwise it names the packages to install and stops).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v 7z >/dev/null 2>&1 || missing+=(p7zip-full)
+command -v tar >/dev/null 2>&1 || missing+=(tar)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing test tools: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing test tools; install the Debian packages: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+cargo test --locked "$@"
