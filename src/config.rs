@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads (0 = number of cores).
     pub workers: usize,
+    /// Reverse proxies (IP addresses) whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +57,7 @@ impl Default for ServerConfig {
             json_limit_bytes: 1 << 20,
             shutdown_timeout_secs: 30,
             workers: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -133,14 +136,41 @@ impl Default for JobsConfig {
     }
 }
 
-/// Instance-level secrets supplied by the operator.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Credentials, tokens and login protection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Base64 admin secret, e.g. migrated from another installation (overrides the generated one).
     pub admin_secret: Option<String>,
     /// File holding the base64 admin secret.
     pub admin_secret_file: Option<PathBuf>,
+    /// Lifetime of access tokens in seconds.
+    pub access_token_secs: i64,
+    /// Lifetime of refresh tokens (and so of an idle session) in seconds.
+    pub refresh_token_secs: i64,
+    /// Lifetime of org-selection tokens in seconds.
+    pub org_selection_secs: i64,
+    /// Failed logins in a row that lock a username out.
+    pub max_failures_per_user: u32,
+    /// Failed logins in a row that lock a client address out.
+    pub max_failures_per_address: u32,
+    /// Seconds a lockout lasts.
+    pub lockout_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            admin_secret: None,
+            admin_secret_file: None,
+            access_token_secs: 900,
+            refresh_token_secs: 86_400,
+            org_selection_secs: 900,
+            max_failures_per_user: 10,
+            max_failures_per_address: 50,
+            lockout_secs: 300,
+        }
+    }
 }
 
 /// Logging.
@@ -246,6 +276,12 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "tls.cert_file and tls.key_file must be set together".into(),
             ));
+        }
+        if self.auth.access_token_secs < 1 || self.auth.refresh_token_secs < 1 || self.auth.org_selection_secs < 1 {
+            return Err(ConfigError::Invalid("auth token lifetimes must be at least 1 second".into()));
+        }
+        if self.auth.max_failures_per_user == 0 || self.auth.max_failures_per_address == 0 {
+            return Err(ConfigError::Invalid("auth.max_failures_* must be at least 1".into()));
         }
         if self.jobs.lease_secs < 2 {
             return Err(ConfigError::Invalid(

@@ -36,7 +36,7 @@ fn versions_need_the_admin_token() {
         assert_eq!(status, 200, "{body}");
         let versions = &body["versions"];
         assert_eq!(versions["appliance"], env!("CARGO_PKG_VERSION"));
-        assert_eq!(versions["storeSchema"], 1);
+        assert_eq!(versions["storeSchema"], rockit_edge::store::SCHEMA_VERSION);
         assert_eq!(versions["imageFormat"], 1);
         assert_eq!(versions["patchFormat"], 1);
     }

@@ -18,10 +18,8 @@ fn version_prints_the_binary_and_format_versions() {
     let out = cli(dir.path(), &["version"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains(env!("CARGO_PKG_VERSION")) && text.contains("store schema 1"),
-        "{text}"
-    );
+    let schema = format!("store schema {}", rockit_edge::store::SCHEMA_VERSION);
+    assert!(text.contains(env!("CARGO_PKG_VERSION")) && text.contains(&schema), "{text}");
 }
 
 #[test]

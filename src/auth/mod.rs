@@ -1,8 +1,11 @@
 //! Credentials: JWTs (HS256), password hashing, and the instance administrator.
 
 pub mod admin;
+pub mod apikey;
 pub mod jwt;
 pub mod password;
+pub mod throttle;
+pub mod tokens;
 
 /// Why a caller is not authenticated.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -16,4 +19,9 @@ pub enum AuthError {
     /// Bad signature, wrong token type, revoked session.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Compares two secrets (or their hashes) in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

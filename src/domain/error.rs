@@ -1,5 +1,6 @@
 //! The domain's error: every rule violation a caller can cause, plus failures underneath.
 
+use crate::auth::AuthError;
 use crate::store::StoreError;
 
 /// Why a domain operation was refused or failed.
@@ -17,6 +18,15 @@ pub enum DomainError {
     /// A create with a name already taken.
     #[error("{what} already exists")]
     Exists { what: String },
+    /// Not (or wrongly) authenticated.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Authenticated, but a role bit is missing.
+    #[error("permission denied: this needs {needed}")]
+    Forbidden { needed: String },
+    /// Too many failed logins; retry after the given seconds.
+    #[error("too many failed logins; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
     /// A delete or change the rules forbid.
     #[error("{0}")]
     Protected(String),

@@ -1,14 +1,22 @@
 //! The rules: services that validate input, enforce invariants and call the store, the job
 //! runner and the origins. No HTTP types here.
 
+pub mod apikeys;
+pub mod apps;
+pub mod audit;
+pub mod caller;
 mod error;
 pub mod health;
+pub mod identity;
 pub mod instance;
 pub mod listing;
 pub mod names;
 pub mod orgs;
 pub mod permissions;
+pub mod roles;
+pub mod sessions;
 pub mod tasks;
+pub mod users;
 
 pub use error::DomainError;
 

@@ -12,8 +12,8 @@ use crate::jobs::queue::NewTask;
 use crate::jobs::{CLEANUP, CleanupTask, Jobs};
 use crate::publish::depot::Depot;
 use crate::store::{
-    APPS, Account, ORGS, OrgRecord, ROLES, RoleRecord, Store, USERS, UserRecord, org_key,
-    org_prefix,
+    APPS, Account, ORGS, OrgRecord, ROLES, RoleRecord, Store, USERS, UserRecord, org_key, org_prefix, put_user,
+    remove_user,
 };
 
 /// Shortest password accepted for a person.
@@ -134,8 +134,7 @@ impl OrgService {
                 orgs.put(key.as_str(), &org)?;
                 tx.open(&ROLES)?
                     .put(org_key(&org.name, &role.name).as_str(), &role)?;
-                tx.open(&USERS)?
-                    .put(org_key(&org.name, &user.username).as_str(), &user)?;
+                put_user(tx, &user)?;
                 Ok(())
             })
             .await?;
@@ -233,7 +232,10 @@ impl OrgService {
             .write(move |tx| {
                 let prefix = org_prefix(&removed.name);
                 tx.open(&ROLES)?.remove_prefix(&prefix)?;
-                tx.open(&USERS)?.remove_prefix(&prefix)?;
+                let users = tx.open(&USERS)?.with_prefix(&prefix)?;
+                for (_, user) in users {
+                    remove_user(tx, &removed.name, &user.username)?;
+                }
                 tx.open(&APPS)?.remove_prefix(&prefix)?;
                 tx.open(&ORGS)?
                     .remove(removed.name.to_ascii_lowercase().as_str())?;

@@ -39,3 +39,58 @@ pub fn maxima() -> BTreeMap<String, u32> {
         .map(|(resource, max)| (resource.to_string(), *max))
         .collect()
 }
+
+/// One bit on one resource, e.g. `apps.read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    pub resource: &'static str,
+    pub bit: u32,
+}
+
+impl Permission {
+    /// The bit `bit` on `resource`.
+    pub const fn new(resource: &'static str, bit: u32) -> Self {
+        Self { resource, bit }
+    }
+}
+
+impl std::fmt::Display for Permission {
+    /// The vendor's naming: `<resource>.<create|read|update|delete|execute>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verb = match self.bit {
+            CREATE => "create",
+            READ => "read",
+            UPDATE => "update",
+            DELETE => "delete",
+            _ => "execute",
+        };
+        write!(f, "{}.{verb}", self.resource)
+    }
+}
+
+/// What a route demands of its caller; every `/be/v1` route declares one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// No credentials (login, refresh, logout, auth: they check their own tokens).
+    Public,
+    /// The instance administrator's token (checked by the handler's extractor).
+    Admin,
+    /// The bit on the resource.
+    Perm(Permission),
+    /// Acting on oneself, or holding the bit (checked by the handler, which knows the target).
+    SelfOr(Permission),
+}
+
+/// Checks a permission map against the resource maxima; the error names the problem.
+pub fn validate_mask(permissions: &BTreeMap<String, u32>) -> Result<(), String> {
+    for (resource, mask) in permissions {
+        let Some((_, max)) = RESOURCE_MAXIMA.iter().find(|(name, _)| name == resource) else {
+            let known: Vec<_> = RESOURCE_MAXIMA.iter().map(|(name, _)| *name).collect();
+            return Err(format!("unknown resource {resource:?}; known: {}", known.join(", ")));
+        };
+        if mask & !max != 0 {
+            return Err(format!("{resource} allows at most {max}, got {mask}"));
+        }
+    }
+    Ok(())
+}

@@ -140,6 +140,12 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, "not-found", message),
             DomainError::Exists { .. } => Self::new(StatusCode::CONFLICT, "item-exists", message),
             DomainError::Protected(_) => Self::new(StatusCode::CONFLICT, "item-protected", message),
+            DomainError::Auth(auth) => auth.into(),
+            DomainError::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, "permission-denied", message),
+            DomainError::RateLimited { retry_after } => Self {
+                retry_after: Some(retry_after),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", message)
+            },
             DomainError::Store(_) | DomainError::Internal(_) => {
                 tracing::error!(error = %message, "request failed");
                 Self::internal()

@@ -3,8 +3,9 @@
 use std::future::{Ready, ready};
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 
+use super::actor::Actor;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::auth::AuthError;
@@ -44,6 +45,10 @@ fn admin_caller(req: &HttpRequest) -> Result<AdminCaller, ApiError> {
             )))
         })?;
     let claims = state.admin.verify(token)?;
+    req.extensions_mut().insert(Actor {
+        name: format!("admin:{}", claims.username),
+        org: None,
+    });
     Ok(AdminCaller {
         username: claims.username,
     })

@@ -4,10 +4,13 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::middleware::Next;
-use actix_web::{Error, ResponseError, web};
+use actix_web::http::Method;
+use actix_web::{Error, HttpMessage, ResponseError, web};
 
+use super::actor::{Actor, client_address};
 use super::error::ApiError;
 use super::state::AppState;
+use crate::store::AuditRecord;
 
 /// The service API stays reachable in maintenance mode, so the mode can be switched off.
 const SERVICE_PREFIX: &str = "/srv/v1/";
@@ -50,4 +53,40 @@ pub async fn error_bodies(
     let error = ApiError::for_status(status, &method, &path);
     let (request, _) = response.into_parts();
     Ok(ServiceResponse::new(request, error.error_response()))
+}
+
+/// Paths whose mutating requests enter the audit trail.
+const AUDITED_PREFIXES: [&str; 2] = ["/be/v1/", "/adm/v1/"];
+
+/// Records every mutating `/be/v1` and `/adm/v1` request (actor, org, action, target, result,
+/// client address) once its answer is known.
+pub async fn audit_trail(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let mutating = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    if !mutating || !AUDITED_PREFIXES.iter().any(|p| req.path().starts_with(p)) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let action = format!("{} {}", req.method(), req.match_pattern().unwrap_or_else(|| req.path().to_string()));
+    let target = req.path().to_string();
+    let response = next.call(req).await?.map_into_boxed_body();
+    if let Some(state) = state {
+        let actor = response.request().extensions().get::<Actor>().cloned();
+        let entry = AuditRecord {
+            id: 0,
+            time: chrono::Utc::now(),
+            org: actor.as_ref().and_then(|a| a.org.clone()),
+            actor: actor.map_or_else(|| "anonymous".to_string(), |a| a.name),
+            action,
+            target,
+            result: response.status().as_u16(),
+            client_address: client_address(response.request(), &state.trusted_proxies),
+        };
+        if let Err(e) = state.audit.record(entry).await {
+            tracing::error!(error = %e, "cannot record an audit entry");
+        }
+    }
+    Ok(response)
 }

@@ -1,6 +1,8 @@
 //! The HTTP layer: thin handlers that parse, authenticate, call a domain service and render.
 
+mod actor;
 mod assets;
+mod be;
 mod error;
 mod extract;
 mod health;
@@ -17,6 +19,7 @@ use actix_web::{HttpRequest, web};
 
 pub use error::ApiError;
 pub use extract::ADMIN_TOKEN_HEADER;
+pub use be::{BeRoute, ROUTES as BE_ROUTES};
 pub use state::AppState;
 
 /// Registers every route, the extractor configs and the middleware on an app.
@@ -46,8 +49,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
             .route(web::get().to(orgs::details))
             .route(web::delete().to(orgs::delete)),
     )
-    .service(web::resource("/adm/v1/tasks/{task}").route(web::get().to(tasks::details)))
-    .service(web::resource("/be/v1/orgs").route(web::post().to(orgs::create)));
+    .service(web::resource("/adm/v1/tasks/{task}").route(web::get().to(tasks::details)));
+    be::register(cfg);
 }
 
 /// Wraps an app with the API's middleware (outermost first: error bodies, then maintenance).
@@ -65,6 +68,8 @@ pub fn app(
 > {
     actix_web::App::new()
         .app_data(state)
+        .wrap(from_fn(be::authorize))
+        .wrap(from_fn(middleware::audit_trail))
         .wrap(from_fn(middleware::maintenance_gate))
         .wrap(from_fn(middleware::error_bodies))
         .configure(|cfg| configure(cfg, json_limit))

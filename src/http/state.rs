@@ -1,17 +1,35 @@
 //! What every handler can reach: the domain services, never the store.
 
+use std::net::IpAddr;
+
 use crate::auth::admin::AdminAuth;
+use crate::domain::apikeys::ApiKeyService;
+use crate::domain::apps::AppService;
+use crate::domain::audit::AuditService;
 use crate::domain::health::HealthService;
+use crate::domain::identity::IdentityService;
 use crate::domain::instance::InstanceService;
 use crate::domain::orgs::OrgService;
+use crate::domain::roles::RoleService;
+use crate::domain::sessions::SessionService;
 use crate::domain::tasks::TaskService;
+use crate::domain::users::UserService;
 
 /// Shared handler state, built once and cloned into every HTTP worker.
 #[derive(Clone)]
 pub struct AppState {
     pub admin: AdminAuth,
+    pub identity: IdentityService,
+    pub sessions: SessionService,
     pub instance: InstanceService,
     pub orgs: OrgService,
+    pub users: UserService,
+    pub roles: RoleService,
+    pub apikeys: ApiKeyService,
+    pub apps: AppService,
+    pub audit: AuditService,
     pub tasks: TaskService,
     pub health: HealthService,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
 }

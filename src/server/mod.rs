@@ -15,6 +15,15 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::admin::AdminAuth;
+use crate::auth::throttle::{Limits, Throttle};
+use crate::auth::tokens::{Lifetimes, TokenIssuer};
+use crate::domain::apikeys::ApiKeyService;
+use crate::domain::apps::AppService;
+use crate::domain::audit::AuditService;
+use crate::domain::identity::IdentityService;
+use crate::domain::roles::RoleService;
+use crate::domain::sessions::{SessionService, Throttles};
+use crate::domain::users::UserService;
 use crate::config::Config;
 use crate::domain::health::HealthService;
 use crate::domain::instance::InstanceService;
@@ -62,22 +71,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .await?;
 
-    let state = web::Data::new(AppState {
-        admin: AdminAuth::new(secrets.admin.clone()),
-        instance: InstanceService::new(
-            store.clone(),
-            jobs.clone(),
-            config.server.maintenance,
-            config.jobs.hello_delay_ms,
-        ),
-        orgs: OrgService::new(store.clone(), jobs.clone(), depot),
-        tasks: TaskService::new(store.clone()),
-        health: HealthService::new(
-            store.clone(),
-            data_dir.clone(),
-            config.storage.min_free_disk_mb << 20,
-        ),
-    });
+    let state = web::Data::new(app_state(&config, &secrets, &store, &jobs, depot, &data_dir)?);
 
     let https = bind(&config.server.https_listen, "https")?;
     let http = config
@@ -131,6 +125,58 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     drop(store);
     tracing::info!("stopped");
     served.context("HTTP server failed")
+}
+
+/// Builds every domain service over the store, the job runner and the depot.
+fn app_state(
+    config: &Config,
+    secrets: &Secrets,
+    store: &Store,
+    jobs: &Jobs,
+    depot: Depot,
+    data_dir: &DataDir,
+) -> anyhow::Result<AppState> {
+    let auth = &config.auth;
+    let issuer = TokenIssuer::new(
+        secrets.token.clone(),
+        Lifetimes {
+            access: auth.access_token_secs,
+            refresh: auth.refresh_token_secs,
+            org_selection: auth.org_selection_secs,
+        },
+    );
+    let lockout = Duration::from_secs(auth.lockout_secs);
+    let throttles = Throttles {
+        by_user: Throttle::new(Limits {
+            max_failures: auth.max_failures_per_user,
+            lockout,
+        }),
+        by_address: Throttle::new(Limits {
+            max_failures: auth.max_failures_per_address,
+            lockout,
+        }),
+    };
+    let trusted_proxies = config
+        .server
+        .trusted_proxies
+        .iter()
+        .map(|ip| ip.parse().with_context(|| format!("server.trusted_proxies: {ip:?} is not an IP address")))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(AppState {
+        admin: AdminAuth::new(secrets.admin.clone()),
+        identity: IdentityService::new(store.clone(), issuer.clone()),
+        sessions: SessionService::new(store.clone(), issuer, throttles),
+        instance: InstanceService::new(store.clone(), jobs.clone(), config.server.maintenance, config.jobs.hello_delay_ms),
+        orgs: OrgService::new(store.clone(), jobs.clone(), depot),
+        users: UserService::new(store.clone()),
+        roles: RoleService::new(store.clone()),
+        apikeys: ApiKeyService::new(store.clone()),
+        apps: AppService::new(store.clone()),
+        audit: AuditService::new(store.clone()),
+        tasks: TaskService::new(store.clone()),
+        health: HealthService::new(store.clone(), data_dir.clone(), config.storage.min_free_disk_mb << 20),
+        trusted_proxies,
+    })
 }
 
 fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {

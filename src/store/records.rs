@@ -151,3 +151,49 @@ pub struct EventRecord {
     pub timestamp: DateTime<Utc>,
     pub exception: Option<Value>,
 }
+
+/// A login session: its refresh token rotates, its revocation kills every token of it at once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: String,
+    pub org: String,
+    pub username: String,
+    pub created: DateTime<Utc>,
+    /// When the current refresh token expires.
+    pub expires: DateTime<Utc>,
+    /// SHA-256 (hex) of the only refresh token that may be used next.
+    pub refresh_hash: String,
+    /// Set when the session was logged out or a replayed refresh token was detected.
+    pub revoked: Option<DateTime<Utc>>,
+}
+
+/// An API key of a machine user; only a hash of its secret is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub org: String,
+    pub username: String,
+    pub label: String,
+    /// SHA-256 (hex) of the secret part.
+    pub secret_hash: String,
+    pub created: DateTime<Utc>,
+}
+
+/// One entry of the audit trail: a mutating request and its outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    pub id: u64,
+    pub time: DateTime<Utc>,
+    /// The org the request acted in, when known.
+    pub org: Option<String>,
+    /// Who: a username, `admin:<name>` for the instance administrator, or `anonymous`.
+    pub actor: String,
+    /// `METHOD /route/pattern`.
+    pub action: String,
+    /// The concrete path acted on.
+    pub target: String,
+    /// The HTTP status of the answer.
+    pub result: u16,
+    pub client_address: String,
+}

@@ -176,3 +176,21 @@ impl<V> Typed<redb::Table<'_, &'static str, &'static [u8]>, &'static str, V> {
         Ok(removed)
     }
 }
+
+impl<K, V> Typed<redb::Table<'_, K, &'static [u8]>, K, V>
+where
+    K: Key + 'static,
+    V: DeserializeOwned,
+{
+    /// Removes every record for which `doomed` holds; returns how many. Undecodable records
+    /// are kept (and reported by the next read).
+    pub fn remove_where(&mut self, mut doomed: impl FnMut(&V) -> bool) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        self.inner.retain(|_, bytes| {
+            let remove = serde_json::from_slice::<V>(bytes).is_ok_and(|v| doomed(&v));
+            removed += usize::from(remove);
+            !remove
+        })?;
+        Ok(removed)
+    }
+}

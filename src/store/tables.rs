@@ -2,7 +2,10 @@
 
 use redb::TableDefinition;
 
-use super::records::{AppRecord, EventRecord, OrgRecord, RoleRecord, TaskRecord, UserRecord};
+use super::records::{
+    ApiKeyRecord, AppRecord, AuditRecord, EventRecord, OrgRecord, RoleRecord, SessionRecord, TaskRecord,
+    UserRecord,
+};
 use super::{JsonTable, StoreError, WriteTx};
 
 /// Store metadata (`schema_version`).
@@ -24,6 +27,14 @@ pub const TASKS: JsonTable<&str, TaskRecord> = JsonTable::new("tasks");
 pub const TASK_QUEUE: JsonTable<u64, String> = JsonTable::new("task_queue");
 /// The event outbox by event id.
 pub const EVENTS: JsonTable<u64, EventRecord> = JsonTable::new("events");
+/// The orgs a username exists in, by `user_lc/org_lc` (value: the org's name).
+pub const USER_ORGS: JsonTable<&str, String> = JsonTable::new("user_orgs");
+/// Login sessions by id.
+pub const SESSIONS: JsonTable<&str, SessionRecord> = JsonTable::new("sessions");
+/// API keys by key id (unique in the instance).
+pub const API_KEYS: JsonTable<&str, ApiKeyRecord> = JsonTable::new("api_keys");
+/// The audit trail by entry id.
+pub const AUDIT: JsonTable<u64, AuditRecord> = JsonTable::new("audit");
 
 /// Schema 1: every table exists, so readers never meet a missing one.
 pub(super) fn create_initial_tables(tx: &WriteTx) -> Result<(), StoreError> {
@@ -37,6 +48,47 @@ pub(super) fn create_initial_tables(tx: &WriteTx) -> Result<(), StoreError> {
     tx.open(&TASK_QUEUE)?;
     tx.open(&EVENTS)?;
     Ok(())
+}
+
+/// Schema 2: sessions, API keys, the audit trail, and the username → orgs index (backfilled).
+pub(super) fn add_identity_tables(tx: &WriteTx) -> Result<(), StoreError> {
+    tx.open(&SESSIONS)?;
+    tx.open(&API_KEYS)?;
+    tx.open(&AUDIT)?;
+    let users = tx.open(&USERS)?.with_prefix("")?;
+    let mut index = tx.open(&USER_ORGS)?;
+    for (_, user) in users {
+        index.put(user_org_key(&user.username, &user.org).as_str(), &user.org)?;
+    }
+    Ok(())
+}
+
+/// The key of the username → org index.
+pub fn user_org_key(username: &str, org: &str) -> String {
+    format!("{}/{}", username.to_ascii_lowercase(), org.to_ascii_lowercase())
+}
+
+/// Stores a user and keeps the username → orgs index in step.
+pub fn put_user(tx: &WriteTx, user: &UserRecord) -> Result<(), StoreError> {
+    tx.open(&USERS)?
+        .put(org_key(&user.org, &user.username).as_str(), user)?;
+    tx.open(&USER_ORGS)?
+        .put(user_org_key(&user.username, &user.org).as_str(), &user.org)
+}
+
+/// Removes a user, its index entry and its API keys and sessions.
+pub fn remove_user(tx: &WriteTx, org: &str, username: &str) -> Result<bool, StoreError> {
+    let existed = tx.open(&USERS)?.remove(org_key(org, username).as_str())?;
+    tx.open(&USER_ORGS)?
+        .remove(user_org_key(username, org).as_str())?;
+    let owned_by = |record_org: &str, record_user: &str| {
+        record_org.eq_ignore_ascii_case(org) && record_user.eq_ignore_ascii_case(username)
+    };
+    tx.open(&API_KEYS)?
+        .remove_where(|key| owned_by(&key.org, &key.username))?;
+    tx.open(&SESSIONS)?
+        .remove_where(|session| owned_by(&session.org, &session.username))?;
+    Ok(existed)
 }
 
 /// The key of an org-scoped record: names are case-insensitively unique within an org.

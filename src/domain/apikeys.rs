@@ -1,0 +1,66 @@
+//! Additional API keys of machine users, and their revocation.
+
+use serde::Serialize;
+
+use super::DomainError;
+use super::caller::Caller;
+use super::users::add_api_key;
+use crate::store::{API_KEYS, Account, Store, USERS, org_key};
+
+/// A minted key, shown once.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MintedKey {
+    pub api_key: String,
+    pub key_id: String,
+}
+
+/// API key rules.
+#[derive(Clone)]
+pub struct ApiKeyService {
+    store: Store,
+}
+
+impl ApiKeyService {
+    /// Keys in `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Mints another key for a machine user of the caller's org.
+    pub async fn create(&self, caller: &Caller, username: &str, label: Option<String>) -> Result<MintedKey, DomainError> {
+        let org = caller.org.clone();
+        let username = username.to_string();
+        self.store
+            .write(move |tx| {
+                let user = tx
+                    .open(&USERS)?
+                    .get(org_key(&org, &username).as_str())?
+                    .ok_or_else(|| DomainError::not_found(format!("user {username}")))?;
+                if !matches!(user.account, Account::Machine { .. }) {
+                    return Err(DomainError::invalid("username", "API keys are for machine users"));
+                }
+                let (api_key, key_id) = add_api_key(tx, &org, &user.username, label.as_deref().unwrap_or(""))?;
+                Ok(MintedKey { api_key, key_id })
+            })
+            .await
+    }
+
+    /// Revokes a key of the caller's org.
+    pub async fn delete(&self, caller: &Caller, key_id: &str) -> Result<(), DomainError> {
+        let org = caller.org.clone();
+        let key_id = key_id.to_string();
+        self.store
+            .write(move |tx| {
+                let mut keys = tx.open(&API_KEYS)?;
+                match keys.get(key_id.as_str())? {
+                    Some(key) if key.org.eq_ignore_ascii_case(&org) => {
+                        keys.remove(key_id.as_str())?;
+                        Ok(())
+                    }
+                    _ => Err(DomainError::not_found(format!("API key {key_id}"))),
+                }
+            })
+            .await
+    }
+}

@@ -1,0 +1,71 @@
+//! The authenticated caller of a `/be/v1` request: always bound to exactly one org.
+
+use std::collections::BTreeMap;
+
+use super::DomainError;
+use super::permissions::Permission;
+
+/// What kind of account is calling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    /// A person with a session.
+    Person,
+    /// A machine user with an API key.
+    Machine,
+}
+
+/// Who is calling, in which org, with which effective permissions (the OR of its roles).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub org: String,
+    pub username: String,
+    pub principal: Principal,
+    pub permissions: BTreeMap<String, u32>,
+    /// The session of a person's access token.
+    pub session: Option<String>,
+}
+
+impl Caller {
+    /// Whether the caller holds the bit.
+    pub fn has(&self, permission: Permission) -> bool {
+        self.permissions
+            .get(permission.resource)
+            .is_some_and(|mask| mask & permission.bit != 0)
+    }
+
+    /// 403 naming the missing bit unless the caller holds it.
+    pub fn require(&self, permission: Permission) -> Result<(), DomainError> {
+        if self.has(permission) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden {
+                needed: permission.to_string(),
+            })
+        }
+    }
+
+    /// Passes when the caller acts on itself, else requires the bit.
+    pub fn require_self_or(&self, username: &str, permission: Permission) -> Result<(), DomainError> {
+        if self.is(username) {
+            Ok(())
+        } else {
+            self.require(permission)
+        }
+    }
+
+    /// Whether `username` names the caller.
+    pub fn is(&self, username: &str) -> bool {
+        self.username.eq_ignore_ascii_case(username)
+    }
+}
+
+/// The effective permissions of a set of role masks.
+pub fn effective<'a>(masks: impl IntoIterator<Item = &'a BTreeMap<String, u32>>) -> BTreeMap<String, u32> {
+    let mut merged = BTreeMap::new();
+    for mask in masks {
+        for (resource, bits) in mask {
+            *merged.entry(resource.clone()).or_insert(0) |= bits;
+        }
+    }
+    merged
+}

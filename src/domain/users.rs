@@ -1,0 +1,446 @@
+//! Accounts: persons (password) and machine users (API keys), always within the caller's org.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::caller::Caller;
+use super::listing::{ListParams, Page};
+use super::names::check_name;
+use super::orgs::MIN_PASSWORD_LEN;
+use super::permissions::{ADMINISTRATORS, Permission, UPDATE};
+use super::{DomainError, blocking};
+use crate::auth::tokens::secret_hash;
+use crate::auth::{apikey, password};
+use crate::store::{
+    API_KEYS, Account, ApiKeyRecord, ROLES, Store, USERS, UserRecord, WriteTx, org_key, org_prefix, put_user,
+    remove_user,
+};
+
+const BE_USERS_UPDATE: Permission = Permission::new("beUsers", UPDATE);
+
+/// A create request: a person (with `email`) or a machine user (with `label`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub firstname: Option<String>,
+    pub surname: Option<String>,
+    pub title: Option<String>,
+    pub label: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub password: Option<String>,
+}
+
+/// A `PATCH /be/v1/users` body: profile fields, an own password change, or a credential reset.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserPatch {
+    pub username: String,
+    pub email: Option<String>,
+    pub firstname: Option<String>,
+    pub surname: Option<String>,
+    pub title: Option<String>,
+    pub label: Option<String>,
+    pub roles: Option<Vec<String>>,
+    #[serde(rename = "oldPW")]
+    pub old_pw: Option<String>,
+    #[serde(rename = "newPW")]
+    pub new_pw: Option<String>,
+    #[serde(default)]
+    pub reset_creds: bool,
+}
+
+/// A user as the API shows it: never a hash or a key.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub username: String,
+    /// `person` or `machine`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firstname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub surname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    pub roles: Vec<String>,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+impl From<UserRecord> for UserView {
+    fn from(user: UserRecord) -> Self {
+        let mut view = UserView {
+            username: user.username,
+            kind: "person",
+            email: None,
+            firstname: None,
+            surname: None,
+            title: None,
+            label: None,
+            roles: user.roles,
+            created: user.created,
+            updated: user.updated,
+        };
+        match user.account {
+            Account::Person {
+                email,
+                firstname,
+                surname,
+                title,
+                ..
+            } => {
+                view.email = Some(email);
+                view.firstname = Some(firstname);
+                view.surname = Some(surname);
+                view.title = title;
+            }
+            Account::Machine { label } => {
+                view.kind = "machine";
+                view.label = Some(label);
+            }
+        }
+        view
+    }
+}
+
+/// Credentials handed out once: a generated password or a new API key.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedCredentials {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
+/// A user with the credentials issued by the call that returned it.
+#[derive(Debug, Serialize)]
+pub struct UserWithCredentials {
+    pub user: UserView,
+    #[serde(flatten)]
+    pub credentials: IssuedCredentials,
+}
+
+/// Account rules.
+#[derive(Clone)]
+pub struct UserService {
+    store: Store,
+}
+
+fn check_password(field: &str, value: &str) -> Result<(), DomainError> {
+    if value.chars().count() < MIN_PASSWORD_LEN {
+        return Err(DomainError::invalid(field, format!("must have at least {MIN_PASSWORD_LEN} characters")));
+    }
+    Ok(())
+}
+
+async fn hash_password(secret: String) -> Result<String, DomainError> {
+    blocking(move || password::hash(&secret).map_err(|e| DomainError::Internal(format!("cannot hash password: {e}")))).await
+}
+
+/// Every role name must exist in the org.
+fn check_roles(tx: &WriteTx, org: &str, roles: &[String]) -> Result<Vec<String>, DomainError> {
+    let table = tx.open(&ROLES)?;
+    roles
+        .iter()
+        .map(|name| {
+            table
+                .get(org_key(org, name).as_str())?
+                .map(|role| role.name)
+                .ok_or_else(|| DomainError::invalid("roles", format!("no role {name} in this org")))
+        })
+        .collect()
+}
+
+/// Refuses a change that would leave the org without any `Administrators` holder.
+fn keep_an_administrator(tx: &WriteTx, org: &str, losing: &str) -> Result<(), DomainError> {
+    let holders = tx
+        .open(&USERS)?
+        .with_prefix(&org_prefix(org))?
+        .into_iter()
+        .filter(|(_, u)| u.roles.iter().any(|r| r == ADMINISTRATORS))
+        .filter(|(_, u)| !u.username.eq_ignore_ascii_case(losing))
+        .count();
+    if holders == 0 {
+        return Err(DomainError::Protected(format!(
+            "{losing} is the last holder of {ADMINISTRATORS}; give the role to another user first"
+        )));
+    }
+    Ok(())
+}
+
+/// Stores a new API key for a machine user; returns the key to show once.
+pub(super) fn add_api_key(tx: &WriteTx, org: &str, username: &str, label: &str) -> Result<(String, String), DomainError> {
+    let key = apikey::mint();
+    tx.open(&API_KEYS)?.put(
+        key.id.as_str(),
+        &ApiKeyRecord {
+            id: key.id.clone(),
+            org: org.to_string(),
+            username: username.to_string(),
+            label: label.to_string(),
+            secret_hash: secret_hash(&key.secret),
+            created: Utc::now(),
+        },
+    )?;
+    Ok((key.full, key.id))
+}
+
+impl UserService {
+    /// Users in `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Creates a person or a machine user in the caller's org.
+    pub async fn create(&self, caller: &Caller, new: NewUser) -> Result<UserWithCredentials, DomainError> {
+        check_name("username", &new.username)?;
+        let mut issued = IssuedCredentials::default();
+        let now = Utc::now();
+        let account = match (&new.email, &new.label) {
+            (Some(email), _) => {
+                let secret = match &new.password {
+                    Some(given) => {
+                        check_password("password", given)?;
+                        given.clone()
+                    }
+                    None => {
+                        let generated = password::generate();
+                        issued.password = Some(generated.clone());
+                        generated
+                    }
+                };
+                Account::Person {
+                    email: email.clone(),
+                    firstname: new.firstname.clone().unwrap_or_default(),
+                    surname: new.surname.clone().unwrap_or_default(),
+                    title: new.title.clone(),
+                    password_hash: hash_password(secret).await?,
+                }
+            }
+            (None, Some(label)) => Account::Machine { label: label.clone() },
+            (None, None) => {
+                return Err(DomainError::Missing {
+                    field: "email (a person) or label (a machine user)".into(),
+                });
+            }
+        };
+        let machine = matches!(account, Account::Machine { .. });
+        let org = caller.org.clone();
+        let (username, roles) = (new.username, new.roles);
+        let (user, key) = self
+            .store
+            .write(move |tx| {
+                if tx.open(&USERS)?.get(org_key(&org, &username).as_str())?.is_some() {
+                    return Err(DomainError::Exists {
+                        what: format!("user {username}"),
+                    });
+                }
+                let user = UserRecord {
+                    roles: check_roles(tx, &org, &roles)?,
+                    org: org.clone(),
+                    username,
+                    account,
+                    created: now,
+                    updated: now,
+                };
+                put_user(tx, &user)?;
+                let key = if machine {
+                    Some(add_api_key(tx, &org, &user.username, "initial")?)
+                } else {
+                    None
+                };
+                Ok((user, key))
+            })
+            .await?;
+        if let Some((full, id)) = key {
+            issued.api_key = Some(full);
+            issued.key_id = Some(id);
+        }
+        Ok(UserWithCredentials {
+            user: user.into(),
+            credentials: issued,
+        })
+    }
+
+    /// A page of the org's users (`order[]`: `username`, `created`, `updated`).
+    pub async fn list(&self, caller: &Caller, params: ListParams) -> Result<Page<UserView>, DomainError> {
+        let prefix = org_prefix(&caller.org);
+        let users = self
+            .store
+            .read(move |tx| Ok::<_, DomainError>(tx.open(&USERS)?.with_prefix(&prefix)?))
+            .await?;
+        let page = params.apply(
+            users.into_iter().map(|(_, u)| u).collect(),
+            &["username", "created", "updated"],
+            |a, b| a.username.to_ascii_lowercase().cmp(&b.username.to_ascii_lowercase()),
+            |field, a, b| match field {
+                "created" => a.created.cmp(&b.created),
+                "updated" => a.updated.cmp(&b.updated),
+                "username" => a.username.to_ascii_lowercase().cmp(&b.username.to_ascii_lowercase()),
+                _ => Ordering::Equal,
+            },
+        )?;
+        Ok(Page {
+            items: page.items.into_iter().map(UserView::from).collect(),
+            total: page.total,
+        })
+    }
+
+    /// One user of the caller's org.
+    pub async fn get(&self, caller: &Caller, username: &str) -> Result<UserView, DomainError> {
+        let key = org_key(&caller.org, username);
+        let shown = username.to_string();
+        self.store
+            .read(move |tx| {
+                tx.open(&USERS)?
+                    .get(key.as_str())?
+                    .map(UserView::from)
+                    .ok_or_else(|| DomainError::not_found(format!("user {shown}")))
+            })
+            .await
+    }
+
+    /// Applies a profile change, an own password change or a credential reset.
+    pub async fn patch(&self, caller: &Caller, patch: UserPatch) -> Result<UserWithCredentials, DomainError> {
+        let own_password = patch.old_pw.is_some() || patch.new_pw.is_some();
+        if own_password {
+            if !caller.is(&patch.username) {
+                return Err(DomainError::invalid(
+                    "oldPW",
+                    "only the user itself changes its password; administrators use resetCreds",
+                ));
+            }
+        } else if patch.reset_creds || patch.roles.is_some() {
+            caller.require(BE_USERS_UPDATE)?;
+        } else {
+            caller.require_self_or(&patch.username, BE_USERS_UPDATE)?;
+        }
+        let new_hash = match (&patch.old_pw, &patch.new_pw) {
+            (Some(_), Some(new_pw)) => {
+                check_password("newPW", new_pw)?;
+                Some(hash_password(new_pw.clone()).await?)
+            }
+            (None, None) => None,
+            (None, Some(_)) => return Err(DomainError::Missing { field: "oldPW".into() }),
+            (Some(_), None) => return Err(DomainError::Missing { field: "newPW".into() }),
+        };
+        let reset_password = patch.reset_creds.then(password::generate);
+        let reset_hash = match &reset_password {
+            Some(secret) => Some(hash_password(secret.clone()).await?),
+            None => None,
+        };
+        let old_pw = patch.old_pw.clone();
+        let org = caller.org.clone();
+        let (user, key) = self
+            .store
+            .write(move |tx| {
+                let key = org_key(&org, &patch.username);
+                let mut user = tx
+                    .open(&USERS)?
+                    .get(key.as_str())?
+                    .ok_or_else(|| DomainError::not_found(format!("user {}", patch.username)))?;
+                if let Some(roles) = &patch.roles {
+                    let roles = check_roles(tx, &org, roles)?;
+                    if !roles.iter().any(|r| r == ADMINISTRATORS) {
+                        keep_an_administrator(tx, &org, &user.username)?;
+                    }
+                    user.roles = roles;
+                }
+                let mut new_key = None;
+                match &mut user.account {
+                    Account::Person {
+                        email,
+                        firstname,
+                        surname,
+                        title,
+                        password_hash,
+                    } => {
+                        if patch.label.is_some() {
+                            return Err(DomainError::invalid("label", "a person has no label"));
+                        }
+                        if let (Some(old), Some(hash)) = (&old_pw, new_hash) {
+                            if !password::verify(old, password_hash) {
+                                return Err(DomainError::invalid("oldPW", "does not match the current password"));
+                            }
+                            *password_hash = hash;
+                        }
+                        if let Some(hash) = reset_hash {
+                            *password_hash = hash;
+                        }
+                        replace(email, patch.email);
+                        replace(firstname, patch.firstname);
+                        replace(surname, patch.surname);
+                        if patch.title.is_some() {
+                            *title = patch.title;
+                        }
+                    }
+                    Account::Machine { label } => {
+                        if patch.email.is_some() || old_pw.is_some() {
+                            return Err(DomainError::invalid("email", "a machine user has no email or password"));
+                        }
+                        replace(label, patch.label);
+                        if patch.reset_creds {
+                            tx.open(&API_KEYS)?.remove_where(|k| {
+                                k.org.eq_ignore_ascii_case(&org) && k.username.eq_ignore_ascii_case(&user.username)
+                            })?;
+                            new_key = Some(add_api_key(tx, &org, &user.username, "reset")?);
+                        }
+                    }
+                }
+                user.updated = Utc::now();
+                put_user(tx, &user)?;
+                Ok::<_, DomainError>((user, new_key))
+            })
+            .await?;
+        let mut issued = IssuedCredentials::default();
+        if matches!(user.account, Account::Person { .. }) {
+            issued.password = reset_password;
+        }
+        if let Some((full, id)) = key {
+            issued.api_key = Some(full);
+            issued.key_id = Some(id);
+        }
+        Ok(UserWithCredentials {
+            user: user.into(),
+            credentials: issued,
+        })
+    }
+
+    /// Deletes a user (never the org's last `Administrators` holder).
+    pub async fn delete(&self, caller: &Caller, username: &str) -> Result<(), DomainError> {
+        let org = caller.org.clone();
+        let username = username.to_string();
+        self.store
+            .write(move |tx| {
+                let user = tx
+                    .open(&USERS)?
+                    .get(org_key(&org, &username).as_str())?
+                    .ok_or_else(|| DomainError::not_found(format!("user {username}")))?;
+                if user.roles.iter().any(|r| r == ADMINISTRATORS) {
+                    keep_an_administrator(tx, &org, &user.username)?;
+                }
+                remove_user(tx, &org, &user.username)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+fn replace(field: &mut String, value: Option<String>) {
+    if let Some(value) = value {
+        *field = value;
+    }
+}
