@@ -277,11 +277,18 @@ impl Config {
                 "tls.cert_file and tls.key_file must be set together".into(),
             ));
         }
-        if self.auth.access_token_secs < 1 || self.auth.refresh_token_secs < 1 || self.auth.org_selection_secs < 1 {
-            return Err(ConfigError::Invalid("auth token lifetimes must be at least 1 second".into()));
+        if self.auth.access_token_secs < 1
+            || self.auth.refresh_token_secs < 1
+            || self.auth.org_selection_secs < 1
+        {
+            return Err(ConfigError::Invalid(
+                "auth token lifetimes must be at least 1 second".into(),
+            ));
         }
         if self.auth.max_failures_per_user == 0 || self.auth.max_failures_per_address == 0 {
-            return Err(ConfigError::Invalid("auth.max_failures_* must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "auth.max_failures_* must be at least 1".into(),
+            ));
         }
         if self.jobs.lease_secs < 2 {
             return Err(ConfigError::Invalid(

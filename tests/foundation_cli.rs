@@ -19,7 +19,10 @@ fn version_prints_the_binary_and_format_versions() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let schema = format!("store schema {}", rockit_edge::store::SCHEMA_VERSION);
-    assert!(text.contains(env!("CARGO_PKG_VERSION")) && text.contains(&schema), "{text}");
+    assert!(
+        text.contains(env!("CARGO_PKG_VERSION")) && text.contains(&schema),
+        "{text}"
+    );
 }
 
 #[test]

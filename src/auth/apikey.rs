@@ -52,7 +52,10 @@ mod tests {
     #[test]
     fn minted_keys_parse_back() {
         let key = mint();
-        assert_eq!(parse(&key.full), Some((key.id.as_str(), key.secret.as_str())));
+        assert_eq!(
+            parse(&key.full),
+            Some((key.id.as_str(), key.secret.as_str()))
+        );
         assert!(is_api_key(&key.full));
         assert_eq!(parse("rke_x"), None);
         assert_eq!(parse("eyJ.a.b"), None);

@@ -69,7 +69,13 @@ impl TokenIssuer {
     }
 
     /// A signed access or refresh token of a session.
-    pub fn session_token(&self, typ: TokenType, sid: &str, org: &str, user: &str) -> Result<String, AuthError> {
+    pub fn session_token(
+        &self,
+        typ: TokenType,
+        sid: &str,
+        org: &str,
+        user: &str,
+    ) -> Result<String, AuthError> {
         let iat = Utc::now().timestamp();
         let ttl = match typ {
             TokenType::Refresh => self.lifetimes.refresh,
@@ -102,7 +108,11 @@ impl TokenIssuer {
     }
 
     /// Checks a session token and that it is of the expected type.
-    pub fn verify_session(&self, token: &str, expected: TokenType) -> Result<SessionClaims, AuthError> {
+    pub fn verify_session(
+        &self,
+        token: &str,
+        expected: TokenType,
+    ) -> Result<SessionClaims, AuthError> {
         let claims: SessionClaims = jwt::verify(token, &self.key)?;
         check_type(claims.typ, expected)?;
         Ok(claims)

@@ -28,7 +28,12 @@ impl ApiKeyService {
     }
 
     /// Mints another key for a machine user of the caller's org.
-    pub async fn create(&self, caller: &Caller, username: &str, label: Option<String>) -> Result<MintedKey, DomainError> {
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        username: &str,
+        label: Option<String>,
+    ) -> Result<MintedKey, DomainError> {
         let org = caller.org.clone();
         let username = username.to_string();
         self.store
@@ -38,9 +43,13 @@ impl ApiKeyService {
                     .get(org_key(&org, &username).as_str())?
                     .ok_or_else(|| DomainError::not_found(format!("user {username}")))?;
                 if !matches!(user.account, Account::Machine { .. }) {
-                    return Err(DomainError::invalid("username", "API keys are for machine users"));
+                    return Err(DomainError::invalid(
+                        "username",
+                        "API keys are for machine users",
+                    ));
                 }
-                let (api_key, key_id) = add_api_key(tx, &org, &user.username, label.as_deref().unwrap_or(""))?;
+                let (api_key, key_id) =
+                    add_api_key(tx, &org, &user.username, label.as_deref().unwrap_or(""))?;
                 Ok(MintedKey { api_key, key_id })
             })
             .await

@@ -30,7 +30,11 @@ impl AppService {
     }
 
     /// A page of the caller's org's apps (`order[]`: `name`, `created`, `updated`).
-    pub async fn list(&self, caller: &Caller, params: ListParams) -> Result<Page<AppSummary>, DomainError> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        params: ListParams,
+    ) -> Result<Page<AppSummary>, DomainError> {
         let prefix = org_prefix(&caller.org);
         let apps = self
             .store
@@ -39,11 +43,18 @@ impl AppService {
         let page = params.apply(
             apps.into_iter().map(|(_, app)| app).collect(),
             &["name", "created", "updated"],
-            |a, b| a.name.to_ascii_lowercase().cmp(&b.name.to_ascii_lowercase()),
+            |a, b| {
+                a.name
+                    .to_ascii_lowercase()
+                    .cmp(&b.name.to_ascii_lowercase())
+            },
             |field, a, b| match field {
                 "created" => a.created.cmp(&b.created),
                 "updated" => a.updated.cmp(&b.updated),
-                _ => a.name.to_ascii_lowercase().cmp(&b.name.to_ascii_lowercase()),
+                _ => a
+                    .name
+                    .to_ascii_lowercase()
+                    .cmp(&b.name.to_ascii_lowercase()),
             },
         )?;
         Ok(Page {

@@ -43,19 +43,32 @@ impl AuditService {
     }
 
     /// The caller's org's entries, newest first unless `order[]` says otherwise.
-    pub async fn list(&self, caller: &Caller, filter: AuditFilter, params: ListParams) -> Result<Page<AuditRecord>, DomainError> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        filter: AuditFilter,
+        params: ListParams,
+    ) -> Result<Page<AuditRecord>, DomainError> {
         let org = caller.org.clone();
         let entries = self
             .store
             .read(move |tx| {
                 let mut found = Vec::new();
                 tx.open(&AUDIT)?.scan(0u64.., |_, entry| {
-                    let keep = entry.org.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(&org))
-                        && filter.actor.as_ref().is_none_or(|a| entry.actor.eq_ignore_ascii_case(a))
+                    let keep = entry
+                        .org
+                        .as_deref()
+                        .is_some_and(|o| o.eq_ignore_ascii_case(&org))
                         && filter
-                            .action
+                            .actor
                             .as_ref()
-                            .is_none_or(|a| entry.action.to_ascii_lowercase().contains(&a.to_ascii_lowercase()))
+                            .is_none_or(|a| entry.actor.eq_ignore_ascii_case(a))
+                        && filter.action.as_ref().is_none_or(|a| {
+                            entry
+                                .action
+                                .to_ascii_lowercase()
+                                .contains(&a.to_ascii_lowercase())
+                        })
                         && filter.after.is_none_or(|t| entry.time > t)
                         && filter.before.is_none_or(|t| entry.time < t);
                     if keep {

@@ -45,7 +45,11 @@ impl Caller {
     }
 
     /// Passes when the caller acts on itself, else requires the bit.
-    pub fn require_self_or(&self, username: &str, permission: Permission) -> Result<(), DomainError> {
+    pub fn require_self_or(
+        &self,
+        username: &str,
+        permission: Permission,
+    ) -> Result<(), DomainError> {
         if self.is(username) {
             Ok(())
         } else {
@@ -60,7 +64,9 @@ impl Caller {
 }
 
 /// The effective permissions of a set of role masks.
-pub fn effective<'a>(masks: impl IntoIterator<Item = &'a BTreeMap<String, u32>>) -> BTreeMap<String, u32> {
+pub fn effective<'a>(
+    masks: impl IntoIterator<Item = &'a BTreeMap<String, u32>>,
+) -> BTreeMap<String, u32> {
     let mut merged = BTreeMap::new();
     for mask in masks {
         for (resource, bits) in mask {

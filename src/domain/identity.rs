@@ -14,7 +14,11 @@ pub enum Credentials {
     /// A bearer credential: a session access token or a self-identifying API key.
     Bearer(String),
     /// The machine-user header triple.
-    Machine { org: String, username: String, key: String },
+    Machine {
+        org: String,
+        username: String,
+        key: String,
+    },
 }
 
 /// Resolves credentials to a [`Caller`].
@@ -67,9 +71,13 @@ impl IdentityService {
     /// The caller the credentials prove, or why not.
     pub async fn authenticate(&self, credentials: Credentials) -> Result<Caller, DomainError> {
         match credentials {
-            Credentials::Bearer(token) if apikey::is_api_key(&token) => self.api_key(&token, None).await,
+            Credentials::Bearer(token) if apikey::is_api_key(&token) => {
+                self.api_key(&token, None).await
+            }
             Credentials::Bearer(token) => self.access_token(&token).await,
-            Credentials::Machine { org, username, key } => self.api_key(&key, Some((org, username))).await,
+            Credentials::Machine { org, username, key } => {
+                self.api_key(&key, Some((org, username))).await
+            }
         }
     }
 
@@ -81,24 +89,34 @@ impl IdentityService {
                     .open(&SESSIONS)?
                     .get(claims.sid.as_str())?
                     .filter(|s| s.revoked.is_none() && s.expires > Utc::now())
-                    .ok_or_else(|| AuthError::Invalid("the session has ended; log in again".into()))?;
+                    .ok_or_else(|| {
+                        AuthError::Invalid("the session has ended; log in again".into())
+                    })?;
                 load_caller(tx, &session.org, &session.username, Some(session.id))?
                     .ok_or_else(|| AuthError::Invalid("the user no longer exists".into()).into())
             })
             .await
     }
 
-    async fn api_key(&self, key: &str, expected: Option<(String, String)>) -> Result<Caller, DomainError> {
+    async fn api_key(
+        &self,
+        key: &str,
+        expected: Option<(String, String)>,
+    ) -> Result<Caller, DomainError> {
         let (id, secret) = apikey::parse(key).ok_or_else(unknown_key)?;
         let (id, presented) = (id.to_string(), secret_hash(secret));
         self.store
             .read(move |tx| {
-                let record = tx.open(&API_KEYS)?.get(id.as_str())?.ok_or_else(unknown_key)?;
+                let record = tx
+                    .open(&API_KEYS)?
+                    .get(id.as_str())?
+                    .ok_or_else(unknown_key)?;
                 if !constant_time_eq(record.secret_hash.as_bytes(), presented.as_bytes()) {
                     return Err(unknown_key());
                 }
                 if let Some((org, username)) = expected
-                    && !(record.org.eq_ignore_ascii_case(&org) && record.username.eq_ignore_ascii_case(&username))
+                    && !(record.org.eq_ignore_ascii_case(&org)
+                        && record.username.eq_ignore_ascii_case(&username))
                 {
                     return Err(unknown_key());
                 }

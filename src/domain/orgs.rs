@@ -12,8 +12,8 @@ use crate::jobs::queue::NewTask;
 use crate::jobs::{CLEANUP, CleanupTask, Jobs};
 use crate::publish::depot::Depot;
 use crate::store::{
-    APPS, Account, ORGS, OrgRecord, ROLES, RoleRecord, Store, USERS, UserRecord, org_key, org_prefix, put_user,
-    remove_user,
+    APPS, Account, ORGS, OrgRecord, ROLES, RoleRecord, Store, USERS, UserRecord, org_key,
+    org_prefix, put_user, remove_user,
 };
 
 /// Shortest password accepted for a person.

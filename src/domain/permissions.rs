@@ -86,7 +86,10 @@ pub fn validate_mask(permissions: &BTreeMap<String, u32>) -> Result<(), String> 
     for (resource, mask) in permissions {
         let Some((_, max)) = RESOURCE_MAXIMA.iter().find(|(name, _)| name == resource) else {
             let known: Vec<_> = RESOURCE_MAXIMA.iter().map(|(name, _)| *name).collect();
-            return Err(format!("unknown resource {resource:?}; known: {}", known.join(", ")));
+            return Err(format!(
+                "unknown resource {resource:?}; known: {}",
+                known.join(", ")
+            ));
         };
         if mask & !max != 0 {
             return Err(format!("{resource} allows at most {max}, got {mask}"));

@@ -54,7 +54,9 @@ impl From<RoleRecord> for RoleView {
 
 fn protect_administrators(name: &str) -> Result<(), DomainError> {
     if name.eq_ignore_ascii_case(ADMINISTRATORS) {
-        return Err(DomainError::Protected(format!("the {ADMINISTRATORS} role cannot be changed or deleted")));
+        return Err(DomainError::Protected(format!(
+            "the {ADMINISTRATORS} role cannot be changed or deleted"
+        )));
     }
     Ok(())
 }
@@ -104,7 +106,11 @@ impl RoleService {
     }
 
     /// A page of the org's roles (`order[]`: `name`, `created`, `updated`).
-    pub async fn list(&self, caller: &Caller, params: ListParams) -> Result<Page<RoleView>, DomainError> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        params: ListParams,
+    ) -> Result<Page<RoleView>, DomainError> {
         let prefix = org_prefix(&caller.org);
         let roles = self
             .store
@@ -113,11 +119,18 @@ impl RoleService {
         let page = params.apply(
             roles.into_iter().map(|(_, r)| r).collect(),
             &["name", "created", "updated"],
-            |a, b| a.name.to_ascii_lowercase().cmp(&b.name.to_ascii_lowercase()),
+            |a, b| {
+                a.name
+                    .to_ascii_lowercase()
+                    .cmp(&b.name.to_ascii_lowercase())
+            },
             |field, a, b| match field {
                 "created" => a.created.cmp(&b.created),
                 "updated" => a.updated.cmp(&b.updated),
-                _ => a.name.to_ascii_lowercase().cmp(&b.name.to_ascii_lowercase()),
+                _ => a
+                    .name
+                    .to_ascii_lowercase()
+                    .cmp(&b.name.to_ascii_lowercase()),
             },
         )?;
         Ok(Page {

@@ -12,7 +12,9 @@ use super::{DomainError, blocking};
 use crate::auth::throttle::Throttle;
 use crate::auth::tokens::{TokenIssuer, TokenType, secret_hash};
 use crate::auth::{AuthError, constant_time_eq, password};
-use crate::store::{Account, ORGS, SESSIONS, SessionRecord, Store, USER_ORGS, USERS, WriteTx, org_key};
+use crate::store::{
+    Account, ORGS, SESSIONS, SessionRecord, Store, USER_ORGS, USERS, WriteTx, org_key,
+};
 
 /// An org the password opened.
 #[derive(Debug, Serialize)]
@@ -105,7 +107,10 @@ impl SessionService {
     }
 
     /// The orgs (name, label, stored password hash) where `username` is a person.
-    async fn candidates(&self, username: &str) -> Result<Vec<(OrgChoice, String, String)>, DomainError> {
+    async fn candidates(
+        &self,
+        username: &str,
+    ) -> Result<Vec<(OrgChoice, String, String)>, DomainError> {
         let prefix = format!("{}/", username.to_ascii_lowercase());
         let username = username.to_string();
         self.store
@@ -164,9 +169,19 @@ impl SessionService {
     }
 
     /// Step one of a two-step login: the orgs this password opens and a token to pick one.
-    pub async fn login(&self, username: &str, password_text: &str, address: &str) -> Result<OrgSelection, DomainError> {
-        let opened = self.verify_password(username, password_text, None, address).await?;
-        let names = opened.iter().map(|(choice, _)| choice.name.clone()).collect();
+    pub async fn login(
+        &self,
+        username: &str,
+        password_text: &str,
+        address: &str,
+    ) -> Result<OrgSelection, DomainError> {
+        let opened = self
+            .verify_password(username, password_text, None, address)
+            .await?;
+        let names = opened
+            .iter()
+            .map(|(choice, _)| choice.name.clone())
+            .collect();
         let user = opened[0].1.clone();
         Ok(OrgSelection {
             org_sel_token: self.issuer.org_selection_token(&user, names)?,
@@ -176,13 +191,19 @@ impl SessionService {
     }
 
     /// Step two: a session in one of the orgs the org-selection token lists.
-    pub async fn select_org(&self, org_sel_token: &str, org: &str) -> Result<SessionTokens, DomainError> {
+    pub async fn select_org(
+        &self,
+        org_sel_token: &str,
+        org: &str,
+    ) -> Result<SessionTokens, DomainError> {
         let claims = self.issuer.verify_org_selection(org_sel_token)?;
         let org = claims
             .orgs
             .iter()
             .find(|name| name.eq_ignore_ascii_case(org))
-            .ok_or_else(|| AuthError::Unauthorized(format!("the org-selection token does not open org {org}")))?;
+            .ok_or_else(|| {
+                AuthError::Unauthorized(format!("the org-selection token does not open org {org}"))
+            })?;
         self.open_session(org, &claims.sub).await
     }
 
@@ -194,18 +215,26 @@ impl SessionService {
         org: &str,
         address: &str,
     ) -> Result<SessionTokens, DomainError> {
-        let opened = self.verify_password(username, password_text, Some(org), address).await?;
+        let opened = self
+            .verify_password(username, password_text, Some(org), address)
+            .await?;
         let (choice, user) = &opened[0];
         self.open_session(&choice.name, user).await
     }
 
     fn tokens(&self, session: &SessionRecord) -> Result<(String, String), AuthError> {
-        let access = self
-            .issuer
-            .session_token(TokenType::Access, &session.id, &session.org, &session.username)?;
-        let refresh = self
-            .issuer
-            .session_token(TokenType::Refresh, &session.id, &session.org, &session.username)?;
+        let access = self.issuer.session_token(
+            TokenType::Access,
+            &session.id,
+            &session.org,
+            &session.username,
+        )?;
+        let refresh = self.issuer.session_token(
+            TokenType::Refresh,
+            &session.id,
+            &session.org,
+            &session.username,
+        )?;
         Ok((access, refresh))
     }
 
@@ -245,7 +274,11 @@ impl SessionService {
     }
 
     /// The user's effective permissions now; an ended session when the user is gone.
-    async fn permissions(&self, org: &str, username: &str) -> Result<BTreeMap<String, u32>, DomainError> {
+    async fn permissions(
+        &self,
+        org: &str,
+        username: &str,
+    ) -> Result<BTreeMap<String, u32>, DomainError> {
         let (org, username) = (org.to_string(), username.to_string());
         self.store
             .read(move |tx| {
@@ -259,7 +292,9 @@ impl SessionService {
     /// Rotates a refresh token. A token that is not the session's current one is a replay:
     /// the whole session is revoked.
     pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, DomainError> {
-        let claims = self.issuer.verify_session(refresh_token, TokenType::Refresh)?;
+        let claims = self
+            .issuer
+            .verify_session(refresh_token, TokenType::Refresh)?;
         let presented = secret_hash(refresh_token);
         let issuer = self.clone();
         let rotated = self
@@ -306,7 +341,9 @@ impl SessionService {
 
     /// A new access token for the session's current refresh token, without rotating it.
     pub async fn exchange(&self, refresh_token: &str) -> Result<BeAuth, DomainError> {
-        let claims = self.issuer.verify_session(refresh_token, TokenType::Refresh)?;
+        let claims = self
+            .issuer
+            .verify_session(refresh_token, TokenType::Refresh)?;
         let presented = secret_hash(refresh_token);
         let session = self
             .store
@@ -318,9 +355,12 @@ impl SessionService {
                     .ok_or_else(ended)
             })
             .await?;
-        let access = self
-            .issuer
-            .session_token(TokenType::Access, &session.id, &session.org, &session.username)?;
+        let access = self.issuer.session_token(
+            TokenType::Access,
+            &session.id,
+            &session.org,
+            &session.username,
+        )?;
         Ok(BeAuth {
             beauth_token: access,
             expires_in: self.issuer.lifetimes.access,

@@ -14,8 +14,8 @@ use super::{DomainError, blocking};
 use crate::auth::tokens::secret_hash;
 use crate::auth::{apikey, password};
 use crate::store::{
-    API_KEYS, Account, ApiKeyRecord, ROLES, Store, USERS, UserRecord, WriteTx, org_key, org_prefix, put_user,
-    remove_user,
+    API_KEYS, Account, ApiKeyRecord, ROLES, Store, USERS, UserRecord, WriteTx, org_key, org_prefix,
+    put_user, remove_user,
 };
 
 const BE_USERS_UPDATE: Permission = Permission::new("beUsers", UPDATE);
@@ -141,13 +141,20 @@ pub struct UserService {
 
 fn check_password(field: &str, value: &str) -> Result<(), DomainError> {
     if value.chars().count() < MIN_PASSWORD_LEN {
-        return Err(DomainError::invalid(field, format!("must have at least {MIN_PASSWORD_LEN} characters")));
+        return Err(DomainError::invalid(
+            field,
+            format!("must have at least {MIN_PASSWORD_LEN} characters"),
+        ));
     }
     Ok(())
 }
 
 async fn hash_password(secret: String) -> Result<String, DomainError> {
-    blocking(move || password::hash(&secret).map_err(|e| DomainError::Internal(format!("cannot hash password: {e}")))).await
+    blocking(move || {
+        password::hash(&secret)
+            .map_err(|e| DomainError::Internal(format!("cannot hash password: {e}")))
+    })
+    .await
 }
 
 /// Every role name must exist in the org.
@@ -182,7 +189,12 @@ fn keep_an_administrator(tx: &WriteTx, org: &str, losing: &str) -> Result<(), Do
 }
 
 /// Stores a new API key for a machine user; returns the key to show once.
-pub(super) fn add_api_key(tx: &WriteTx, org: &str, username: &str, label: &str) -> Result<(String, String), DomainError> {
+pub(super) fn add_api_key(
+    tx: &WriteTx,
+    org: &str,
+    username: &str,
+    label: &str,
+) -> Result<(String, String), DomainError> {
     let key = apikey::mint();
     tx.open(&API_KEYS)?.put(
         key.id.as_str(),
@@ -205,7 +217,11 @@ impl UserService {
     }
 
     /// Creates a person or a machine user in the caller's org.
-    pub async fn create(&self, caller: &Caller, new: NewUser) -> Result<UserWithCredentials, DomainError> {
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        new: NewUser,
+    ) -> Result<UserWithCredentials, DomainError> {
         check_name("username", &new.username)?;
         let mut issued = IssuedCredentials::default();
         let now = Utc::now();
@@ -230,7 +246,9 @@ impl UserService {
                     password_hash: hash_password(secret).await?,
                 }
             }
-            (None, Some(label)) => Account::Machine { label: label.clone() },
+            (None, Some(label)) => Account::Machine {
+                label: label.clone(),
+            },
             (None, None) => {
                 return Err(DomainError::Missing {
                     field: "email (a person) or label (a machine user)".into(),
@@ -243,7 +261,11 @@ impl UserService {
         let (user, key) = self
             .store
             .write(move |tx| {
-                if tx.open(&USERS)?.get(org_key(&org, &username).as_str())?.is_some() {
+                if tx
+                    .open(&USERS)?
+                    .get(org_key(&org, &username).as_str())?
+                    .is_some()
+                {
                     return Err(DomainError::Exists {
                         what: format!("user {username}"),
                     });
@@ -276,7 +298,11 @@ impl UserService {
     }
 
     /// A page of the org's users (`order[]`: `username`, `created`, `updated`).
-    pub async fn list(&self, caller: &Caller, params: ListParams) -> Result<Page<UserView>, DomainError> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        params: ListParams,
+    ) -> Result<Page<UserView>, DomainError> {
         let prefix = org_prefix(&caller.org);
         let users = self
             .store
@@ -285,11 +311,18 @@ impl UserService {
         let page = params.apply(
             users.into_iter().map(|(_, u)| u).collect(),
             &["username", "created", "updated"],
-            |a, b| a.username.to_ascii_lowercase().cmp(&b.username.to_ascii_lowercase()),
+            |a, b| {
+                a.username
+                    .to_ascii_lowercase()
+                    .cmp(&b.username.to_ascii_lowercase())
+            },
             |field, a, b| match field {
                 "created" => a.created.cmp(&b.created),
                 "updated" => a.updated.cmp(&b.updated),
-                "username" => a.username.to_ascii_lowercase().cmp(&b.username.to_ascii_lowercase()),
+                "username" => a
+                    .username
+                    .to_ascii_lowercase()
+                    .cmp(&b.username.to_ascii_lowercase()),
                 _ => Ordering::Equal,
             },
         )?;
@@ -314,7 +347,11 @@ impl UserService {
     }
 
     /// Applies a profile change, an own password change or a credential reset.
-    pub async fn patch(&self, caller: &Caller, patch: UserPatch) -> Result<UserWithCredentials, DomainError> {
+    pub async fn patch(
+        &self,
+        caller: &Caller,
+        patch: UserPatch,
+    ) -> Result<UserWithCredentials, DomainError> {
         let own_password = patch.old_pw.is_some() || patch.new_pw.is_some();
         if own_password {
             if !caller.is(&patch.username) {
@@ -334,8 +371,16 @@ impl UserService {
                 Some(hash_password(new_pw.clone()).await?)
             }
             (None, None) => None,
-            (None, Some(_)) => return Err(DomainError::Missing { field: "oldPW".into() }),
-            (Some(_), None) => return Err(DomainError::Missing { field: "newPW".into() }),
+            (None, Some(_)) => {
+                return Err(DomainError::Missing {
+                    field: "oldPW".into(),
+                });
+            }
+            (Some(_), None) => {
+                return Err(DomainError::Missing {
+                    field: "newPW".into(),
+                });
+            }
         };
         let reset_password = patch.reset_creds.then(password::generate);
         let reset_hash = match &reset_password {
@@ -344,67 +389,73 @@ impl UserService {
         };
         let old_pw = patch.old_pw.clone();
         let org = caller.org.clone();
-        let (user, key) = self
-            .store
-            .write(move |tx| {
-                let key = org_key(&org, &patch.username);
-                let mut user = tx
-                    .open(&USERS)?
-                    .get(key.as_str())?
-                    .ok_or_else(|| DomainError::not_found(format!("user {}", patch.username)))?;
-                if let Some(roles) = &patch.roles {
-                    let roles = check_roles(tx, &org, roles)?;
-                    if !roles.iter().any(|r| r == ADMINISTRATORS) {
-                        keep_an_administrator(tx, &org, &user.username)?;
-                    }
-                    user.roles = roles;
-                }
-                let mut new_key = None;
-                match &mut user.account {
-                    Account::Person {
-                        email,
-                        firstname,
-                        surname,
-                        title,
-                        password_hash,
-                    } => {
-                        if patch.label.is_some() {
-                            return Err(DomainError::invalid("label", "a person has no label"));
+        let (user, key) =
+            self.store
+                .write(move |tx| {
+                    let key = org_key(&org, &patch.username);
+                    let mut user = tx.open(&USERS)?.get(key.as_str())?.ok_or_else(|| {
+                        DomainError::not_found(format!("user {}", patch.username))
+                    })?;
+                    if let Some(roles) = &patch.roles {
+                        let roles = check_roles(tx, &org, roles)?;
+                        if !roles.iter().any(|r| r == ADMINISTRATORS) {
+                            keep_an_administrator(tx, &org, &user.username)?;
                         }
-                        if let (Some(old), Some(hash)) = (&old_pw, new_hash) {
-                            if !password::verify(old, password_hash) {
-                                return Err(DomainError::invalid("oldPW", "does not match the current password"));
+                        user.roles = roles;
+                    }
+                    let mut new_key = None;
+                    match &mut user.account {
+                        Account::Person {
+                            email,
+                            firstname,
+                            surname,
+                            title,
+                            password_hash,
+                        } => {
+                            if patch.label.is_some() {
+                                return Err(DomainError::invalid("label", "a person has no label"));
                             }
-                            *password_hash = hash;
+                            if let (Some(old), Some(hash)) = (&old_pw, new_hash) {
+                                if !password::verify(old, password_hash) {
+                                    return Err(DomainError::invalid(
+                                        "oldPW",
+                                        "does not match the current password",
+                                    ));
+                                }
+                                *password_hash = hash;
+                            }
+                            if let Some(hash) = reset_hash {
+                                *password_hash = hash;
+                            }
+                            replace(email, patch.email);
+                            replace(firstname, patch.firstname);
+                            replace(surname, patch.surname);
+                            if patch.title.is_some() {
+                                *title = patch.title;
+                            }
                         }
-                        if let Some(hash) = reset_hash {
-                            *password_hash = hash;
-                        }
-                        replace(email, patch.email);
-                        replace(firstname, patch.firstname);
-                        replace(surname, patch.surname);
-                        if patch.title.is_some() {
-                            *title = patch.title;
+                        Account::Machine { label } => {
+                            if patch.email.is_some() || old_pw.is_some() {
+                                return Err(DomainError::invalid(
+                                    "email",
+                                    "a machine user has no email or password",
+                                ));
+                            }
+                            replace(label, patch.label);
+                            if patch.reset_creds {
+                                tx.open(&API_KEYS)?.remove_where(|k| {
+                                    k.org.eq_ignore_ascii_case(&org)
+                                        && k.username.eq_ignore_ascii_case(&user.username)
+                                })?;
+                                new_key = Some(add_api_key(tx, &org, &user.username, "reset")?);
+                            }
                         }
                     }
-                    Account::Machine { label } => {
-                        if patch.email.is_some() || old_pw.is_some() {
-                            return Err(DomainError::invalid("email", "a machine user has no email or password"));
-                        }
-                        replace(label, patch.label);
-                        if patch.reset_creds {
-                            tx.open(&API_KEYS)?.remove_where(|k| {
-                                k.org.eq_ignore_ascii_case(&org) && k.username.eq_ignore_ascii_case(&user.username)
-                            })?;
-                            new_key = Some(add_api_key(tx, &org, &user.username, "reset")?);
-                        }
-                    }
-                }
-                user.updated = Utc::now();
-                put_user(tx, &user)?;
-                Ok::<_, DomainError>((user, new_key))
-            })
-            .await?;
+                    user.updated = Utc::now();
+                    put_user(tx, &user)?;
+                    Ok::<_, DomainError>((user, new_key))
+                })
+                .await?;
         let mut issued = IssuedCredentials::default();
         if matches!(user.account, Account::Person { .. }) {
             issued.password = reset_password;

@@ -141,7 +141,9 @@ impl From<DomainError> for ApiError {
             DomainError::Exists { .. } => Self::new(StatusCode::CONFLICT, "item-exists", message),
             DomainError::Protected(_) => Self::new(StatusCode::CONFLICT, "item-protected", message),
             DomainError::Auth(auth) => auth.into(),
-            DomainError::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, "permission-denied", message),
+            DomainError::Forbidden { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "permission-denied", message)
+            }
             DomainError::RateLimited { retry_after } => Self {
                 retry_after: Some(retry_after),
                 ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", message)

@@ -2,9 +2,9 @@
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::middleware::Next;
-use actix_web::http::Method;
 use actix_web::{Error, HttpMessage, ResponseError, web};
 
 use super::actor::{Actor, client_address};
@@ -64,12 +64,20 @@ pub async fn audit_trail(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let mutating = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    let mutating = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
     if !mutating || !AUDITED_PREFIXES.iter().any(|p| req.path().starts_with(p)) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let action = format!("{} {}", req.method(), req.match_pattern().unwrap_or_else(|| req.path().to_string()));
+    let action = format!(
+        "{} {}",
+        req.method(),
+        req.match_pattern()
+            .unwrap_or_else(|| req.path().to_string())
+    );
     let target = req.path().to_string();
     let response = next.call(req).await?.map_into_boxed_body();
     if let Some(state) = state {

@@ -17,9 +17,9 @@ mod tasks;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, web};
 
+pub use be::{BeRoute, ROUTES as BE_ROUTES};
 pub use error::ApiError;
 pub use extract::ADMIN_TOKEN_HEADER;
-pub use be::{BeRoute, ROUTES as BE_ROUTES};
 pub use state::AppState;
 
 /// Registers every route, the extractor configs and the middleware on an app.

@@ -17,18 +17,18 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::admin::AdminAuth;
 use crate::auth::throttle::{Limits, Throttle};
 use crate::auth::tokens::{Lifetimes, TokenIssuer};
+use crate::config::Config;
 use crate::domain::apikeys::ApiKeyService;
 use crate::domain::apps::AppService;
 use crate::domain::audit::AuditService;
-use crate::domain::identity::IdentityService;
-use crate::domain::roles::RoleService;
-use crate::domain::sessions::{SessionService, Throttles};
-use crate::domain::users::UserService;
-use crate::config::Config;
 use crate::domain::health::HealthService;
+use crate::domain::identity::IdentityService;
 use crate::domain::instance::InstanceService;
 use crate::domain::orgs::OrgService;
+use crate::domain::roles::RoleService;
+use crate::domain::sessions::{SessionService, Throttles};
 use crate::domain::tasks::TaskService;
+use crate::domain::users::UserService;
 use crate::http::AppState;
 use crate::jobs::{CleanupTask, HelloTask, Jobs, RunnerConfig, TaskHandler};
 use crate::publish::depot::Depot;
@@ -71,7 +71,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .await?;
 
-    let state = web::Data::new(app_state(&config, &secrets, &store, &jobs, depot, &data_dir)?);
+    let state = web::Data::new(app_state(
+        &config, &secrets, &store, &jobs, depot, &data_dir,
+    )?);
 
     let https = bind(&config.server.https_listen, "https")?;
     let http = config
@@ -160,13 +162,21 @@ fn app_state(
         .server
         .trusted_proxies
         .iter()
-        .map(|ip| ip.parse().with_context(|| format!("server.trusted_proxies: {ip:?} is not an IP address")))
+        .map(|ip| {
+            ip.parse()
+                .with_context(|| format!("server.trusted_proxies: {ip:?} is not an IP address"))
+        })
         .collect::<anyhow::Result<_>>()?;
     Ok(AppState {
         admin: AdminAuth::new(secrets.admin.clone()),
         identity: IdentityService::new(store.clone(), issuer.clone()),
         sessions: SessionService::new(store.clone(), issuer, throttles),
-        instance: InstanceService::new(store.clone(), jobs.clone(), config.server.maintenance, config.jobs.hello_delay_ms),
+        instance: InstanceService::new(
+            store.clone(),
+            jobs.clone(),
+            config.server.maintenance,
+            config.jobs.hello_delay_ms,
+        ),
         orgs: OrgService::new(store.clone(), jobs.clone(), depot),
         users: UserService::new(store.clone()),
         roles: RoleService::new(store.clone()),
@@ -174,7 +184,11 @@ fn app_state(
         apps: AppService::new(store.clone()),
         audit: AuditService::new(store.clone()),
         tasks: TaskService::new(store.clone()),
-        health: HealthService::new(store.clone(), data_dir.clone(), config.storage.min_free_disk_mb << 20),
+        health: HealthService::new(
+            store.clone(),
+            data_dir.clone(),
+            config.storage.min_free_disk_mb << 20,
+        ),
         trusted_proxies,
     })
 }

@@ -184,7 +184,10 @@ where
 {
     /// Removes every record for which `doomed` holds; returns how many. Undecodable records
     /// are kept (and reported by the next read).
-    pub fn remove_where(&mut self, mut doomed: impl FnMut(&V) -> bool) -> Result<usize, StoreError> {
+    pub fn remove_where(
+        &mut self,
+        mut doomed: impl FnMut(&V) -> bool,
+    ) -> Result<usize, StoreError> {
         let mut removed = 0;
         self.inner.retain(|_, bytes| {
             let remove = serde_json::from_slice::<V>(bytes).is_ok_and(|v| doomed(&v));

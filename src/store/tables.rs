@@ -3,8 +3,8 @@
 use redb::TableDefinition;
 
 use super::records::{
-    ApiKeyRecord, AppRecord, AuditRecord, EventRecord, OrgRecord, RoleRecord, SessionRecord, TaskRecord,
-    UserRecord,
+    ApiKeyRecord, AppRecord, AuditRecord, EventRecord, OrgRecord, RoleRecord, SessionRecord,
+    TaskRecord, UserRecord,
 };
 use super::{JsonTable, StoreError, WriteTx};
 
@@ -65,7 +65,11 @@ pub(super) fn add_identity_tables(tx: &WriteTx) -> Result<(), StoreError> {
 
 /// The key of the username → org index.
 pub fn user_org_key(username: &str, org: &str) -> String {
-    format!("{}/{}", username.to_ascii_lowercase(), org.to_ascii_lowercase())
+    format!(
+        "{}/{}",
+        username.to_ascii_lowercase(),
+        org.to_ascii_lowercase()
+    )
 }
 
 /// Stores a user and keeps the username → orgs index in step.

@@ -242,3 +242,72 @@ pub fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str
         "error without message: {body}"
     );
 }
+
+/// A `/be/v1` client with one kind of credentials, recording every response body.
+pub struct Be<'a> {
+    pub server: &'a Server,
+    pub headers: Vec<(String, String)>,
+}
+
+impl<'a> Be<'a> {
+    /// No credentials.
+    pub fn anonymous(server: &'a Server) -> Self {
+        Be {
+            server,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A bearer token (access token or API key).
+    pub fn bearer(server: &'a Server, token: &str) -> Self {
+        Be {
+            server,
+            headers: vec![("authorization".into(), format!("Bearer {token}"))],
+        }
+    }
+
+    /// The machine-user header triple.
+    pub fn machine(server: &'a Server, org: &str, user: &str, key: &str) -> Self {
+        Be {
+            server,
+            headers: vec![
+                ("x-rockit-orgname".into(), org.into()),
+                ("x-rockit-username".into(), user.into()),
+                ("x-rockit-api-key".into(), key.into()),
+            ],
+        }
+    }
+
+    /// Sends a request; status and JSON body.
+    pub fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.server.client.request(method, self.server.url(path));
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        json_response(request.send().expect("request"))
+    }
+}
+
+/// Logs a person in to an org in one step; the session tokens.
+pub fn login(server: &Server, org: &str, user: &str, password: &str) -> Value {
+    let (status, body) = Be::anonymous(server).call(
+        reqwest::Method::POST,
+        "/be/v1/login",
+        Some(serde_json::json!({"username": user, "password": password, "orgName": org})),
+    );
+    assert_eq!(status, 200, "login failed: {body}");
+    body
+}
+
+/// Creates an org with a known admin password through the admin API.
+pub fn create_org(server: &Server, org: &str, password: &str) {
+    let (status, body) = server.admin(
+        reqwest::Method::POST,
+        "/adm/v1/orgs",
+        Some(serde_json::json!({"name": org, "password": password})),
+    );
+    assert_eq!(status, 200, "{body}");
+}

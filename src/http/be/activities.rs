@@ -18,7 +18,11 @@ fn time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
 }
 
 /// `GET /be/v1/activities` (filters `actor`, `action`, `createdAfter`, `createdBefore`).
-pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let mut filter = AuditFilter::default();
     for (key, value) in &query.filters {
@@ -31,5 +35,8 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) 
         }
     }
     let page = state.audit.list(&caller, filter, query.params).await?;
-    success("activities", json!({ "activities": page.items, "total": page.total }))
+    success(
+        "activities",
+        json!({ "activities": page.items, "total": page.total }),
+    )
 }

@@ -16,13 +16,27 @@ pub struct NewKey {
 }
 
 /// `POST /be/v1/apikeys`: the key is shown once.
-pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<NewKey>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewKey>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    success("API key created", state.apikeys.create(&caller, &body.username, body.label).await?)
+    success(
+        "API key created",
+        state
+            .apikeys
+            .create(&caller, &body.username, body.label)
+            .await?,
+    )
 }
 
 /// `DELETE /be/v1/apikeys/{keyId}`.
-pub async fn delete(state: web::Data<AppState>, caller: Caller, key: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     state.apikeys.delete(&caller, &key).await?;
     success("API key deleted", ())
 }

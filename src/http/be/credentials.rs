@@ -12,7 +12,8 @@ use crate::http::error::ApiError;
 /// Header alias of `Authorization: Bearer` (2025).
 pub const BEAUTH_HEADER: &str = "x-rockit-beauth-token";
 /// The machine-user header triple.
-pub const MACHINE_HEADERS: [&str; 3] = ["x-rockit-orgname", "x-rockit-username", "x-rockit-api-key"];
+pub const MACHINE_HEADERS: [&str; 3] =
+    ["x-rockit-orgname", "x-rockit-username", "x-rockit-api-key"];
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
     headers
@@ -71,7 +72,10 @@ pub fn credentials(headers: &HeaderMap) -> Result<Credentials, ApiError> {
                 .filter(|(_, v)| v.is_none())
                 .map(|(name, _)| *name)
                 .collect();
-            Err(ApiError::missing(format!("machine credentials also need {}", missing.join(", "))))
+            Err(ApiError::missing(format!(
+                "machine credentials also need {}",
+                missing.join(", ")
+            )))
         }
         (None, _) => Err(ApiError::unauthorized(format!(
             "send a token (Authorization: Bearer or {BEAUTH_HEADER}) or the machine headers {}",

@@ -83,7 +83,10 @@ const PREFIX: &str = "/be/v1/";
 
 /// Authenticates and authorizes every `/be/v1` request against [`ROUTES`]; the caller goes
 /// into the request for handlers. Undeclared routes fail closed.
-pub async fn authorize(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, Error> {
+pub async fn authorize(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     if !req.path().starts_with(PREFIX) {
         return next.call(req).await;
     }
@@ -91,7 +94,9 @@ pub async fn authorize(req: ServiceRequest, next: Next<BoxBody>) -> Result<Servi
         return next.call(req).await;
     };
     let method = req.method().as_str().to_string();
-    let declared = ROUTES.iter().find(|r| r.path == pattern && r.method == method);
+    let declared = ROUTES
+        .iter()
+        .find(|r| r.path == pattern && r.method == method);
     let need = match declared {
         Some(route) => route.need,
         None if ROUTES.iter().any(|r| r.path == pattern) => return next.call(req).await,
@@ -108,7 +113,11 @@ pub async fn authorize(req: ServiceRequest, next: Next<BoxBody>) -> Result<Servi
         return Ok(req.into_response(ApiError::internal().error_response()));
     };
     let caller = match credentials::credentials(req.headers()) {
-        Ok(credentials) => state.identity.authenticate(credentials).await.map_err(ApiError::from),
+        Ok(credentials) => state
+            .identity
+            .authenticate(credentials)
+            .await
+            .map_err(ApiError::from),
         Err(e) => Err(e),
     };
     let caller = match caller {

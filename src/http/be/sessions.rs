@@ -20,7 +20,11 @@ pub struct LoginBody {
 }
 
 /// `POST /be/v1/login`.
-pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let address = client_address(&req, &state.trusted_proxies);
     req.extensions_mut().insert(Actor {
@@ -39,16 +43,28 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json
             password: Some(password),
             org_name: Some(org),
             org_sel_token: None,
-        } => success("logged in", state.sessions.login_to_org(&user, &password, &org, &address).await?),
+        } => success(
+            "logged in",
+            state
+                .sessions
+                .login_to_org(&user, &password, &org, &address)
+                .await?,
+        ),
         LoginBody {
             username: Some(user),
             password: Some(password),
             org_name: None,
             org_sel_token: None,
-        } => success("choose an org", state.sessions.login(&user, &password, &address).await?),
+        } => success(
+            "choose an org",
+            state.sessions.login(&user, &password, &address).await?,
+        ),
         LoginBody {
-            org_sel_token: Some(_), ..
-        } => Err(ApiError::missing("orgName is required with orgSelToken (and username/password must not be sent)")),
+            org_sel_token: Some(_),
+            ..
+        } => Err(ApiError::missing(
+            "orgName is required with orgSelToken (and username/password must not be sent)",
+        )),
         LoginBody { username: None, .. } => Err(ApiError::missing("username is required")),
         LoginBody { .. } => Err(ApiError::missing("password is required")),
     }
@@ -61,11 +77,18 @@ pub struct RefreshBody {
 }
 
 /// The refresh token from `Authorization: Bearer` or the body.
-fn refresh_token(req: &HttpRequest, body: Option<web::Json<RefreshBody>>) -> Result<String, ApiError> {
+fn refresh_token(
+    req: &HttpRequest,
+    body: Option<web::Json<RefreshBody>>,
+) -> Result<String, ApiError> {
     let from_body = body.and_then(|b| b.into_inner().refresh_token);
     match (bearer(req.headers())?, from_body) {
-        (Some(a), Some(b)) if a != b => Err(ApiError::invalid("the header and the body carry different tokens")),
-        (a, b) => a.or(b).ok_or_else(|| ApiError::missing("send the refresh token as Bearer or as refreshToken")),
+        (Some(a), Some(b)) if a != b => Err(ApiError::invalid(
+            "the header and the body carry different tokens",
+        )),
+        (a, b) => a.or(b).ok_or_else(|| {
+            ApiError::missing("send the refresh token as Bearer or as refreshToken")
+        }),
     }
 }
 
@@ -94,11 +117,19 @@ pub async fn logout(
 const BESESSION_HEADER: &str = "x-rockit-besession-token";
 
 /// `POST /be/v1/auth`: an access token for the refresh token in `x-rockit-besession-token`.
-pub async fn exchange(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn exchange(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let token = req
         .headers()
         .get(BESESSION_HEADER)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::missing(format!("send the refresh token in {BESESSION_HEADER}")))?;
-    success("authenticated", state.sessions.exchange(token.trim()).await?)
+        .ok_or_else(|| {
+            ApiError::missing(format!("send the refresh token in {BESESSION_HEADER}"))
+        })?;
+    success(
+        "authenticated",
+        state.sessions.exchange(token.trim()).await?,
+    )
 }

@@ -12,31 +12,57 @@ use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/users`.
-pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<NewUser>) -> Result<HttpResponse, ApiError> {
-    success("user created", state.users.create(&caller, body.into_inner()).await?)
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewUser>,
+) -> Result<HttpResponse, ApiError> {
+    success(
+        "user created",
+        state.users.create(&caller, body.into_inner()).await?,
+    )
 }
 
 /// `GET /be/v1/users`.
-pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let page = state.users.list(&caller, query.params).await?;
     success("users", json!({ "users": page.items, "total": page.total }))
 }
 
 /// `GET /be/v1/users/{username}`: oneself, or with `beUsers` R.
-pub async fn details(state: web::Data<AppState>, caller: Caller, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn details(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     caller.require_self_or(&name, Permission::new("beUsers", READ))?;
     let user = state.users.get(&caller, &name).await?;
     success("user", json!({ "user": user }))
 }
 
 /// `PATCH /be/v1/users`: profile, own password, or credential reset.
-pub async fn patch(state: web::Data<AppState>, caller: Caller, body: web::Json<UserPatch>) -> Result<HttpResponse, ApiError> {
-    success("user modified", state.users.patch(&caller, body.into_inner()).await?)
+pub async fn patch(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<UserPatch>,
+) -> Result<HttpResponse, ApiError> {
+    success(
+        "user modified",
+        state.users.patch(&caller, body.into_inner()).await?,
+    )
 }
 
 /// `DELETE /be/v1/users/{username}`.
-pub async fn delete(state: web::Data<AppState>, caller: Caller, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     state.users.delete(&caller, &name).await?;
     success("user deleted", ())
 }

@@ -1,0 +1,223 @@
+//! Every `/be/v1` route against the permission table: no credentials, a role without the bit,
+//! the right bit, and another org's credentials.
+
+mod common;
+
+use common::{Be, Server, create_org, login};
+use reqwest::Method;
+use rockit_edge::domain::permissions::Need;
+use rockit_edge::http::BE_ROUTES;
+use serde_json::{Value, json};
+
+/// The routes this test knows, with what each must need. A route added to the router without
+/// being added here fails the test.
+const EXPECTED: &[(&str, &str, &str)] = &[
+    ("POST", "/be/v1/login", "public"),
+    ("POST", "/be/v1/refresh", "public"),
+    ("POST", "/be/v1/logout", "public"),
+    ("POST", "/be/v1/auth", "public"),
+    ("POST", "/be/v1/orgs", "admin"),
+    ("POST", "/be/v1/users", "beUsers.create"),
+    ("GET", "/be/v1/users", "beUsers.read"),
+    ("GET", "/be/v1/users/{username}", "self|beUsers.read"),
+    ("PATCH", "/be/v1/users", "self|beUsers.update"),
+    ("DELETE", "/be/v1/users/{username}", "beUsers.delete"),
+    ("POST", "/be/v1/apikeys", "beUsers.update"),
+    ("DELETE", "/be/v1/apikeys/{keyId}", "beUsers.update"),
+    ("POST", "/be/v1/roles", "roles.create"),
+    ("GET", "/be/v1/roles", "roles.read"),
+    ("GET", "/be/v1/roles/{name}", "roles.read"),
+    ("PATCH", "/be/v1/roles", "roles.update"),
+    ("DELETE", "/be/v1/roles/{name}", "roles.delete"),
+    ("GET", "/be/v1/activities", "beUsers.read"),
+    ("GET", "/be/v1/apps", "apps.read"),
+];
+
+fn need_text(need: Need) -> String {
+    match need {
+        Need::Public => "public".into(),
+        Need::Admin => "admin".into(),
+        Need::Perm(p) => p.to_string(),
+        Need::SelfOr(p) => format!("self|{p}"),
+    }
+}
+
+fn mask_of(need: &str) -> (String, u32) {
+    let permission = need.trim_start_matches("self|");
+    let (resource, verb) = permission.split_once('.').expect("resource.verb");
+    let bit = match verb {
+        "create" => 1,
+        "read" => 2,
+        "update" => 4,
+        "delete" => 8,
+        _ => 16,
+    };
+    (resource.to_string(), bit)
+}
+
+#[test]
+fn the_router_declares_exactly_the_expected_routes() {
+    let declared: Vec<(String, String, String)> = BE_ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string(), need_text(r.need)))
+        .collect();
+    let expected: Vec<(String, String, String)> = EXPECTED
+        .iter()
+        .map(|(m, p, n)| (m.to_string(), p.to_string(), n.to_string()))
+        .collect();
+    for route in &declared {
+        assert!(
+            expected.contains(route),
+            "route {route:?} is not in this test's table"
+        );
+    }
+    for route in &expected {
+        assert!(
+            declared.contains(route),
+            "route {route:?} is not declared by the router"
+        );
+    }
+}
+
+struct World<'a> {
+    admin: Be<'a>,
+}
+
+impl World<'_> {
+    /// A machine user of org `acme` holding exactly `permissions`; its API key.
+    fn machine_with(&self, name: &str, permissions: Value) -> String {
+        let (status, body) = self.admin.call(
+            Method::POST,
+            "/be/v1/roles",
+            Some(json!({"name": name, "permissions": permissions})),
+        );
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = self.admin.call(
+            Method::POST,
+            "/be/v1/users",
+            Some(json!({"username": name, "label": "probe", "roles": [name]})),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["apiKey"].as_str().expect("apiKey").to_string()
+    }
+
+    /// Makes sure the targets exist; returns a fresh API key id of the target user.
+    fn targets(&self) -> String {
+        self.admin.call(
+            Method::POST,
+            "/be/v1/users",
+            Some(json!({"username": "target", "label": "t", "roles": []})),
+        );
+        self.admin.call(
+            Method::POST,
+            "/be/v1/roles",
+            Some(json!({"name": "target_role", "permissions": {}})),
+        );
+        let (status, body) = self.admin.call(
+            Method::POST,
+            "/be/v1/apikeys",
+            Some(json!({"username": "target"})),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["keyId"].as_str().expect("keyId").to_string()
+    }
+}
+
+/// A request for the route aimed at org acme's targets.
+fn sample(method: &str, path: &str, key_id: &str, n: usize) -> (String, Option<Value>) {
+    let filled = path
+        .replace("{username}", "target")
+        .replace("{name}", "target_role")
+        .replace("{keyId}", key_id);
+    let body = match (method, path) {
+        ("POST", "/be/v1/users") => {
+            Some(json!({"username": format!("new_{n}"), "label": "x", "roles": []}))
+        }
+        ("PATCH", "/be/v1/users") => Some(json!({"username": "target", "label": "changed"})),
+        ("POST", "/be/v1/apikeys") => Some(json!({"username": "target"})),
+        ("POST", "/be/v1/roles") => {
+            Some(json!({"name": format!("role_{n}"), "permissions": {"apps": 2}}))
+        }
+        ("PATCH", "/be/v1/roles") => Some(json!({"name": "target_role", "label": "changed"})),
+        ("GET" | "DELETE", _) => None,
+        _ => panic!("no sample request for {method} {path}"),
+    };
+    (filled, body)
+}
+
+fn method(name: &str) -> Method {
+    Method::from_bytes(name.as_bytes()).expect("method")
+}
+
+#[test]
+fn every_route_enforces_its_declared_permission_and_the_org_boundary() {
+    let server = Server::start();
+    create_org(&server, "acme", "Passw0rd-acme");
+    create_org(&server, "rival", "Passw0rd-rival");
+    let acme = login(&server, "acme", "admin", "Passw0rd-acme");
+    let rival = login(&server, "rival", "admin", "Passw0rd-rival");
+    let world = World {
+        admin: Be::bearer(&server, acme["accessToken"].as_str().expect("token")),
+    };
+    let rival_admin = Be::bearer(&server, rival["accessToken"].as_str().expect("token"));
+    let nothing = world.machine_with("nothing", json!({}));
+
+    for (n, route) in BE_ROUTES.iter().enumerate() {
+        let need = need_text(route.need);
+        if matches!(route.need, Need::Public | Need::Admin) {
+            continue;
+        }
+        let key_id = world.targets();
+        let (path, body) = sample(route.method, route.path, &key_id, n);
+        let call = |be: &Be| be.call(method(route.method), &path, body.clone());
+        let what = format!("{} {}", route.method, route.path);
+
+        let (status, reply) = call(&rival_admin);
+        let is_list = route.method == "GET" && !route.path.contains('{');
+        if is_list {
+            assert_eq!(status, 200, "{what} for another org: {reply}");
+            let text = reply.to_string();
+            assert!(
+                !text.contains("acme"),
+                "{what} leaked acme's records: {text}"
+            );
+            if route.path != "/be/v1/activities" {
+                assert!(
+                    !text.contains("target") && !text.contains("nothing"),
+                    "{what} leaked acme's records: {text}"
+                );
+            }
+        } else if route.method == "POST" && !route.path.ends_with("apikeys") {
+            assert_eq!(
+                status, 200,
+                "{what} creates in the caller's own org: {reply}"
+            );
+        } else {
+            assert_eq!(
+                status, 404,
+                "{what} must not reach another org's records: {reply}"
+            );
+        }
+
+        let (status, reply) = call(&Be::anonymous(&server));
+        assert_eq!(status, 401, "{what} without credentials: {reply}");
+
+        let (status, reply) = call(&Be::bearer(&server, &nothing));
+        assert_eq!(status, 403, "{what} without the bit: {reply}");
+        assert_eq!(reply["error"], "permission-denied");
+
+        let (resource, bit) = mask_of(&need);
+        let holder = world.machine_with(&format!("holder_{n}"), json!({ resource: bit }));
+        let (status, reply) = call(&Be::bearer(&server, &holder));
+        assert!(
+            status != 401 && status != 403,
+            "{what} with {need}: {status} {reply}"
+        );
+    }
+    let (status, reply) =
+        Be::bearer(&server, &nothing).call(Method::GET, "/be/v1/users/nothing", None);
+    assert_eq!(
+        status, 200,
+        "a user reads itself without beUsers.read: {reply}"
+    );
+}
