@@ -22,6 +22,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub jobs: JobsConfig,
     pub auth: AuthConfig,
+    pub webhooks: WebhooksConfig,
     pub log: LogConfig,
 }
 
@@ -169,6 +170,31 @@ impl Default for AuthConfig {
             max_failures_per_user: 10,
             max_failures_per_address: 50,
             lockout_secs: 300,
+        }
+    }
+}
+
+/// Event delivery to subscriptions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Seconds one delivery attempt may take.
+    pub timeout_secs: u64,
+    /// Longest wait between attempts in seconds (backoff doubles from 1 s).
+    pub max_backoff_secs: u64,
+    /// Seconds after which an undeliverable event is dropped (and recorded on the subscription).
+    pub max_age_secs: u64,
+    /// Milliseconds between checks of the event outbox.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 10,
+            max_backoff_secs: 300,
+            max_age_secs: 86_400,
+            poll_interval_ms: 500,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! rockit-edge: a self-hosted ROCKIT Edge appliance.
 //!
-//! Layers, in one direction: `http` → `domain` → `store` / `publish` / `jobs`; `engine` is pure
-//! processing; `server` wires them together; `cli` is the command line.
+//! Layers, in one direction: `http` → `domain` → `store` / `publish` / `jobs`; `notify` delivers
+//! the event outbox; `engine` is pure processing; `server` wires them together; `cli` is the
+//! command line.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -11,6 +12,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod jobs;
+pub mod notify;
 pub mod publish;
 pub mod server;
 pub mod store;

@@ -31,6 +31,18 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("DELETE", "/be/v1/roles/{name}", "roles.delete"),
     ("GET", "/be/v1/activities", "beUsers.read"),
     ("GET", "/be/v1/apps", "apps.read"),
+    ("GET", "/be/v1/tasks", "tasks.read"),
+    ("GET", "/be/v1/tasks/{taskName}", "tasks.read"),
+    ("PATCH", "/be/v1/tasks", "tasks.update"),
+    ("POST", "/be/v1/trigger", "tasks.execute"),
+    ("POST", "/be/v1/subscriptions", "subscriptions.create"),
+    ("GET", "/be/v1/subscriptions", "subscriptions.read"),
+    ("GET", "/be/v1/subscriptions/{name}", "subscriptions.read"),
+    (
+        "DELETE",
+        "/be/v1/subscriptions/{name}",
+        "subscriptions.delete",
+    ),
 ];
 
 fn need_text(need: Need) -> String {
@@ -80,6 +92,7 @@ fn the_router_declares_exactly_the_expected_routes() {
 }
 
 struct World<'a> {
+    server: &'a Server,
     admin: Be<'a>,
 }
 
@@ -101,8 +114,8 @@ impl World<'_> {
         body["apiKey"].as_str().expect("apiKey").to_string()
     }
 
-    /// Makes sure the targets exist; returns a fresh API key id of the target user.
-    fn targets(&self) -> String {
+    /// Makes sure the targets exist; returns a fresh API key id of the target user and a task.
+    fn targets(&self) -> (String, String) {
         self.admin.call(
             Method::POST,
             "/be/v1/users",
@@ -119,16 +132,39 @@ impl World<'_> {
             Some(json!({"username": "target"})),
         );
         assert_eq!(status, 200, "{body}");
-        body["keyId"].as_str().expect("keyId").to_string()
+        let key = body["keyId"].as_str().expect("keyId").to_string();
+        self.admin.call(
+            Method::POST,
+            "/be/v1/subscriptions",
+            Some(json!({"name": "target_sub", "url": "http://127.0.0.1:9/hook"})),
+        );
+        let (status, body) = self.server.admin(
+            Method::POST,
+            "/srv/v1/hello",
+            Some(json!({"message": "target", "orgName": "acme"})),
+        );
+        assert_eq!(status, 200, "{body}");
+        (key, body["taskName"].as_str().expect("task").to_string())
     }
 }
 
 /// A request for the route aimed at org acme's targets.
-fn sample(method: &str, path: &str, key_id: &str, n: usize) -> (String, Option<Value>) {
+fn sample(
+    method: &str,
+    path: &str,
+    (key_id, task): &(String, String),
+    n: usize,
+) -> (String, Option<Value>) {
+    let name = if path.contains("subscriptions") {
+        "target_sub"
+    } else {
+        "target_role"
+    };
     let filled = path
         .replace("{username}", "target")
-        .replace("{name}", "target_role")
-        .replace("{keyId}", key_id);
+        .replace("{name}", name)
+        .replace("{keyId}", key_id)
+        .replace("{taskName}", task);
     let body = match (method, path) {
         ("POST", "/be/v1/users") => {
             Some(json!({"username": format!("new_{n}"), "label": "x", "roles": []}))
@@ -139,6 +175,11 @@ fn sample(method: &str, path: &str, key_id: &str, n: usize) -> (String, Option<V
             Some(json!({"name": format!("role_{n}"), "permissions": {"apps": 2}}))
         }
         ("PATCH", "/be/v1/roles") => Some(json!({"name": "target_role", "label": "changed"})),
+        ("PATCH", "/be/v1/tasks") => Some(json!({"name": task, "expire": true})),
+        ("POST", "/be/v1/trigger") => Some(json!({"type": "retry", "taskName": task})),
+        ("POST", "/be/v1/subscriptions") => {
+            Some(json!({"name": format!("sub_{n}"), "url": "http://127.0.0.1:9/hook"}))
+        }
         ("GET" | "DELETE", _) => None,
         _ => panic!("no sample request for {method} {path}"),
     };
@@ -157,6 +198,7 @@ fn every_route_enforces_its_declared_permission_and_the_org_boundary() {
     let acme = login(&server, "acme", "admin", "Passw0rd-acme");
     let rival = login(&server, "rival", "admin", "Passw0rd-rival");
     let world = World {
+        server: &server,
         admin: Be::bearer(&server, acme["accessToken"].as_str().expect("token")),
     };
     let rival_admin = Be::bearer(&server, rival["accessToken"].as_str().expect("token"));
@@ -167,8 +209,8 @@ fn every_route_enforces_its_declared_permission_and_the_org_boundary() {
         if matches!(route.need, Need::Public | Need::Admin) {
             continue;
         }
-        let key_id = world.targets();
-        let (path, body) = sample(route.method, route.path, &key_id, n);
+        let targets = world.targets();
+        let (path, body) = sample(route.method, route.path, &targets, n);
         let call = |be: &Be| be.call(method(route.method), &path, body.clone());
         let what = format!("{} {}", route.method, route.path);
 
@@ -187,7 +229,10 @@ fn every_route_enforces_its_declared_permission_and_the_org_boundary() {
                     "{what} leaked acme's records: {text}"
                 );
             }
-        } else if route.method == "POST" && !route.path.ends_with("apikeys") {
+        } else if route.method == "POST"
+            && !route.path.ends_with("apikeys")
+            && !route.path.ends_with("trigger")
+        {
             assert_eq!(
                 status, 200,
                 "{what} creates in the caller's own org: {reply}"

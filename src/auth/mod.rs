@@ -4,6 +4,7 @@ pub mod admin;
 pub mod apikey;
 pub mod jwt;
 pub mod password;
+pub mod sealing;
 pub mod throttle;
 pub mod tokens;
 

@@ -15,6 +15,7 @@ pub mod orgs;
 pub mod permissions;
 pub mod roles;
 pub mod sessions;
+pub mod subscriptions;
 pub mod tasks;
 pub mod users;
 

@@ -1,11 +1,17 @@
 //! Tasks as the API shows them (API.md §4 task shape).
 
+use std::ops::ControlFlow;
+
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::DomainError;
-use crate::store::{Store, TASKS, TaskRecord, TaskStatus, TaskWarning};
+use super::caller::Caller;
+use super::listing::{ListParams, Page};
+use crate::jobs::Jobs;
+use crate::jobs::queue;
+use crate::store::{Store, TASKS, TaskRecord, TaskStatus, TaskWarning, WriteTx};
 
 /// A task in the API's shape.
 #[derive(Debug, Serialize)]
@@ -52,20 +58,188 @@ impl From<TaskRecord> for TaskView {
     }
 }
 
-/// Read access to tasks across the instance (the administrator's view).
+/// Filters of `GET /be/v1/tasks`.
+#[derive(Debug, Default)]
+pub struct TaskFilter {
+    /// Partial, case-insensitive.
+    pub app_name: Option<String>,
+    pub group: Option<String>,
+    pub status: Option<TaskStatus>,
+    pub kind: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+impl TaskFilter {
+    fn matches(&self, task: &TaskRecord) -> bool {
+        let app = task.app.as_deref().unwrap_or("").to_ascii_lowercase();
+        self.app_name
+            .as_ref()
+            .is_none_or(|a| app.contains(&a.to_ascii_lowercase()))
+            && self.group.as_ref().is_none_or(|g| &task.group == g)
+            && self.status.is_none_or(|s| task.status == s)
+            && self.kind.as_ref().is_none_or(|k| &task.kind == k)
+            && self.created_after.is_none_or(|t| task.created > t)
+            && self.created_before.is_none_or(|t| task.created < t)
+    }
+}
+
+/// A `PATCH /be/v1/tasks` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPatch {
+    pub name: String,
+    #[serde(default)]
+    pub acknowledge: Vec<u32>,
+    #[serde(default)]
+    pub expire: bool,
+}
+
+/// Task rules: reading, acknowledging, expiring and retrying.
 #[derive(Clone)]
 pub struct TaskService {
     store: Store,
+    jobs: Jobs,
+}
+
+/// Loads a task of the caller's org for change.
+fn org_task(tx: &WriteTx, org: &str, name: &str) -> Result<TaskRecord, DomainError> {
+    tx.open(&TASKS)?
+        .get(name)?
+        .filter(|t| {
+            t.org
+                .as_deref()
+                .is_some_and(|o| o.eq_ignore_ascii_case(org))
+        })
+        .ok_or_else(|| DomainError::not_found(format!("task {name}")))
 }
 
 impl TaskService {
-    /// Tasks from the store.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// Tasks from the store; retries go through the runner.
+    pub fn new(store: Store, jobs: Jobs) -> Self {
+        Self { store, jobs }
     }
 
-    /// One task by name.
-    pub async fn get(&self, name: &str) -> Result<TaskView, DomainError> {
+    /// A page of the caller's org's tasks (newest first unless `order[]` says otherwise).
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        filter: TaskFilter,
+        params: ListParams,
+    ) -> Result<Page<TaskView>, DomainError> {
+        let org = caller.org.clone();
+        let tasks = self
+            .store
+            .read(move |tx| {
+                let mut found = Vec::new();
+                tx.open(&TASKS)?.scan::<&str>(.., |_, task| {
+                    if task
+                        .org
+                        .as_deref()
+                        .is_some_and(|o| o.eq_ignore_ascii_case(&org))
+                        && filter.matches(&task)
+                    {
+                        found.push(task);
+                    }
+                    ControlFlow::Continue(())
+                })?;
+                Ok::<_, DomainError>(found)
+            })
+            .await?;
+        let page = params.apply(
+            tasks,
+            &["name", "created", "status", "type", "appName"],
+            |a, b| b.created.cmp(&a.created).then_with(|| b.name.cmp(&a.name)),
+            |field, a, b| match field {
+                "created" => a.created.cmp(&b.created),
+                "status" => format!("{:?}", a.status).cmp(&format!("{:?}", b.status)),
+                "type" => a.kind.cmp(&b.kind),
+                "appName" => a.app.cmp(&b.app),
+                _ => a.name.cmp(&b.name),
+            },
+        )?;
+        Ok(Page {
+            items: page.items.into_iter().map(TaskView::from).collect(),
+            total: page.total,
+        })
+    }
+
+    /// One task of the caller's org.
+    pub async fn get(&self, caller: &Caller, name: &str) -> Result<TaskView, DomainError> {
+        let task = self.any(name).await?;
+        match &task.org_name {
+            Some(org) if org.eq_ignore_ascii_case(&caller.org) => Ok(task),
+            _ => Err(DomainError::not_found(format!("task {name}"))),
+        }
+    }
+
+    /// Acknowledges warnings and/or expires an unfinished task.
+    pub async fn patch(&self, caller: &Caller, patch: TaskPatch) -> Result<TaskView, DomainError> {
+        if patch.acknowledge.is_empty() && !patch.expire {
+            return Err(DomainError::Missing {
+                field: "acknowledge or expire".into(),
+            });
+        }
+        let org = caller.org.clone();
+        self.store
+            .write(move |tx| {
+                let mut task = org_task(tx, &org, &patch.name)?;
+                for id in &patch.acknowledge {
+                    let warning =
+                        task.warnings
+                            .iter_mut()
+                            .find(|w| w.id == *id)
+                            .ok_or_else(|| {
+                                DomainError::invalid(
+                                    "acknowledge",
+                                    format!("task has no warning {id}"),
+                                )
+                            })?;
+                    warning.acknowledged = true;
+                }
+                if !patch.acknowledge.is_empty() {
+                    tx.open(&TASKS)?.put(task.name.as_str(), &task)?;
+                }
+                if patch.expire {
+                    if task.status.is_terminal() {
+                        return Err(DomainError::invalid(
+                            "expire",
+                            format!("the task is already {:?}", task.status).to_lowercase(),
+                        ));
+                    }
+                    task = queue::expire(tx, &task.name, Utc::now())?;
+                }
+                Ok(TaskView::from(task))
+            })
+            .await
+    }
+
+    /// Re-queues a failed (or expired) task of the caller's org.
+    pub async fn retry(&self, caller: &Caller, name: &str) -> Result<TaskView, DomainError> {
+        let (org, name) = (caller.org.clone(), name.to_string());
+        let task = self
+            .store
+            .write(move |tx| {
+                let task = org_task(tx, &org, &name)?;
+                if !matches!(task.status, TaskStatus::Failed | TaskStatus::Expired) {
+                    return Err(DomainError::invalid(
+                        "taskName",
+                        format!(
+                            "only failed or expired tasks can be retried; this one is {:?}",
+                            task.status
+                        )
+                        .to_lowercase(),
+                    ));
+                }
+                Ok(queue::requeue(tx, &name, Utc::now())?)
+            })
+            .await?;
+        self.jobs.wake();
+        Ok(TaskView::from(task))
+    }
+
+    /// One task by name, of any org (the instance administrator's view).
+    pub async fn any(&self, name: &str) -> Result<TaskView, DomainError> {
         let key = name.to_string();
         self.store
             .read(move |tx| {

@@ -12,6 +12,7 @@ use crate::domain::instance::InstanceService;
 use crate::domain::orgs::OrgService;
 use crate::domain::roles::RoleService;
 use crate::domain::sessions::SessionService;
+use crate::domain::subscriptions::SubscriptionService;
 use crate::domain::tasks::TaskService;
 use crate::domain::users::UserService;
 
@@ -28,6 +29,7 @@ pub struct AppState {
     pub apikeys: ApiKeyService,
     pub apps: AppService,
     pub audit: AuditService,
+    pub subscriptions: SubscriptionService,
     pub tasks: TaskService,
     pub health: HealthService,
     /// Reverse proxies whose `X-Forwarded-For` is believed.

@@ -14,6 +14,6 @@ pub async fn details(
     _admin: AdminCaller,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let task = state.tasks.get(&name).await?;
+    let task = state.tasks.any(&name).await?;
     success("task", json!({ "task": task }))
 }

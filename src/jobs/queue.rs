@@ -42,6 +42,22 @@ fn append_event(
             task_name: task.name.clone(),
             timestamp: now,
             exception: task.exception.clone(),
+            build_name: task
+                .params
+                .get("buildName")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            build_id: task
+                .params
+                .get("buildId")
+                .and_then(|v| v.as_u64())
+                .and_then(|id| u32::try_from(id).ok()),
+            dxf_name: task
+                .params
+                .get("dxfName")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            deployment: task.params.get("deployment").cloned(),
         },
     )
 }
@@ -142,7 +158,7 @@ pub fn claim(
         expires: now + lease,
     });
     tx.open(&TASKS)?.put(task.name.as_str(), &task)?;
-    if task.attempts == 1 {
+    if !resuming {
         append_event(tx, &task, "begin", now)?;
     }
     Ok(Some(task))
@@ -261,4 +277,43 @@ pub fn release_stale_leases(tx: &WriteTx, now: DateTime<Utc>) -> Result<Vec<Stri
         tasks.put(task.name.as_str(), task)?;
     }
     Ok(interrupted.into_iter().map(|t| t.name).collect())
+}
+
+/// Ends an unfinished task as `expired` (an `error` event); a worker still running it loses
+/// its claim and its outcome is discarded.
+pub fn expire(tx: &WriteTx, name: &str, now: DateTime<Utc>) -> Result<TaskRecord, StoreError> {
+    let mut task = tx
+        .open(&TASKS)?
+        .get(name)?
+        .ok_or_else(|| StoreError::Corrupt {
+            table: TASKS.name(),
+            message: format!("task {name} vanished"),
+        })?;
+    task.status = TaskStatus::Expired;
+    task.ended = Some(now);
+    task.lease = None;
+    tx.open(&TASKS)?.put(name, &task)?;
+    tx.open(&TASK_QUEUE)?.remove(task.seq)?;
+    append_event(tx, &task, "error", now)?;
+    Ok(task)
+}
+
+/// Puts a failed or expired task back at the end of the queue (a new `submit` event).
+pub fn requeue(tx: &WriteTx, name: &str, now: DateTime<Utc>) -> Result<TaskRecord, StoreError> {
+    let mut task = tx
+        .open(&TASKS)?
+        .get(name)?
+        .ok_or_else(|| StoreError::Corrupt {
+            table: TASKS.name(),
+            message: format!("task {name} vanished"),
+        })?;
+    task.status = TaskStatus::Submitted;
+    task.seq = tx.next_id("task_seq")?;
+    task.exception = None;
+    task.ended = None;
+    task.progress = 0.0;
+    tx.open(&TASKS)?.put(name, &task)?;
+    tx.open(&TASK_QUEUE)?.put(task.seq, &task.name)?;
+    append_event(tx, &task, "submit", now)?;
+    Ok(task)
 }

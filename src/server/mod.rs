@@ -15,6 +15,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::admin::AdminAuth;
+use crate::auth::sealing::Sealer;
 use crate::auth::throttle::{Limits, Throttle};
 use crate::auth::tokens::{Lifetimes, TokenIssuer};
 use crate::config::Config;
@@ -27,10 +28,12 @@ use crate::domain::instance::InstanceService;
 use crate::domain::orgs::OrgService;
 use crate::domain::roles::RoleService;
 use crate::domain::sessions::{SessionService, Throttles};
+use crate::domain::subscriptions::SubscriptionService;
 use crate::domain::tasks::TaskService;
 use crate::domain::users::UserService;
 use crate::http::AppState;
 use crate::jobs::{CleanupTask, HelloTask, Jobs, RunnerConfig, TaskHandler};
+use crate::notify::{self, DeliveryConfig};
 use crate::publish::depot::Depot;
 use crate::store::Store;
 use datadir::DataDir;
@@ -110,6 +113,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(ca = %data_dir.tls().join("ca.pem").display(), "serving a self-signed certificate; clients can trust this CA");
     }
 
+    let sealer =
+        Sealer::new(&secrets.encryption).context("secrets/encryption.key is not a 32-byte key")?;
+    let delivery = DeliveryConfig {
+        timeout: Duration::from_secs(config.webhooks.timeout_secs.max(1)),
+        max_backoff: Duration::from_secs(config.webhooks.max_backoff_secs.max(1)),
+        max_age: Duration::from_secs(config.webhooks.max_age_secs),
+        poll: Duration::from_millis(config.webhooks.poll_interval_ms.max(10)),
+    };
+    let notifier = tokio::spawn(notify::run(store.clone(), sealer, delivery, cancel.clone()));
     tokio::spawn(watch_signals(cancel.clone(), Arc::clone(&resolver)));
     tokio::spawn(watch_certificate(
         cancel.clone(),
@@ -122,6 +134,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     cancel.cancel();
     jobs.shutdown(Duration::from_secs(config.server.shutdown_timeout_secs))
         .await;
+    if notifier.await.is_err() {
+        tracing::warn!("event delivery stopped abnormally");
+    }
     RuntimeInfo::remove(&data_dir);
     drop(state);
     drop(store);
@@ -183,7 +198,12 @@ fn app_state(
         apikeys: ApiKeyService::new(store.clone()),
         apps: AppService::new(store.clone()),
         audit: AuditService::new(store.clone()),
-        tasks: TaskService::new(store.clone()),
+        subscriptions: SubscriptionService::new(
+            store.clone(),
+            Sealer::new(&secrets.encryption)
+                .context("secrets/encryption.key is not a 32-byte key")?,
+        ),
+        tasks: TaskService::new(store.clone(), jobs.clone()),
         health: HealthService::new(
             store.clone(),
             data_dir.clone(),

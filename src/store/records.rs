@@ -150,6 +150,15 @@ pub struct EventRecord {
     pub task_name: String,
     pub timestamp: DateTime<Utc>,
     pub exception: Option<Value>,
+    #[serde(default)]
+    pub build_name: Option<String>,
+    #[serde(default)]
+    pub build_id: Option<u32>,
+    #[serde(default)]
+    pub dxf_name: Option<String>,
+    /// The deployment a `deploy` task published to: `{"name","label"}`.
+    #[serde(default)]
+    pub deployment: Option<Value>,
 }
 
 /// A login session: its refresh token rotates, its revocation kills every token of it at once.
@@ -196,4 +205,52 @@ pub struct AuditRecord {
     /// The HTTP status of the answer.
     pub result: u16,
     pub client_address: String,
+}
+
+/// Where a subscription delivers: a webhook URL or a Slack channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Target {
+    Webhook {
+        url: String,
+    },
+    Slack {
+        channel: String,
+        /// The bot token, sealed.
+        token_sealed: String,
+        api_url: String,
+    },
+}
+
+/// Why the last delivery attempt failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryError {
+    pub message: String,
+    pub time: DateTime<Utc>,
+    pub event_id: u64,
+}
+
+/// A subscription: which events of one org go where, and how far delivery got.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubscriptionRecord {
+    pub org: String,
+    pub name: String,
+    pub target: Target,
+    /// `type.event` names (`deploy.end`); empty = every event.
+    pub events: Vec<String>,
+    /// App names; empty = every app (and app-less events).
+    pub apps: Vec<String>,
+    /// The JWT signing secret, sealed.
+    pub secret_sealed: String,
+    pub created: DateTime<Utc>,
+    /// The id of the last event handled (delivered, skipped or dropped).
+    pub cursor: u64,
+    /// Failed attempts in a row.
+    pub failing: u32,
+    /// Events dropped after the maximum age.
+    pub dropped: u64,
+    pub last_error: Option<DeliveryError>,
+    /// No attempt before this time (backoff).
+    pub retry_at: Option<DateTime<Utc>>,
 }

@@ -9,7 +9,11 @@ use super::{StoreError, WriteTx, tables};
 /// Each migration takes the store from version `i` to `i + 1`, in its own transaction.
 type Migration = fn(&WriteTx) -> Result<(), StoreError>;
 
-const MIGRATIONS: &[Migration] = &[tables::create_initial_tables, tables::add_identity_tables];
+const MIGRATIONS: &[Migration] = &[
+    tables::create_initial_tables,
+    tables::add_identity_tables,
+    tables::add_subscription_tables,
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;

@@ -4,7 +4,7 @@ use redb::TableDefinition;
 
 use super::records::{
     ApiKeyRecord, AppRecord, AuditRecord, EventRecord, OrgRecord, RoleRecord, SessionRecord,
-    TaskRecord, UserRecord,
+    SubscriptionRecord, TaskRecord, UserRecord,
 };
 use super::{JsonTable, StoreError, WriteTx};
 
@@ -35,6 +35,8 @@ pub const SESSIONS: JsonTable<&str, SessionRecord> = JsonTable::new("sessions");
 pub const API_KEYS: JsonTable<&str, ApiKeyRecord> = JsonTable::new("api_keys");
 /// The audit trail by entry id.
 pub const AUDIT: JsonTable<u64, AuditRecord> = JsonTable::new("audit");
+/// Event subscriptions by `org_lc/name_lc`.
+pub const SUBSCRIPTIONS: JsonTable<&str, SubscriptionRecord> = JsonTable::new("subscriptions");
 
 /// Schema 1: every table exists, so readers never meet a missing one.
 pub(super) fn create_initial_tables(tx: &WriteTx) -> Result<(), StoreError> {
@@ -60,6 +62,12 @@ pub(super) fn add_identity_tables(tx: &WriteTx) -> Result<(), StoreError> {
     for (_, user) in users {
         index.put(user_org_key(&user.username, &user.org).as_str(), &user.org)?;
     }
+    Ok(())
+}
+
+/// Schema 3: event subscriptions.
+pub(super) fn add_subscription_tables(tx: &WriteTx) -> Result<(), StoreError> {
+    tx.open(&SUBSCRIPTIONS)?;
     Ok(())
 }
 

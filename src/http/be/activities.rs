@@ -1,21 +1,15 @@
 //! The audit trail of the caller's org.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::tasks::time_filter;
 use crate::domain::audit::AuditFilter;
 use crate::domain::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
 use crate::http::render::success;
 use crate::http::state::AppState;
-
-fn time(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| ApiError::invalid(format!("{name} must be an RFC 3339 time, got {value:?}")))
-}
 
 /// `GET /be/v1/activities` (filters `actor`, `action`, `createdAfter`, `createdBefore`).
 pub async fn list(
@@ -29,8 +23,8 @@ pub async fn list(
         match key.as_str() {
             "actor" => filter.actor = Some(value.clone()),
             "action" => filter.action = Some(value.clone()),
-            "createdAfter" => filter.after = Some(time(key, value)?),
-            "createdBefore" => filter.before = Some(time(key, value)?),
+            "createdAfter" => filter.after = Some(time_filter(key, value)?),
+            "createdBefore" => filter.before = Some(time_filter(key, value)?),
             other => return Err(ApiError::invalid(format!("unknown filter {other}"))),
         }
     }

@@ -7,6 +7,8 @@ mod apps;
 mod credentials;
 mod roles;
 mod sessions;
+mod subscriptions;
+mod tasks;
 mod users;
 
 use std::collections::BTreeMap;
@@ -19,7 +21,7 @@ use actix_web::{Error, HttpMessage, ResponseError, web};
 use super::actor::Actor;
 use super::error::ApiError;
 use super::state::AppState;
-use crate::domain::permissions::{CREATE, DELETE, Need, Permission, READ, UPDATE};
+use crate::domain::permissions::{CREATE, DELETE, EXECUTE, Need, Permission, READ, UPDATE};
 
 /// One declared route.
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +78,14 @@ route_table! {
     DELETE "/be/v1/roles/{name}",        perm("roles", DELETE) => roles::delete;
     GET    "/be/v1/activities",          perm("beUsers", READ) => activities::list;
     GET    "/be/v1/apps",                perm("apps", READ) => apps::list;
+    GET    "/be/v1/tasks",               perm("tasks", READ) => tasks::list;
+    GET    "/be/v1/tasks/{taskName}",    perm("tasks", READ) => tasks::details;
+    PATCH  "/be/v1/tasks",               perm("tasks", UPDATE) => tasks::patch;
+    POST   "/be/v1/trigger",             perm("tasks", EXECUTE) => tasks::trigger;
+    POST   "/be/v1/subscriptions",       perm("subscriptions", CREATE) => subscriptions::create;
+    GET    "/be/v1/subscriptions",       perm("subscriptions", READ) => subscriptions::list;
+    GET    "/be/v1/subscriptions/{name}", perm("subscriptions", READ) => subscriptions::details;
+    DELETE "/be/v1/subscriptions/{name}", perm("subscriptions", DELETE) => subscriptions::delete;
 }
 
 /// The prefix this table governs.

@@ -1,0 +1,60 @@
+//! Event subscriptions of the caller's org.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use crate::domain::caller::Caller;
+use crate::domain::subscriptions::NewSubscription;
+use crate::http::error::ApiError;
+use crate::http::query::ListQuery;
+use crate::http::render::success;
+use crate::http::state::AppState;
+
+/// `POST /be/v1/subscriptions`: the signing secret is shown once.
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewSubscription>,
+) -> Result<HttpResponse, ApiError> {
+    success(
+        "subscription created",
+        state
+            .subscriptions
+            .create(&caller, body.into_inner())
+            .await?,
+    )
+}
+
+/// `GET /be/v1/subscriptions`.
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = ListQuery::parse(req.query_string())?;
+    let page = state.subscriptions.list(&caller, query.params).await?;
+    success(
+        "subscriptions",
+        json!({ "subscriptions": page.items, "total": page.total }),
+    )
+}
+
+/// `GET /be/v1/subscriptions/{name}`.
+pub async fn details(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let subscription = state.subscriptions.get(&caller, &name).await?;
+    success("subscription", json!({ "subscription": subscription }))
+}
+
+/// `DELETE /be/v1/subscriptions/{name}`.
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.subscriptions.delete(&caller, &name).await?;
+    success("subscription deleted", ())
+}

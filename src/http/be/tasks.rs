@@ -1,0 +1,110 @@
+//! Tasks of the caller's org, and triggers.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::domain::caller::Caller;
+use crate::domain::tasks::{TaskFilter, TaskPatch};
+use crate::http::error::ApiError;
+use crate::http::query::ListQuery;
+use crate::http::render::success;
+use crate::http::state::AppState;
+use crate::store::TaskStatus;
+
+/// An RFC 3339 time filter.
+pub fn time_filter(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::invalid(format!("{name} must be an RFC 3339 time, got {value:?}")))
+}
+
+fn status(value: &str) -> Result<TaskStatus, ApiError> {
+    serde_json::from_value(json!(value)).map_err(|_| {
+        ApiError::invalid(format!(
+            "status must be submitted, running, done, failed or expired, got {value:?}"
+        ))
+    })
+}
+
+/// `GET /be/v1/tasks` (filters `appName`, `group`, `status`, `type`, `createdAfter`, `createdBefore`).
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = ListQuery::parse(req.query_string())?;
+    let mut filter = TaskFilter::default();
+    for (key, value) in &query.filters {
+        match key.as_str() {
+            "appName" => filter.app_name = Some(value.clone()),
+            "group" => filter.group = Some(value.clone()),
+            "status" => filter.status = Some(status(value)?),
+            "type" => filter.kind = Some(value.clone()),
+            "createdAfter" => filter.created_after = Some(time_filter(key, value)?),
+            "createdBefore" => filter.created_before = Some(time_filter(key, value)?),
+            other => return Err(ApiError::invalid(format!("unknown filter {other}"))),
+        }
+    }
+    let page = state.tasks.list(&caller, filter, query.params).await?;
+    success("tasks", json!({ "tasks": page.items, "total": page.total }))
+}
+
+/// `GET /be/v1/tasks/{taskName}`.
+pub async fn details(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let task = state.tasks.get(&caller, &name).await?;
+    success("task", json!({ "task": task }))
+}
+
+/// `PATCH /be/v1/tasks`: acknowledge warnings, or expire.
+pub async fn patch(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<TaskPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let task = state.tasks.patch(&caller, body.into_inner()).await?;
+    success("task modified", json!({ "task": task }))
+}
+
+/// A trigger request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Trigger {
+    #[serde(rename = "type")]
+    kind: String,
+    task_name: Option<String>,
+    app_name: Option<String>,
+}
+
+/// `POST /be/v1/trigger`: `{"type":"retry","taskName"}`.
+pub async fn trigger(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<Trigger>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    match body.kind.as_str() {
+        "retry" => {
+            let name = body
+                .task_name
+                .ok_or_else(|| ApiError::missing("taskName is required for a retry"))?;
+            let task = state.tasks.retry(&caller, &name).await?;
+            success(
+                "task resubmitted",
+                json!({ "taskName": task.name, "task": task }),
+            )
+        }
+        "traces" => Err(ApiError::invalid(format!(
+            "trace processing is not available on this appliance yet (appName {:?})",
+            body.app_name.unwrap_or_default()
+        ))),
+        other => Err(ApiError::invalid(format!(
+            "unknown trigger type {other:?}; use retry or traces"
+        ))),
+    }
+}
