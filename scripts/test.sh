@@ -18,4 +18,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# A real S3 server that checks SigV4 signatures, for the deployment tests (cached in cargo's bin dir).
+if ! command -v s3s-fs >/dev/null 2>&1; then
+  echo "installing s3s-fs 0.14.1 (S3 server for the tests)"
+  cargo install s3s-fs@0.14.1 --locked --features binary
+fi
+
 cargo test --locked "$@"

@@ -30,7 +30,16 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("PATCH", "/be/v1/roles", "roles.update"),
     ("DELETE", "/be/v1/roles/{name}", "roles.delete"),
     ("GET", "/be/v1/activities", "beUsers.read"),
+    ("POST", "/be/v1/apps", "apps.create"),
     ("GET", "/be/v1/apps", "apps.read"),
+    ("GET", "/be/v1/apps/{app}", "apps.read"),
+    ("PATCH", "/be/v1/apps", "apps.update"),
+    ("DELETE", "/be/v1/apps/{app}", "apps.delete"),
+    ("POST", "/be/v1/deployments", "deployments.create"),
+    ("GET", "/be/v1/deployments", "deployments.read"),
+    ("GET", "/be/v1/deployments/{name}", "deployments.read"),
+    ("PATCH", "/be/v1/deployments", "deployments.update"),
+    ("DELETE", "/be/v1/deployments/{name}", "deployments.delete"),
     ("GET", "/be/v1/tasks", "tasks.read"),
     ("GET", "/be/v1/tasks/{taskName}", "tasks.read"),
     ("PATCH", "/be/v1/tasks", "tasks.update"),
@@ -135,6 +144,16 @@ impl World<'_> {
         let key = body["keyId"].as_str().expect("keyId").to_string();
         self.admin.call(
             Method::POST,
+            "/be/v1/apps",
+            Some(json!({"name": "target_app", "label": "t"})),
+        );
+        self.admin.call(
+            Method::POST,
+            "/be/v1/deployments",
+            Some(deployment_body("target_dep")),
+        );
+        self.admin.call(
+            Method::POST,
             "/be/v1/subscriptions",
             Some(json!({"name": "target_sub", "url": "http://127.0.0.1:9/hook"})),
         );
@@ -157,6 +176,8 @@ fn sample(
 ) -> (String, Option<Value>) {
     let name = if path.contains("subscriptions") {
         "target_sub"
+    } else if path.contains("deployments") {
+        "target_dep"
     } else {
         "target_role"
     };
@@ -164,7 +185,8 @@ fn sample(
         .replace("{username}", "target")
         .replace("{name}", name)
         .replace("{keyId}", key_id)
-        .replace("{taskName}", task);
+        .replace("{taskName}", task)
+        .replace("{app}", "target_app");
     let body = match (method, path) {
         ("POST", "/be/v1/users") => {
             Some(json!({"username": format!("new_{n}"), "label": "x", "roles": []}))
@@ -175,6 +197,10 @@ fn sample(
             Some(json!({"name": format!("role_{n}"), "permissions": {"apps": 2}}))
         }
         ("PATCH", "/be/v1/roles") => Some(json!({"name": "target_role", "label": "changed"})),
+        ("POST", "/be/v1/apps") => Some(json!({"name": format!("app_{n}"), "label": "x"})),
+        ("PATCH", "/be/v1/apps") => Some(json!({"name": "target_app", "label": "changed"})),
+        ("POST", "/be/v1/deployments") => Some(deployment_body(&format!("dep_{n}"))),
+        ("PATCH", "/be/v1/deployments") => Some(json!({"name": "target_dep", "label": "changed"})),
         ("PATCH", "/be/v1/tasks") => Some(json!({"name": task, "expire": true})),
         ("POST", "/be/v1/trigger") => Some(json!({"type": "retry", "taskName": task})),
         ("POST", "/be/v1/subscriptions") => {
@@ -184,6 +210,15 @@ fn sample(
         _ => panic!("no sample request for {method} {path}"),
     };
     (filled, body)
+}
+
+/// A deployment whose origin refuses connections (the probe fails fast; the record is kept).
+fn deployment_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "label": "unreachable",
+        "origin": {"s3": {"hostname": "http://127.0.0.1:9", "accessKey": "a", "secretKey": "s", "location": "us-east-1", "bucket": "b"}}
+    })
 }
 
 fn method(name: &str) -> Method {
@@ -258,6 +293,9 @@ fn every_route_enforces_its_declared_permission_and_the_org_boundary() {
             status != 401 && status != 403,
             "{what} with {need}: {status} {reply}"
         );
+        if route.method == "GET" {
+            assert_eq!(status, 200, "{what} reads the target with {need}: {reply}");
+        }
     }
     let (status, reply) =
         Be::bearer(&server, &nothing).call(Method::GET, "/be/v1/users/nothing", None);

@@ -1,47 +1,328 @@
-//! Apps of an org (the resource's read side; building and publishing come with the pipeline).
+//! Apps: what an org publishes. Each app has its retention, its registered deployments and
+//! its publishing mode; builds, images and patches attach to it.
+
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
-use super::DomainError;
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
-use crate::store::{APPS, Store, org_prefix};
+use super::names::check_name;
+use super::{DomainError, blocking};
+use crate::jobs::queue::NewTask;
+use crate::jobs::{CLEANUP, CleanupTask, Jobs};
+use crate::publish::depot::{Depot, LAYOUT_ROOTS};
+use crate::store::{
+    APPS, AppRecord, DEPLOYMENTS, DeploymentStatus, ReadTx, Store, TASK_QUEUE, TASKS, WriteTx,
+    org_key, org_prefix,
+};
 
-/// An app as listed.
-#[derive(Debug, Serialize)]
-pub struct AppSummary {
+/// Retention bounds.
+pub const MAX_BUILDS: std::ops::RangeInclusive<u32> = 1..=100;
+
+/// Keys `fields[]` may name on an app.
+pub const APP_FIELDS: [&str; 18] = [
+    "name",
+    "label",
+    "iCurBuild",
+    "maxBuilds",
+    "processing",
+    "exporting",
+    "deployed",
+    "files",
+    "dxfName",
+    "deployments",
+    "builds",
+    "state",
+    "error",
+    "staged",
+    "sizeBytes",
+    "created",
+    "updated",
+    "autoCommit",
+];
+
+/// Task types that make an app `processing` while unfinished.
+const PROCESSING_TASKS: [&str; 3] = ["dltar", "mkraw", "mkseq"];
+/// Task type that makes an app `exporting`.
+const EXPORTING_TASK: &str = "deploy";
+
+/// A create request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewApp {
     pub name: String,
     pub label: String,
+    pub max_builds: Option<u32>,
+    #[serde(default)]
+    pub deployments: Vec<String>,
+    pub auto_commit: Option<bool>,
+}
+
+/// A `PATCH /be/v1/apps` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppPatch {
+    pub name: String,
+    pub label: Option<String>,
+    pub deployments: Option<Vec<String>>,
+    #[serde(default)]
+    pub register: Vec<String>,
+    #[serde(default)]
+    pub deregister: Vec<String>,
+    pub max_builds: Option<u32>,
+    pub i_cur_build: Option<u32>,
+    pub auto_commit: Option<bool>,
+}
+
+/// An app in the seed-002 shape plus the extra keys of API.md.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppView {
+    pub name: String,
+    pub label: String,
+    pub dxf_name: String,
+    pub i_cur_build: u32,
+    pub max_builds: u32,
+    pub processing: bool,
+    pub exporting: bool,
+    pub deployed: Vec<String>,
+    pub files: Value,
+    pub deployments: Vec<String>,
+    pub builds: Vec<Value>,
+    pub state: &'static str,
+    pub error: Option<Value>,
+    pub staged: Option<Value>,
+    pub size_bytes: u64,
+    pub auto_commit: bool,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
+}
+
+/// Filters of `GET /be/v1/apps`.
+#[derive(Debug, Default)]
+pub struct AppFilter {
+    pub name: Option<String>,
+    pub state: Option<String>,
+}
+
+/// Whether unfinished tasks make the app busy: (processing, exporting).
+fn activity(tx: &ReadTx, app: &AppRecord) -> Result<(bool, bool), DomainError> {
+    let tasks = tx.open(&TASKS)?;
+    let mut busy = (false, false);
+    let mut failure = None;
+    tx.open(&TASK_QUEUE)?.scan(0u64.., |_, name| {
+        match tasks.get(name.as_str()) {
+            Ok(Some(task))
+                if !task.status.is_terminal()
+                    && task
+                        .org
+                        .as_deref()
+                        .is_some_and(|o| o.eq_ignore_ascii_case(&app.org))
+                    && task
+                        .app
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(&app.name)) =>
+            {
+                busy.0 |= PROCESSING_TASKS.contains(&task.kind.as_str());
+                busy.1 |= task.kind == EXPORTING_TASK;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                failure = Some(e);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    failure.map_or(Ok(busy), |e| Err(e.into()))
+}
+
+/// Every registered deployment must exist (and not be on its way out).
+fn check_deployments(
+    tx: &WriteTx,
+    org: &str,
+    names: &[String],
+) -> Result<Vec<String>, DomainError> {
+    let table = tx.open(&DEPLOYMENTS)?;
+    let mut found: Vec<String> = Vec::new();
+    for name in names {
+        let deployment = table
+            .get(org_key(org, name).as_str())?
+            .filter(|d| d.status != DeploymentStatus::Deleting)
+            .ok_or_else(|| {
+                DomainError::invalid("deployments", format!("no deployment {name} in this org"))
+            })?;
+        if !found
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(&deployment.name))
+        {
+            found.push(deployment.name);
+        }
+    }
+    Ok(found)
+}
+
+fn check_max_builds(value: u32) -> Result<u32, DomainError> {
+    if MAX_BUILDS.contains(&value) {
+        Ok(value)
+    } else {
+        Err(DomainError::invalid(
+            "maxBuilds",
+            format!(
+                "must be between {} and {}",
+                MAX_BUILDS.start(),
+                MAX_BUILDS.end()
+            ),
+        ))
+    }
+}
+
+/// The layout paths of one app's files.
+fn app_prefixes(org: &str, app: &str) -> Vec<String> {
+    LAYOUT_ROOTS
+        .iter()
+        .map(|root| format!("{root}/{org}/{app}"))
+        .collect()
 }
 
 /// App rules.
 #[derive(Clone)]
 pub struct AppService {
     store: Store,
+    jobs: Jobs,
+    depot: Depot,
 }
 
 impl AppService {
-    /// Apps in `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// Apps in `store`; deletions through `jobs`; sizes from `depot`.
+    pub fn new(store: Store, jobs: Jobs, depot: Depot) -> Self {
+        Self { store, jobs, depot }
     }
 
-    /// A page of the caller's org's apps (`order[]`: `name`, `created`, `updated`).
+    /// Creates an app.
+    pub async fn create(&self, caller: &Caller, new: NewApp) -> Result<AppView, DomainError> {
+        check_name("name", &new.name)?;
+        if new.label.trim().is_empty() {
+            return Err(DomainError::Missing {
+                field: "label".into(),
+            });
+        }
+        let max_builds = check_max_builds(new.max_builds.unwrap_or(5))?;
+        let org = caller.org.clone();
+        let now = Utc::now();
+        let record = self
+            .store
+            .write(move |tx| {
+                let key = org_key(&org, &new.name);
+                if tx.open(&APPS)?.get(key.as_str())?.is_some() {
+                    return Err(DomainError::Exists {
+                        what: format!("app {}", new.name),
+                    });
+                }
+                let record = AppRecord {
+                    deployments: check_deployments(tx, &org, &new.deployments)?,
+                    org,
+                    name: new.name,
+                    label: new.label,
+                    created: now,
+                    updated: now,
+                    max_builds,
+                    auto_commit: new.auto_commit.unwrap_or(true),
+                };
+                tx.open(&APPS)?.put(key.as_str(), &record)?;
+                Ok(record)
+            })
+            .await?;
+        self.view(record).await
+    }
+
+    async fn view(&self, app: AppRecord) -> Result<AppView, DomainError> {
+        let probe = app.clone();
+        let (processing, exporting) = self.store.read(move |tx| activity(tx, &probe)).await?;
+        let (depot, prefixes) = (self.depot.clone(), app_prefixes(&app.org, &app.name));
+        let size_bytes = blocking(move || {
+            prefixes
+                .iter()
+                .map(|p| depot.size_of_prefix(p))
+                .sum::<std::io::Result<u64>>()
+                .map_err(|e| DomainError::Internal(format!("cannot measure depot usage: {e}")))
+        })
+        .await?;
+        let state = if exporting {
+            "exporting"
+        } else if processing {
+            "processing"
+        } else {
+            "idle"
+        };
+        Ok(AppView {
+            name: app.name,
+            label: app.label,
+            dxf_name: String::new(),
+            i_cur_build: 0,
+            max_builds: app.max_builds,
+            processing,
+            exporting,
+            deployed: Vec::new(),
+            files: json!({ "dxf": [], "patches": {} }),
+            deployments: app.deployments,
+            builds: Vec::new(),
+            state,
+            error: None,
+            staged: None,
+            size_bytes,
+            auto_commit: app.auto_commit,
+            created: app.created,
+            updated: app.updated,
+        })
+    }
+
+    async fn load(&self, org: &str, name: &str) -> Result<AppRecord, DomainError> {
+        let key = org_key(org, name);
+        let shown = name.to_string();
+        self.store
+            .read(move |tx| {
+                tx.open(&APPS)?
+                    .get(key.as_str())?
+                    .ok_or_else(|| DomainError::not_found(format!("app {shown}")))
+            })
+            .await
+    }
+
+    /// One app.
+    pub async fn get(&self, caller: &Caller, name: &str) -> Result<AppView, DomainError> {
+        let app = self.load(&caller.org, name).await?;
+        self.view(app).await
+    }
+
+    /// A page of the org's apps.
     pub async fn list(
         &self,
         caller: &Caller,
+        filter: AppFilter,
         params: ListParams,
-    ) -> Result<Page<AppSummary>, DomainError> {
+    ) -> Result<Page<AppView>, DomainError> {
         let prefix = org_prefix(&caller.org);
         let apps = self
             .store
             .read(move |tx| Ok::<_, DomainError>(tx.open(&APPS)?.with_prefix(&prefix)?))
             .await?;
-        let page = params.apply(
-            apps.into_iter().map(|(_, app)| app).collect(),
+        let mut views = Vec::new();
+        for (_, app) in apps {
+            if filter.name.as_ref().is_none_or(|n| {
+                app.name
+                    .to_ascii_lowercase()
+                    .contains(&n.to_ascii_lowercase())
+            }) {
+                views.push(self.view(app).await?);
+            }
+        }
+        views.retain(|v| filter.state.as_ref().is_none_or(|s| v.state == s));
+        params.apply(
+            views,
             &["name", "created", "updated"],
             |a, b| {
                 a.name
@@ -56,19 +337,101 @@ impl AppService {
                     .to_ascii_lowercase()
                     .cmp(&b.name.to_ascii_lowercase()),
             },
-        )?;
-        Ok(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|app| AppSummary {
-                    name: app.name,
-                    label: app.label,
-                    created: app.created,
-                    updated: app.updated,
-                })
-                .collect(),
-            total: page.total,
-        })
+        )
+    }
+
+    /// Changes label, deployments, retention, publishing mode.
+    pub async fn patch(&self, caller: &Caller, patch: AppPatch) -> Result<AppView, DomainError> {
+        if let Some(build) = patch.i_cur_build {
+            return Err(DomainError::invalid(
+                "iCurBuild",
+                format!("build {build} is not retained by this app"),
+            ));
+        }
+        let max_builds = patch.max_builds.map(check_max_builds).transpose()?;
+        let org = caller.org.clone();
+        let record = self
+            .store
+            .write(move |tx| {
+                let key = org_key(&org, &patch.name);
+                let mut app = tx
+                    .open(&APPS)?
+                    .get(key.as_str())?
+                    .ok_or_else(|| DomainError::not_found(format!("app {}", patch.name)))?;
+                if let Some(label) = patch.label {
+                    app.label = label;
+                }
+                if let Some(list) = &patch.deployments {
+                    app.deployments = check_deployments(tx, &org, list)?;
+                }
+                for name in check_deployments(tx, &org, &patch.register)? {
+                    if !app.deployments.contains(&name) {
+                        app.deployments.push(name);
+                    }
+                }
+                for name in &patch.deregister {
+                    let before = app.deployments.len();
+                    app.deployments.retain(|d| !d.eq_ignore_ascii_case(name));
+                    if app.deployments.len() == before {
+                        return Err(DomainError::invalid(
+                            "deregister",
+                            format!("{name} is not registered"),
+                        ));
+                    }
+                }
+                if let Some(max) = max_builds {
+                    app.max_builds = max;
+                }
+                if let Some(auto) = patch.auto_commit {
+                    app.auto_commit = auto;
+                }
+                app.updated = Utc::now();
+                tx.open(&APPS)?.put(key.as_str(), &app)?;
+                Ok(app)
+            })
+            .await?;
+        self.view(record).await
+    }
+
+    /// Removes the app; a `cleanup` task removes its files from the depot and its origins.
+    pub async fn delete(&self, caller: &Caller, name: &str) -> Result<String, DomainError> {
+        let (org, wanted) = (caller.org.clone(), name.to_string());
+        let (app, targets) = self
+            .store
+            .write(move |tx| {
+                let key = org_key(&org, &wanted);
+                let app = tx
+                    .open(&APPS)?
+                    .get(key.as_str())?
+                    .ok_or_else(|| DomainError::not_found(format!("app {wanted}")))?;
+                let targets: Vec<String> = if app.deployments.is_empty() {
+                    tx.open(&DEPLOYMENTS)?
+                        .with_prefix(&org_prefix(&org))?
+                        .into_iter()
+                        .map(|(_, d)| d.name)
+                        .collect()
+                } else {
+                    app.deployments.clone()
+                };
+                tx.open(&APPS)?.remove(key.as_str())?;
+                Ok::<_, DomainError>((app, targets))
+            })
+            .await?;
+        let task = self
+            .jobs
+            .submit(NewTask {
+                kind: CLEANUP.into(),
+                org: Some(app.org.clone()),
+                app: Some(app.name.clone()),
+                group: None,
+                pipeline: Some(format!("app/{}", org_key(&app.org, &app.name))),
+                params: CleanupTask::app_params(
+                    &app.org,
+                    app_prefixes(&app.org, &app.name),
+                    targets,
+                ),
+            })
+            .await?;
+        Ok(task.name)
     }
 }

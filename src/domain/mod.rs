@@ -5,6 +5,7 @@ pub mod apikeys;
 pub mod apps;
 pub mod audit;
 pub mod caller;
+pub mod deployments;
 mod error;
 pub mod health;
 pub mod identity;

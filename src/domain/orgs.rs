@@ -253,7 +253,7 @@ impl OrgService {
                 app: None,
                 group: None,
                 pipeline: Some(format!("org/{}", org.name.to_ascii_lowercase())),
-                params: CleanupTask::params(Depot::org_prefixes(&org.name)),
+                params: CleanupTask::depot_params(Depot::org_prefixes(&org.name)),
             })
             .await?;
         Ok(Some(task.name))

@@ -18,3 +18,31 @@ pub fn success(message: &str, payload: impl Serialize) -> Result<HttpResponse, A
     }
     Ok(HttpResponse::Ok().json(Value::Object(body)))
 }
+
+/// Projects a resource object onto the `fields[]` a caller asked for (all when none); a field
+/// outside `allowed` is a 400.
+pub fn project(
+    resource: impl Serialize,
+    fields: &[String],
+    allowed: &[&str],
+) -> Result<Value, ApiError> {
+    if let Some(unknown) = fields.iter().find(|f| !allowed.contains(&f.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "fields[] names unknown field {unknown:?}; use any of {}",
+            allowed.join(", ")
+        )));
+    }
+    let value = serde_json::to_value(resource).map_err(|_| ApiError::internal())?;
+    if fields.is_empty() {
+        return Ok(value);
+    }
+    let Value::Object(object) = value else {
+        return Err(ApiError::internal());
+    };
+    Ok(Value::Object(
+        object
+            .into_iter()
+            .filter(|(key, _)| fields.contains(key))
+            .collect(),
+    ))
+}

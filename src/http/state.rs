@@ -6,6 +6,7 @@ use crate::auth::admin::AdminAuth;
 use crate::domain::apikeys::ApiKeyService;
 use crate::domain::apps::AppService;
 use crate::domain::audit::AuditService;
+use crate::domain::deployments::DeploymentService;
 use crate::domain::health::HealthService;
 use crate::domain::identity::IdentityService;
 use crate::domain::instance::InstanceService;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub apps: AppService,
     pub audit: AuditService,
     pub subscriptions: SubscriptionService,
+    pub deployments: DeploymentService,
     pub tasks: TaskService,
     pub health: HealthService,
     /// Reverse proxies whose `X-Forwarded-For` is believed.

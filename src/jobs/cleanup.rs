@@ -1,35 +1,101 @@
-//! `cleanup`: removes published files (an org's or app's layout prefixes) from the depot.
+//! `cleanup`: removes published files (layout prefixes) from the depot and from deployments'
+//! origins, and finally the record of a deployment being deleted.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{TaskContext, TaskError, TaskFuture, TaskHandler};
+use crate::auth::sealing::Sealer;
 use crate::publish::depot::Depot;
+use crate::publish::origins::{origin_of, same_place};
+use crate::store::{DEPLOYMENTS, DeploymentRecord, Store, StoreError, org_key, org_prefix};
 
 /// The task type name.
 pub const CLEANUP: &str = "cleanup";
 
-#[derive(Deserialize)]
+/// What to remove.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Params {
-    /// Object key prefixes to remove.
+    org: Option<String>,
+    /// Layout paths (`dxf/{org}`, `pat/{org}/{app}`, ...).
     prefixes: Vec<String>,
+    /// Remove them from the depot.
+    #[serde(default)]
+    depot: bool,
+    /// Remove them from these deployments' origins.
+    #[serde(default)]
+    deployments: Vec<String>,
+    /// Delete this deployment's record at the end.
+    #[serde(default)]
+    remove_deployment: Option<String>,
 }
 
 /// Runs `cleanup` tasks.
 pub struct CleanupTask {
     depot: Depot,
+    store: Store,
+    sealer: Sealer,
+}
+
+fn params_value(params: Params) -> serde_json::Value {
+    serde_json::to_value(params).unwrap_or_default()
 }
 
 impl CleanupTask {
-    /// A cleanup handler removing from `depot`.
-    pub fn new(depot: Depot) -> Self {
-        Self { depot }
+    /// A cleanup handler for the depot and the org's origins.
+    pub fn new(depot: Depot, store: Store, sealer: Sealer) -> Self {
+        Self {
+            depot,
+            store,
+            sealer,
+        }
     }
 
-    /// The parameters of a cleanup of the given key prefixes.
-    pub fn params(prefixes: Vec<String>) -> serde_json::Value {
-        json!({ "prefixes": prefixes })
+    /// Removes layout prefixes from the depot only.
+    pub fn depot_params(prefixes: Vec<String>) -> serde_json::Value {
+        params_value(Params {
+            prefixes,
+            depot: true,
+            ..Params::default()
+        })
     }
+
+    /// Removes the prefixes from the depot and from the given deployments' origins.
+    pub fn app_params(
+        org: &str,
+        prefixes: Vec<String>,
+        deployments: Vec<String>,
+    ) -> serde_json::Value {
+        params_value(Params {
+            org: Some(org.to_string()),
+            prefixes,
+            depot: true,
+            deployments,
+            remove_deployment: None,
+        })
+    }
+
+    /// Empties a deployment's origin of the org's files, then deletes the deployment.
+    pub fn deployment_params(
+        org: &str,
+        deployment: &str,
+        prefixes: Vec<String>,
+    ) -> serde_json::Value {
+        params_value(Params {
+            org: Some(org.to_string()),
+            prefixes,
+            depot: false,
+            deployments: vec![deployment.to_string()],
+            remove_deployment: Some(deployment.to_string()),
+        })
+    }
+}
+
+fn failed(deployment: &str, message: impl std::fmt::Display) -> TaskError {
+    TaskError::Failed(
+        json!({ "error": { "deployment": deployment, "message": message.to_string() } }),
+    )
 }
 
 impl TaskHandler for CleanupTask {
@@ -38,21 +104,62 @@ impl TaskHandler for CleanupTask {
     }
 
     fn run(&self, ctx: TaskContext) -> TaskFuture {
-        let depot = self.depot.clone();
+        let (depot, store, sealer) = (self.depot.clone(), self.store.clone(), self.sealer.clone());
         Box::pin(async move {
             let params: Params = serde_json::from_value(ctx.params().clone())
                 .map_err(|e| TaskError::internal(format!("bad cleanup parameters: {e}")))?;
-            let removed = params.prefixes.clone();
-            tokio::task::spawn_blocking(move || {
-                params
-                    .prefixes
-                    .iter()
-                    .try_for_each(|prefix| depot.remove_prefix(prefix))
-            })
-            .await
-            .map_err(|e| TaskError::internal(e.to_string()))?
-            .map_err(|e| TaskError::internal(format!("cannot remove depot files: {e}")))?;
-            Ok(json!({ "removed": removed }))
+            if params.depot {
+                let (depot, prefixes) = (depot.clone(), params.prefixes.clone());
+                tokio::task::spawn_blocking(move || {
+                    prefixes.iter().try_for_each(|p| depot.remove_prefix(p))
+                })
+                .await
+                .map_err(|e| TaskError::internal(e.to_string()))?
+                .map_err(|e| TaskError::internal(format!("cannot remove depot files: {e}")))?;
+            }
+            let org = params.org.clone().unwrap_or_default();
+            let all: Vec<DeploymentRecord> = {
+                let prefix = org_prefix(&org);
+                store
+                    .read(move |tx| tx.open(&DEPLOYMENTS)?.with_prefix(&prefix))
+                    .await
+                    .map_err(|e| TaskError::internal(e.to_string()))?
+                    .into_iter()
+                    .map(|(_, d)| d)
+                    .collect()
+            };
+            let mut removed = 0;
+            for name in &params.deployments {
+                let Some(deployment) = all.iter().find(|d| d.name.eq_ignore_ascii_case(name))
+                else {
+                    continue;
+                };
+                let leaving = params
+                    .remove_deployment
+                    .as_ref()
+                    .is_some_and(|r| r.eq_ignore_ascii_case(name));
+                let shared = all.iter().any(|other| {
+                    !other.name.eq_ignore_ascii_case(name) && same_place(other, deployment)
+                });
+                if leaving && shared {
+                    continue;
+                }
+                let origin = origin_of(deployment, &sealer).map_err(|e| failed(name, e))?;
+                for prefix in &params.prefixes {
+                    removed += origin
+                        .remove_prefix(prefix)
+                        .await
+                        .map_err(|e| failed(name, e))?;
+                }
+            }
+            if let Some(name) = &params.remove_deployment {
+                let key = org_key(&org, name);
+                store
+                    .write(move |tx| tx.open(&DEPLOYMENTS)?.remove(key.as_str()).map(|_| ()))
+                    .await
+                    .map_err(|e: StoreError| TaskError::internal(e.to_string()))?;
+            }
+            Ok(json!({ "prefixes": params.prefixes, "originObjectsRemoved": removed }))
         })
     }
 }

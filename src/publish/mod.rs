@@ -1,3 +1,5 @@
 //! Origins: where published images and patches live (the depot now; S3 origins later).
 
 pub mod depot;
+pub mod origins;
+pub mod s3;

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::domain::apikeys::ApiKeyService;
 use crate::domain::apps::AppService;
 use crate::domain::audit::AuditService;
+use crate::domain::deployments::DeploymentService;
 use crate::domain::health::HealthService;
 use crate::domain::identity::IdentityService;
 use crate::domain::instance::InstanceService;
@@ -49,6 +50,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .prepare()
         .with_context(|| format!("data dir {} is not usable", data_dir.root().display()))?;
     let secrets = Secrets::load_or_create(&data_dir, &config.auth)?;
+    let sealer =
+        Sealer::new(&secrets.encryption).context("secrets/encryption.key is not a 32-byte key")?;
     let cert_source = CertSource::prepare(&config.tls, &data_dir, &config.server.public_names)?;
     let resolver = Arc::new(CertResolver::new(cert_source, tls::provider())?);
     let store_path = data_dir.store_file();
@@ -61,7 +64,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let depot = Depot::new(data_dir.depot());
     let handlers: Vec<Arc<dyn TaskHandler>> = vec![
         Arc::new(HelloTask),
-        Arc::new(CleanupTask::new(depot.clone())),
+        Arc::new(CleanupTask::new(
+            depot.clone(),
+            store.clone(),
+            sealer.clone(),
+        )),
     ];
     let jobs = Jobs::start(
         store.clone(),
@@ -75,7 +82,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await?;
 
     let state = web::Data::new(app_state(
-        &config, &secrets, &store, &jobs, depot, &data_dir,
+        &config, &secrets, &sealer, &store, &jobs, depot, &data_dir,
     )?);
 
     let https = bind(&config.server.https_listen, "https")?;
@@ -113,15 +120,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(ca = %data_dir.tls().join("ca.pem").display(), "serving a self-signed certificate; clients can trust this CA");
     }
 
-    let sealer =
-        Sealer::new(&secrets.encryption).context("secrets/encryption.key is not a 32-byte key")?;
     let delivery = DeliveryConfig {
         timeout: Duration::from_secs(config.webhooks.timeout_secs.max(1)),
         max_backoff: Duration::from_secs(config.webhooks.max_backoff_secs.max(1)),
         max_age: Duration::from_secs(config.webhooks.max_age_secs),
         poll: Duration::from_millis(config.webhooks.poll_interval_ms.max(10)),
     };
-    let notifier = tokio::spawn(notify::run(store.clone(), sealer, delivery, cancel.clone()));
+    let notifier = tokio::spawn(notify::run(
+        store.clone(),
+        sealer.clone(),
+        delivery,
+        cancel.clone(),
+    ));
     tokio::spawn(watch_signals(cancel.clone(), Arc::clone(&resolver)));
     tokio::spawn(watch_certificate(
         cancel.clone(),
@@ -148,6 +158,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 fn app_state(
     config: &Config,
     secrets: &Secrets,
+    sealer: &Sealer,
     store: &Store,
     jobs: &Jobs,
     depot: Depot,
@@ -192,17 +203,14 @@ fn app_state(
             config.server.maintenance,
             config.jobs.hello_delay_ms,
         ),
-        orgs: OrgService::new(store.clone(), jobs.clone(), depot),
+        orgs: OrgService::new(store.clone(), jobs.clone(), depot.clone()),
         users: UserService::new(store.clone()),
         roles: RoleService::new(store.clone()),
         apikeys: ApiKeyService::new(store.clone()),
-        apps: AppService::new(store.clone()),
+        apps: AppService::new(store.clone(), jobs.clone(), depot.clone()),
         audit: AuditService::new(store.clone()),
-        subscriptions: SubscriptionService::new(
-            store.clone(),
-            Sealer::new(&secrets.encryption)
-                .context("secrets/encryption.key is not a 32-byte key")?,
-        ),
+        subscriptions: SubscriptionService::new(store.clone(), sealer.clone()),
+        deployments: DeploymentService::new(store.clone(), sealer.clone(), jobs.clone()),
         tasks: TaskService::new(store.clone(), jobs.clone()),
         health: HealthService::new(
             store.clone(),

@@ -61,6 +61,76 @@ pub struct AppRecord {
     pub label: String,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
+    /// Builds retained (1..=100).
+    #[serde(default = "default_max_builds")]
+    pub max_builds: u32,
+    /// Registered deployments; empty = every deployment of the org.
+    #[serde(default)]
+    pub deployments: Vec<String>,
+    /// Whether a processed build goes live at once (else it waits for a commit).
+    #[serde(default = "default_true")]
+    pub auto_commit: bool,
+}
+
+fn default_max_builds() -> u32 {
+    5
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The S3 side of a deployment; the secret key is sealed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct S3Settings {
+    pub hostname: String,
+    pub access_key: String,
+    pub secret_key_sealed: String,
+    pub location: String,
+    pub bucket: String,
+    pub prefix: Option<String>,
+}
+
+/// How launchers' download URLs are signed for a deployment's CDN; secrets sealed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DlAuthSettings {
+    Gcore {
+        base_url: String,
+        secure_token_sealed: String,
+        bucket: Option<String>,
+        prefix: Option<String>,
+        ttl: Option<u64>,
+    },
+    Akamai {
+        base_url: String,
+        key_sealed: String,
+        ttl: Option<u64>,
+    },
+}
+
+/// Whether a deployment works, as last checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeploymentStatus {
+    Ok,
+    Error,
+    /// Its files are being removed; the record goes when that is done.
+    Deleting,
+}
+
+/// A CDN origin of one org.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeploymentRecord {
+    pub org: String,
+    pub name: String,
+    pub label: String,
+    pub origin: S3Settings,
+    pub dl_auth: Option<DlAuthSettings>,
+    pub status: DeploymentStatus,
+    pub status_message: String,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
 }
 
 /// Lifecycle of a task.

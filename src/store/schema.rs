@@ -12,7 +12,7 @@ type Migration = fn(&WriteTx) -> Result<(), StoreError>;
 const MIGRATIONS: &[Migration] = &[
     tables::create_initial_tables,
     tables::add_identity_tables,
-    tables::add_subscription_tables,
+    tables::add_control_plane_tables,
 ];
 
 /// The schema version this binary writes.

@@ -3,8 +3,8 @@
 use redb::TableDefinition;
 
 use super::records::{
-    ApiKeyRecord, AppRecord, AuditRecord, EventRecord, OrgRecord, RoleRecord, SessionRecord,
-    SubscriptionRecord, TaskRecord, UserRecord,
+    ApiKeyRecord, AppRecord, AuditRecord, DeploymentRecord, EventRecord, OrgRecord, RoleRecord,
+    SessionRecord, SubscriptionRecord, TaskRecord, UserRecord,
 };
 use super::{JsonTable, StoreError, WriteTx};
 
@@ -35,6 +35,8 @@ pub const SESSIONS: JsonTable<&str, SessionRecord> = JsonTable::new("sessions");
 pub const API_KEYS: JsonTable<&str, ApiKeyRecord> = JsonTable::new("api_keys");
 /// The audit trail by entry id.
 pub const AUDIT: JsonTable<u64, AuditRecord> = JsonTable::new("audit");
+/// Deployments (CDN origins) by `org_lc/name_lc`.
+pub const DEPLOYMENTS: JsonTable<&str, DeploymentRecord> = JsonTable::new("deployments");
 /// Event subscriptions by `org_lc/name_lc`.
 pub const SUBSCRIPTIONS: JsonTable<&str, SubscriptionRecord> = JsonTable::new("subscriptions");
 
@@ -65,8 +67,9 @@ pub(super) fn add_identity_tables(tx: &WriteTx) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Schema 3: event subscriptions.
-pub(super) fn add_subscription_tables(tx: &WriteTx) -> Result<(), StoreError> {
+/// Schema 3: deployments and event subscriptions.
+pub(super) fn add_control_plane_tables(tx: &WriteTx) -> Result<(), StoreError> {
+    tx.open(&DEPLOYMENTS)?;
     tx.open(&SUBSCRIPTIONS)?;
     Ok(())
 }

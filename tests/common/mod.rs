@@ -437,3 +437,114 @@ impl Drop for Receiver {
         self.down();
     }
 }
+
+/// A real S3 server (s3s-fs, which verifies SigV4) on a free loopback port.
+pub struct S3Server {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub access_key: String,
+    pub secret_key: String,
+    child: Child,
+}
+
+impl S3Server {
+    /// Starts s3s-fs with a bucket `edge`; `None` (with a loud message) when it is not installed.
+    pub fn start() -> Option<S3Server> {
+        let Ok(found) = Command::new("s3s-fs").arg("--version").output() else {
+            eprintln!(
+                "SKIPPED: s3s-fs is not installed (cargo install s3s-fs@0.14.1 --locked --features binary); scripts/test.sh installs it"
+            );
+            return None;
+        };
+        assert!(found.status.success(), "s3s-fs --version failed");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("edge")).expect("bucket dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let (access_key, secret_key) = (
+            "AKIAEDGETEST".to_string(),
+            "edge-test-secret-key-0123456789".to_string(),
+        );
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", &access_key, "--secret-key", &secret_key])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn s3s-fs");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(S3Server {
+            dir,
+            port,
+            access_key,
+            secret_key,
+            child,
+        })
+    }
+
+    /// The endpoint as a deployment's `hostname`.
+    pub fn hostname(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A client for the `edge` bucket with the server's keys.
+    pub fn bucket(&self) -> Box<s3::Bucket> {
+        let region = s3::Region::Custom {
+            region: "us-east-1".into(),
+            endpoint: self.hostname(),
+        };
+        let credentials = s3::creds::Credentials::new(
+            Some(&self.access_key),
+            Some(&self.secret_key),
+            None,
+            None,
+            None,
+        )
+        .expect("creds");
+        s3::Bucket::new("edge", region, credentials)
+            .expect("bucket")
+            .with_path_style()
+    }
+
+    /// Every object key in the bucket under `prefix`.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let bucket = self.bucket();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            bucket
+                .list(prefix.to_string(), None)
+                .await
+                .expect("list")
+                .into_iter()
+                .flat_map(|page| page.contents.into_iter().map(|o| o.key))
+                .collect()
+        })
+    }
+
+    /// Stores an object.
+    pub fn put(&self, key: &str, data: &[u8]) {
+        let bucket = self.bucket();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async { bucket.put_object(key, data).await.expect("put") });
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,648 @@
+//! Deployments: the S3-compatible CDN origins of an org, their credentials sealed at rest and
+//! probed on every change, and their download-URL signing settings.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::DomainError;
+use super::caller::Caller;
+use super::listing::{ListParams, Page};
+use super::names::check_deployment_name;
+use crate::auth::sealing::Sealer;
+use crate::config::MASK;
+use crate::jobs::queue::NewTask;
+use crate::jobs::{CLEANUP, CleanupTask, Jobs};
+use crate::publish::depot::Depot;
+use crate::publish::s3::{S3Origin, S3Target};
+use crate::store::{
+    APPS, DEPLOYMENTS, DeploymentRecord, DeploymentStatus, DlAuthSettings, S3Settings, Store,
+    org_key, org_prefix,
+};
+
+/// `origin.s3` as sent and as merged (secrets in clear only in memory).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct S3Body {
+    pub hostname: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub location: String,
+    pub bucket: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+/// `origin`: S3 is the one kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginBody {
+    pub s3: S3Body,
+}
+
+/// `dlAuth.gcore`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GcoreBody {
+    pub base_url: String,
+    pub secure_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u64>,
+}
+
+/// `dlAuth.akamai`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AkamaiBody {
+    pub base_url: String,
+    /// Hex-encoded HMAC key.
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u64>,
+}
+
+/// `dlAuth`: one kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum DlAuthBody {
+    Gcore(GcoreBody),
+    Akamai(AkamaiBody),
+}
+
+/// A create request (and the complete form a modification is merged into).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDeployment {
+    pub name: String,
+    pub label: String,
+    pub origin: OriginBody,
+    #[serde(rename = "dlAuth", default, skip_serializing_if = "Option::is_none")]
+    pub dl_auth: Option<DlAuthBody>,
+}
+
+/// A deployment as the API shows it: secrets masked.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentView {
+    pub name: String,
+    pub label: String,
+    pub origin: Value,
+    pub dl_auth: Value,
+    pub status: DeploymentStatus,
+    pub status_message: String,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+/// Filters of `GET /be/v1/deployments`.
+#[derive(Debug, Default)]
+pub struct DeploymentFilter {
+    pub name: Option<String>,
+    pub error: Option<bool>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub updated_after: Option<DateTime<Utc>>,
+}
+
+fn check_url(field: &str, value: &str) -> Result<(), DomainError> {
+    match reqwest::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(()),
+        _ => Err(DomainError::invalid(
+            field,
+            format!("must be an http(s) URL, got {value:?}"),
+        )),
+    }
+}
+
+fn required(field: &str, value: &str) -> Result<(), DomainError> {
+    if value.trim().is_empty() {
+        return Err(DomainError::Missing {
+            field: field.into(),
+        });
+    }
+    Ok(())
+}
+
+fn check(new: &NewDeployment) -> Result<(), DomainError> {
+    check_deployment_name("name", &new.name)?;
+    required("label", &new.label)?;
+    let s3 = &new.origin.s3;
+    for (field, value) in [
+        ("origin.s3.hostname", &s3.hostname),
+        ("origin.s3.accessKey", &s3.access_key),
+        ("origin.s3.secretKey", &s3.secret_key),
+        ("origin.s3.location", &s3.location),
+        ("origin.s3.bucket", &s3.bucket),
+    ] {
+        required(field, value)?;
+    }
+    if let Some((scheme, _)) = s3.hostname.split_once("://") {
+        if !matches!(scheme, "http" | "https") {
+            return Err(DomainError::invalid(
+                "origin.s3.hostname",
+                "use host[:port], http://host[:port] or https://host[:port]",
+            ));
+        }
+    } else if s3.hostname.contains('/') {
+        return Err(DomainError::invalid(
+            "origin.s3.hostname",
+            "the endpoint host without the bucket or a path",
+        ));
+    }
+    match &new.dl_auth {
+        Some(DlAuthBody::Gcore(g)) => {
+            check_url("dlAuth.gcore.baseUrl", &g.base_url)?;
+            required("dlAuth.gcore.secureToken", &g.secure_token)?;
+            if g.ttl == Some(0) {
+                return Err(DomainError::invalid(
+                    "dlAuth.gcore.ttl",
+                    "must be at least 1 second",
+                ));
+            }
+        }
+        Some(DlAuthBody::Akamai(a)) => {
+            check_url("dlAuth.akamai.baseUrl", &a.base_url)?;
+            if a.key.is_empty() || hex::decode(&a.key).is_err() {
+                return Err(DomainError::invalid(
+                    "dlAuth.akamai.key",
+                    "must be a hex-encoded key",
+                ));
+            }
+            if a.ttl == Some(0) {
+                return Err(DomainError::invalid(
+                    "dlAuth.akamai.ttl",
+                    "must be at least 1 second",
+                ));
+            }
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Merges a PATCH group (`origin` or `dlAuth`) into the stored one: the same kind merges field
+/// by field (`null` removes an optional field, `********` keeps a secret), another kind
+/// replaces the group and must be complete.
+fn merge_group(
+    stored: &mut Value,
+    patch: &Value,
+    group: &str,
+    optional: &[&str],
+    secrets: &[&str],
+) -> Result<(), DomainError> {
+    let Some(patch) = patch.as_object().filter(|o| o.len() == 1) else {
+        return Err(DomainError::invalid(
+            group,
+            "must be an object with exactly one kind",
+        ));
+    };
+    let Some((kind, Value::Object(fields))) = patch.iter().next() else {
+        return Err(DomainError::invalid(group, "the kind must hold an object"));
+    };
+    let same_kind = stored.get(kind).is_some_and(Value::is_object);
+    let mut merged = if same_kind {
+        stored[kind].as_object().cloned().unwrap_or_default()
+    } else {
+        Map::new()
+    };
+    for (field, value) in fields {
+        let name = format!("{group}.{kind}.{field}");
+        match value {
+            Value::Null if optional.contains(&field.as_str()) => {
+                merged.remove(field);
+            }
+            Value::Null => {
+                return Err(DomainError::invalid(
+                    name,
+                    "is required and cannot be removed",
+                ));
+            }
+            Value::String(text) if text == MASK && secrets.contains(&field.as_str()) => {
+                if !same_kind {
+                    return Err(DomainError::invalid(
+                        name,
+                        "send the secret: ******** keeps only a stored one",
+                    ));
+                }
+            }
+            other => {
+                merged.insert(field.clone(), other.clone());
+            }
+        }
+    }
+    *stored = json!({ kind: merged });
+    Ok(())
+}
+
+/// Deployment rules.
+#[derive(Clone)]
+pub struct DeploymentService {
+    store: Store,
+    sealer: Sealer,
+    jobs: Jobs,
+}
+
+impl DeploymentService {
+    /// Deployments in `store`, secrets sealed with `sealer`, cleanups through `jobs`.
+    pub fn new(store: Store, sealer: Sealer, jobs: Jobs) -> Self {
+        Self {
+            store,
+            sealer,
+            jobs,
+        }
+    }
+
+    fn seal(&self, text: &str) -> Result<String, DomainError> {
+        self.sealer
+            .seal(text)
+            .map_err(|e| DomainError::Internal(e.to_string()))
+    }
+
+    fn open(&self, sealed: &str) -> Result<String, DomainError> {
+        self.sealer
+            .open(sealed)
+            .map_err(|e| DomainError::Internal(e.to_string()))
+    }
+
+    /// Writes and deletes a probe object with the credentials.
+    async fn probe(s3: &S3Body) -> (DeploymentStatus, String) {
+        let target = S3Target {
+            hostname: s3.hostname.clone(),
+            access_key: s3.access_key.clone(),
+            secret_key: s3.secret_key.clone(),
+            location: s3.location.clone(),
+            bucket: s3.bucket.clone(),
+            prefix: s3.prefix.clone().unwrap_or_default(),
+        };
+        let outcome = match S3Origin::new(&target) {
+            Ok(origin) => origin.probe().await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => (
+                DeploymentStatus::Ok,
+                "credentials checked: a probe object was written and deleted".into(),
+            ),
+            Err(e) => (
+                DeploymentStatus::Error,
+                format!("credential check failed: {e}"),
+            ),
+        }
+    }
+
+    fn record(
+        &self,
+        org: &str,
+        new: &NewDeployment,
+        probe: (DeploymentStatus, String),
+        created: DateTime<Utc>,
+    ) -> Result<DeploymentRecord, DomainError> {
+        let s3 = &new.origin.s3;
+        let dl_auth = match &new.dl_auth {
+            None => None,
+            Some(DlAuthBody::Gcore(g)) => Some(DlAuthSettings::Gcore {
+                base_url: g.base_url.clone(),
+                secure_token_sealed: self.seal(&g.secure_token)?,
+                bucket: g.bucket.clone(),
+                prefix: g.prefix.clone(),
+                ttl: g.ttl,
+            }),
+            Some(DlAuthBody::Akamai(a)) => Some(DlAuthSettings::Akamai {
+                base_url: a.base_url.clone(),
+                key_sealed: self.seal(&a.key)?,
+                ttl: a.ttl,
+            }),
+        };
+        Ok(DeploymentRecord {
+            org: org.to_string(),
+            name: new.name.clone(),
+            label: new.label.clone(),
+            origin: S3Settings {
+                hostname: s3.hostname.clone(),
+                access_key: s3.access_key.clone(),
+                secret_key_sealed: self.seal(&s3.secret_key)?,
+                location: s3.location.clone(),
+                bucket: s3.bucket.clone(),
+                prefix: s3.prefix.clone(),
+            },
+            dl_auth,
+            status: probe.0,
+            status_message: probe.1,
+            created,
+            updated: Utc::now(),
+        })
+    }
+
+    /// The complete request form of a stored deployment (secrets unsealed).
+    fn plain(&self, record: &DeploymentRecord) -> Result<NewDeployment, DomainError> {
+        let o = &record.origin;
+        let dl_auth = match &record.dl_auth {
+            None => None,
+            Some(DlAuthSettings::Gcore {
+                base_url,
+                secure_token_sealed,
+                bucket,
+                prefix,
+                ttl,
+            }) => Some(DlAuthBody::Gcore(GcoreBody {
+                base_url: base_url.clone(),
+                secure_token: self.open(secure_token_sealed)?,
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+                ttl: *ttl,
+            })),
+            Some(DlAuthSettings::Akamai {
+                base_url,
+                key_sealed,
+                ttl,
+            }) => Some(DlAuthBody::Akamai(AkamaiBody {
+                base_url: base_url.clone(),
+                key: self.open(key_sealed)?,
+                ttl: *ttl,
+            })),
+        };
+        Ok(NewDeployment {
+            name: record.name.clone(),
+            label: record.label.clone(),
+            origin: OriginBody {
+                s3: S3Body {
+                    hostname: o.hostname.clone(),
+                    access_key: o.access_key.clone(),
+                    secret_key: self.open(&o.secret_key_sealed)?,
+                    location: o.location.clone(),
+                    bucket: o.bucket.clone(),
+                    prefix: o.prefix.clone(),
+                },
+            },
+            dl_auth,
+        })
+    }
+
+    /// Creates a deployment; a failed credential probe is recorded, not refused.
+    pub async fn create(&self, caller: &Caller, new: NewDeployment) -> Result<(), DomainError> {
+        check(&new)?;
+        let probe = Self::probe(&new.origin.s3).await;
+        let record = self.record(&caller.org, &new, probe, Utc::now())?;
+        self.store
+            .write(move |tx| {
+                let key = org_key(&record.org, &record.name);
+                let mut table = tx.open(&DEPLOYMENTS)?;
+                if table.get(key.as_str())?.is_some() {
+                    return Err(DomainError::Exists {
+                        what: format!("deployment {}", record.name),
+                    });
+                }
+                table.put(key.as_str(), &record)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn load(&self, org: &str, name: &str) -> Result<DeploymentRecord, DomainError> {
+        let key = org_key(org, name);
+        let shown = name.to_string();
+        self.store
+            .read(move |tx| {
+                tx.open(&DEPLOYMENTS)?
+                    .get(key.as_str())?
+                    .ok_or_else(|| DomainError::not_found(format!("deployment {shown}")))
+            })
+            .await
+    }
+
+    /// Applies a partial modification (API.md merge rules) and re-checks the credentials.
+    pub async fn modify(&self, caller: &Caller, patch: Value) -> Result<(), DomainError> {
+        let Value::Object(patch) = patch else {
+            return Err(DomainError::invalid("body", "must be a JSON object"));
+        };
+        let name = match patch.get("name") {
+            Some(Value::String(name)) => name.clone(),
+            Some(_) => return Err(DomainError::invalid("name", "must be a string")),
+            None => {
+                return Err(DomainError::Missing {
+                    field: "name".into(),
+                });
+            }
+        };
+        let stored = self.load(&caller.org, &name).await?;
+        if stored.status == DeploymentStatus::Deleting {
+            return Err(DomainError::Protected(format!(
+                "deployment {name} is being deleted"
+            )));
+        }
+        let mut merged = serde_json::to_value(self.plain(&stored)?)
+            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        for (key, value) in &patch {
+            match key.as_str() {
+                "name" => {}
+                "label" => match value {
+                    Value::String(_) => merged["label"] = value.clone(),
+                    _ => return Err(DomainError::invalid("label", "must be a string")),
+                },
+                "origin" => merge_group(
+                    &mut merged["origin"],
+                    value,
+                    "origin",
+                    &["prefix"],
+                    &["secretKey"],
+                )?,
+                "dlAuth" if value.is_null() => {
+                    if let Some(object) = merged.as_object_mut() {
+                        object.remove("dlAuth");
+                    }
+                }
+                "dlAuth" => {
+                    let group = merged
+                        .as_object_mut()
+                        .map(|o| o.entry("dlAuth").or_insert(Value::Null));
+                    if let Some(group) = group {
+                        merge_group(
+                            group,
+                            value,
+                            "dlAuth",
+                            &["bucket", "prefix", "ttl"],
+                            &["secureToken", "key"],
+                        )?;
+                    }
+                }
+                other => return Err(DomainError::invalid(other, "is not a deployment field")),
+            }
+        }
+        let new: NewDeployment = serde_json::from_value(merged)
+            .map_err(|e| DomainError::invalid("body", e.to_string()))?;
+        check(&new)?;
+        let probe = Self::probe(&new.origin.s3).await;
+        let record = self.record(&caller.org, &new, probe, stored.created)?;
+        self.store
+            .write(move |tx| {
+                let key = org_key(&record.org, &record.name);
+                let mut table = tx.open(&DEPLOYMENTS)?;
+                match table.get(key.as_str())? {
+                    Some(current) if current.status != DeploymentStatus::Deleting => {
+                        table.put(key.as_str(), &record)?
+                    }
+                    _ => {
+                        return Err(DomainError::not_found(format!(
+                            "deployment {}",
+                            record.name
+                        )));
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    fn view(record: DeploymentRecord) -> DeploymentView {
+        let o = &record.origin;
+        let mut s3 = json!({
+            "hostname": o.hostname, "accessKey": o.access_key, "secretKey": MASK,
+            "location": o.location, "bucket": o.bucket,
+        });
+        if let Some(prefix) = &o.prefix {
+            s3["prefix"] = json!(prefix);
+        }
+        let dl_auth = match &record.dl_auth {
+            None => Value::Null,
+            Some(DlAuthSettings::Gcore {
+                base_url,
+                bucket,
+                prefix,
+                ttl,
+                ..
+            }) => {
+                json!({"gcore": {"baseUrl": base_url, "secureToken": MASK, "bucket": bucket, "prefix": prefix, "ttl": ttl}})
+            }
+            Some(DlAuthSettings::Akamai { base_url, ttl, .. }) => {
+                json!({"akamai": {"baseUrl": base_url, "key": MASK, "ttl": ttl}})
+            }
+        };
+        DeploymentView {
+            origin: json!({ "s3": s3 }),
+            dl_auth,
+            name: record.name,
+            label: record.label,
+            status: record.status,
+            status_message: record.status_message,
+            created: record.created,
+            updated: record.updated,
+        }
+    }
+
+    /// One deployment, secrets masked.
+    pub async fn get(&self, caller: &Caller, name: &str) -> Result<DeploymentView, DomainError> {
+        self.load(&caller.org, name).await.map(Self::view)
+    }
+
+    /// A page of the org's deployments.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        filter: DeploymentFilter,
+        params: ListParams,
+    ) -> Result<Page<DeploymentView>, DomainError> {
+        let prefix = org_prefix(&caller.org);
+        let all = self
+            .store
+            .read(move |tx| Ok::<_, DomainError>(tx.open(&DEPLOYMENTS)?.with_prefix(&prefix)?))
+            .await?;
+        let kept: Vec<DeploymentRecord> = all
+            .into_iter()
+            .map(|(_, d)| d)
+            .filter(|d| {
+                filter.name.as_ref().is_none_or(|n| {
+                    d.name
+                        .to_ascii_lowercase()
+                        .contains(&n.to_ascii_lowercase())
+                }) && filter
+                    .error
+                    .is_none_or(|e| (d.status == DeploymentStatus::Error) == e)
+                    && filter.created_after.is_none_or(|t| d.created > t)
+                    && filter.updated_after.is_none_or(|t| d.updated > t)
+            })
+            .collect();
+        let page = params.apply(
+            kept,
+            &["name", "created", "updated"],
+            |a, b| {
+                a.name
+                    .to_ascii_lowercase()
+                    .cmp(&b.name.to_ascii_lowercase())
+            },
+            |field, a, b| match field {
+                "created" => a.created.cmp(&b.created),
+                "updated" => a.updated.cmp(&b.updated),
+                _ => a
+                    .name
+                    .to_ascii_lowercase()
+                    .cmp(&b.name.to_ascii_lowercase()),
+            },
+        )?;
+        Ok(Page {
+            items: page.items.into_iter().map(Self::view).collect(),
+            total: page.total,
+        })
+    }
+
+    /// Refused while an app registers it; otherwise marked `deleting` and a `cleanup` task
+    /// removes the org's files from the origin, then the record.
+    pub async fn delete(&self, caller: &Caller, name: &str) -> Result<String, DomainError> {
+        let (org, wanted) = (caller.org.clone(), name.to_string());
+        let deployment = self
+            .store
+            .write(move |tx| {
+                let key = org_key(&org, &wanted);
+                let mut deployment = tx
+                    .open(&DEPLOYMENTS)?
+                    .get(key.as_str())?
+                    .filter(|d| d.status != DeploymentStatus::Deleting)
+                    .ok_or_else(|| DomainError::not_found(format!("deployment {wanted}")))?;
+                let registering: Vec<String> = tx
+                    .open(&APPS)?
+                    .with_prefix(&org_prefix(&org))?
+                    .into_iter()
+                    .filter(|(_, app)| {
+                        app.deployments
+                            .iter()
+                            .any(|d| d.eq_ignore_ascii_case(&deployment.name))
+                    })
+                    .map(|(_, app)| app.name)
+                    .collect();
+                if !registering.is_empty() {
+                    return Err(DomainError::Protected(format!(
+                        "deployment {} is registered by app(s) {}; deregister it first",
+                        deployment.name,
+                        registering.join(", ")
+                    )));
+                }
+                deployment.status = DeploymentStatus::Deleting;
+                deployment.status_message = "removing published files".into();
+                deployment.updated = Utc::now();
+                tx.open(&DEPLOYMENTS)?.put(key.as_str(), &deployment)?;
+                Ok(deployment)
+            })
+            .await?;
+        let task = self
+            .jobs
+            .submit(NewTask {
+                kind: CLEANUP.into(),
+                org: Some(deployment.org.clone()),
+                app: None,
+                group: None,
+                pipeline: Some(format!(
+                    "deployment/{}",
+                    org_key(&deployment.org, &deployment.name)
+                )),
+                params: CleanupTask::deployment_params(
+                    &deployment.org,
+                    &deployment.name,
+                    Depot::org_prefixes(&deployment.org),
+                ),
+            })
+            .await?;
+        Ok(task.name)
+    }
+}

@@ -1,0 +1,83 @@
+//! Deployments (CDN origins) of the caller's org.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::tasks::time_filter;
+use crate::domain::caller::Caller;
+use crate::domain::deployments::{DeploymentFilter, NewDeployment};
+use crate::http::error::ApiError;
+use crate::http::query::ListQuery;
+use crate::http::render::success;
+use crate::http::state::AppState;
+
+/// `POST /be/v1/deployments`: 200 even when the credential probe fails (see `status`).
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewDeployment>,
+) -> Result<HttpResponse, ApiError> {
+    state.deployments.create(&caller, body.into_inner()).await?;
+    success("deployment created", ())
+}
+
+/// `GET /be/v1/deployments` (filters `name`, `error`, `createdAfter`, `updatedAfter`).
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = ListQuery::parse(req.query_string())?;
+    let mut filter = DeploymentFilter::default();
+    for (key, value) in &query.filters {
+        match key.as_str() {
+            "name" => filter.name = Some(value.clone()),
+            "error" => {
+                filter.error = Some(value.parse().map_err(|_| {
+                    ApiError::invalid(format!("error must be true or false, got {value:?}"))
+                })?)
+            }
+            "createdAfter" => filter.created_after = Some(time_filter(key, value)?),
+            "updatedAfter" => filter.updated_after = Some(time_filter(key, value)?),
+            other => return Err(ApiError::invalid(format!("unknown filter {other}"))),
+        }
+    }
+    let page = state
+        .deployments
+        .list(&caller, filter, query.params)
+        .await?;
+    success(
+        "deployments",
+        json!({ "deployments": page.items, "total": page.total }),
+    )
+}
+
+/// `GET /be/v1/deployments/{name}`.
+pub async fn details(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let deployment = state.deployments.get(&caller, &name).await?;
+    success("deployment", json!({ "deployment": deployment }))
+}
+
+/// `PATCH /be/v1/deployments`: partial; `null` removes optional parts; `********` keeps secrets.
+pub async fn modify(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    state.deployments.modify(&caller, body.into_inner()).await?;
+    success("deployment modified", ())
+}
+
+/// `DELETE /be/v1/deployments/{name}`: exactly the seed's body; a `cleanup` task follows.
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.deployments.delete(&caller, &name).await?;
+    success("deployment deleted", ())
+}
