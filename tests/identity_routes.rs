@@ -17,6 +17,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/be/v1/logout", "public"),
     ("POST", "/be/v1/auth", "public"),
     ("POST", "/be/v1/orgs", "admin"),
+    ("DELETE", "/be/v1/orgs/{org}", "orgadmin"),
     ("POST", "/be/v1/users", "beUsers.create"),
     ("GET", "/be/v1/users", "beUsers.read"),
     ("GET", "/be/v1/users/{username}", "self|beUsers.read"),
@@ -58,6 +59,7 @@ fn need_text(need: Need) -> String {
     match need {
         Need::Public => "public".into(),
         Need::Admin => "admin".into(),
+        Need::OrgAdministrator => "orgadmin".into(),
         Need::Perm(p) => p.to_string(),
         Need::SelfOr(p) => format!("self|{p}"),
     }
@@ -241,7 +243,10 @@ fn every_route_enforces_its_declared_permission_and_the_org_boundary() {
 
     for (n, route) in BE_ROUTES.iter().enumerate() {
         let need = need_text(route.need);
-        if matches!(route.need, Need::Public | Need::Admin) {
+        if matches!(
+            route.need,
+            Need::Public | Need::Admin | Need::OrgAdministrator
+        ) {
             continue;
         }
         let targets = world.targets();
@@ -303,4 +308,48 @@ fn every_route_enforces_its_declared_permission_and_the_org_boundary() {
         status, 200,
         "a user reads itself without beUsers.read: {reply}"
     );
+}
+
+#[test]
+fn only_an_orgs_own_administrators_delete_it_through_the_backend() {
+    let server = Server::start();
+    create_org(&server, "acme", "Passw0rd-acme");
+    create_org(&server, "rival", "Passw0rd-rival");
+    let acme = Be::bearer(
+        &server,
+        login(&server, "acme", "admin", "Passw0rd-acme")["accessToken"]
+            .as_str()
+            .expect("token"),
+    );
+    let rival = Be::bearer(
+        &server,
+        login(&server, "rival", "admin", "Passw0rd-rival")["accessToken"]
+            .as_str()
+            .expect("token"),
+    );
+    let world = World {
+        server: &server,
+        admin: Be::bearer(
+            &server,
+            login(&server, "acme", "admin", "Passw0rd-acme")["accessToken"]
+                .as_str()
+                .expect("token"),
+        ),
+    };
+    let everything =
+        json!({"apps": 15, "beUsers": 15, "roles": 15, "tasks": 31, "deployments": 15});
+    let strong_bot = world.machine_with("strong", everything);
+
+    let (status, reply) = rival.call(Method::DELETE, "/be/v1/orgs/acme", None);
+    assert_eq!(status, 404, "another org's name is not found: {reply}");
+    let (status, reply) =
+        Be::bearer(&server, &strong_bot).call(Method::DELETE, "/be/v1/orgs/acme", None);
+    assert_eq!(
+        status, 403,
+        "permissions without the Administrators role: {reply}"
+    );
+    let (status, reply) = acme.call(Method::DELETE, "/be/v1/orgs/acme?prune=true", None);
+    assert_eq!(status, 200, "{reply}");
+    let (status, _) = server.admin(Method::GET, "/adm/v1/orgs/acme", None);
+    assert_eq!(status, 404);
 }

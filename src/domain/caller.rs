@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::DomainError;
-use super::permissions::Permission;
+use super::permissions::{ADMINISTRATORS, Need, Permission};
 
 /// What kind of account is calling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub struct Caller {
     pub username: String,
     pub principal: Principal,
     pub permissions: BTreeMap<String, u32>,
+    /// The roles the user holds.
+    pub roles: Vec<String>,
     /// The session of a person's access token.
     pub session: Option<String>,
 }
@@ -54,6 +56,20 @@ impl Caller {
             Ok(())
         } else {
             self.require(permission)
+        }
+    }
+
+    /// What a route's declaration demands before its handler runs (`SelfOr` is decided by the
+    /// handler, which knows the target).
+    pub fn admit(&self, need: Need) -> Result<(), DomainError> {
+        match need {
+            Need::Perm(permission) => self.require(permission),
+            Need::OrgAdministrator if !self.roles.iter().any(|r| r == ADMINISTRATORS) => {
+                Err(DomainError::Forbidden {
+                    needed: format!("the {ADMINISTRATORS} role"),
+                })
+            }
+            Need::OrgAdministrator | Need::SelfOr(_) | Need::Public | Need::Admin => Ok(()),
         }
     }
 

@@ -58,6 +58,7 @@ pub fn load_caller(
         username: user.username,
         principal,
         permissions: effective(masks.iter()),
+        roles: user.roles,
         session,
     }))
 }

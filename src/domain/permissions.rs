@@ -77,6 +77,8 @@ pub enum Need {
     Admin,
     /// The bit on the resource.
     Perm(Permission),
+    /// Holding the org's `Administrators` role.
+    OrgAdministrator,
     /// Acting on oneself, or holding the bit (checked by the handler, which knows the target).
     SelfOr(Permission),
 }

@@ -43,10 +43,11 @@ pub async fn details(
     success("org", json!({ "org": org }))
 }
 
+/// `?prune=true` also removes the org's published files.
 #[derive(Deserialize)]
 pub struct DeleteQuery {
     #[serde(default)]
-    prune: bool,
+    pub prune: bool,
 }
 
 /// Deletes an org's records (and with `prune=true` its published files).

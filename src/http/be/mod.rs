@@ -6,6 +6,7 @@ mod apikeys;
 mod apps;
 mod credentials;
 mod deployments;
+mod orgs;
 mod roles;
 mod sessions;
 mod subscriptions;
@@ -65,6 +66,7 @@ route_table! {
     POST   "/be/v1/logout",              Need::Public => sessions::logout;
     POST   "/be/v1/auth",                Need::Public => sessions::exchange;
     POST   "/be/v1/orgs",                Need::Admin => super::orgs::create;
+    DELETE "/be/v1/orgs/{org}",          Need::OrgAdministrator => orgs::delete;
     POST   "/be/v1/users",               perm("beUsers", CREATE) => users::create;
     GET    "/be/v1/users",               perm("beUsers", READ) => users::list;
     GET    "/be/v1/users/{username}",    self_or("beUsers", READ) => users::details;
@@ -125,10 +127,9 @@ pub async fn authorize(
             return Ok(req.into_response(ApiError::internal().error_response()));
         }
     };
-    let permission = match need {
-        Need::Public | Need::Admin => return next.call(req).await,
-        Need::Perm(p) | Need::SelfOr(p) => (p, matches!(need, Need::Perm(_))),
-    };
+    if matches!(need, Need::Public | Need::Admin) {
+        return next.call(req).await;
+    }
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(req.into_response(ApiError::internal().error_response()));
     };
@@ -148,9 +149,7 @@ pub async fn authorize(
         name: caller.username.clone(),
         org: Some(caller.org.clone()),
     });
-    if let (permission, true) = permission
-        && let Err(e) = caller.require(permission)
-    {
+    if let Err(e) = caller.admit(need) {
         return Ok(req.into_response(ApiError::from(e).error_response()));
     }
     req.extensions_mut().insert(caller);

@@ -1,0 +1,24 @@
+//! The backend twin of org deletion: an org's own administrators delete their org.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::domain::caller::Caller;
+use crate::http::error::ApiError;
+use crate::http::orgs::DeleteQuery;
+use crate::http::render::success;
+use crate::http::state::AppState;
+
+/// `DELETE /be/v1/orgs/{org}?prune=true`: only the caller's own org exists for it.
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    org: web::Path<String>,
+    query: web::Query<DeleteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if !org.eq_ignore_ascii_case(&caller.org) {
+        return Err(crate::domain::DomainError::not_found(format!("org {org}")).into());
+    }
+    let task = state.orgs.delete(&caller.org, query.prune).await?;
+    success("org deleted", json!({ "taskName": task }))
+}
