@@ -1,0 +1,25 @@
+//! ROCKIT images: building one from a tar, extracting and verifying one.
+
+mod build;
+mod catalog;
+mod dedup;
+mod extract;
+mod hashing;
+mod index;
+mod meta;
+mod order;
+mod reader;
+mod sevenz;
+mod sink;
+mod verify;
+
+/// Bytes per image block.
+pub const BLOCK_SIZE: u64 = 4096;
+
+pub use build::{BuildMetadata, BuildReport, build_image};
+pub use dedup::DEDUP_CAPACITY;
+pub use extract::{ExtractReport, extract_image};
+pub use index::{Extent, FORMAT_VERSION, IndexEntry, IndexHeader};
+pub use meta::{APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, INDEX_MEMBER, ImageMeta};
+pub use order::{AccessOrder, OrderRun};
+pub use verify::verify_image;
