@@ -221,9 +221,12 @@ fn assert_corrupt(img: &Path, out: &Path, file: &str) {
     }
 }
 
+/// A way to damage an image directory.
+type Damage = fn(&Path);
+
 #[test]
 fn corrupt_images_are_refused() {
-    let cases: [(&str, fn(&Path)); 5] = [
+    let cases: [(&str, Damage); 5] = [
         ("img.dxf", |img| {
             let dxf = img.join("img.dxf");
             let mut bytes = fs::read(&dxf).expect("dxf");

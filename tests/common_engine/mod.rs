@@ -137,11 +137,10 @@ pub fn build(tar: &Path, out: &Path) -> PathBuf {
 
 /// Listing of a tree: kind, mode, link count, path and link target, sorted.
 pub fn listing(root: &Path) -> String {
-    let out = sh(&format!(
+    sh(&format!(
         "cd '{}' && find . -mindepth 1 -printf '%y %m %n %P -> %l\\n' | LC_ALL=C sort",
         root.display()
-    ));
-    out
+    ))
 }
 
 /// Asserts two trees are equal: listing (kinds, modes, links) and bytes (`diff -r`).
