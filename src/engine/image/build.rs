@@ -234,7 +234,7 @@ fn place_files(
     sink: &mut BlockSink,
     progress: &dyn Progress,
 ) -> Result<Layout> {
-    let hasher = Md5Worker::spawn().at(tar)?;
+    let hasher = Md5Worker::spawn("md5-files").at(tar)?;
     let mut extents = Vec::with_capacity(catalog.entries.len());
     for (i, entry) in catalog.entries.iter().enumerate() {
         let mut file_extents = Vec::new();

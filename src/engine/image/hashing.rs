@@ -28,11 +28,11 @@ fn gone() -> io::Error {
 }
 
 impl Md5Worker {
-    /// Starts the thread.
-    pub fn spawn() -> io::Result<Self> {
+    /// Starts the thread, named `name` (visible in profilers).
+    pub fn spawn(name: &str) -> io::Result<Self> {
         let (jobs, queue) = sync_channel::<Job>(QUEUE);
         let handle = std::thread::Builder::new()
-            .name("md5".into())
+            .name(name.into())
             .spawn(move || {
                 let mut digests = Vec::new();
                 let mut md5 = Md5::new();

@@ -12,6 +12,7 @@ mod reader;
 mod sevenz;
 mod sink;
 mod verify;
+mod writer;
 
 /// Bytes per image block.
 pub const BLOCK_SIZE: u64 = 4096;

@@ -1,8 +1,9 @@
 //! Appends blocks to `img.dxf`, storing each distinct non-zero block once, while the image's
-//! MD5 is computed on another thread.
+//! MD5 and the disk writes run on threads of their own.
 
+use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::BLOCK_SIZE;
 use super::dedup::DedupTable;
 use super::hashing::Md5Worker;
+use super::writer::FileWriter;
 
 const BLOCK: usize = BLOCK_SIZE as usize;
 /// Bytes gathered before a write: large writes, few messages to the hashing thread.
@@ -20,22 +22,28 @@ static ZERO: [u8; BLOCK] = [0; BLOCK];
 
 /// The growing image.
 pub struct BlockSink {
+    /// Read handle for comparing candidate blocks already on disk.
     file: File,
     pending: Vec<u8>,
     flushed_blocks: u64,
+    /// Buffers handed to the writer and not yet known written, with their first block.
+    in_flight: VecDeque<(u64, Arc<Vec<u8>>)>,
     dedup: DedupTable,
     md5: Md5Worker,
+    writer: FileWriter,
 }
 
 impl BlockSink {
-    /// Writes to `file` (positioned at its start, empty).
+    /// Writes to `file` (readable, positioned at its start, empty).
     pub fn new(file: File) -> io::Result<Self> {
         Ok(Self {
+            writer: FileWriter::spawn(file.try_clone()?)?,
             file,
             pending: Vec::with_capacity(FLUSH_AT),
             flushed_blocks: 0,
+            in_flight: VecDeque::new(),
             dedup: DedupTable::default(),
-            md5: Md5Worker::spawn()?,
+            md5: Md5Worker::spawn("md5-image")?,
         })
     }
 
@@ -68,6 +76,7 @@ impl BlockSink {
     /// Writes what is pending and returns the image's MD5.
     pub fn finish(mut self) -> io::Result<[u8; 16]> {
         self.flush()?;
+        self.writer.join()?;
         self.md5.finish_one()?;
         let digests = self.md5.join()?;
         digests
@@ -82,6 +91,13 @@ impl BlockSink {
             let at = ((index - self.flushed_blocks) as usize) * BLOCK;
             return Ok(&self.pending[at..at + BLOCK] == block);
         }
+        let in_buffer = self.in_flight.iter().find_map(|(first, buffer)| {
+            let at = index.checked_sub(*first)? as usize * BLOCK;
+            buffer.get(at..at + BLOCK)
+        });
+        if let Some(stored) = in_buffer {
+            return Ok(stored == block);
+        }
         let mut stored = [0u8; BLOCK];
         self.file.read_exact_at(&mut stored, index * BLOCK_SIZE)?;
         Ok(stored[..] == *block)
@@ -91,10 +107,21 @@ impl BlockSink {
         if self.pending.is_empty() {
             return Ok(());
         }
-        self.file.write_all(&self.pending)?;
-        let full = std::mem::replace(&mut self.pending, Vec::with_capacity(FLUSH_AT));
-        self.flushed_blocks += (full.len() / BLOCK) as u64;
+        let written_blocks = self.writer.written() / BLOCK_SIZE;
+        while let Some((first, buffer)) = self.in_flight.front()
+            && first + (buffer.len() / BLOCK) as u64 <= written_blocks
+        {
+            self.in_flight.pop_front();
+        }
+        let full = Arc::new(std::mem::replace(
+            &mut self.pending,
+            Vec::with_capacity(FLUSH_AT),
+        ));
         let len = full.len();
-        self.md5.update(Arc::new(full), 0..len)
+        self.in_flight
+            .push_back((self.flushed_blocks, Arc::clone(&full)));
+        self.flushed_blocks += (len / BLOCK) as u64;
+        self.writer.write(Arc::clone(&full))?;
+        self.md5.update(full, 0..len)
     }
 }
