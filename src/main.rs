@@ -19,10 +19,14 @@ enum Command {
     /// Build, extract and verify ROCKIT images.
     #[command(subcommand)]
     Image(cli::image::ImageCommand),
+    /// Make and apply block-level patches between images.
+    #[command(subcommand)]
+    Patch(cli::patch::PatchCommand),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Image(command) => cli::image::run(command),
+        Command::Patch(command) => cli::patch::run(command),
     }
 }

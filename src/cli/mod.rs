@@ -2,6 +2,7 @@
 //! and returns the process exit code.
 
 pub mod image;
+pub mod patch;
 mod progress;
 
 use std::process::ExitCode;

@@ -128,6 +128,15 @@ pub enum EngineError {
         /// What does not match.
         reason: String,
     },
+    /// A file of a patch directory is missing, truncated, inconsistent, or does not produce
+    /// the image it promises.
+    #[error("{filename}: corrupt patch: {reason}")]
+    CorruptPatch {
+        /// The patch file at fault (`map.7z`, `patch.data`, `patch.json`), or the result.
+        filename: String,
+        /// What does not match.
+        reason: String,
+    },
     /// The output directory cannot be used as given.
     #[error("{filename}: {reason}")]
     BadOutput {
@@ -158,6 +167,7 @@ impl EngineError {
             Self::TarMalformed { .. } => "tarMalformed",
             Self::BadOrder { .. } => "badOrder",
             Self::CorruptImage { .. } => "corruptImage",
+            Self::CorruptPatch { .. } => "corruptPatch",
             Self::BadOutput { .. } => "badOutput",
             Self::Io { .. } => "ioFailed",
         }
@@ -171,6 +181,14 @@ impl EngineError {
     /// A corrupt-image error for `filename` of an image directory.
     pub(crate) fn corrupt(filename: &str, reason: impl Into<String>) -> Self {
         Self::CorruptImage {
+            filename: filename.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A corrupt-patch error for `filename` of a patch directory.
+    pub(crate) fn corrupt_patch(filename: &str, reason: impl Into<String>) -> Self {
+        Self::CorruptPatch {
             filename: filename.to_string(),
             reason: reason.into(),
         }

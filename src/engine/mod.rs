@@ -5,8 +5,11 @@
 
 pub mod error;
 mod fsio;
+mod hashing;
 pub mod image;
+pub mod patch;
 pub mod progress;
+mod sevenz;
 pub mod tar;
 
 pub use error::{DetectedType, EngineError};

@@ -7,18 +7,19 @@ use std::fs::{self, File};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::BLOCK_SIZE;
 use super::catalog::Catalog;
-use super::hashing::Md5Worker;
 use super::index::{self, Extent, FORMAT_VERSION, IndexEntry, IndexHeader, IndexStream};
 use super::meta::{
     self, APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, INDEX_MEMBER, ImageMeta,
 };
 use super::order::AccessOrder;
 use super::sink::BlockSink;
-use super::{BLOCK_SIZE, sevenz};
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
+use crate::engine::hashing::Md5Worker;
 use crate::engine::progress::Progress;
+use crate::engine::sevenz;
 use crate::engine::tar::{EntryKind, Warning};
 
 /// Bytes of file data read and hashed at a time (a whole number of blocks).

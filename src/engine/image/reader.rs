@@ -9,8 +9,8 @@ use md5::{Digest, Md5};
 use super::BLOCK_SIZE;
 use super::index::{IndexEntry, IndexHeader, IndexReader};
 use super::meta::{DXF_FILE, IMG_JSON, INDEX_FILE, INDEX_MEMBER, ImageMeta, read_json};
-use super::sevenz;
 use crate::engine::error::{EngineError, Result};
+use crate::engine::sevenz;
 
 /// Most bytes read from `img.dxf` at once.
 const READ_CHUNK: u64 = 1 << 20;
@@ -56,7 +56,7 @@ impl<'a> Image<'a> {
         mut visit: impl FnMut(IndexEntry) -> Result<()>,
     ) -> Result<IndexHeader> {
         let corrupt = |reason: String| EngineError::corrupt(INDEX_FILE, reason);
-        sevenz::read_single(self.dir, INDEX_FILE, INDEX_MEMBER, |data| {
+        sevenz::read_single(self.dir, INDEX_FILE, INDEX_MEMBER, corrupt, |data| {
             let mut reader = IndexReader::new(data).map_err(corrupt)?;
             let header = *reader.header();
             if header.block_count != self.meta.block_count {

@@ -11,8 +11,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::BLOCK_SIZE;
 use super::dedup::DedupTable;
-use super::hashing::Md5Worker;
 use super::writer::FileWriter;
+use crate::engine::hashing::Md5Worker;
 
 const BLOCK: usize = BLOCK_SIZE as usize;
 /// Bytes gathered before a write: large writes, few messages to the hashing thread.

@@ -27,14 +27,14 @@ pub fn write_single(target: &Path, member: &str, data: impl Read) -> Result<()> 
 }
 
 /// Opens the archive `name` in `dir`, checks it holds exactly `member`, and passes the
-/// member's decompressed bytes to `read`. Defects of the archive are a corrupt image naming it.
+/// member's decompressed bytes to `read`. Defects of the archive become `corrupt(reason)`.
 pub fn read_single<T>(
     dir: &Path,
     name: &str,
     member: &str,
+    corrupt: impl Fn(String) -> EngineError,
     read: impl FnOnce(&mut dyn Read) -> Result<T>,
 ) -> Result<T> {
-    let corrupt = |reason: String| EngineError::corrupt(name, reason);
     let file = File::open(dir.join(name)).map_err(|e| corrupt(format!("cannot open: {e}")))?;
     let mut reader =
         ArchiveReader::new(file, Password::empty()).map_err(|e| corrupt(e.to_string()))?;
