@@ -71,6 +71,19 @@ fn pax_tar_round_trip() {
 }
 
 #[test]
+fn ustar_prefix_round_trip() {
+    let work = scratch();
+    let src = work.path().join("src");
+    let dir = format!("{}/{}", "p".repeat(90), "q".repeat(60));
+    write(&src.join(&dir).join("r".repeat(90)), &noise(5000, 6));
+    write(&src.join("short.txt"), b"ustar");
+    symlink("short.txt", src.join("link")).expect("symlink");
+    let tar = work.path().join("ustar.tar");
+    tar_of(&src, &tar, "--format=ustar");
+    round_trip(&tar, work.path());
+}
+
+#[test]
 fn default_metadata_is_reproducible() {
     let work = scratch();
     let src = work.path().join("src");

@@ -402,17 +402,20 @@ impl TarEntry {
         buf: &mut [u8],
     ) -> std::io::Result<()> {
         use std::os::unix::fs::FileExt;
-        buf.fill(0);
         let end = offset + buf.len() as u64;
+        let mut filled = offset;
         let first = self
             .segments
             .partition_point(|s| s.offset + s.len <= offset);
         for segment in self.segments[first..].iter().take_while(|s| s.offset < end) {
             let from = segment.offset.max(offset);
             let to = (segment.offset + segment.len).min(end);
+            buf[(filled - offset) as usize..(from - offset) as usize].fill(0);
             let dest = &mut buf[(from - offset) as usize..(to - offset) as usize];
             archive.read_exact_at(dest, segment.archive_offset + (from - segment.offset))?;
+            filled = to;
         }
+        buf[(filled - offset) as usize..].fill(0);
         Ok(())
     }
 }
