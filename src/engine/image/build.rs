@@ -20,7 +20,7 @@ use crate::engine::fsio::AtomicFile;
 use crate::engine::hashing::Md5Worker;
 use crate::engine::progress::Progress;
 use crate::engine::sevenz;
-use crate::engine::tar::{EntryKind, Warning};
+use crate::engine::tar::{EntryKind, TarEntry, Warning};
 
 /// Bytes of file data read and hashed at a time (a whole number of blocks).
 const CHUNK: u64 = 1 << 20;
@@ -93,6 +93,31 @@ pub fn build_image(
     let dxf_md5 = sink.finish().at(&dxf_path)?;
     dxf.commit()?;
 
+    let preload_blocks = if order.is_some() {
+        preload_blocks
+    } else {
+        block_count
+    };
+    let (image, app) = describe(&catalog, metadata, block_count, preload_blocks, dxf_md5);
+    let Catalog { entries, warnings } = catalog;
+    write_index(out_dir, entries, layout, block_count)?;
+    meta::write_json(&out_dir.join(IMG_JSON), &image)?;
+    meta::write_json(&out_dir.join(APP_JSON), &app)?;
+    Ok(BuildReport {
+        image,
+        app,
+        warnings,
+    })
+}
+
+/// Composes `img.json` and `app.json` for a finished `img.dxf`.
+fn describe(
+    catalog: &Catalog,
+    metadata: &BuildMetadata,
+    block_count: u64,
+    preload_blocks: u64,
+    dxf_md5: [u8; 16],
+) -> (ImageMeta, AppMeta) {
     let dxf_name = metadata
         .dxf_name
         .unwrap_or_else(|| uuid::Builder::from_md5_bytes(dxf_md5).into_uuid())
@@ -115,11 +140,7 @@ pub fn build_image(
         file_count: regular().count() as u64,
         total_file_bytes: regular().map(|e| e.size).sum(),
         dedup_bytes: file_blocks.saturating_sub(block_count) * BLOCK_SIZE,
-        preload_bytes: if order.is_some() {
-            preload_blocks
-        } else {
-            block_count
-        } * BLOCK_SIZE,
+        preload_bytes: preload_blocks * BLOCK_SIZE,
         trace_count: 0,
     };
     let app = AppMeta {
@@ -131,7 +152,16 @@ pub fn build_image(
         dxf_name,
         created: metadata.created.clone(),
     };
-    let Catalog { entries, warnings } = catalog;
+    (image, app)
+}
+
+/// Streams the index of `entries` (consumed) into `img.idx.7z`.
+fn write_index(
+    out_dir: &Path,
+    entries: Vec<TarEntry>,
+    layout: Layout,
+    block_count: u64,
+) -> Result<()> {
     let header = IndexHeader {
         format_version: FORMAT_VERSION,
         block_size: BLOCK_SIZE as u32,
@@ -155,14 +185,7 @@ pub fn build_image(
         }
     });
     let stream = IndexStream::new(&header, index_entries);
-    sevenz::write_single(&out_dir.join(INDEX_FILE), INDEX_MEMBER, stream)?;
-    meta::write_json(&out_dir.join(IMG_JSON), &image)?;
-    meta::write_json(&out_dir.join(APP_JSON), &app)?;
-    Ok(BuildReport {
-        image,
-        app,
-        warnings,
-    })
+    sevenz::write_single(&out_dir.join(INDEX_FILE), INDEX_MEMBER, stream)
 }
 
 /// Resolves order runs to `(entry index, first block, block count)`, refusing paths that are
