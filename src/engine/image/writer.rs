@@ -14,7 +14,7 @@ const QUEUE: usize = 4;
 /// The writing thread and the count of bytes it has written.
 pub struct FileWriter {
     buffers: SyncSender<Arc<Vec<u8>>>,
-    handle: JoinHandle<io::Result<()>>,
+    handle: Option<JoinHandle<io::Result<()>>>,
     written: Arc<AtomicU64>,
 }
 
@@ -39,14 +39,21 @@ impl FileWriter {
             })?;
         Ok(Self {
             buffers,
-            handle,
+            handle: Some(handle),
             written,
         })
     }
 
-    /// Queues `buffer` to be appended (blocks while the queue is full).
-    pub fn write(&self, buffer: Arc<Vec<u8>>) -> io::Result<()> {
-        self.buffers.send(buffer).map_err(|_| gone())
+    /// Queues `buffer` to be appended (blocks while the queue is full). When the thread has
+    /// stopped, returns the write error that stopped it.
+    pub fn write(&mut self, buffer: Arc<Vec<u8>>) -> io::Result<()> {
+        if self.buffers.send(buffer).is_ok() {
+            return Ok(());
+        }
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(Err(e))) => Err(e),
+            _ => Err(gone()),
+        }
     }
 
     /// Bytes written to the file so far.
@@ -57,6 +64,9 @@ impl FileWriter {
     /// Waits until everything queued is written; returns the writer's first error.
     pub fn join(self) -> io::Result<()> {
         drop(self.buffers);
-        self.handle.join().map_err(|_| gone())?
+        match self.handle {
+            Some(handle) => handle.join().map_err(|_| gone())?,
+            None => Err(gone()),
+        }
     }
 }

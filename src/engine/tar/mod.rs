@@ -135,26 +135,8 @@ impl<R: Read + Seek> TarReader<R> {
                 .ok_or_else(|| self.malformed(offset, "bad size field"))?;
             let data_start = offset + BLOCK;
             self.next_header = data_start + padded(header_size);
-            match header.typeflag() {
-                b'x' => {
-                    let data = self.read_meta(offset, header_size)?;
-                    pax::parse_records(&data, &mut pending.pax)
-                        .map_err(|reason| self.malformed(offset, &reason))?;
-                    continue;
-                }
-                b'g' => {
-                    self.read_meta(offset, header_size)?;
-                    continue;
-                }
-                b'L' => {
-                    pending.long_name = Some(cstr(&self.read_meta(offset, header_size)?).to_vec());
-                    continue;
-                }
-                b'K' => {
-                    pending.long_link = Some(cstr(&self.read_meta(offset, header_size)?).to_vec());
-                    continue;
-                }
-                _ => {}
+            if self.absorb_meta(&header, offset, header_size, &mut pending)? {
+                continue;
             }
             let size = pending.pax.size.unwrap_or(header_size);
             self.next_header = data_start + padded(size);
@@ -192,18 +174,7 @@ impl<R: Read + Seek> TarReader<R> {
                 .take()
                 .or(pending.long_link.take())
                 .unwrap_or_else(|| header.linkname());
-            let link_target = match kind {
-                EntryKind::Symlink => Some(
-                    String::from_utf8(raw_link)
-                        .map_err(|_| unsafe_path("link target is not valid UTF-8"))?,
-                ),
-                EntryKind::HardLink => Some(
-                    path::normalize(&raw_link)
-                        .map_err(|reason| unsafe_path(&format!("hard link target: {reason}")))?
-                        .ok_or_else(|| unsafe_path("hard link target: empty name"))?,
-                ),
-                _ => None,
-            };
+            let link_target = link_target(kind, raw_link).map_err(|r| unsafe_path(&r))?;
             let (size, segments) = if kind == EntryKind::Regular {
                 self.locate_data(&header, &pending.pax, offset, &display, size)?
             } else {
@@ -219,6 +190,31 @@ impl<R: Read + Seek> TarReader<R> {
                 segments: segments.into_boxed_slice(),
             }));
         }
+    }
+
+    /// Takes in a metadata header (pax `x`/`g`, GNU long name `L` or link `K`) for the entry
+    /// that follows; returns false for headers of real entries.
+    fn absorb_meta(
+        &mut self,
+        header: &Header,
+        offset: u64,
+        size: u64,
+        pending: &mut Pending,
+    ) -> Result<bool> {
+        match header.typeflag() {
+            b'x' => {
+                let data = self.read_meta(offset, size)?;
+                pax::parse_records(&data, &mut pending.pax)
+                    .map_err(|reason| self.malformed(offset, &reason))?;
+            }
+            b'g' => {
+                self.read_meta(offset, size)?;
+            }
+            b'L' => pending.long_name = Some(cstr(&self.read_meta(offset, size)?).to_vec()),
+            b'K' => pending.long_link = Some(cstr(&self.read_meta(offset, size)?).to_vec()),
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// Maps a type flag to a kept kind, or records a warning and returns `None`.
@@ -381,6 +377,21 @@ impl<R: Read + Seek> TarReader<R> {
 
     fn malformed(&self, offset: u64, reason: &str) -> EngineError {
         malformed(&self.name, offset, reason)
+    }
+}
+
+/// A link's target: symlinks keep it verbatim (UTF-8), hard links get a normalized path.
+fn link_target(kind: EntryKind, raw: Vec<u8>) -> Result<Option<String>, String> {
+    match kind {
+        EntryKind::Symlink => String::from_utf8(raw)
+            .map(Some)
+            .map_err(|_| "link target is not valid UTF-8".to_string()),
+        EntryKind::HardLink => match path::normalize(&raw) {
+            Ok(Some(target)) => Ok(Some(target)),
+            Ok(None) => Err("hard link target: empty name".into()),
+            Err(reason) => Err(format!("hard link target: {reason}")),
+        },
+        EntryKind::Directory | EntryKind::Regular => Ok(None),
     }
 }
 
