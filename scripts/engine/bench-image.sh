@@ -13,6 +13,7 @@ bench=${BENCH_DIR:-bench-data/synthetic}
 runs=${RUNS:-3}
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "GNU time is required (apt-get install -y time)" >&2; exit 1; }
+timing=$(mktemp); trap 'rm -f "$timing"' EXIT
 
 synthetic() { # synthetic TAR GIB
   [ -f "$1" ] && return
@@ -47,12 +48,11 @@ PY
 best() { # best CMD... : prints "best-wall-seconds peak-RSS-KiB" over $runs runs
   local t r b="" m=0
   for _ in $(seq "$runs"); do
-    /usr/bin/time -f "%e %M" -o /tmp/bench-time.$$ "$@" > /dev/null
-    read -r t r < /tmp/bench-time.$$
+    /usr/bin/time -f "%e %M" -o "$timing" "$@" > /dev/null
+    read -r t r < "$timing"
     if [ -z "$b" ] || awk "BEGIN{exit !($t < $b)}"; then b=$t; fi
     if [ "$r" -gt "$m" ]; then m=$r; fi
   done
-  rm -f /tmp/bench-time.$$
   echo "$b $m"
 }
 
