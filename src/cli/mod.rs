@@ -1,6 +1,10 @@
-//! The command line: `serve` (the default), `admin-token`, `healthcheck`, `config show`, `version`.
+//! The command line: `serve` (the default), `admin-token`, `healthcheck`, `config show`,
+//! `version`, and the engine's `image` and `patch` commands.
 
+pub mod image;
 mod instance;
+pub mod patch;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, FlagOverrides};
+use crate::engine::EngineError;
 
 /// rockit-edge: streamable game builds, patches and CDN publishing on one edge server.
 #[derive(Debug, Parser)]
@@ -33,6 +38,19 @@ pub struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    #[command(flatten)]
+    Instance(InstanceCommand),
+    /// Build, extract and verify ROCKIT images.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// Make and apply patches between images.
+    #[command(subcommand)]
+    Patch(patch::PatchCommand),
+}
+
+/// Commands about the appliance instance; they read the layered configuration.
+#[derive(Debug, Subcommand)]
+pub enum InstanceCommand {
     /// Run the appliance (the default command).
     Serve(ServeArgs),
     /// Print an instance administrator token (HS256 JWT signed with the admin secret).
@@ -73,34 +91,43 @@ pub enum ConfigAction {
 /// Parses the command line and runs the command; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let serve_args = match &cli.command {
-        Some(Command::Serve(args)) => Some(args),
-        None => None,
-        Some(_) => None,
+    match cli.command {
+        Some(Command::Image(command)) => image::run(command),
+        Some(Command::Patch(command)) => patch::run(command),
+        Some(Command::Instance(command)) => run_instance(&cli.global, command),
+        None => run_instance(&cli.global, InstanceCommand::Serve(ServeArgs::default())),
+    }
+}
+
+/// Loads the configuration and runs an instance command.
+fn run_instance(global: &GlobalArgs, command: InstanceCommand) -> ExitCode {
+    let serve_args = match &command {
+        InstanceCommand::Serve(args) => Some(args),
+        _ => None,
     };
     let flags = FlagOverrides {
-        data_dir: cli.global.data_dir.clone(),
+        data_dir: global.data_dir.clone(),
         https_listen: serve_args.and_then(|a| a.https_listen.clone()),
         http_listen: serve_args.and_then(|a| a.http_listen.clone()),
     };
-    let config = match Config::load(cli.global.config.as_deref(), std::env::vars(), &flags) {
+    let config = match Config::load(global.config.as_deref(), std::env::vars(), &flags) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("rockit-edge: {e}");
             return ExitCode::from(2);
         }
     };
-    let result = match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(_) => instance::serve(config),
-        Command::AdminToken { username } => instance::admin_token(&config, &username),
-        Command::Healthcheck => instance::healthcheck(&config),
-        Command::Config {
+    let result = match command {
+        InstanceCommand::Serve(_) => instance::serve(config),
+        InstanceCommand::AdminToken { username } => instance::admin_token(&config, &username),
+        InstanceCommand::Healthcheck => instance::healthcheck(&config),
+        InstanceCommand::Config {
             action: ConfigAction::Show,
         } => {
             print!("{}", config.masked_toml());
             Ok(())
         }
-        Command::Version => {
+        InstanceCommand::Version => {
             instance::version();
             Ok(())
         }
@@ -111,5 +138,16 @@ pub fn main() -> ExitCode {
             eprintln!("rockit-edge: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints an engine error as one line on stderr; exit code 2 when the input is at fault, 1 for
+/// I/O failures.
+fn fail(err: &EngineError) -> ExitCode {
+    eprintln!("rockit-edge: {err}");
+    if err.is_bad_input() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
     }
 }

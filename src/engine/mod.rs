@@ -1,7 +1,22 @@
 //! Pure build processing: tars in, block images and patches out.
+//!
+//! No HTTP, no store, no job runner: functions take paths and return metadata or an
+//! [`EngineError`] that carries the facts an API error body needs.
+
+pub mod error;
+mod fsio;
+mod hashing;
+pub mod image;
+pub mod patch;
+pub mod progress;
+mod sevenz;
+pub mod tar;
+
+pub use error::{DetectedType, EngineError};
 
 /// Version of the image format (img.dxf, img.idx.7z, img.json) this binary writes.
-pub const IMAGE_FORMAT_VERSION: u32 = 1;
+pub const IMAGE_FORMAT_VERSION: u32 = image::FORMAT_VERSION;
 
-/// Version of the patch format (map.7z, patch.data, patch.7z, patch.json) this binary writes.
-pub const PATCH_FORMAT_VERSION: u32 = 1;
+/// Version of the patch format (map.7z, patch.data, patch.json); patches carry the image
+/// format's version in their headers.
+pub const PATCH_FORMAT_VERSION: u32 = image::FORMAT_VERSION;

@@ -1,0 +1,79 @@
+//! File output that never leaves a half-written file under its final name.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::engine::error::{IoContext, Result};
+
+/// A file written under a temporary name in its final directory and renamed into place by
+/// [`AtomicFile::commit`] after an fsync. Dropped uncommitted, the temporary file is removed.
+pub struct AtomicFile {
+    file: File,
+    temp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl AtomicFile {
+    /// Creates `.{name}.tmp` next to `target` (readable too, for read-back), truncating a
+    /// leftover of an earlier crash.
+    pub fn create(target: &Path) -> Result<Self> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = target.with_file_name(format!(".{name}.tmp"));
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)
+            .at(&temp)?;
+        Ok(Self {
+            file,
+            temp,
+            target: target.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    /// The open temporary file.
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// Flushes, fsyncs, renames to the final name and fsyncs the directory.
+    pub fn commit(mut self) -> Result<()> {
+        self.file.flush().at(&self.target)?;
+        self.file.sync_all().at(&self.target)?;
+        fs::rename(&self.temp, &self.target).at(&self.target)?;
+        self.committed = true;
+        if let Some(dir) = self.target.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Best effort: the temp name is never read, so a leftover is only clutter.
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Writes `bytes` to `target` through an [`AtomicFile`].
+pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
+    let mut out = AtomicFile::create(target)?;
+    out.file().write_all(bytes).at(target)?;
+    out.commit()
+}

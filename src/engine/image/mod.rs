@@ -1,0 +1,25 @@
+//! ROCKIT images: building one from a tar, extracting and verifying one.
+
+mod build;
+mod catalog;
+mod dedup;
+mod extract;
+mod index;
+mod meta;
+mod order;
+pub(crate) mod reader;
+mod sink;
+mod verify;
+mod writer;
+
+/// Bytes per image block.
+pub const BLOCK_SIZE: u64 = 4096;
+
+pub use build::{BuildMetadata, BuildReport, build_image};
+pub use dedup::DEDUP_CAPACITY;
+pub use extract::{ExtractReport, extract_image};
+pub use index::{Extent, FORMAT_VERSION, IndexEntry, IndexHeader};
+pub(crate) use meta::write_json;
+pub use meta::{APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, INDEX_MEMBER, ImageMeta};
+pub use order::{AccessOrder, OrderRun};
+pub use verify::verify_image;

@@ -1,0 +1,110 @@
+//! Streaming patch apply: old `img.dxf` + `map.7z` + `patch.data` → new `img.dxf`.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::map::{MapReader, Source};
+use super::{DATA_FILE, MAP_FILE, MAP_MEMBER, PATCH_JSON, PatchMeta};
+use crate::engine::error::{EngineError, IoContext, Result};
+use crate::engine::fsio::AtomicFile;
+use crate::engine::hashing::Md5Worker;
+use crate::engine::image::reader::Image;
+use crate::engine::image::{BLOCK_SIZE, DXF_FILE};
+use crate::engine::progress::Progress;
+use crate::engine::sevenz;
+
+/// Most blocks copied at once.
+const CHUNK_BLOCKS: u64 = 256;
+
+/// Rebuilds the new image's `img.dxf` at `out_dxf` from the image in `old_dir` and the patch in
+/// `patch_dir`, run by run with bounded memory, and checks its MD5 against `patch.json` before
+/// renaming it into place. Refuses a patch made from another image, a truncated `patch.data`
+/// and a malformed `map.7z`, naming the file.
+pub fn apply_patch_streaming(
+    old_dir: &Path,
+    patch_dir: &Path,
+    out_dxf: &Path,
+    progress: &dyn Progress,
+) -> Result<PatchMeta> {
+    let meta = read_meta(patch_dir)?;
+    let old = Image::open(old_dir)?;
+    if old.meta.dxf_md5 != meta.from_dxf_md5 || old.meta.dxf_name != meta.from_dxf_name {
+        let reason = format!(
+            "made from image {} ({}), not {} ({})",
+            meta.from_dxf_name, meta.from_dxf_md5, old.meta.dxf_name, old.meta.dxf_md5
+        );
+        return Err(EngineError::corrupt_patch(PATCH_JSON, reason));
+    }
+    let data = File::open(patch_dir.join(DATA_FILE))
+        .map_err(|e| EngineError::corrupt_patch(DATA_FILE, format!("cannot open: {e}")))?;
+    let data_len = data.metadata().at(&patch_dir.join(DATA_FILE))?.len();
+    if data_len != meta.data_bytes || meta.data_bytes != meta.new_blocks * BLOCK_SIZE {
+        let reason = format!("{data_len} bytes, {PATCH_JSON} says {}", meta.data_bytes);
+        return Err(EngineError::corrupt_patch(DATA_FILE, reason));
+    }
+    progress.begin(meta.block_count * BLOCK_SIZE);
+    let mut out = AtomicFile::create(out_dxf)?;
+    let hasher = Md5Worker::spawn("md5-apply").at(out_dxf)?;
+    let corrupt_map = |reason: String| EngineError::corrupt_patch(MAP_FILE, reason);
+    sevenz::read_single(patch_dir, MAP_FILE, MAP_MEMBER, corrupt_map, |input| {
+        let mut map = MapReader::new(input).map_err(corrupt_map)?;
+        if map.block_count() != meta.block_count {
+            return Err(corrupt_map(format!(
+                "{} blocks, {PATCH_JSON} says {}",
+                map.block_count(),
+                meta.block_count
+            )));
+        }
+        while let Some(run) = map
+            .next_run(old.meta.block_count, meta.new_blocks)
+            .map_err(corrupt_map)?
+        {
+            let mut done = 0;
+            while done < run.count {
+                let n = (run.count - done).min(CHUNK_BLOCKS);
+                let mut chunk = vec![0u8; (n * BLOCK_SIZE) as usize];
+                let (file, name, at) = match run.source_at(done) {
+                    Source::Old(b) => (Some(&old.dxf), old_dir.join(DXF_FILE), b),
+                    Source::Data(b) => (Some(&data), patch_dir.join(DATA_FILE), b),
+                    Source::Zero => (None, out_dxf.to_path_buf(), 0),
+                };
+                if let Some(file) = file {
+                    file.read_exact_at(&mut chunk, at * BLOCK_SIZE).at(&name)?;
+                }
+                out.file().write_all(&chunk).at(out_dxf)?;
+                let len = chunk.len();
+                hasher.update(Arc::new(chunk), 0..len).at(out_dxf)?;
+                progress.advance(len as u64);
+                done += n;
+            }
+        }
+        Ok(())
+    })?;
+    hasher.finish_one().at(out_dxf)?;
+    let md5 = hasher
+        .join()
+        .at(out_dxf)?
+        .first()
+        .map(hex::encode)
+        .unwrap_or_default();
+    if md5 != meta.to_dxf_md5 {
+        let reason = format!(
+            "result md5 {md5} differs from {PATCH_JSON} toDxfMd5 {}",
+            meta.to_dxf_md5
+        );
+        return Err(EngineError::corrupt_patch(DATA_FILE, reason));
+    }
+    out.commit()?;
+    Ok(meta)
+}
+
+/// Reads `patch.json`; any defect is a corrupt patch naming it.
+fn read_meta(patch_dir: &Path) -> Result<PatchMeta> {
+    let bytes = std::fs::read(patch_dir.join(PATCH_JSON))
+        .map_err(|e| EngineError::corrupt_patch(PATCH_JSON, format!("cannot read: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| EngineError::corrupt_patch(PATCH_JSON, format!("invalid: {e}")))
+}

@@ -1,0 +1,54 @@
+//! Block-level patches between two images: `map.7z` says where every block of the new image
+//! comes from (the old image, `patch.data`, or zeros) and `patch.data` holds the blocks the old
+//! image cannot supply, range-readable so a launcher can fetch just what a game reads now.
+
+mod apply;
+mod make;
+mod map;
+
+use serde::{Deserialize, Serialize};
+
+pub use apply::apply_patch_streaming;
+pub use make::{OLD_TABLE_CAPACITY, make_patch};
+pub use map::{Run, Source};
+
+/// Name of the 7z archive holding the block map.
+pub const MAP_FILE: &str = "map.7z";
+/// Name of the map member inside [`MAP_FILE`].
+pub const MAP_MEMBER: &str = "map";
+/// Name of the raw new blocks.
+pub const DATA_FILE: &str = "patch.data";
+/// Name of the patch description.
+pub const PATCH_JSON: &str = "patch.json";
+
+/// Contents of `patch.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchMeta {
+    /// Patch format version (1).
+    pub format_version: u32,
+    /// Build the patch applies to.
+    pub from_build_id: u64,
+    /// Build the patch produces.
+    pub to_build_id: u64,
+    /// dxfName of the old image.
+    pub from_dxf_name: String,
+    /// dxfName of the new image.
+    pub to_dxf_name: String,
+    /// Bytes per block (4096).
+    pub block_size: u64,
+    /// Blocks of the new image.
+    pub block_count: u64,
+    /// New-image blocks taken from the old image.
+    pub reused_blocks: u64,
+    /// New-image blocks taken from `patch.data`.
+    pub new_blocks: u64,
+    /// New-image blocks that are zeros.
+    pub zero_blocks: u64,
+    /// Bytes of `patch.data` (= newBlocks × 4096).
+    pub data_bytes: u64,
+    /// MD5 of the old `img.dxf`.
+    pub from_dxf_md5: String,
+    /// MD5 of the new `img.dxf`.
+    pub to_dxf_md5: String,
+}

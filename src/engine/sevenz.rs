@@ -1,0 +1,58 @@
+//! Single-member 7z archives with fixed metadata, so equal contents give equal bytes.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use sevenz_rust2::{ArchiveEntry, ArchiveReader, ArchiveWriter, Password};
+
+use crate::engine::error::{EngineError, IoContext, Result};
+use crate::engine::fsio::AtomicFile;
+
+/// Writes `target` as a 7z (LZMA2) archive holding one member `member` with the bytes of
+/// `data`. The member carries no timestamps or attributes, so output depends on content only.
+pub fn write_single(target: &Path, member: &str, data: impl Read) -> Result<()> {
+    let mut out = AtomicFile::create(target)?;
+    let to_io = |e: sevenz_rust2::Error| EngineError::Io {
+        filename: target.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    };
+    let file = out.file().try_clone().at(target)?;
+    let mut writer = ArchiveWriter::new(file).map_err(to_io)?;
+    writer
+        .push_archive_entry(ArchiveEntry::new_file(member), Some(data))
+        .map_err(to_io)?;
+    writer.finish().at(target)?;
+    out.commit()
+}
+
+/// Opens the archive `name` in `dir`, checks it holds exactly `member`, and passes the
+/// member's decompressed bytes to `read`. Defects of the archive become `corrupt(reason)`.
+pub fn read_single<T>(
+    dir: &Path,
+    name: &str,
+    member: &str,
+    corrupt: impl Fn(String) -> EngineError,
+    read: impl FnOnce(&mut dyn Read) -> Result<T>,
+) -> Result<T> {
+    let file = File::open(dir.join(name)).map_err(|e| corrupt(format!("cannot open: {e}")))?;
+    let mut reader =
+        ArchiveReader::new(file, Password::empty()).map_err(|e| corrupt(e.to_string()))?;
+    let names: Vec<&str> = reader.archive().files.iter().map(|f| f.name()).collect();
+    if names != [member] {
+        return Err(corrupt(format!(
+            "expected one member '{member}', found {names:?}"
+        )));
+    }
+    let mut read = Some(read);
+    let mut result = None;
+    reader
+        .for_each_entries(|_, data| {
+            if let Some(read) = read.take() {
+                result = Some(read(data));
+            }
+            Ok(true)
+        })
+        .map_err(|e| corrupt(e.to_string()))?;
+    result.unwrap_or_else(|| Err(corrupt(format!("member '{member}' has no data"))))
+}

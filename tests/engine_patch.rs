@@ -1,0 +1,140 @@
+//! Block-level patches through the real CLI: made by content wherever blocks moved, applied
+//! streaming to the exact new image, refused when damaged.
+
+mod common_engine;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common_engine::*;
+
+/// Two builds: the new one edits a file, moves a directory, drops one file and adds one, and
+/// is built with an access order so its image is reordered. Returns (work, old img, new img).
+fn two_images() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let work = scratch();
+    let (old, new) = (work.path().join("old"), work.path().join("new"));
+    let game = noise(300_000, 1);
+    write(&old.join("bin/game"), &game);
+    write(&old.join("data/levels/a.pak"), &noise(100_000, 2));
+    write(&old.join("data/b.pak"), &noise(50_000, 3));
+    write(&old.join("gone.txt"), b"removed in the new build");
+    let mut edited = game.clone();
+    edited[5000] ^= 0xff;
+    edited.extend(noise(10, 4));
+    write(&new.join("bin/game"), &edited);
+    write(&new.join("assets/levels/a.pak"), &noise(100_000, 2));
+    write(&new.join("data/b.pak"), &noise(50_000, 3));
+    write(&new.join("data/c.pak"), &noise(9000, 5));
+    let (old_tar, new_tar) = (work.path().join("old.tar"), work.path().join("new.tar"));
+    tar_of(&old, &old_tar, "");
+    tar_of(&new, &new_tar, "");
+    let old_img = build(&old_tar, &work.path().join("old-img"));
+    let order = work.path().join("order.txt");
+    fs::write(&order, "10 3 data/b.pak\n0 3 assets/levels/a.pak\n").expect("order");
+    let new_img = work.path().join("new-img");
+    cli_ok(&[&"image", &"build", &new_tar, &new_img, &"--order", &order]);
+    (work, old_img, new_img)
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(path).expect("read json")).expect("json")
+}
+
+fn patch_md5s(dir: &Path) -> String {
+    sh(&format!(
+        "cd '{}' && md5sum app.json img.json map.7z patch.data patch.json",
+        dir.display()
+    ))
+}
+
+#[test]
+fn streaming_patch_rebuilds_the_new_image() {
+    let (work, old_img, new_img) = two_images();
+    let patch = work.path().join("patch");
+    cli_ok(&[&"patch", &"make", &old_img, &new_img, &patch]);
+    assert_7z_ok(&patch.join("map.7z"));
+    let meta = json(&patch.join("patch.json"));
+    let new_meta = json(&new_img.join("img.json"));
+    assert_eq!(meta["toDxfMd5"], new_meta["dxfMd5"]);
+    // The edited block, the game's grown last block, and c.pak's 3 blocks; the moved a.pak
+    // and the reordered b.pak come from the old image.
+    assert_eq!(meta["newBlocks"], 5, "{meta}");
+    assert_eq!(
+        fs::read(patch.join("img.json")).expect("img.json"),
+        fs::read(new_img.join("img.json")).expect("img.json")
+    );
+
+    let out = work.path().join("rebuilt.dxf");
+    cli_ok(&[&"patch", &"apply", &old_img, &patch, &out, &"--streaming"]);
+    assert_eq!(
+        fs::read(&out).expect("rebuilt"),
+        fs::read(new_img.join("img.dxf")).expect("new dxf")
+    );
+
+    let again = work.path().join("patch-again");
+    cli_ok(&[&"patch", &"make", &old_img, &new_img, &again]);
+    assert_eq!(patch_md5s(&patch), patch_md5s(&again));
+}
+
+/// Applying must fail with exit code 2, naming `file`, and leave no output behind.
+fn assert_apply_refused(old_img: &Path, patch: &Path, out: &Path, file: &str) {
+    let result = cli(&[&"patch", &"apply", &old_img, &patch, &out, &"--streaming"]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("rockit-edge: {file}: corrupt patch:")),
+        "{file}: {stderr}"
+    );
+    assert!(!out.exists(), "no output after a refused apply");
+}
+
+#[test]
+fn damaged_patches_are_refused() {
+    let (work, old_img, new_img) = two_images();
+    let patch = work.path().join("patch");
+    cli_ok(&[&"patch", &"make", &old_img, &new_img, &patch]);
+    let out = work.path().join("out.dxf");
+    let keep = |name: &str| fs::read(patch.join(name)).expect("read");
+    let (data, map) = (keep("patch.data"), keep("map.7z"));
+
+    fs::write(patch.join("patch.data"), &data[..data.len() - 1]).expect("write");
+    assert_apply_refused(&old_img, &patch, &out, "patch.data");
+    let mut flipped = data.clone();
+    flipped[10] ^= 1;
+    fs::write(patch.join("patch.data"), &flipped).expect("write");
+    assert_apply_refused(&old_img, &patch, &out, "patch.data");
+    fs::write(patch.join("patch.data"), &data).expect("write");
+
+    fs::write(patch.join("map.7z"), &map[..map.len() / 2]).expect("write");
+    assert_apply_refused(&old_img, &patch, &out, "map.7z");
+    fs::write(patch.join("map.7z"), &map).expect("write");
+
+    assert_apply_refused(&new_img, &patch, &out, "patch.json");
+
+    let bulk = cli(&[&"patch", &"apply", &old_img, &patch, &out]);
+    assert_eq!(bulk.status.code(), Some(2));
+    cli_ok(&[&"patch", &"apply", &old_img, &patch, &out, &"--streaming"]);
+}
+
+#[test]
+fn make_refuses_a_corrupt_image() {
+    let (work, old_img, new_img) = two_images();
+    let dxf = old_img.join("img.dxf");
+    let mut bytes = fs::read(&dxf).expect("dxf");
+    bytes[0] ^= 1;
+    fs::write(&dxf, bytes).expect("write");
+    let result = cli(&[
+        &"patch",
+        &"make",
+        &old_img,
+        &new_img,
+        &work.path().join("p"),
+    ]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2));
+    let expected = format!(
+        "rockit-edge: {}: corrupt image: md5 differs from img.json\n",
+        dxf.display()
+    );
+    assert_eq!(stderr, expected);
+}
