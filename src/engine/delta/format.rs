@@ -1,0 +1,159 @@
+//! Constants, errors and varint coding shared by the encoder and `apply`.
+
+use std::io;
+
+/// First bytes of every raw delta stream: "RKDL" + format version 1.
+pub const MAGIC: [u8; 5] = *b"RKDL\x01";
+
+/// Largest number of new bytes one chunk may produce. `apply` buffers one chunk, so this
+/// bounds its memory whatever the stream claims.
+pub const MAX_CHUNK_NEW: u64 = 16 << 20;
+
+/// New bytes per chunk written by the encoder: small enough to bound `apply` memory, large
+/// enough that the three sections of a chunk stay long, homogeneous runs for LZMA2.
+pub const ENCODER_CHUNK_NEW: usize = 8 << 20;
+
+/// Largest encoded control record: three varints of at most 10 bytes each.
+const MAX_RECORD_BYTES: u64 = 30;
+
+/// Largest control section a chunk producing `chunk_new` bytes can need: every record
+/// produces at least one byte.
+pub fn max_ctrl_len(chunk_new: u64) -> u64 {
+    chunk_new.saturating_mul(MAX_RECORD_BYTES)
+}
+
+/// Why a raw delta stream could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum DeltaError {
+    /// The stream does not start with [`MAGIC`] (not a delta stream, or another version).
+    #[error("not a rockit delta stream (bad magic or unsupported version)")]
+    BadMagic,
+    /// The stream ended before the field or section named.
+    #[error("delta stream truncated while reading {0}")]
+    Truncated(&'static str),
+    /// A varint is longer than 10 bytes or overflows 64 bits.
+    #[error("malformed varint in {0}")]
+    BadVarint(&'static str),
+    /// A chunk header announces impossible lengths.
+    #[error("corrupt chunk header: {0}")]
+    BadChunk(String),
+    /// A control record is inconsistent with its chunk.
+    #[error("corrupt control record: {0}")]
+    BadRecord(String),
+    /// A copy refers to bytes outside the old data.
+    #[error("copy of {len} bytes at old offset {pos} is outside the old data ({old_len} bytes)")]
+    OldOutOfRange {
+        /// Absolute old offset the copy starts at.
+        pos: u64,
+        /// Copy length.
+        len: u64,
+        /// Size of the old data.
+        old_len: u64,
+    },
+    /// Bytes follow the last chunk.
+    #[error("trailing bytes after the end of the delta stream")]
+    TrailingData,
+    /// Reading the old data or writing the output failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Appends `v` as an unsigned LEB128 varint.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Maps a signed value to unsigned so that small magnitudes stay small (zigzag).
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// Inverse of [`zigzag`].
+pub fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// A cursor over an in-memory section that decodes varints with precise errors.
+pub struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+    what: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor over `data`; `what` names the section in errors.
+    pub fn new(data: &'a [u8], what: &'static str) -> Self {
+        Self { data, pos: 0, what }
+    }
+
+    /// True when every byte was consumed.
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    /// Decodes one varint.
+    pub fn varint(&mut self) -> Result<u64, DeltaError> {
+        let (v, used) = decode_varint(&self.data[self.pos..], self.what)?;
+        self.pos += used;
+        Ok(v)
+    }
+
+    /// Takes the next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DeltaError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or(DeltaError::Truncated(self.what))?;
+        let s = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+}
+
+/// Decodes a varint from the start of `data`, returning it and the bytes used.
+fn decode_varint(data: &[u8], what: &'static str) -> Result<(u64, usize), DeltaError> {
+    let mut v = 0u64;
+    for (i, &b) in data.iter().enumerate().take(10) {
+        let part = u64::from(b & 0x7f);
+        if i == 9 && b > 1 {
+            return Err(DeltaError::BadVarint(what));
+        }
+        v |= part << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok((v, i + 1));
+        }
+    }
+    if data.len() < 10 {
+        Err(DeltaError::Truncated(what))
+    } else {
+        Err(DeltaError::BadVarint(what))
+    }
+}
+
+/// Reads one varint from a byte stream.
+pub fn read_varint<R: io::Read>(r: &mut R, what: &'static str) -> Result<u64, DeltaError> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let mut b = [0u8; 1];
+        if let Err(e) = r.read_exact(&mut b) {
+            return Err(match e.kind() {
+                io::ErrorKind::UnexpectedEof => DeltaError::Truncated(what),
+                _ => DeltaError::Io(e),
+            });
+        }
+        let b = b[0];
+        if i == 9 && b > 1 {
+            return Err(DeltaError::BadVarint(what));
+        }
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(DeltaError::BadVarint(what))
+}

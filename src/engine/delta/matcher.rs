@@ -1,0 +1,160 @@
+//! Finding covers: stretches of new that are coded as "old bytes at some position plus a
+//! bytewise difference". The scan is bsdiff's (Colin Percival, "Naive differences of
+//! executable code"): exact suffix-array matches are anchors, and each anchor's alignment
+//! is extended forwards and backwards while more than half of the bytes agree, so code whose
+//! embedded addresses all moved by a constant becomes one long cover with a mostly-zero
+//! difference. Address choice prefers the candidate nearest the running alignment.
+
+use super::index::SuffixIndex;
+
+/// A stretch of new coded against old: `new[new_pos..new_pos + len]` is
+/// `old[old_pos..old_pos + len]` plus a bytewise difference. Positions are in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cover {
+    /// Start in the new data.
+    pub new_pos: usize,
+    /// Start in the old window.
+    pub old_pos: usize,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+/// Tuning of the cover search.
+#[derive(Debug, Clone, Copy)]
+pub struct MatchParams {
+    /// An exact match must beat the running alignment by more than this many agreeing
+    /// bytes before a new cover starts there: the break-even of a control record against
+    /// the bytes it saves after compression.
+    pub min_gain: usize,
+}
+
+impl Default for MatchParams {
+    fn default() -> Self {
+        Self { min_gain: 8 }
+    }
+}
+
+/// True when `old[o]` exists and equals `b`, `o` being a signed alignment result.
+fn agrees(old: &[u8], o: isize, b: u8) -> bool {
+    o >= 0 && (o as usize) < old.len() && old[o as usize] == b
+}
+
+/// Covers of `new` against the indexed old window, sorted by `new_pos`, not overlapping.
+pub fn find_covers(index: &SuffixIndex<'_>, new: &[u8], params: MatchParams) -> Vec<Cover> {
+    let old = index.old();
+    let n = new.len();
+    let mut covers = Vec::new();
+    let (mut scan, mut len, mut pos) = (0usize, 0usize, 0usize);
+    let (mut last_scan, mut last_pos) = (0usize, 0usize);
+    let mut last_offset: isize = 0;
+    while scan < n {
+        let mut old_score = 0usize;
+        scan += len;
+        let mut scsc = scan;
+        while scan < n {
+            let prefer = (scan as isize + last_offset).max(0) as usize;
+            (len, pos) = index.longest_match(&new[scan..], prefer);
+            while scsc < scan + len {
+                if agrees(old, scsc as isize + last_offset, new[scsc]) {
+                    old_score += 1;
+                }
+                scsc += 1;
+            }
+            if (len == old_score && len != 0) || len > old_score + params.min_gain {
+                break;
+            }
+            if agrees(old, scan as isize + last_offset, new[scan]) {
+                old_score = old_score.saturating_sub(1);
+            }
+            scan += 1;
+        }
+        if len != old_score || scan == n {
+            let mut lenf = extend_forward(old, new, last_scan, last_pos, scan);
+            let mut lenb = if scan < n {
+                extend_backward(old, new, last_scan, scan, pos)
+            } else {
+                0
+            };
+            if last_scan + lenf > scan - lenb {
+                let overlap = last_scan + lenf - (scan - lenb);
+                let split = split_overlap(old, new, (last_scan + lenf, last_pos + lenf), (scan - lenb, pos - lenb), overlap);
+                lenf = lenf + split - overlap;
+                lenb -= split;
+            }
+            if lenf > 0 {
+                covers.push(Cover {
+                    new_pos: last_scan,
+                    old_pos: last_pos,
+                    len: lenf,
+                });
+            }
+            last_scan = scan - lenb;
+            last_pos = pos - lenb;
+            last_offset = pos as isize - scan as isize;
+        }
+    }
+    covers
+}
+
+/// How far the alignment `new[scan..] ~ old[pos..]` should run forwards (up to `end`):
+/// the length maximising `2 * agreeing - length`.
+fn extend_forward(old: &[u8], new: &[u8], scan: usize, pos: usize, end: usize) -> usize {
+    let limit = (end - scan).min(old.len().saturating_sub(pos));
+    let (mut s, mut best_score, mut best_len) = (0isize, 0isize, 0usize);
+    for i in 0..limit {
+        if old[pos + i] == new[scan + i] {
+            s += 1;
+        }
+        let score = 2 * s - (i as isize + 1);
+        if score > best_score {
+            best_score = score;
+            best_len = i + 1;
+        }
+    }
+    best_len
+}
+
+/// How far the alignment ending at `new[scan]`, `old[pos]` should run backwards, no further
+/// than `floor` in new.
+fn extend_backward(old: &[u8], new: &[u8], floor: usize, scan: usize, pos: usize) -> usize {
+    let limit = (scan - floor).min(pos);
+    let (mut s, mut best_score, mut best_len) = (0isize, 0isize, 0usize);
+    for i in 1..=limit {
+        if old[pos - i] == new[scan - i] {
+            s += 1;
+        }
+        let score = 2 * s - i as isize;
+        if score > best_score {
+            best_score = score;
+            best_len = i;
+        }
+    }
+    best_len
+}
+
+/// Where to cut an `overlap`-byte stretch claimed both by the forward extension ending at
+/// `fwd_end` (new, old ends) and the backward one starting at `bwd_start`: the number of
+/// bytes to keep in the forward cover.
+fn split_overlap(
+    old: &[u8],
+    new: &[u8],
+    fwd_end: (usize, usize),
+    bwd_start: (usize, usize),
+    overlap: usize,
+) -> usize {
+    let (mut s, mut best, mut keep) = (0isize, 0isize, 0usize);
+    for i in 0..overlap {
+        let (fn_, fo) = (fwd_end.0 - overlap + i, fwd_end.1 - overlap + i);
+        if new[fn_] == old[fo] {
+            s += 1;
+        }
+        if new[bwd_start.0 + i] == old[bwd_start.1 + i] {
+            s -= 1;
+        }
+        if s > best {
+            best = s;
+            keep = i + 1;
+        }
+    }
+    keep
+}
