@@ -31,12 +31,12 @@ fn round_trip(old: &[u8], new: &[u8]) -> Vec<u8> {
     raw
 }
 
-/// x86-like code: opcodes with 32-bit absolute addresses.
+/// Code-like data: runs of opcode bytes, each followed by a 32-bit absolute address.
 fn code(len_insns: usize, shift: u32, seed: u64) -> Vec<u8> {
-    let ops = noise(len_insns, seed);
-    let mut out = Vec::with_capacity(len_insns * 5);
-    for (i, op) in ops.iter().enumerate() {
-        out.push(0xe8 | (op & 3));
+    let ops = noise(len_insns * 12, seed);
+    let mut out = Vec::with_capacity(len_insns * 16);
+    for (i, op) in ops.chunks(12).enumerate() {
+        out.extend_from_slice(op);
         let target = 0x40_0000 + (i as u32 * 37 % 100_000) + shift;
         out.extend_from_slice(&target.to_le_bytes());
     }
@@ -59,7 +59,10 @@ fn inserts_deletes_and_moves() {
     new.extend_from_slice(&old[120_000..200_000]);
     let raw = round_trip(&old, &new);
     let nonzero = raw.iter().filter(|&&b| b != 0).count();
-    assert!(nonzero < 6_000, "moved data must be copied, {nonzero} nonzero bytes");
+    assert!(
+        nonzero < 6_000,
+        "moved data must be copied, {nonzero} nonzero bytes"
+    );
 }
 
 #[test]
@@ -83,7 +86,10 @@ fn one_byte_insert_at_start_of_large_buffer() {
     new.extend_from_slice(&old);
     let raw = round_trip(&old, &new);
     let nonzero_diff = raw.iter().filter(|&&b| b != 0).count();
-    assert!(nonzero_diff < 64, "one copy plus one literal, got {nonzero_diff} nonzero bytes");
+    assert!(
+        nonzero_diff < 64,
+        "one copy plus one literal, got {nonzero_diff} nonzero bytes"
+    );
 }
 
 #[test]
@@ -101,8 +107,20 @@ fn shifted_addresses_give_mostly_zero_difference() {
     let mut new = code(50_000, 0x1000, 9);
     new.splice(1000..1000, noise(777, 10));
     let raw = round_trip(&old, &new);
-    let nonzero = raw.iter().filter(|&&b| b != 0).count();
-    assert!(nonzero < new.len() / 4, "{nonzero} nonzero bytes of {}", raw.len());
+    let patch = delta::write_7z(
+        &raw[..],
+        raw.len() as u64,
+        "p",
+        std::io::Cursor::new(Vec::new()),
+    )
+    .expect("7z written")
+    .into_inner();
+    assert!(
+        patch.len() < new.len() / 20,
+        "{} patch bytes for {}",
+        patch.len(),
+        new.len()
+    );
 }
 
 #[test]
@@ -120,7 +138,10 @@ fn regions_map_to_file_offsets() {
     let old = OldWindow::from_regions(&window, &regions).expect("lengths add up");
     let new: Vec<u8> = [&file[30_000..60_000], &file[150_000..170_000]].concat();
     let raw = delta::diff(&old, &new).expect("window within limits");
-    assert_eq!(apply(&raw, &file).expect("applies against the whole file"), new);
+    assert_eq!(
+        apply(&raw, &file).expect("applies against the whole file"),
+        new
+    );
     assert!(OldWindow::from_regions(&window, &[(0, 5)]).is_err());
 }
 
@@ -170,27 +191,41 @@ fn corrupt_streams_never_panic() {
 #[test]
 fn specific_errors() {
     let old = b"0123456789".to_vec();
-    assert!(matches!(apply(b"XXXXX\x00", &old), Err(DeltaError::BadMagic)));
+    assert!(matches!(
+        apply(b"XXXXX\x00", &old),
+        Err(DeltaError::BadMagic)
+    ));
     assert!(matches!(apply(b"RKD", &old), Err(DeltaError::Truncated(_))));
     let mut raw = diff(&old, b"0123456789abc");
     raw.push(0);
     assert!(matches!(apply(&raw, &old), Err(DeltaError::TrailingData)));
     // new_len 4, chunk of 4 bytes: one record copying 4 bytes at old offset 100.
-    let far = b"RKDL\x01\x04\x04\x04\x04\x00\x04\xc8\x01\x00\x00\x00\x00";
-    assert!(matches!(apply(far, &old), Err(DeltaError::OldOutOfRange { .. })));
+    let far = b"RKDL\x01\x04\x04\x04\x04\x02\x00\x04\xc8\x01\x04\x00";
+    assert!(matches!(
+        apply(far, &old),
+        Err(DeltaError::OldOutOfRange { .. })
+    ));
     // A chunk claiming 1 TiB of control bytes must fail without allocating it.
-    let huge = b"RKDL\x01\x04\x04\x80\x80\x80\x80\x80\x20\x00";
+    let huge = b"RKDL\x01\x04\x04\x80\x80\x80\x80\x80\x20\x00\x00";
     assert!(matches!(apply(huge, &old), Err(DeltaError::BadChunk(_))));
-    let oversized = b"RKDL\x01\x80\x80\x80\x80\x10\x80\x80\x80\x80\x10\x00\x00";
-    assert!(matches!(apply(oversized, &old), Err(DeltaError::BadChunk(_))));
+    let oversized = b"RKDL\x01\x80\x80\x80\x80\x10\x80\x80\x80\x80\x10\x00\x00\x00";
+    assert!(matches!(
+        apply(oversized, &old),
+        Err(DeltaError::BadChunk(_))
+    ));
 }
 
 #[test]
 fn patch_container_is_a_7z() {
     let old = noise(100_000, 19);
     let raw = diff(&old, &old);
-    let archive = delta::write_7z(&raw[..], raw.len() as u64, "patch.bin", std::io::Cursor::new(Vec::new()))
-        .expect("7z written")
-        .into_inner();
+    let archive = delta::write_7z(
+        &raw[..],
+        raw.len() as u64,
+        "patch.bin",
+        std::io::Cursor::new(Vec::new()),
+    )
+    .expect("7z written")
+    .into_inner();
     assert_eq!(&archive[..6], b"7z\xbc\xaf\x27\x1c");
 }

@@ -5,7 +5,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 
 use super::format::{
-    Cursor, DeltaError, MAGIC, MAX_CHUNK_NEW, max_ctrl_len, read_varint, unzigzag,
+    Cursor, DeltaError, MAGIC, MAX_CHUNK_NEW, decode_rle, max_ctrl_len, max_rle_len, read_varint,
+    unzigzag,
 };
 
 /// Random access to the old data a delta stream copies from.
@@ -78,6 +79,7 @@ fn read_section<R: Read>(
 #[derive(Default)]
 struct ChunkBuffers {
     ctrl: Vec<u8>,
+    rle: Vec<u8>,
     diff: Vec<u8>,
     lit: Vec<u8>,
     out: Vec<u8>,
@@ -109,21 +111,31 @@ where
         let chunk_new = read_varint(&mut delta, "chunk header")?;
         let ctrl_len = read_varint(&mut delta, "chunk header")?;
         let diff_len = read_varint(&mut delta, "chunk header")?;
+        let rle_len = read_varint(&mut delta, "chunk header")?;
         if chunk_new == 0 || chunk_new > MAX_CHUNK_NEW || chunk_new > new_len - written {
             return Err(DeltaError::BadChunk(format!(
                 "chunk of {chunk_new} bytes with {} bytes left to produce",
                 new_len - written
             )));
         }
-        if ctrl_len > max_ctrl_len(chunk_new) || diff_len > chunk_new {
+        if ctrl_len > max_ctrl_len(chunk_new)
+            || diff_len > chunk_new
+            || rle_len > max_rle_len(diff_len)
+        {
             return Err(DeltaError::BadChunk(format!(
-                "sections ({ctrl_len} control, {diff_len} difference) too long for a \
-                 {chunk_new}-byte chunk"
+                "sections ({ctrl_len} control, {diff_len} difference in {rle_len}) too long \
+                 for a {chunk_new}-byte chunk"
             )));
         }
         read_section(&mut delta, ctrl_len, &mut bufs.ctrl, "control section")?;
-        read_section(&mut delta, diff_len, &mut bufs.diff, "difference section")?;
-        read_section(&mut delta, chunk_new - diff_len, &mut bufs.lit, "literal section")?;
+        read_section(&mut delta, rle_len, &mut bufs.rle, "difference section")?;
+        decode_rle(&bufs.rle, diff_len as usize, &mut bufs.diff)?;
+        read_section(
+            &mut delta,
+            chunk_new - diff_len,
+            &mut bufs.lit,
+            "literal section",
+        )?;
         last_old_end = run_chunk(&mut bufs, old, chunk_new, last_old_end)?;
         out.write_all(&bufs.out)?;
         written += chunk_new;

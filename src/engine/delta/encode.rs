@@ -1,6 +1,6 @@
 //! Writing covers out as the raw delta stream (layout in the module doc of `delta`).
 
-use super::format::{ENCODER_CHUNK_NEW, MAGIC, put_varint, zigzag};
+use super::format::{ENCODER_CHUNK_NEW, MAGIC, put_rle, put_varint, zigzag};
 use super::matcher::Cover;
 
 /// An old window: bytes in memory plus where each stretch of them lives in the old file,
@@ -66,7 +66,9 @@ impl<'a> OldWindow<'a> {
 
     /// Region index holding window position `pos`.
     fn region_of(&self, pos: usize) -> usize {
-        self.regions.partition_point(|r| r.0 <= pos).saturating_sub(1)
+        self.regions
+            .partition_point(|r| r.0 <= pos)
+            .saturating_sub(1)
     }
 
     /// Splits a window range into `(file offset, length)` pieces, one per region touched.
@@ -158,8 +160,12 @@ impl StreamWriter {
         put_varint(&mut self.out, used);
         put_varint(&mut self.out, self.ctrl.len() as u64);
         put_varint(&mut self.out, self.diff.len() as u64);
+        let mut rle = Vec::new();
+        put_rle(&mut rle, &self.diff);
+        put_varint(&mut self.out, rle.len() as u64);
         self.out.append(&mut self.ctrl);
-        self.out.append(&mut self.diff);
+        self.out.append(&mut rle);
+        self.diff.clear();
         self.out.append(&mut self.lit);
     }
 }

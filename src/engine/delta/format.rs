@@ -13,13 +13,60 @@ pub const MAX_CHUNK_NEW: u64 = 16 << 20;
 /// enough that the three sections of a chunk stay long, homogeneous runs for LZMA2.
 pub const ENCODER_CHUNK_NEW: usize = 8 << 20;
 
-/// Largest encoded control record: three varints of at most 10 bytes each.
-const MAX_RECORD_BYTES: u64 = 30;
+/// Largest encoded control record: two chunk-bounded varints (4 bytes) and one 10-byte one.
+const MAX_RECORD_BYTES: u64 = 18;
 
 /// Largest control section a chunk producing `chunk_new` bytes can need: every record
 /// produces at least one byte.
 pub fn max_ctrl_len(chunk_new: u64) -> u64 {
     chunk_new.saturating_mul(MAX_RECORD_BYTES)
+}
+
+/// Largest run-length coded difference section for `diff_len` difference bytes: a token
+/// of two varints (at most 4 bytes each for chunk-sized values) produces at least one byte.
+pub fn max_rle_len(diff_len: u64) -> u64 {
+    diff_len.saturating_mul(9)
+}
+
+/// Appends `diff` run-length coded: tokens `zeros raw_len byte{raw_len}`, so the long zero
+/// runs of a good match cost a varint instead of many LZMA2 match symbols.
+pub fn put_rle(out: &mut Vec<u8>, diff: &[u8]) {
+    let mut at = 0;
+    while at < diff.len() {
+        let zeros = diff[at..].iter().take_while(|&&b| b == 0).count();
+        let raw_start = at + zeros;
+        let raw = diff[raw_start..].iter().take_while(|&&b| b != 0).count();
+        put_varint(out, zeros as u64);
+        put_varint(out, raw as u64);
+        out.extend_from_slice(&diff[raw_start..raw_start + raw]);
+        at = raw_start + raw;
+    }
+}
+
+/// Decodes a run-length coded difference section into `out` (cleared first), which must
+/// come to exactly `diff_len` bytes.
+pub fn decode_rle(rle: &[u8], diff_len: usize, out: &mut Vec<u8>) -> Result<(), DeltaError> {
+    out.clear();
+    let mut cur = Cursor::new(rle, "difference section");
+    while !cur.is_empty() {
+        let zeros = cur.varint()?;
+        let raw = cur.varint()?;
+        let left = (diff_len - out.len()) as u64;
+        if zeros + raw == 0 || zeros > left || raw > left - zeros {
+            return Err(DeltaError::BadChunk(format!(
+                "difference token of {zeros} zero and {raw} raw bytes overruns {left} bytes"
+            )));
+        }
+        out.resize(out.len() + zeros as usize, 0);
+        out.extend_from_slice(cur.take(raw as usize)?);
+    }
+    if out.len() != diff_len {
+        return Err(DeltaError::BadChunk(format!(
+            "difference section decodes to {} of {diff_len} bytes",
+            out.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Why a raw delta stream could not be applied.

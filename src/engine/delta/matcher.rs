@@ -26,11 +26,17 @@ pub struct MatchParams {
     /// bytes before a new cover starts there: the break-even of a control record against
     /// the bytes it saves after compression.
     pub min_gain: usize,
+    /// How many agreeing bytes one disagreeing byte cancels when extending an alignment
+    /// (bsdiff uses 1): a lone nonzero difference byte costs several compressed bytes.
+    pub mismatch_cost: isize,
 }
 
 impl Default for MatchParams {
     fn default() -> Self {
-        Self { min_gain: 8 }
+        Self {
+            min_gain: 8,
+            mismatch_cost: 2,
+        }
     }
 }
 
@@ -69,15 +75,22 @@ pub fn find_covers(index: &SuffixIndex<'_>, new: &[u8], params: MatchParams) -> 
             scan += 1;
         }
         if len != old_score || scan == n {
-            let mut lenf = extend_forward(old, new, last_scan, last_pos, scan);
+            let k = params.mismatch_cost;
+            let mut lenf = extend_forward(old, new, last_scan, last_pos, scan, k);
             let mut lenb = if scan < n {
-                extend_backward(old, new, last_scan, scan, pos)
+                extend_backward(old, new, last_scan, scan, pos, k)
             } else {
                 0
             };
             if last_scan + lenf > scan - lenb {
                 let overlap = last_scan + lenf - (scan - lenb);
-                let split = split_overlap(old, new, (last_scan + lenf, last_pos + lenf), (scan - lenb, pos - lenb), overlap);
+                let split = split_overlap(
+                    old,
+                    new,
+                    (last_scan + lenf, last_pos + lenf),
+                    (scan - lenb, pos - lenb),
+                    overlap,
+                );
                 lenf = lenf + split - overlap;
                 lenb -= split;
             }
@@ -97,15 +110,13 @@ pub fn find_covers(index: &SuffixIndex<'_>, new: &[u8], params: MatchParams) -> 
 }
 
 /// How far the alignment `new[scan..] ~ old[pos..]` should run forwards (up to `end`):
-/// the length maximising `2 * agreeing - length`.
-fn extend_forward(old: &[u8], new: &[u8], scan: usize, pos: usize, end: usize) -> usize {
+/// the length maximising `agreeing - k * disagreeing`.
+fn extend_forward(old: &[u8], new: &[u8], scan: usize, pos: usize, end: usize, k: isize) -> usize {
     let limit = (end - scan).min(old.len().saturating_sub(pos));
     let (mut s, mut best_score, mut best_len) = (0isize, 0isize, 0usize);
     for i in 0..limit {
-        if old[pos + i] == new[scan + i] {
-            s += 1;
-        }
-        let score = 2 * s - (i as isize + 1);
+        s += if old[pos + i] == new[scan + i] { 1 } else { -k };
+        let score = s;
         if score > best_score {
             best_score = score;
             best_len = i + 1;
@@ -116,14 +127,19 @@ fn extend_forward(old: &[u8], new: &[u8], scan: usize, pos: usize, end: usize) -
 
 /// How far the alignment ending at `new[scan]`, `old[pos]` should run backwards, no further
 /// than `floor` in new.
-fn extend_backward(old: &[u8], new: &[u8], floor: usize, scan: usize, pos: usize) -> usize {
+fn extend_backward(
+    old: &[u8],
+    new: &[u8],
+    floor: usize,
+    scan: usize,
+    pos: usize,
+    k: isize,
+) -> usize {
     let limit = (scan - floor).min(pos);
     let (mut s, mut best_score, mut best_len) = (0isize, 0isize, 0usize);
     for i in 1..=limit {
-        if old[pos - i] == new[scan - i] {
-            s += 1;
-        }
-        let score = 2 * s - i as isize;
+        s += if old[pos - i] == new[scan - i] { 1 } else { -k };
+        let score = s;
         if score > best_score {
             best_score = score;
             best_len = i;

@@ -15,19 +15,23 @@
 //! stream  = magic new_len chunk*          ; the stream ends right after the last chunk
 //! magic   = "RKDL" 0x01                   ; 5 bytes
 //! new_len = varint                        ; bytes the stream produces; chunks sum to it
-//! chunk   = chunk_new ctrl_len diff_len ctrl diff lit
+//! chunk   = chunk_new ctrl_len diff_len rle_len ctrl rle lit
 //! chunk_new = varint                      ; 1 ..= 16 MiB new bytes produced by this chunk
-//! ctrl_len  = varint                      ; bytes of `ctrl`, at most 30 * chunk_new
-//! diff_len  = varint                      ; bytes of `diff`, at most chunk_new
+//! ctrl_len  = varint                      ; bytes of `ctrl`, at most 18 * chunk_new
+//! diff_len  = varint                      ; difference bytes `rle` decodes to, <= chunk_new
+//! rle_len   = varint                      ; bytes of `rle`, at most 9 * diff_len
 //! ctrl    = record*                       ; ctrl_len bytes
-//! diff    = byte{diff_len}                ; difference bytes, consumed by copies in order
+//! rle     = token*                        ; rle_len bytes, decoding to `diff`
+//! token   = zeros raw_len byte{raw_len}   ; zeros = varint, raw_len = varint, sum > 0:
+//!                                         ; `zeros` zero bytes, then the raw bytes
 //! lit     = byte{chunk_new - diff_len}    ; literal bytes, consumed by records in order
 //! record  = lit_len copy_len [old_delta]  ; old_delta present only when copy_len > 0
 //! lit_len = varint, copy_len = varint, old_delta = zvarint
 //! ```
 //!
 //! A record appends `lit_len` bytes taken from `lit`, then, if `copy_len > 0`, `copy_len`
-//! bytes `old[p + i] + diff[k + i] (mod 256)` where `k` is the count of difference bytes
+//! bytes `old[p + i] + diff[k + i] (mod 256)` where `diff` is the decoded `rle` (exactly
+//! `diff_len` bytes), `k` is the count of difference bytes
 //! used so far in the chunk and `p = last + old_delta`. `last` is the absolute old offset
 //! just after the previous copy (0 at the start of the stream; it carries across chunks).
 //! Old offsets are absolute in the old file (the differ adds each window region's file
