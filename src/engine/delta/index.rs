@@ -2,8 +2,9 @@
 //! that prefers, among equally long matches, the one nearest an expected old position (so the
 //! delta of copy addresses stays small and compresses well).
 
-/// Number of entries of the bucket table: one per two-byte prefix, plus the end.
-const BUCKETS: usize = 1 << 16;
+/// Old windows at least this large get a three-byte bucket table (64 MiB, fewer binary
+/// search steps, each a cache miss); smaller ones a two-byte table (256 KiB).
+const LARGE_WINDOW: usize = 16 << 20;
 
 /// How many equally long neighbours of a match are inspected to find the nearest one.
 const NEAREST_PROBES: usize = 24;
@@ -16,9 +17,14 @@ const NEAREST_MAX_LEN: usize = 2048;
 pub const MAX_WINDOW: usize = i32::MAX as usize;
 
 /// Memory of a [`SuffixIndex`] beyond the old bytes it borrows: 4 bytes per old byte for
-/// the suffix array plus the fixed bucket table.
+/// the suffix array plus the bucket table (256 KiB, or 64 MiB from 16 MiB of old on).
 pub const fn index_bytes(old_len: usize) -> usize {
-    old_len * 4 + (BUCKETS + 1) * 4
+    old_len * 4 + ((1 << (8 * prefix_len(old_len))) + 1) * 4
+}
+
+/// Bytes of prefix the bucket table distinguishes for an old window of `old_len` bytes.
+const fn prefix_len(old_len: usize) -> usize {
+    if old_len >= LARGE_WINDOW { 3 } else { 2 }
 }
 
 /// Suffix array over an old window, ready for longest-match queries.
@@ -26,6 +32,8 @@ pub struct SuffixIndex<'a> {
     old: &'a [u8],
     sa: Vec<i32>,
     buckets: Vec<u32>,
+    /// Prefix bytes the bucket table distinguishes (2 or 3).
+    plen: usize,
 }
 
 /// Length of the common prefix of `a` and `b`, eight bytes at a time.
@@ -56,38 +64,38 @@ impl<'a> SuffixIndex<'a> {
         } else {
             divsufsort::sort(old).into_parts().1
         };
-        let mut counts = vec![0u32; BUCKETS + 1];
-        for &p in &sa {
-            let p = p as usize;
-            if p + 1 < old.len() {
-                counts[Self::key(old[p], old[p + 1]) + 1] += 1;
-            }
-        }
-        // Suffixes of length 1 sort before every longer suffix starting with the same byte,
-        // so the two-byte buckets are contiguous runs once those are skipped; we record where
-        // each run starts by scanning the array itself.
-        let mut buckets = vec![0u32; BUCKETS + 1];
+        let plen = prefix_len(old.len());
+        let buckets_len = 1usize << (8 * plen);
+        // Suffixes shorter than the prefix sort before the longer ones sharing their bytes;
+        // skipping them, each prefix's suffixes form one contiguous run, whose start we
+        // record by scanning the array.
+        let mut buckets = vec![0u32; buckets_len + 1];
         let mut next = 0usize;
         for (i, &p) in sa.iter().enumerate() {
-            let p = p as usize;
-            if p + 1 >= old.len() {
+            let Some(k) = Self::key(&old[p as usize..], plen) else {
                 continue;
-            }
-            let k = Self::key(old[p], old[p + 1]);
+            };
             while next <= k {
                 buckets[next] = i as u32;
                 next += 1;
             }
         }
-        while next <= BUCKETS {
+        while next <= buckets_len {
             buckets[next] = sa.len() as u32;
             next += 1;
         }
-        Self { old, sa, buckets }
+        Self {
+            old,
+            sa,
+            buckets,
+            plen,
+        }
     }
 
-    fn key(a: u8, b: u8) -> usize {
-        (usize::from(a) << 8) | usize::from(b)
+    /// Bucket of a suffix or target: its first `plen` bytes, big-endian.
+    fn key(s: &[u8], plen: usize) -> Option<usize> {
+        let head = s.get(..plen)?;
+        Some(head.iter().fold(0usize, |k, &b| (k << 8) | usize::from(b)))
     }
 
     /// The old window this index covers.
@@ -95,25 +103,24 @@ impl<'a> SuffixIndex<'a> {
         self.old
     }
 
-    /// Range of suffix-array slots whose suffixes start with `a b`. The single-byte suffix
-    /// at the very end of the window may sit inside the range; searches tolerate it.
-    fn bucket(&self, a: u8, b: u8) -> (usize, usize) {
-        let k = Self::key(a, b);
-        (self.buckets[k] as usize, self.buckets[k + 1] as usize)
+    /// Range of suffix-array slots whose suffixes start with `target`'s first `plen`
+    /// bytes; empty when `target` is shorter. Suffixes shorter than the prefix may sit
+    /// inside a range; searches tolerate them.
+    fn bucket(&self, target: &[u8]) -> (usize, usize) {
+        match Self::key(target, self.plen) {
+            Some(k) => (self.buckets[k] as usize, self.buckets[k + 1] as usize),
+            None => (0, 0),
+        }
     }
 
-    /// Longest prefix of `target` found in the old window: `(length, old position)`.
-    /// Among matches of the same length near the first one found, the one closest to
-    /// `prefer` wins. Returns length 0 when not even two bytes match.
-    pub fn longest_match(&self, target: &[u8], prefer: usize) -> (usize, usize) {
-        if target.len() < 2 || self.old.len() < 2 {
-            return (0, 0);
-        }
-        let (mut lo, mut hi) = self.bucket(target[0], target[1]);
+    /// Longest prefix of `target` found in the old window: `(length, suffix-array slot)`.
+    /// Length 0 when no match reaches the bucket prefix (2 or 3 bytes). [`SuffixIndex::nearest`] turns the slot into
+    /// the best old position once the caller decides to use the match.
+    pub fn longest_match(&self, target: &[u8]) -> (usize, usize) {
+        let (mut lo, mut hi) = self.bucket(target);
         if lo >= hi {
             return (0, 0);
         }
-        let (bucket_lo, bucket_hi) = (lo, hi);
         let (mut l_lcp, mut r_lcp) = (0usize, 0usize);
         let (mut best_len, mut best_idx) = (0usize, lo);
         while lo < hi {
@@ -134,29 +141,19 @@ impl<'a> SuffixIndex<'a> {
                 r_lcp = m;
             }
         }
-        let best_pos = self.sa[best_idx] as usize;
-        if best_len >= NEAREST_MAX_LEN || best_pos == prefer {
-            return (best_len, best_pos);
-        }
-        (
-            best_len,
-            self.nearest(target, best_len, best_idx, prefer, bucket_lo, bucket_hi),
-        )
+        (best_len, best_idx)
     }
 
-    /// Among the suffix-array neighbours of slot `idx` sharing `len` bytes with `target`,
-    /// the old position closest to `prefer`.
-    fn nearest(
-        &self,
-        target: &[u8],
-        len: usize,
-        idx: usize,
-        prefer: usize,
-        lo: usize,
-        hi: usize,
-    ) -> usize {
+    /// The old position of a match found by [`SuffixIndex::longest_match`] at slot `idx`:
+    /// among the suffix-array neighbours sharing its `len` bytes with `target`, the one
+    /// closest to `prefer` (long matches keep the slot's own position).
+    pub fn nearest(&self, target: &[u8], len: usize, idx: usize, prefer: usize) -> usize {
+        let mut best = self.sa.get(idx).map_or(0, |&p| p as usize);
+        if len < self.plen || len >= NEAREST_MAX_LEN || best == prefer {
+            return best;
+        }
+        let (lo, hi) = self.bucket(target);
         let dist = |p: usize| p.abs_diff(prefer);
-        let mut best = self.sa[idx] as usize;
         let shares = |slot: usize| {
             let p = self.sa[slot] as usize;
             common_prefix(&self.old[p..], &target[..len]) >= len
@@ -172,16 +169,14 @@ impl<'a> SuffixIndex<'a> {
                 best = p;
             }
         }
-        let mut j = idx + 1;
-        for _ in 0..NEAREST_PROBES {
-            if j >= hi || !shares(j) {
+        for j in (idx + 1..hi).take(NEAREST_PROBES) {
+            if !shares(j) {
                 break;
             }
             let p = self.sa[j] as usize;
             if dist(p) < dist(best) {
                 best = p;
             }
-            j += 1;
         }
         best
     }

@@ -58,8 +58,8 @@ pub fn find_covers(index: &SuffixIndex<'_>, new: &[u8], params: MatchParams) -> 
         scan += len;
         let mut scsc = scan;
         while scan < n {
-            let prefer = (scan as isize + last_offset).max(0) as usize;
-            (len, pos) = index.longest_match(&new[scan..], prefer);
+            let slot;
+            (len, slot) = index.longest_match(&new[scan..]);
             while scsc < scan + len {
                 if agrees(old, scsc as isize + last_offset, new[scsc]) {
                     old_score += 1;
@@ -67,6 +67,8 @@ pub fn find_covers(index: &SuffixIndex<'_>, new: &[u8], params: MatchParams) -> 
                 scsc += 1;
             }
             if (len == old_score && len != 0) || len > old_score + params.min_gain {
+                let prefer = (scan as isize + last_offset).max(0) as usize;
+                pos = index.nearest(&new[scan..], len, slot, prefer);
                 break;
             }
             if agrees(old, scan as isize + last_offset, new[scan]) {

@@ -40,11 +40,12 @@
 //!
 //! # Memory
 //!
-//! [`diff`] holds the old window, the new data, a suffix array of 4 bytes per old byte
-//! ([`index_bytes`]), the covers (24 bytes each, a small fraction of new) and the output
-//! stream (at most about new's size): about `5 * old + 2 * new` bytes. Windows are limited to
-//! [`MAX_WINDOW`] bytes (`i32` suffix array indices). [`apply`] holds one chunk's sections
-//! and output (under 3 × 16 MiB, the encoder writes 8 MiB chunks).
+//! [`diff`] holds the old window, the new data, a suffix array of 4 bytes per old byte plus
+//! a bucket table of 64 MiB from 16 MiB of old on ([`index_bytes`]), the covers (24 bytes
+//! each, a small fraction of new) and the output stream (at most about new's size): about
+//! `5 * old + 2 * new + 64 MiB` bytes. Windows are limited to [`MAX_WINDOW`] bytes (`i32`
+//! suffix-array indices; the differ's own positions are `usize`). [`apply`] holds one
+//! chunk's sections and output (under 4 × 16 MiB; the encoder writes 8 MiB chunks).
 
 mod apply;
 mod compress;
