@@ -1,7 +1,7 @@
 //! Measures the byte-level differ on one build pair: raw stream size, `patch.7z` size,
 //! diff and compression time, and checks that applying the stream rebuilds the new file.
 //!
-//! `cargo run --release --example delta_bench -- OLD NEW [--min-gain N] [--mismatch-cost K] [--out PATCH.7z]`
+//! `cargo run --release --example delta_bench -- OLD NEW [--min-gain N] [--mismatch-cost K] [--threads N] [--out PATCH.7z]`
 //! prints one `key=value` line, read by `scripts/bench/delta-vs-hdiffpatch.sh`.
 
 use std::io::Cursor;
@@ -19,12 +19,15 @@ fn main() -> anyhow::Result<()> {
             "--mismatch-cost" => {
                 params.mismatch_cost = args.next().context("--mismatch-cost K")?.parse()?
             }
+            "--threads" => params.threads = args.next().context("--threads N")?.parse()?,
             "--out" => out = Some(args.next().context("--out FILE")?),
             _ => files.push(a),
         }
     }
     let [old_path, new_path] = files.as_slice() else {
-        bail!("usage: delta_bench OLD NEW [--min-gain N] [--mismatch-cost K] [--out PATCH.7z]");
+        bail!(
+            "usage: delta_bench OLD NEW [--min-gain N] [--mismatch-cost K] [--threads N] [--out PATCH.7z]"
+        );
     };
     let old = std::fs::read(old_path).with_context(|| format!("reading {old_path}"))?;
     let new = std::fs::read(new_path).with_context(|| format!("reading {new_path}"))?;

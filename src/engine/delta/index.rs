@@ -55,6 +55,18 @@ pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     i
 }
 
+/// Suffix array of `old` (non-empty, at most [`MAX_WINDOW`] bytes) with libsais, the
+/// fastest known construction; the pure-Rust divsufsort port is the fallback should libsais
+/// refuse the input.
+fn sort_suffixes(old: &[u8]) -> Vec<i32> {
+    libsais::SuffixArrayConstruction::for_text(old)
+        .in_owned_buffer32()
+        .single_threaded()
+        .run()
+        .map(|sa| sa.into_vec())
+        .unwrap_or_else(|_| divsufsort::sort(old).into_parts().1)
+}
+
 impl<'a> SuffixIndex<'a> {
     /// Sorts the suffixes of `old`. `old.len()` must not exceed [`MAX_WINDOW`]; the caller
     /// checks it.
@@ -62,7 +74,7 @@ impl<'a> SuffixIndex<'a> {
         let sa = if old.is_empty() {
             Vec::new()
         } else {
-            divsufsort::sort(old).into_parts().1
+            sort_suffixes(old)
         };
         let plen = prefix_len(old.len());
         let buckets_len = 1usize << (8 * plen);

@@ -5,6 +5,8 @@
 //! embedded addresses all moved by a constant becomes one long cover with a mostly-zero
 //! difference. Address choice prefers the candidate nearest the running alignment.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::index::SuffixIndex;
 
 /// A stretch of new coded against old: `new[new_pos..new_pos + len]` is
@@ -29,6 +31,8 @@ pub struct MatchParams {
     /// How many agreeing bytes one disagreeing byte cancels when extending an alignment
     /// (bsdiff uses 1): a lone nonzero difference byte costs several compressed bytes.
     pub mismatch_cost: isize,
+    /// Threads scanning segments of new in parallel; the output does not depend on it.
+    pub threads: usize,
 }
 
 impl Default for MatchParams {
@@ -36,6 +40,7 @@ impl Default for MatchParams {
         Self {
             min_gain: 8,
             mismatch_cost: 2,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -45,21 +50,65 @@ fn agrees(old: &[u8], o: isize, b: u8) -> bool {
     o >= 0 && (o as usize) < old.len() && old[o as usize] == b
 }
 
+/// New bytes per independently scanned segment. Fixed (not derived from the thread count)
+/// so that the output does not depend on the machine; each boundary costs one cover break.
+const SEGMENT: usize = 16 << 20;
+
 /// Covers of `new` against the indexed old window, sorted by `new_pos`, not overlapping.
+/// Segments of new are scanned on up to `params.threads` threads.
 pub fn find_covers(index: &SuffixIndex<'_>, new: &[u8], params: MatchParams) -> Vec<Cover> {
+    let segments: Vec<(usize, usize)> = (0..new.len())
+        .step_by(SEGMENT)
+        .map(|s| (s, (s + SEGMENT).min(new.len())))
+        .collect();
+    let threads = params.threads.clamp(1, segments.len().max(1));
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(start, end)) = segments.get(i) else {
+                return done;
+            };
+            done.push((i, scan_segment(index, new, start, end, params)));
+        }
+    };
+    let mut results: Vec<(usize, Vec<Cover>)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut all = work();
+        for h in helpers {
+            match h.join() {
+                Ok(part) => all.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    });
+    results.sort_unstable_by_key(|r| r.0);
+    results.into_iter().flat_map(|r| r.1).collect()
+}
+
+/// Covers of `new[start..end]`: bsdiff's scan, with matches cut at `end`.
+fn scan_segment(
+    index: &SuffixIndex<'_>,
+    new: &[u8],
+    start: usize,
+    end: usize,
+    params: MatchParams,
+) -> Vec<Cover> {
     let old = index.old();
-    let n = new.len();
+    let n = end;
     let mut covers = Vec::new();
-    let (mut scan, mut len, mut pos) = (0usize, 0usize, 0usize);
-    let (mut last_scan, mut last_pos) = (0usize, 0usize);
-    let mut last_offset: isize = 0;
+    let (mut scan, mut len, mut pos) = (start, 0usize, 0usize);
+    let (mut last_scan, mut last_pos) = (start, start.min(old.len()));
+    let mut last_offset = last_pos as isize - start as isize;
     while scan < n {
         let mut old_score = 0usize;
         scan += len;
         let mut scsc = scan;
         while scan < n {
             let slot;
-            (len, slot) = index.longest_match(&new[scan..]);
+            (len, slot) = index.longest_match(&new[scan..n]);
             while scsc < scan + len {
                 if agrees(old, scsc as isize + last_offset, new[scsc]) {
                     old_score += 1;
@@ -68,7 +117,7 @@ pub fn find_covers(index: &SuffixIndex<'_>, new: &[u8], params: MatchParams) -> 
             }
             if (len == old_score && len != 0) || len > old_score + params.min_gain {
                 let prefer = (scan as isize + last_offset).max(0) as usize;
-                pos = index.nearest(&new[scan..], len, slot, prefer);
+                pos = index.nearest(&new[scan..n], len, slot, prefer);
                 break;
             }
             if agrees(old, scan as isize + last_offset, new[scan]) {
