@@ -161,7 +161,9 @@ impl StreamWriter {
         put_varint(&mut self.out, self.ctrl.len() as u64);
         put_varint(&mut self.out, self.diff.len() as u64);
         let mut rle = Vec::new();
-        put_rle(&mut rle, &self.diff);
+        if !self.diff.is_empty() {
+            put_rle(&mut rle, &self.diff);
+        }
         put_varint(&mut self.out, rle.len() as u64);
         self.out.append(&mut self.ctrl);
         self.out.append(&mut rle);

@@ -23,46 +23,60 @@ pub fn max_ctrl_len(chunk_new: u64) -> u64 {
 }
 
 /// Largest run-length coded difference section for `diff_len` difference bytes: a token
-/// of two varints (at most 4 bytes each for chunk-sized values) produces at least one byte.
+/// of two varints (at most 4 bytes each for chunk-sized values) produces at least one byte,
+/// plus the varint giving the token part's length.
 pub fn max_rle_len(diff_len: u64) -> u64 {
-    diff_len.saturating_mul(9)
+    diff_len.saturating_mul(9).saturating_add(10)
 }
 
-/// Appends `diff` run-length coded: tokens `zeros raw_len byte{raw_len}`, so the long zero
-/// runs of a good match cost a varint instead of many LZMA2 match symbols.
+/// Appends `diff` run-length coded: `tokens_len tokens raw`, tokens being `zeros raw_len`
+/// varint pairs and `raw` all the nonzero stretches back to back. Long zero runs cost a
+/// varint instead of many LZMA2 match symbols, and keeping run lengths apart from the
+/// difference bytes lets each compress against its own kind.
 pub fn put_rle(out: &mut Vec<u8>, diff: &[u8]) {
+    let (mut tokens, mut raw) = (Vec::new(), Vec::new());
     let mut at = 0;
     while at < diff.len() {
         let zeros = diff[at..].iter().take_while(|&&b| b == 0).count();
         let raw_start = at + zeros;
-        let raw = diff[raw_start..].iter().take_while(|&&b| b != 0).count();
-        put_varint(out, zeros as u64);
-        put_varint(out, raw as u64);
-        out.extend_from_slice(&diff[raw_start..raw_start + raw]);
-        at = raw_start + raw;
+        let raw_len = diff[raw_start..].iter().take_while(|&&b| b != 0).count();
+        put_varint(&mut tokens, zeros as u64);
+        put_varint(&mut tokens, raw_len as u64);
+        raw.extend_from_slice(&diff[raw_start..raw_start + raw_len]);
+        at = raw_start + raw_len;
     }
+    put_varint(out, tokens.len() as u64);
+    out.extend_from_slice(&tokens);
+    out.extend_from_slice(&raw);
 }
 
 /// Decodes a run-length coded difference section into `out` (cleared first), which must
 /// come to exactly `diff_len` bytes.
 pub fn decode_rle(rle: &[u8], diff_len: usize, out: &mut Vec<u8>) -> Result<(), DeltaError> {
     out.clear();
-    let mut cur = Cursor::new(rle, "difference section");
+    if rle.is_empty() && diff_len == 0 {
+        return Ok(());
+    }
+    let mut head = Cursor::new(rle, "difference section");
+    let tokens_len = head.varint()?;
+    let tokens = head.take(usize::try_from(tokens_len).unwrap_or(usize::MAX))?;
+    let mut raw = Cursor::new(head.rest(), "difference section");
+    let mut cur = Cursor::new(tokens, "difference section");
     while !cur.is_empty() {
         let zeros = cur.varint()?;
-        let raw = cur.varint()?;
+        let raw_len = cur.varint()?;
         let left = (diff_len - out.len()) as u64;
-        if zeros + raw == 0 || zeros > left || raw > left - zeros {
+        if zeros + raw_len == 0 || zeros > left || raw_len > left - zeros {
             return Err(DeltaError::BadChunk(format!(
-                "difference token of {zeros} zero and {raw} raw bytes overruns {left} bytes"
+                "difference token of {zeros} zero and {raw_len} raw bytes overruns {left} bytes"
             )));
         }
         out.resize(out.len() + zeros as usize, 0);
-        out.extend_from_slice(cur.take(raw as usize)?);
+        out.extend_from_slice(raw.take(raw_len as usize)?);
     }
-    if out.len() != diff_len {
+    if out.len() != diff_len || !raw.is_empty() {
         return Err(DeltaError::BadChunk(format!(
-            "difference section decodes to {} of {diff_len} bytes",
+            "difference section decodes to {} of {diff_len} bytes or has unused bytes",
             out.len()
         )));
     }
@@ -147,6 +161,11 @@ impl<'a> Cursor<'a> {
         let (v, used) = decode_varint(&self.data[self.pos..], self.what)?;
         self.pos += used;
         Ok(v)
+    }
+
+    /// The bytes not consumed yet.
+    pub fn rest(&self) -> &'a [u8] {
+        &self.data[self.pos.min(self.data.len())..]
     }
 
     /// Takes the next `n` bytes.

@@ -19,11 +19,13 @@
 //! chunk_new = varint                      ; 1 ..= 16 MiB new bytes produced by this chunk
 //! ctrl_len  = varint                      ; bytes of `ctrl`, at most 18 * chunk_new
 //! diff_len  = varint                      ; difference bytes `rle` decodes to, <= chunk_new
-//! rle_len   = varint                      ; bytes of `rle`, at most 9 * diff_len
+//! rle_len   = varint                      ; bytes of `rle`, at most 9 * diff_len + 10
 //! ctrl    = record*                       ; ctrl_len bytes
-//! rle     = token*                        ; rle_len bytes, decoding to `diff`
-//! token   = zeros raw_len byte{raw_len}   ; zeros = varint, raw_len = varint, sum > 0:
-//!                                         ; `zeros` zero bytes, then the raw bytes
+//! rle     = ""                            ; when diff_len = 0, else:
+//!         | tokens_len token* raw         ; tokens_len = varint: bytes of the tokens
+//! token   = zeros raw_len                 ; varints, zeros + raw_len > 0: `zeros` zero
+//!                                         ; bytes, then the next raw_len bytes of `raw`
+//! raw     = byte*                         ; the nonzero stretches, all consumed
 //! lit     = byte{chunk_new - diff_len}    ; literal bytes, consumed by records in order
 //! record  = lit_len copy_len [old_delta]  ; old_delta present only when copy_len > 0
 //! lit_len = varint, copy_len = varint, old_delta = zvarint
