@@ -200,7 +200,7 @@ fn specific_errors() {
     raw.push(0);
     assert!(matches!(apply(&raw, &old), Err(DeltaError::TrailingData)));
     // new_len 4, chunk of 4 bytes: one record copying 4 bytes at old offset 100.
-    let far = b"RKDL\x01\x04\x04\x04\x04\x02\x00\x04\xc8\x01\x04\x00";
+    let far = b"RKDL\x01\x04\x04\x04\x04\x03\x00\x04\xc8\x01\x02\x04\x00";
     assert!(matches!(
         apply(far, &old),
         Err(DeltaError::OldOutOfRange { .. })
