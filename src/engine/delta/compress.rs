@@ -11,7 +11,8 @@ use sevenz_rust2::{ArchiveEntry, ArchiveWriter, EncoderConfiguration, EncoderMet
 pub const PATCH_DICT_SIZE: u32 = 64 << 20;
 
 /// Writes `raw` as the single entry `entry_name` of a 7z archive (LZMA2, preset 9,
-/// [`PATCH_DICT_SIZE`] dictionary, or the stream's size when smaller) to `out`.
+/// [`PATCH_DICT_SIZE`] dictionary, or the stream's size when smaller, and the longest match
+/// length LZMA2 allows, which pays on the long repeats of patch data) to `out`.
 pub fn write_7z<R: Read, W: Write + Seek>(
     raw: R,
     raw_len: u64,
@@ -21,6 +22,7 @@ pub fn write_7z<R: Read, W: Write + Seek>(
     let mut options = Lzma2Options::from_level(9);
     let dict = raw_len.clamp(1 << 16, u64::from(PATCH_DICT_SIZE)) as u32;
     options.set_dictionary_size(dict);
+    options.set_nice_len(273);
     let mut writer = ArchiveWriter::new(out).map_err(io::Error::other)?;
     writer.set_content_methods(vec![
         EncoderConfiguration::new(EncoderMethod::LZMA2)

@@ -1,6 +1,6 @@
-//! Suffix array over the old window, with a two-byte bucket table and a longest-match search
-//! that prefers, among equally long matches, the one nearest an expected old position (so the
-//! delta of copy addresses stays small and compresses well).
+//! Suffix array over the old window, with a two- or three-byte bucket table and a
+//! longest-match search that prefers, among equally long matches, the one nearest an expected
+//! old position (so the delta of copy addresses stays small and compresses well).
 
 /// Old windows at least this large get a three-byte bucket table (64 MiB, fewer binary
 /// search steps, each a cache miss); smaller ones a two-byte table (256 KiB).

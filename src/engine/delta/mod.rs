@@ -69,7 +69,8 @@ pub fn diff(old: &OldWindow<'_>, new: &[u8]) -> Result<Vec<u8>, WindowError> {
 }
 
 /// Codes `new` against the old window as a raw delta stream with the given tuning.
-/// Deterministic: the same inputs and parameters always give the same bytes.
+/// Deterministic: the same inputs and parameters always give the same bytes, whatever
+/// `params.threads` (new is scanned in fixed 16 MiB segments, shared among the threads).
 pub fn diff_with(
     old: &OldWindow<'_>,
     new: &[u8],
