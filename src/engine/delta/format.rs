@@ -11,7 +11,7 @@ pub const MAX_CHUNK_NEW: u64 = 16 << 20;
 
 /// New bytes per chunk written by the encoder: small enough to bound `apply` memory, large
 /// enough that the three sections of a chunk stay long, homogeneous runs for LZMA2.
-pub const ENCODER_CHUNK_NEW: usize = 8 << 20;
+pub const ENCODER_CHUNK_NEW: usize = 16 << 20;
 
 /// Largest encoded control record: two chunk-bounded varints (4 bytes) and one 10-byte one.
 const MAX_RECORD_BYTES: u64 = 18;

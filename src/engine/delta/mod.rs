@@ -47,7 +47,7 @@
 //! each, a small fraction of new) and the output stream (at most about new's size): about
 //! `5 * old + 2 * new + 64 MiB` bytes. Windows are limited to [`MAX_WINDOW`] bytes (`i32`
 //! suffix-array indices; the differ's own positions are `usize`). [`apply`] holds one
-//! chunk's sections and output (under 4 × 16 MiB; the encoder writes 8 MiB chunks).
+//! chunk's sections and output (under 4 × 16 MiB; the encoder writes 16 MiB chunks).
 
 mod apply;
 mod compress;
