@@ -1,0 +1,214 @@
+//! Rebuilding new from a raw delta stream and random access to old, one chunk at a time.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+
+use super::format::{
+    Cursor, DeltaError, MAGIC, MAX_CHUNK_NEW, decode_rle, max_ctrl_len, max_rle_len, read_varint,
+    unzigzag,
+};
+
+/// Random access to the old data a delta stream copies from.
+pub trait OldSource {
+    /// Total size of the old data in bytes.
+    fn size(&self) -> u64;
+    /// Fills `buf` with the old bytes starting at `pos`; the caller guarantees the range
+    /// lies within [`OldSource::size`].
+    fn read_exact_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<()>;
+}
+
+impl OldSource for [u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_exact_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<()> {
+        let start = usize::try_from(pos).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let src = start
+            .checked_add(buf.len())
+            .and_then(|end| self.get(start..end))
+            .ok_or(io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// An old file read with positioned reads (no seeking, so it can be shared).
+#[derive(Debug)]
+pub struct FileSource {
+    file: File,
+    size: u64,
+}
+
+impl FileSource {
+    /// Wraps `file`, taking its current size as the old data's size.
+    pub fn new(file: File) -> io::Result<Self> {
+        let size = file.metadata()?.len();
+        Ok(Self { file, size })
+    }
+}
+
+impl OldSource for FileSource {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_exact_at(&self, pos: u64, buf: &mut [u8]) -> io::Result<()> {
+        FileExt::read_exact_at(&self.file, buf, pos)
+    }
+}
+
+/// Reads exactly `len` bytes into `buf` (cleared first). The buffer grows only as bytes
+/// actually arrive, so a lying length cannot make it allocate more than the stream holds.
+fn read_section<R: Read>(
+    r: &mut R,
+    len: u64,
+    buf: &mut Vec<u8>,
+    what: &'static str,
+) -> Result<(), DeltaError> {
+    buf.clear();
+    let got = r.by_ref().take(len).read_to_end(buf)?;
+    if got as u64 != len {
+        return Err(DeltaError::Truncated(what));
+    }
+    Ok(())
+}
+
+/// Reusable buffers of one chunk.
+#[derive(Default)]
+struct ChunkBuffers {
+    ctrl: Vec<u8>,
+    rle: Vec<u8>,
+    diff: Vec<u8>,
+    lit: Vec<u8>,
+    out: Vec<u8>,
+}
+
+/// Applies the raw delta stream `delta` to `old`, writing the rebuilt new data to `out`.
+/// Returns the number of bytes written. Memory stays within a few chunk buffers
+/// (at most [`MAX_CHUNK_NEW`] new bytes each) whatever the sizes involved.
+pub fn apply<R, O, W>(delta: R, old: &O, mut out: W) -> Result<u64, DeltaError>
+where
+    R: Read,
+    O: OldSource + ?Sized,
+    W: Write,
+{
+    let mut delta = delta;
+    let mut magic = [0u8; MAGIC.len()];
+    delta.read_exact(&mut magic).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => DeltaError::Truncated("header"),
+        _ => DeltaError::Io(e),
+    })?;
+    if magic != MAGIC {
+        return Err(DeltaError::BadMagic);
+    }
+    let new_len = read_varint(&mut delta, "header")?;
+    let mut written = 0u64;
+    let mut last_old_end = 0u64;
+    let mut bufs = ChunkBuffers::default();
+    while written < new_len {
+        let chunk_new = read_varint(&mut delta, "chunk header")?;
+        let ctrl_len = read_varint(&mut delta, "chunk header")?;
+        let diff_len = read_varint(&mut delta, "chunk header")?;
+        let rle_len = read_varint(&mut delta, "chunk header")?;
+        if chunk_new == 0 || chunk_new > MAX_CHUNK_NEW || chunk_new > new_len - written {
+            return Err(DeltaError::BadChunk(format!(
+                "chunk of {chunk_new} bytes with {} bytes left to produce",
+                new_len - written
+            )));
+        }
+        if ctrl_len > max_ctrl_len(chunk_new)
+            || diff_len > chunk_new
+            || rle_len > max_rle_len(diff_len)
+        {
+            return Err(DeltaError::BadChunk(format!(
+                "sections ({ctrl_len} control, {diff_len} difference in {rle_len}) too long \
+                 for a {chunk_new}-byte chunk"
+            )));
+        }
+        read_section(&mut delta, ctrl_len, &mut bufs.ctrl, "control section")?;
+        read_section(&mut delta, rle_len, &mut bufs.rle, "difference section")?;
+        decode_rle(&bufs.rle, diff_len as usize, &mut bufs.diff)?;
+        read_section(
+            &mut delta,
+            chunk_new - diff_len,
+            &mut bufs.lit,
+            "literal section",
+        )?;
+        last_old_end = run_chunk(&mut bufs, old, chunk_new, last_old_end)?;
+        out.write_all(&bufs.out)?;
+        written += chunk_new;
+    }
+    let mut probe = [0u8; 1];
+    if delta.read(&mut probe)? != 0 {
+        return Err(DeltaError::TrailingData);
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+/// Executes one chunk's control records into `bufs.out`; returns the new copy position.
+fn run_chunk<O: OldSource + ?Sized>(
+    bufs: &mut ChunkBuffers,
+    old: &O,
+    chunk_new: u64,
+    mut last_old_end: u64,
+) -> Result<u64, DeltaError> {
+    let mut ctrl = Cursor::new(&bufs.ctrl, "control section");
+    let mut diff = Cursor::new(&bufs.diff, "difference section");
+    let mut lit = Cursor::new(&bufs.lit, "literal section");
+    let out = &mut bufs.out;
+    out.clear();
+    while !ctrl.is_empty() {
+        let lit_len = ctrl.varint()?;
+        let copy_len = ctrl.varint()?;
+        let left = chunk_new - out.len() as u64;
+        if lit_len == 0 && copy_len == 0 {
+            return Err(DeltaError::BadRecord("empty record".into()));
+        }
+        if lit_len > left || copy_len > left - lit_len {
+            return Err(DeltaError::BadRecord(format!(
+                "record of {lit_len} literal + {copy_len} copied bytes overruns its chunk"
+            )));
+        }
+        let lit_bytes = lit
+            .take(lit_len as usize)
+            .map_err(|_| DeltaError::BadRecord("literal section exhausted".into()))?;
+        out.extend_from_slice(lit_bytes);
+        if copy_len == 0 {
+            continue;
+        }
+        let delta = unzigzag(ctrl.varint()?);
+        let pos = last_old_end.wrapping_add(delta as u64);
+        let in_range = (delta >= 0 || last_old_end >= delta.unsigned_abs())
+            && (delta < 0 || pos >= last_old_end)
+            && pos
+                .checked_add(copy_len)
+                .is_some_and(|end| end <= old.size());
+        if !in_range {
+            return Err(DeltaError::OldOutOfRange {
+                pos,
+                len: copy_len,
+                old_len: old.size(),
+            });
+        }
+        let diff_bytes = diff
+            .take(copy_len as usize)
+            .map_err(|_| DeltaError::BadRecord("difference section exhausted".into()))?;
+        let start = out.len();
+        out.resize(start + copy_len as usize, 0);
+        old.read_exact_at(pos, &mut out[start..])?;
+        for (o, d) in out[start..].iter_mut().zip(diff_bytes) {
+            *o = o.wrapping_add(*d);
+        }
+        last_old_end = pos + copy_len;
+    }
+    if out.len() as u64 != chunk_new || !diff.is_empty() || !lit.is_empty() {
+        return Err(DeltaError::BadRecord(format!(
+            "chunk records produce {} of {chunk_new} bytes or leave section bytes unused",
+            out.len()
+        )));
+    }
+    Ok(last_old_end)
+}

@@ -1,0 +1,204 @@
+//! Writing covers out as the raw delta stream (layout in the module doc of `delta`).
+
+use super::format::{ENCODER_CHUNK_NEW, MAGIC, put_rle, put_varint, zigzag};
+use super::matcher::Cover;
+
+/// An old window: bytes in memory plus where each stretch of them lives in the old file,
+/// so that copies can name absolute old-file offsets even when the window concatenates
+/// several regions.
+#[derive(Debug, Clone)]
+pub struct OldWindow<'a> {
+    data: &'a [u8],
+    /// `(window start, file offset)` of each region, window starts ascending from 0.
+    regions: Vec<(usize, u64)>,
+}
+
+/// Why an old window description was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    /// The region lengths do not add up to the window's length.
+    #[error("regions cover {covered} bytes but the window holds {len}")]
+    LengthMismatch {
+        /// Sum of region lengths.
+        covered: u64,
+        /// Window length.
+        len: usize,
+    },
+    /// The window is larger than the suffix sorter supports.
+    #[error("old window of {0} bytes exceeds the {max} byte limit", max = super::index::MAX_WINDOW)]
+    TooLarge(usize),
+}
+
+impl<'a> OldWindow<'a> {
+    /// A window holding one region that starts at `file_offset` in the old file.
+    pub fn contiguous(data: &'a [u8], file_offset: u64) -> Self {
+        Self {
+            data,
+            regions: vec![(0, file_offset)],
+        }
+    }
+
+    /// A window concatenating regions `(file offset, length)`, in the order given.
+    pub fn from_regions(data: &'a [u8], regions: &[(u64, u64)]) -> Result<Self, WindowError> {
+        let covered: u64 = regions.iter().map(|r| r.1).sum();
+        if covered != data.len() as u64 {
+            return Err(WindowError::LengthMismatch {
+                covered,
+                len: data.len(),
+            });
+        }
+        let mut start = 0usize;
+        let mut out = Vec::with_capacity(regions.len());
+        for &(offset, len) in regions.iter().filter(|r| r.1 > 0) {
+            out.push((start, offset));
+            start += len as usize;
+        }
+        if out.is_empty() {
+            out.push((0, 0));
+        }
+        Ok(Self { data, regions: out })
+    }
+
+    /// The window's bytes.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// Region index holding window position `pos`.
+    fn region_of(&self, pos: usize) -> usize {
+        self.regions
+            .partition_point(|r| r.0 <= pos)
+            .saturating_sub(1)
+    }
+
+    /// Splits a window range into `(file offset, length)` pieces, one per region touched.
+    fn file_pieces(&self, pos: usize, len: usize, out: &mut Vec<(u64, usize)>) {
+        out.clear();
+        let (mut pos, mut left) = (pos, len);
+        let mut r = self.region_of(pos);
+        while left > 0 {
+            let (start, offset) = self.regions[r];
+            let end = self.regions.get(r + 1).map_or(self.data.len(), |n| n.0);
+            let take = left.min(end - pos);
+            out.push((offset + (pos - start) as u64, take));
+            pos += take;
+            left -= take;
+            r += 1;
+        }
+    }
+}
+
+/// Builds the chunked stream: control records, difference bytes and literals of each chunk
+/// kept in separate sections.
+struct StreamWriter {
+    out: Vec<u8>,
+    ctrl: Vec<u8>,
+    diff: Vec<u8>,
+    lit: Vec<u8>,
+    /// Literal bytes in `lit` not yet announced by a control record.
+    pending_lit: usize,
+    /// Absolute old offset just after the previous copy.
+    last_old_end: u64,
+}
+
+impl StreamWriter {
+    fn chunk_used(&self) -> usize {
+        self.diff.len() + self.lit.len()
+    }
+
+    fn room(&self) -> usize {
+        ENCODER_CHUNK_NEW - self.chunk_used()
+    }
+
+    fn push_literal(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let take = bytes.len().min(self.room());
+            self.lit.extend_from_slice(&bytes[..take]);
+            self.pending_lit += take;
+            bytes = &bytes[take..];
+            if self.room() == 0 {
+                self.flush();
+            }
+        }
+    }
+
+    fn push_copy(&mut self, new: &[u8], old: &[u8], file_offset: u64) {
+        let (mut new, mut old, mut file_offset) = (new, old, file_offset);
+        while !new.is_empty() {
+            let take = new.len().min(self.room());
+            put_varint(&mut self.ctrl, self.pending_lit as u64);
+            put_varint(&mut self.ctrl, take as u64);
+            let delta = file_offset.wrapping_sub(self.last_old_end) as i64;
+            put_varint(&mut self.ctrl, zigzag(delta));
+            self.pending_lit = 0;
+            self.diff.extend(
+                new[..take]
+                    .iter()
+                    .zip(&old[..take])
+                    .map(|(n, o)| n.wrapping_sub(*o)),
+            );
+            self.last_old_end = file_offset + take as u64;
+            file_offset += take as u64;
+            new = &new[take..];
+            old = &old[take..];
+            if self.room() == 0 {
+                self.flush();
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.chunk_used() == 0 {
+            return;
+        }
+        if self.pending_lit > 0 {
+            put_varint(&mut self.ctrl, self.pending_lit as u64);
+            put_varint(&mut self.ctrl, 0);
+            self.pending_lit = 0;
+        }
+        let used = self.chunk_used() as u64;
+        put_varint(&mut self.out, used);
+        put_varint(&mut self.out, self.ctrl.len() as u64);
+        put_varint(&mut self.out, self.diff.len() as u64);
+        let mut rle = Vec::new();
+        if !self.diff.is_empty() {
+            put_rle(&mut rle, &self.diff);
+        }
+        put_varint(&mut self.out, rle.len() as u64);
+        self.out.append(&mut self.ctrl);
+        self.out.append(&mut rle);
+        self.diff.clear();
+        self.out.append(&mut self.lit);
+    }
+}
+
+/// Serialises `covers` (sorted, non-overlapping, within both inputs) of `new` against
+/// `old` as a raw delta stream.
+pub fn encode(old: &OldWindow<'_>, new: &[u8], covers: &[Cover]) -> Vec<u8> {
+    let mut w = StreamWriter {
+        out: Vec::with_capacity(new.len() / 4 + 64),
+        ctrl: Vec::new(),
+        diff: Vec::new(),
+        lit: Vec::new(),
+        pending_lit: 0,
+        last_old_end: 0,
+    };
+    w.out.extend_from_slice(&MAGIC);
+    put_varint(&mut w.out, new.len() as u64);
+    let mut at = 0usize;
+    let mut pieces = Vec::new();
+    for c in covers {
+        w.push_literal(&new[at..c.new_pos]);
+        old.file_pieces(c.old_pos, c.len, &mut pieces);
+        let (mut n, mut o) = (c.new_pos, c.old_pos);
+        for &(file_offset, len) in &pieces {
+            w.push_copy(&new[n..n + len], &old.data[o..o + len], file_offset);
+            n += len;
+            o += len;
+        }
+        at = c.new_pos + c.len;
+    }
+    w.push_literal(&new[at..]);
+    w.flush();
+    w.out
+}

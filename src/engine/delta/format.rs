@@ -1,0 +1,225 @@
+//! Constants, errors and varint coding shared by the encoder and `apply`.
+
+use std::io;
+
+/// First bytes of every raw delta stream: "RKDL" + format version 1.
+pub const MAGIC: [u8; 5] = *b"RKDL\x01";
+
+/// Largest number of new bytes one chunk may produce. `apply` buffers one chunk, so this
+/// bounds its memory whatever the stream claims.
+pub const MAX_CHUNK_NEW: u64 = 16 << 20;
+
+/// New bytes per chunk written by the encoder: small enough to bound `apply` memory, large
+/// enough that the three sections of a chunk stay long, homogeneous runs for LZMA2.
+pub const ENCODER_CHUNK_NEW: usize = 16 << 20;
+
+/// Largest encoded control record: two chunk-bounded varints (4 bytes) and one 10-byte one.
+const MAX_RECORD_BYTES: u64 = 18;
+
+/// Largest control section a chunk producing `chunk_new` bytes can need: every record
+/// produces at least one byte.
+pub fn max_ctrl_len(chunk_new: u64) -> u64 {
+    chunk_new.saturating_mul(MAX_RECORD_BYTES)
+}
+
+/// Largest run-length coded difference section for `diff_len` difference bytes: a token
+/// of two varints (at most 4 bytes each for chunk-sized values) produces at least one byte,
+/// plus the varint giving the token part's length.
+pub fn max_rle_len(diff_len: u64) -> u64 {
+    diff_len.saturating_mul(9).saturating_add(10)
+}
+
+/// Appends `diff` run-length coded: `tokens_len tokens raw`, tokens being `zeros raw_len`
+/// varint pairs and `raw` all the nonzero stretches back to back. Long zero runs cost a
+/// varint instead of many LZMA2 match symbols, and keeping run lengths apart from the
+/// difference bytes lets each compress against its own kind.
+pub fn put_rle(out: &mut Vec<u8>, diff: &[u8]) {
+    let (mut tokens, mut raw) = (Vec::new(), Vec::new());
+    let mut at = 0;
+    while at < diff.len() {
+        let zeros = diff[at..].iter().take_while(|&&b| b == 0).count();
+        let raw_start = at + zeros;
+        let raw_len = diff[raw_start..].iter().take_while(|&&b| b != 0).count();
+        put_varint(&mut tokens, zeros as u64);
+        put_varint(&mut tokens, raw_len as u64);
+        raw.extend_from_slice(&diff[raw_start..raw_start + raw_len]);
+        at = raw_start + raw_len;
+    }
+    put_varint(out, tokens.len() as u64);
+    out.extend_from_slice(&tokens);
+    out.extend_from_slice(&raw);
+}
+
+/// Decodes a run-length coded difference section into `out` (cleared first), which must
+/// come to exactly `diff_len` bytes.
+pub fn decode_rle(rle: &[u8], diff_len: usize, out: &mut Vec<u8>) -> Result<(), DeltaError> {
+    out.clear();
+    if rle.is_empty() && diff_len == 0 {
+        return Ok(());
+    }
+    let mut head = Cursor::new(rle, "difference section");
+    let tokens_len = head.varint()?;
+    let tokens = head.take(usize::try_from(tokens_len).unwrap_or(usize::MAX))?;
+    let mut raw = Cursor::new(head.rest(), "difference section");
+    let mut cur = Cursor::new(tokens, "difference section");
+    while !cur.is_empty() {
+        let zeros = cur.varint()?;
+        let raw_len = cur.varint()?;
+        let left = (diff_len - out.len()) as u64;
+        if zeros + raw_len == 0 || zeros > left || raw_len > left - zeros {
+            return Err(DeltaError::BadChunk(format!(
+                "difference token of {zeros} zero and {raw_len} raw bytes overruns {left} bytes"
+            )));
+        }
+        out.resize(out.len() + zeros as usize, 0);
+        out.extend_from_slice(raw.take(raw_len as usize)?);
+    }
+    if out.len() != diff_len || !raw.is_empty() {
+        return Err(DeltaError::BadChunk(format!(
+            "difference section decodes to {} of {diff_len} bytes or has unused bytes",
+            out.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Why a raw delta stream could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum DeltaError {
+    /// The stream does not start with [`MAGIC`] (not a delta stream, or another version).
+    #[error("not a rockit delta stream (bad magic or unsupported version)")]
+    BadMagic,
+    /// The stream ended before the field or section named.
+    #[error("delta stream truncated while reading {0}")]
+    Truncated(&'static str),
+    /// A varint is longer than 10 bytes or overflows 64 bits.
+    #[error("malformed varint in {0}")]
+    BadVarint(&'static str),
+    /// A chunk header announces impossible lengths.
+    #[error("corrupt chunk header: {0}")]
+    BadChunk(String),
+    /// A control record is inconsistent with its chunk.
+    #[error("corrupt control record: {0}")]
+    BadRecord(String),
+    /// A copy refers to bytes outside the old data.
+    #[error("copy of {len} bytes at old offset {pos} is outside the old data ({old_len} bytes)")]
+    OldOutOfRange {
+        /// Absolute old offset the copy starts at.
+        pos: u64,
+        /// Copy length.
+        len: u64,
+        /// Size of the old data.
+        old_len: u64,
+    },
+    /// Bytes follow the last chunk.
+    #[error("trailing bytes after the end of the delta stream")]
+    TrailingData,
+    /// Reading the old data or writing the output failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Appends `v` as an unsigned LEB128 varint.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Maps a signed value to unsigned so that small magnitudes stay small (zigzag).
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// Inverse of [`zigzag`].
+pub fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+/// A cursor over an in-memory section that decodes varints with precise errors.
+pub struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+    what: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor over `data`; `what` names the section in errors.
+    pub fn new(data: &'a [u8], what: &'static str) -> Self {
+        Self { data, pos: 0, what }
+    }
+
+    /// True when every byte was consumed.
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    /// Decodes one varint.
+    pub fn varint(&mut self) -> Result<u64, DeltaError> {
+        let (v, used) = decode_varint(&self.data[self.pos..], self.what)?;
+        self.pos += used;
+        Ok(v)
+    }
+
+    /// The bytes not consumed yet.
+    pub fn rest(&self) -> &'a [u8] {
+        &self.data[self.pos.min(self.data.len())..]
+    }
+
+    /// Takes the next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DeltaError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.data.len())
+            .ok_or(DeltaError::Truncated(self.what))?;
+        let s = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+}
+
+/// Decodes a varint from the start of `data`, returning it and the bytes used.
+fn decode_varint(data: &[u8], what: &'static str) -> Result<(u64, usize), DeltaError> {
+    let mut v = 0u64;
+    for (i, &b) in data.iter().enumerate().take(10) {
+        let part = u64::from(b & 0x7f);
+        if i == 9 && b > 1 {
+            return Err(DeltaError::BadVarint(what));
+        }
+        v |= part << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok((v, i + 1));
+        }
+    }
+    if data.len() < 10 {
+        Err(DeltaError::Truncated(what))
+    } else {
+        Err(DeltaError::BadVarint(what))
+    }
+}
+
+/// Reads one varint from a byte stream.
+pub fn read_varint<R: io::Read>(r: &mut R, what: &'static str) -> Result<u64, DeltaError> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let mut b = [0u8; 1];
+        if let Err(e) = r.read_exact(&mut b) {
+            return Err(match e.kind() {
+                io::ErrorKind::UnexpectedEof => DeltaError::Truncated(what),
+                _ => DeltaError::Io(e),
+            });
+        }
+        let b = b[0];
+        if i == 9 && b > 1 {
+            return Err(DeltaError::BadVarint(what));
+        }
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(DeltaError::BadVarint(what))
+}

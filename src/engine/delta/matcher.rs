@@ -1,0 +1,227 @@
+//! Finding covers: stretches of new that are coded as "old bytes at some position plus a
+//! bytewise difference". The scan is bsdiff's (Colin Percival, "Naive differences of
+//! executable code"): exact suffix-array matches are anchors, and each anchor's alignment
+//! is extended forwards and backwards while more than half of the bytes agree, so code whose
+//! embedded addresses all moved by a constant becomes one long cover with a mostly-zero
+//! difference. Address choice prefers the candidate nearest the running alignment.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::index::SuffixIndex;
+
+/// A stretch of new coded against old: `new[new_pos..new_pos + len]` is
+/// `old[old_pos..old_pos + len]` plus a bytewise difference. Positions are in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cover {
+    /// Start in the new data.
+    pub new_pos: usize,
+    /// Start in the old window.
+    pub old_pos: usize,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+/// Tuning of the cover search.
+#[derive(Debug, Clone, Copy)]
+pub struct MatchParams {
+    /// An exact match must beat the running alignment by more than this many agreeing
+    /// bytes before a new cover starts there: the break-even of a control record against
+    /// the bytes it saves after compression.
+    pub min_gain: usize,
+    /// How many agreeing bytes one disagreeing byte cancels when extending an alignment
+    /// (bsdiff uses 1): a lone nonzero difference byte costs several compressed bytes.
+    pub mismatch_cost: isize,
+    /// Threads scanning segments of new in parallel; the output does not depend on it.
+    pub threads: usize,
+}
+
+impl Default for MatchParams {
+    fn default() -> Self {
+        Self {
+            min_gain: 8,
+            mismatch_cost: 2,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// True when `old[o]` exists and equals `b`, `o` being a signed alignment result.
+fn agrees(old: &[u8], o: isize, b: u8) -> bool {
+    o >= 0 && (o as usize) < old.len() && old[o as usize] == b
+}
+
+/// New bytes per independently scanned segment. Fixed (not derived from the thread count)
+/// so that the output does not depend on the machine; each boundary costs one cover break.
+const SEGMENT: usize = 16 << 20;
+
+/// Covers of `new` against the indexed old window, sorted by `new_pos`, not overlapping.
+/// Segments of new are scanned on up to `params.threads` threads.
+pub fn find_covers(index: &SuffixIndex<'_>, new: &[u8], params: MatchParams) -> Vec<Cover> {
+    let segments: Vec<(usize, usize)> = (0..new.len())
+        .step_by(SEGMENT)
+        .map(|s| (s, (s + SEGMENT).min(new.len())))
+        .collect();
+    let threads = params.threads.clamp(1, segments.len().max(1));
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(start, end)) = segments.get(i) else {
+                return done;
+            };
+            done.push((i, scan_segment(index, new, start, end, params)));
+        }
+    };
+    let mut results: Vec<(usize, Vec<Cover>)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut all = work();
+        for h in helpers {
+            match h.join() {
+                Ok(part) => all.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    });
+    results.sort_unstable_by_key(|r| r.0);
+    results.into_iter().flat_map(|r| r.1).collect()
+}
+
+/// Covers of `new[start..end]`: bsdiff's scan, with matches cut at `end`.
+fn scan_segment(
+    index: &SuffixIndex<'_>,
+    new: &[u8],
+    start: usize,
+    end: usize,
+    params: MatchParams,
+) -> Vec<Cover> {
+    let old = index.old();
+    let n = end;
+    let mut covers = Vec::new();
+    let (mut scan, mut len, mut pos) = (start, 0usize, 0usize);
+    let (mut last_scan, mut last_pos) = (start, start.min(old.len()));
+    let mut last_offset = last_pos as isize - start as isize;
+    while scan < n {
+        let mut old_score = 0usize;
+        scan += len;
+        let mut scsc = scan;
+        while scan < n {
+            let slot;
+            (len, slot) = index.longest_match(&new[scan..n]);
+            while scsc < scan + len {
+                if agrees(old, scsc as isize + last_offset, new[scsc]) {
+                    old_score += 1;
+                }
+                scsc += 1;
+            }
+            if (len == old_score && len != 0) || len > old_score + params.min_gain {
+                let prefer = (scan as isize + last_offset).max(0) as usize;
+                pos = index.nearest(&new[scan..n], len, slot, prefer);
+                break;
+            }
+            if agrees(old, scan as isize + last_offset, new[scan]) {
+                old_score = old_score.saturating_sub(1);
+            }
+            scan += 1;
+        }
+        if len != old_score || scan == n {
+            let k = params.mismatch_cost;
+            let mut lenf = extend_forward(old, new, last_scan, last_pos, scan, k);
+            let mut lenb = if scan < n {
+                extend_backward(old, new, last_scan, scan, pos, k)
+            } else {
+                0
+            };
+            if last_scan + lenf > scan - lenb {
+                let overlap = last_scan + lenf - (scan - lenb);
+                let split = split_overlap(
+                    old,
+                    new,
+                    (last_scan + lenf, last_pos + lenf),
+                    (scan - lenb, pos - lenb),
+                    overlap,
+                );
+                lenf = lenf + split - overlap;
+                lenb -= split;
+            }
+            if lenf > 0 {
+                covers.push(Cover {
+                    new_pos: last_scan,
+                    old_pos: last_pos,
+                    len: lenf,
+                });
+            }
+            last_scan = scan - lenb;
+            last_pos = pos - lenb;
+            last_offset = pos as isize - scan as isize;
+        }
+    }
+    covers
+}
+
+/// How far the alignment `new[scan..] ~ old[pos..]` should run forwards (up to `end`):
+/// the length maximising `agreeing - k * disagreeing`.
+fn extend_forward(old: &[u8], new: &[u8], scan: usize, pos: usize, end: usize, k: isize) -> usize {
+    let limit = (end - scan).min(old.len().saturating_sub(pos));
+    let (mut s, mut best_score, mut best_len) = (0isize, 0isize, 0usize);
+    for i in 0..limit {
+        s += if old[pos + i] == new[scan + i] { 1 } else { -k };
+        let score = s;
+        if score > best_score {
+            best_score = score;
+            best_len = i + 1;
+        }
+    }
+    best_len
+}
+
+/// How far the alignment ending at `new[scan]`, `old[pos]` should run backwards, no further
+/// than `floor` in new.
+fn extend_backward(
+    old: &[u8],
+    new: &[u8],
+    floor: usize,
+    scan: usize,
+    pos: usize,
+    k: isize,
+) -> usize {
+    let limit = (scan - floor).min(pos);
+    let (mut s, mut best_score, mut best_len) = (0isize, 0isize, 0usize);
+    for i in 1..=limit {
+        s += if old[pos - i] == new[scan - i] { 1 } else { -k };
+        let score = s;
+        if score > best_score {
+            best_score = score;
+            best_len = i;
+        }
+    }
+    best_len
+}
+
+/// Where to cut an `overlap`-byte stretch claimed both by the forward extension ending at
+/// `fwd_end` (new, old ends) and the backward one starting at `bwd_start`: the number of
+/// bytes to keep in the forward cover.
+fn split_overlap(
+    old: &[u8],
+    new: &[u8],
+    fwd_end: (usize, usize),
+    bwd_start: (usize, usize),
+    overlap: usize,
+) -> usize {
+    let (mut s, mut best, mut keep) = (0isize, 0isize, 0usize);
+    for i in 0..overlap {
+        let (fn_, fo) = (fwd_end.0 - overlap + i, fwd_end.1 - overlap + i);
+        if new[fn_] == old[fo] {
+            s += 1;
+        }
+        if new[bwd_start.0 + i] == old[bwd_start.1 + i] {
+            s -= 1;
+        }
+        if s > best {
+            best = s;
+            keep = i + 1;
+        }
+    }
+    keep
+}

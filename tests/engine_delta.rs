@@ -1,0 +1,231 @@
+//! Round trips and malformed-stream handling of the byte-level differ.
+
+use rockit_edge::engine::delta::{self, DeltaError, FileSource, OldWindow};
+
+/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn diff(old: &[u8], new: &[u8]) -> Vec<u8> {
+    delta::diff(&OldWindow::contiguous(old, 0), new).expect("window within limits")
+}
+
+fn apply(raw: &[u8], old: &[u8]) -> Result<Vec<u8>, DeltaError> {
+    let mut out = Vec::new();
+    delta::apply(raw, old, &mut out)?;
+    Ok(out)
+}
+
+fn round_trip(old: &[u8], new: &[u8]) -> Vec<u8> {
+    let raw = diff(old, new);
+    assert_eq!(apply(&raw, old).expect("valid stream applies"), new);
+    raw
+}
+
+/// Code-like data: runs of opcode bytes, each followed by a 32-bit absolute address.
+fn code(len_insns: usize, shift: u32, seed: u64) -> Vec<u8> {
+    let ops = noise(len_insns * 12, seed);
+    let mut out = Vec::with_capacity(len_insns * 16);
+    for (i, op) in ops.chunks(12).enumerate() {
+        out.extend_from_slice(op);
+        let target = 0x40_0000 + (i as u32 * 37 % 100_000) + shift;
+        out.extend_from_slice(&target.to_le_bytes());
+    }
+    out
+}
+
+#[test]
+fn random_data() {
+    round_trip(&noise(100_000, 1), &noise(120_000, 2));
+}
+
+#[test]
+fn inserts_deletes_and_moves() {
+    let old = noise(300_000, 3);
+    let mut new = Vec::new();
+    new.extend_from_slice(&old[200_000..250_000]);
+    new.extend_from_slice(b"inserted text that old never had");
+    new.extend_from_slice(&old[..100_000]);
+    new.extend_from_slice(&noise(5_000, 4));
+    new.extend_from_slice(&old[120_000..200_000]);
+    let raw = round_trip(&old, &new);
+    let nonzero = raw.iter().filter(|&&b| b != 0).count();
+    assert!(
+        nonzero < 6_000,
+        "moved data must be copied, {nonzero} nonzero bytes"
+    );
+}
+
+#[test]
+fn empty_inputs() {
+    round_trip(&[], b"all new");
+    round_trip(b"old only", &[]);
+    round_trip(&[], &[]);
+}
+
+#[test]
+fn identical() {
+    let data = noise(1 << 20, 5);
+    let raw = round_trip(&data, &data);
+    assert!(raw.len() < 40 + data.len(), "identical data is one copy");
+}
+
+#[test]
+fn one_byte_insert_at_start_of_large_buffer() {
+    let old = noise(3 << 20, 6);
+    let mut new = vec![0x5a];
+    new.extend_from_slice(&old);
+    let raw = round_trip(&old, &new);
+    let nonzero_diff = raw.iter().filter(|&&b| b != 0).count();
+    assert!(
+        nonzero_diff < 64,
+        "one copy plus one literal, got {nonzero_diff} nonzero bytes"
+    );
+}
+
+#[test]
+fn larger_than_one_chunk() {
+    let old = noise(9 << 20, 7);
+    let mut new = old.clone();
+    new[5 << 20] ^= 1;
+    new.extend_from_slice(&noise(9 << 20, 8));
+    round_trip(&old, &new);
+}
+
+#[test]
+fn shifted_addresses_give_mostly_zero_difference() {
+    let old = code(50_000, 0, 9);
+    let mut new = code(50_000, 0x1000, 9);
+    new.splice(1000..1000, noise(777, 10));
+    let raw = round_trip(&old, &new);
+    let patch = delta::write_7z(
+        &raw[..],
+        raw.len() as u64,
+        "p",
+        std::io::Cursor::new(Vec::new()),
+    )
+    .expect("7z written")
+    .into_inner();
+    assert!(
+        patch.len() < new.len() / 20,
+        "{} patch bytes for {}",
+        patch.len(),
+        new.len()
+    );
+}
+
+#[test]
+fn deterministic() {
+    let old = code(20_000, 0, 11);
+    let new = code(20_000, 8, 11);
+    assert_eq!(diff(&old, &new), diff(&old, &new));
+}
+
+#[test]
+fn regions_map_to_file_offsets() {
+    let file = noise(200_000, 12);
+    let window: Vec<u8> = [&file[150_000..200_000], &file[10_000..60_000]].concat();
+    let regions = [(150_000, 50_000), (10_000, 50_000)];
+    let old = OldWindow::from_regions(&window, &regions).expect("lengths add up");
+    let new: Vec<u8> = [&file[30_000..60_000], &file[150_000..170_000]].concat();
+    let raw = delta::diff(&old, &new).expect("window within limits");
+    assert_eq!(
+        apply(&raw, &file).expect("applies against the whole file"),
+        new
+    );
+    assert!(OldWindow::from_regions(&window, &[(0, 5)]).is_err());
+}
+
+#[test]
+fn applies_from_a_file() {
+    let old = noise(500_000, 13);
+    let mut new = old.clone();
+    new.splice(100..100, *b"xyz");
+    let raw = diff(&old, &new);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("old.bin");
+    std::fs::write(&path, &old).expect("write old");
+    let source = FileSource::new(std::fs::File::open(&path).expect("open old")).expect("stat");
+    let mut out = Vec::new();
+    delta::apply(&raw[..], &source, &mut out).expect("applies");
+    assert_eq!(out, new);
+}
+
+#[test]
+fn truncated_streams_are_errors() {
+    let old = noise(50_000, 14);
+    let mut new = old.clone();
+    new.splice(10_000..10_000, noise(3_000, 15));
+    let raw = diff(&old, &new);
+    for cut in 0..raw.len() {
+        assert!(apply(&raw[..cut], &old).is_err(), "cut at {cut} accepted");
+    }
+}
+
+#[test]
+fn corrupt_streams_never_panic() {
+    let old = noise(20_000, 16);
+    let mut new = old.clone();
+    new.splice(5_000..5_000, noise(1_000, 17));
+    let raw = diff(&old, &new);
+    let flips = noise(4_000, 18);
+    for (i, f) in flips.iter().enumerate() {
+        let mut bad = raw.clone();
+        let at = i * 7919 % bad.len();
+        bad[at] ^= f | 1;
+        if let Ok(out) = apply(&bad, &old) {
+            assert_eq!(out.len(), new.len());
+        }
+    }
+}
+
+#[test]
+fn specific_errors() {
+    let old = b"0123456789".to_vec();
+    assert!(matches!(
+        apply(b"XXXXX\x00", &old),
+        Err(DeltaError::BadMagic)
+    ));
+    assert!(matches!(apply(b"RKD", &old), Err(DeltaError::Truncated(_))));
+    let mut raw = diff(&old, b"0123456789abc");
+    raw.push(0);
+    assert!(matches!(apply(&raw, &old), Err(DeltaError::TrailingData)));
+    // new_len 4, chunk of 4 bytes: one record copying 4 bytes at old offset 100.
+    let far = b"RKDL\x01\x04\x04\x04\x04\x03\x00\x04\xc8\x01\x02\x04\x00";
+    assert!(matches!(
+        apply(far, &old),
+        Err(DeltaError::OldOutOfRange { .. })
+    ));
+    // A chunk claiming 1 TiB of control bytes must fail without allocating it.
+    let huge = b"RKDL\x01\x04\x04\x80\x80\x80\x80\x80\x20\x00\x00";
+    assert!(matches!(apply(huge, &old), Err(DeltaError::BadChunk(_))));
+    let oversized = b"RKDL\x01\x80\x80\x80\x80\x10\x80\x80\x80\x80\x10\x00\x00\x00";
+    assert!(matches!(
+        apply(oversized, &old),
+        Err(DeltaError::BadChunk(_))
+    ));
+}
+
+#[test]
+fn patch_container_is_a_7z() {
+    let old = noise(100_000, 19);
+    let raw = diff(&old, &old);
+    let archive = delta::write_7z(
+        &raw[..],
+        raw.len() as u64,
+        "patch.bin",
+        std::io::Cursor::new(Vec::new()),
+    )
+    .expect("7z written")
+    .into_inner();
+    assert_eq!(&archive[..6], b"7z\xbc\xaf\x27\x1c");
+}
