@@ -42,7 +42,7 @@ fn json(path: &Path) -> serde_json::Value {
 
 fn patch_md5s(dir: &Path) -> String {
     sh(&format!(
-        "cd '{}' && md5sum app.json img.json map.7z patch.data patch.json",
+        "cd '{}' && md5sum app.json img.json map.7z patch.data patch.7z patch.json",
         dir.display()
     ))
 }
@@ -69,6 +69,20 @@ fn streaming_patch_rebuilds_the_new_image() {
     assert_eq!(
         fs::read(&out).expect("rebuilt"),
         fs::read(new_img.join("img.dxf")).expect("new dxf")
+    );
+
+    assert_7z_ok(&patch.join("patch.7z"));
+    let bulk_only = work.path().join("bulk-only");
+    fs::create_dir_all(&bulk_only).expect("mkdir");
+    for name in ["map.7z", "patch.7z", "patch.json"] {
+        fs::copy(patch.join(name), bulk_only.join(name)).expect("copy");
+    }
+    let bulk_out = work.path().join("bulk.dxf");
+    cli_ok(&[&"patch", &"apply", &old_img, &bulk_only, &bulk_out]);
+    assert_eq!(
+        fs::read(&bulk_out).expect("rebuilt"),
+        fs::read(new_img.join("img.dxf")).expect("new dxf"),
+        "map.7z + patch.7z alone rebuild the new image"
     );
 
     let again = work.path().join("patch-again");
@@ -111,9 +125,26 @@ fn damaged_patches_are_refused() {
 
     assert_apply_refused(&new_img, &patch, &out, "patch.json");
 
-    let bulk = cli(&[&"patch", &"apply", &old_img, &patch, &out]);
-    assert_eq!(bulk.status.code(), Some(2));
-    cli_ok(&[&"patch", &"apply", &old_img, &patch, &out, &"--streaming"]);
+    let bulk = keep("patch.7z");
+    fs::write(patch.join("patch.7z"), &bulk[..bulk.len() / 2]).expect("write");
+    let refused = cli(&[&"patch", &"apply", &old_img, &patch, &out]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("rockit-edge: patch.7z: corrupt patch:"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "no output after a refused apply");
+    fs::write(patch.join("patch.7z"), &bulk).expect("write");
+    cli_ok(&[&"patch", &"apply", &old_img, &patch, &out]);
+    cli_ok(&[
+        &"patch",
+        &"apply",
+        &old_img,
+        &patch,
+        &out.with_extension("s"),
+        &"--streaming",
+    ]);
 }
 
 #[test]

@@ -12,8 +12,8 @@ use super::progress::TermProgress;
 /// `patch` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum PatchCommand {
-    /// Make the patch from image OLDIMG to image NEWIMG (map.7z, patch.data, patch.json, and
-    /// NEWIMG's app.json and img.json) in OUTDIR.
+    /// Make the patch from image OLDIMG to image NEWIMG (map.7z, patch.data, patch.7z,
+    /// patch.json, and NEWIMG's app.json and img.json) in OUTDIR.
     Make {
         /// The old image directory.
         old_img: PathBuf,
@@ -21,6 +21,10 @@ pub enum PatchCommand {
         new_img: PathBuf,
         /// Output directory (created if missing).
         out_dir: PathBuf,
+        /// Memory budget of the byte-level differ in MiB: a larger budget indexes more of the
+        /// old image and can find more matches.
+        #[arg(long, default_value_t = patch::DEFAULT_BUDGET >> 20)]
+        budget_mib: u64,
     },
     /// Rebuild the new img.dxf from OLDIMG and PATCHDIR, checked against patch.json.
     Apply {
@@ -30,8 +34,7 @@ pub enum PatchCommand {
         patch_dir: PathBuf,
         /// Where to write the new img.dxf.
         out_dxf: PathBuf,
-        /// Use map.7z + patch.data (the streaming path). Required: the bulk path (patch.7z) is
-        /// not part of this build yet.
+        /// Use map.7z + patch.data (the streaming path) instead of map.7z + patch.7z (bulk).
         #[arg(long)]
         streaming: bool,
     },
@@ -44,28 +47,35 @@ pub fn run(command: PatchCommand) -> ExitCode {
             old_img,
             new_img,
             out_dir,
+            budget_mib,
         } => {
             let progress = TermProgress::new("patch");
             let meta = patch::make_patch(&old_img, &new_img, &out_dir, &progress);
             progress.finish();
-            meta.map(|m| {
+            meta.and_then(|m| {
+                let bulk = patch::make_bulk(&old_img, &out_dir, budget_mib << 20)?;
                 println!(
-                    "{}: {} blocks reused, {} new ({} bytes of patch.data), {} zero",
+                    "{}: {} blocks reused, {} new ({} bytes of patch.data, {} bytes of patch.7z), {} zero",
                     out_dir.display(),
                     m.reused_blocks,
                     m.new_blocks,
                     m.data_bytes,
+                    bulk,
                     m.zero_blocks
                 );
+                Ok(())
             })
         }
         PatchCommand::Apply {
-            streaming: false, ..
+            old_img,
+            patch_dir,
+            out_dxf,
+            streaming: false,
         } => {
-            eprintln!(
-                "rockit-edge: the bulk path (patch.7z) is not available yet; use --streaming"
-            );
-            return ExitCode::from(2);
+            let progress = TermProgress::new("apply");
+            let meta = patch::apply_patch_bulk(&old_img, &patch_dir, &out_dxf, &progress);
+            progress.finish();
+            meta.map(|m| println!("{}: ok (md5 {})", out_dxf.display(), m.to_dxf_md5))
         }
         PatchCommand::Apply {
             old_img,

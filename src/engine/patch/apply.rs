@@ -29,6 +29,24 @@ pub fn apply_patch_streaming(
     out_dxf: &Path,
     progress: &dyn Progress,
 ) -> Result<PatchMeta> {
+    apply_with_data(
+        old_dir,
+        patch_dir,
+        &patch_dir.join(DATA_FILE),
+        out_dxf,
+        progress,
+    )
+}
+
+/// The streaming apply with the bytes of `patch.data` taken from `data_path` (the patch's own
+/// file, or the one the bulk path decoded from `patch.7z`).
+pub(super) fn apply_with_data(
+    old_dir: &Path,
+    patch_dir: &Path,
+    data_path: &Path,
+    out_dxf: &Path,
+    progress: &dyn Progress,
+) -> Result<PatchMeta> {
     let meta = read_meta(patch_dir)?;
     let old = Image::open(old_dir)?;
     if old.meta.dxf_md5 != meta.from_dxf_md5 || old.meta.dxf_name != meta.from_dxf_name {
@@ -38,9 +56,9 @@ pub fn apply_patch_streaming(
         );
         return Err(EngineError::corrupt_patch(PATCH_JSON, reason));
     }
-    let data = File::open(patch_dir.join(DATA_FILE))
+    let data = File::open(data_path)
         .map_err(|e| EngineError::corrupt_patch(DATA_FILE, format!("cannot open: {e}")))?;
-    let data_len = data.metadata().at(&patch_dir.join(DATA_FILE))?.len();
+    let data_len = data.metadata().at(data_path)?.len();
     if data_len != meta.data_bytes || meta.data_bytes != meta.new_blocks * BLOCK_SIZE {
         let reason = format!("{data_len} bytes, {PATCH_JSON} says {}", meta.data_bytes);
         return Err(EngineError::corrupt_patch(DATA_FILE, reason));
@@ -68,7 +86,7 @@ pub fn apply_patch_streaming(
                 let mut chunk = vec![0u8; (n * BLOCK_SIZE) as usize];
                 let (file, name, at) = match run.source_at(done) {
                     Source::Old(b) => (Some(&old.dxf), old_dir.join(DXF_FILE), b),
-                    Source::Data(b) => (Some(&data), patch_dir.join(DATA_FILE), b),
+                    Source::Data(b) => (Some(&data), data_path.to_path_buf(), b),
                     Source::Zero => (None, out_dxf.to_path_buf(), 0),
                 };
                 if let Some(file) = file {
@@ -102,7 +120,7 @@ pub fn apply_patch_streaming(
 }
 
 /// Reads `patch.json`; any defect is a corrupt patch naming it.
-fn read_meta(patch_dir: &Path) -> Result<PatchMeta> {
+pub(super) fn read_meta(patch_dir: &Path) -> Result<PatchMeta> {
     let bytes = std::fs::read(patch_dir.join(PATCH_JSON))
         .map_err(|e| EngineError::corrupt_patch(PATCH_JSON, format!("cannot read: {e}")))?;
     serde_json::from_slice(&bytes)

@@ -3,12 +3,16 @@
 //! image cannot supply, range-readable so a launcher can fetch just what a game reads now.
 
 mod apply;
+mod bulk;
 mod make;
 mod map;
 
 use serde::{Deserialize, Serialize};
 
 pub use apply::apply_patch_streaming;
+pub use bulk::{
+    BULK_FILE, BULK_MEMBER, DEFAULT_BUDGET, apply_patch_bulk, make_bulk, old_window_len,
+};
 pub use make::{OLD_TABLE_CAPACITY, make_patch};
 pub use map::{Run, Source};
 
