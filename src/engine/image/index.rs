@@ -328,7 +328,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn extents_merge_runs_and_repeats() {
+    fn extents_merge_runs_and_repeats() -> Result<(), Box<dyn std::error::Error>> {
         let mut x = Vec::new();
         for (fb, ib) in [(0, 5), (1, 6), (2, 9), (3, 9), (4, 9), (6, 1)] {
             push_block(&mut x, fb, ib);
@@ -339,10 +339,11 @@ mod tests {
             (x[1].count, x[1].repeat, x[1].image_block_of(4)),
             (3, true, 9)
         );
+        Ok(())
     }
 
     #[test]
-    fn round_trip() {
+    fn round_trip() -> Result<(), Box<dyn std::error::Error>> {
         let header = IndexHeader {
             format_version: FORMAT_VERSION,
             block_size: 4096,
@@ -375,14 +376,13 @@ mod tests {
             },
         ];
         let mut bytes = Vec::new();
-        IndexStream::new(&header, entries.clone().into_iter())
-            .read_to_end(&mut bytes)
-            .unwrap();
-        let mut reader = IndexReader::new(&bytes[..]).unwrap();
+        IndexStream::new(&header, entries.clone().into_iter()).read_to_end(&mut bytes)?;
+        let mut reader = IndexReader::new(&bytes[..])?;
         assert_eq!(reader.header(), &header);
-        assert_eq!(reader.next_entry().unwrap().as_ref(), Some(&entries[0]));
-        assert_eq!(reader.next_entry().unwrap().as_ref(), Some(&entries[1]));
-        assert_eq!(reader.next_entry().unwrap(), None);
+        assert_eq!(reader.next_entry()?.as_ref(), Some(&entries[0]));
+        assert_eq!(reader.next_entry()?.as_ref(), Some(&entries[1]));
+        assert_eq!(reader.next_entry()?, None);
         assert!(IndexReader::new(&bytes[..20]).is_err());
+        Ok(())
     }
 }

@@ -96,12 +96,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_runs_with_spaces_in_paths() {
-        let order = AccessOrder::parse("o", "# order\n0 2 bin/my game\n\n7 1 data.pak\n").unwrap();
+    fn parses_runs_with_spaces_in_paths() -> Result<(), Box<dyn std::error::Error>> {
+        let order = AccessOrder::parse("o", "# order\n0 2 bin/my game\n\n7 1 data.pak\n")?;
         assert_eq!(order.runs.len(), 2);
         assert_eq!(order.runs[0].path, "bin/my game");
         assert_eq!((order.runs[1].line, order.runs[1].first_block), (4, 7));
         let err = AccessOrder::parse("o", "x 1 a\n").unwrap_err();
         assert!(matches!(err, EngineError::BadOrder { line: 1, .. }));
+        Ok(())
     }
 }

@@ -177,7 +177,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn runs_merge_and_round_trip() {
+    fn runs_merge_and_round_trip() -> Result<(), Box<dyn std::error::Error>> {
         let sources = [
             Source::Old(5),
             Source::Old(6),
@@ -187,19 +187,20 @@ mod tests {
             Source::Zero,
             Source::Old(2),
         ];
-        let mut writer = MapWriter::new(Vec::new(), sources.len() as u64).unwrap();
+        let mut writer = MapWriter::new(Vec::new(), sources.len() as u64)?;
         for s in sources {
-            writer.push(s).unwrap();
+            writer.push(s)?;
         }
-        let (bytes, runs) = writer.finish().unwrap();
+        let (bytes, runs) = writer.finish()?;
         assert_eq!(runs, 4);
-        let mut reader = MapReader::new(&bytes[..]).unwrap();
+        let mut reader = MapReader::new(&bytes[..])?;
         let mut back = Vec::new();
-        while let Some(run) = reader.next_run(10, 2).unwrap() {
+        while let Some(run) = reader.next_run(10, 2)? {
             back.extend((0..run.count).map(|i| run.source_at(i)));
         }
         assert_eq!(back, sources);
-        let mut reader = MapReader::new(&bytes[..]).unwrap();
+        let mut reader = MapReader::new(&bytes[..])?;
         assert!(reader.next_run(6, 2).is_err());
+        Ok(())
     }
 }
