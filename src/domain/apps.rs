@@ -281,15 +281,7 @@ impl AppService {
     }
 
     async fn load(&self, org: &str, name: &str) -> Result<AppRecord, DomainError> {
-        let key = org_key(org, name);
-        let shown = name.to_string();
-        self.store
-            .read(move |tx| {
-                tx.open(&APPS)?
-                    .get(key.as_str())?
-                    .ok_or_else(|| DomainError::not_found(format!("app {shown}")))
-            })
-            .await
+        super::find_in_org(&self.store, &APPS, org, name, "app").await
     }
 
     /// One app.
@@ -321,23 +313,7 @@ impl AppService {
             }
         }
         views.retain(|v| filter.state.as_ref().is_none_or(|s| v.state == s));
-        params.apply(
-            views,
-            &["name", "created", "updated"],
-            |a, b| {
-                a.name
-                    .to_ascii_lowercase()
-                    .cmp(&b.name.to_ascii_lowercase())
-            },
-            |field, a, b| match field {
-                "created" => a.created.cmp(&b.created),
-                "updated" => a.updated.cmp(&b.updated),
-                _ => a
-                    .name
-                    .to_ascii_lowercase()
-                    .cmp(&b.name.to_ascii_lowercase()),
-            },
-        )
+        params.apply_named(views)
     }
 
     /// Changes label, deployments, retention, publishing mode.

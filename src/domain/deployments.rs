@@ -402,15 +402,7 @@ impl DeploymentService {
     }
 
     async fn load(&self, org: &str, name: &str) -> Result<DeploymentRecord, DomainError> {
-        let key = org_key(org, name);
-        let shown = name.to_string();
-        self.store
-            .read(move |tx| {
-                tx.open(&DEPLOYMENTS)?
-                    .get(key.as_str())?
-                    .ok_or_else(|| DomainError::not_found(format!("deployment {shown}")))
-            })
-            .await
+        super::find_in_org(&self.store, &DEPLOYMENTS, org, name, "deployment").await
     }
 
     /// Applies a partial modification (API.md merge rules) and re-checks the credentials.
@@ -564,23 +556,7 @@ impl DeploymentService {
                     && filter.updated_after.is_none_or(|t| d.updated > t)
             })
             .collect();
-        let page = params.apply(
-            kept,
-            &["name", "created", "updated"],
-            |a, b| {
-                a.name
-                    .to_ascii_lowercase()
-                    .cmp(&b.name.to_ascii_lowercase())
-            },
-            |field, a, b| match field {
-                "created" => a.created.cmp(&b.created),
-                "updated" => a.updated.cmp(&b.updated),
-                _ => a
-                    .name
-                    .to_ascii_lowercase()
-                    .cmp(&b.name.to_ascii_lowercase()),
-            },
-        )?;
+        let page = params.apply_named(kept)?;
         Ok(Page {
             items: page.items.into_iter().map(Self::view).collect(),
             total: page.total,

@@ -116,3 +116,57 @@ impl ListParams {
         Ok(Page { items, total })
     }
 }
+
+/// A resource listed by `name`, `created` and `updated` (the common `order[]` keys).
+pub trait Named {
+    fn name(&self) -> &str;
+    fn created(&self) -> chrono::DateTime<chrono::Utc>;
+    fn updated(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+fn by_name<T: Named>(a: &T, b: &T) -> Ordering {
+    a.name()
+        .to_ascii_lowercase()
+        .cmp(&b.name().to_ascii_lowercase())
+}
+
+impl ListParams {
+    /// [`ListParams::apply`] for resources ordered by name (case-insensitive, the default),
+    /// `created` or `updated`.
+    pub fn apply_named<T: Named>(&self, items: Vec<T>) -> Result<Page<T>, DomainError> {
+        self.apply(
+            items,
+            &["name", "created", "updated"],
+            by_name,
+            |field, a, b| match field {
+                "created" => a.created().cmp(&b.created()),
+                "updated" => a.updated().cmp(&b.updated()),
+                _ => by_name(a, b),
+            },
+        )
+    }
+}
+
+/// Implements [`Named`] for types with `name`, `created` and `updated` fields.
+macro_rules! named {
+    ($($type:ty),*) => {$(
+        impl $crate::domain::listing::Named for $type {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn created(&self) -> chrono::DateTime<chrono::Utc> {
+                self.created
+            }
+            fn updated(&self) -> chrono::DateTime<chrono::Utc> {
+                self.updated
+            }
+        }
+    )*};
+}
+
+named!(
+    crate::store::OrgRecord,
+    crate::store::RoleRecord,
+    crate::store::DeploymentRecord,
+    super::apps::AppView
+);

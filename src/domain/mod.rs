@@ -30,3 +30,25 @@ pub(crate) async fn blocking<R: Send + 'static>(
         .await
         .map_err(|e| DomainError::Internal(format!("background work failed: {e}")))?
 }
+
+/// The record `name` of `org` in an org-scoped table, or a 404 naming `what` and the name.
+pub(crate) async fn find_in_org<V>(
+    store: &crate::store::Store,
+    table: &'static crate::store::JsonTable<&'static str, V>,
+    org: &str,
+    name: &str,
+    what: &'static str,
+) -> Result<V, DomainError>
+where
+    V: serde::de::DeserializeOwned + Send + 'static,
+{
+    let key = crate::store::org_key(org, name);
+    let shown = name.to_string();
+    store
+        .read(move |tx| {
+            tx.open(table)?
+                .get(key.as_str())?
+                .ok_or_else(|| DomainError::not_found(format!("{what} {shown}")))
+        })
+        .await
+}

@@ -200,19 +200,7 @@ impl OrgService {
                 Ok::<_, DomainError>(all.into_iter().map(|(_, org)| org).collect::<Vec<_>>())
             })
             .await?;
-        let page = params.apply(
-            records,
-            &["name", "created", "updated"],
-            |a, b| a.name.cmp(&b.name),
-            |field, a, b| match field {
-                "created" => a.created.cmp(&b.created),
-                "updated" => a.updated.cmp(&b.updated),
-                _ => a
-                    .name
-                    .to_ascii_lowercase()
-                    .cmp(&b.name.to_ascii_lowercase()),
-            },
-        )?;
+        let page = params.apply_named(records)?;
         let mut items = Vec::with_capacity(page.items.len());
         for org in page.items {
             items.push(self.view(org).await?);

@@ -116,23 +116,7 @@ impl RoleService {
             .store
             .read(move |tx| Ok::<_, DomainError>(tx.open(&ROLES)?.with_prefix(&prefix)?))
             .await?;
-        let page = params.apply(
-            roles.into_iter().map(|(_, r)| r).collect(),
-            &["name", "created", "updated"],
-            |a, b| {
-                a.name
-                    .to_ascii_lowercase()
-                    .cmp(&b.name.to_ascii_lowercase())
-            },
-            |field, a, b| match field {
-                "created" => a.created.cmp(&b.created),
-                "updated" => a.updated.cmp(&b.updated),
-                _ => a
-                    .name
-                    .to_ascii_lowercase()
-                    .cmp(&b.name.to_ascii_lowercase()),
-            },
-        )?;
+        let page = params.apply_named(roles.into_iter().map(|(_, r)| r).collect())?;
         Ok(Page {
             items: page.items.into_iter().map(RoleView::from).collect(),
             total: page.total,
@@ -141,16 +125,9 @@ impl RoleService {
 
     /// One role.
     pub async fn get(&self, caller: &Caller, name: &str) -> Result<RoleView, DomainError> {
-        let key = org_key(&caller.org, name);
-        let shown = name.to_string();
-        self.store
-            .read(move |tx| {
-                tx.open(&ROLES)?
-                    .get(key.as_str())?
-                    .map(RoleView::from)
-                    .ok_or_else(|| DomainError::not_found(format!("role {shown}")))
-            })
+        super::find_in_org(&self.store, &ROLES, &caller.org, name, "role")
             .await
+            .map(RoleView::from)
     }
 
     /// Changes label and/or permissions.

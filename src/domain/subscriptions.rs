@@ -268,16 +268,15 @@ impl SubscriptionService {
 
     /// One subscription.
     pub async fn get(&self, caller: &Caller, name: &str) -> Result<SubscriptionView, DomainError> {
-        let key = org_key(&caller.org, name);
-        let shown = name.to_string();
-        self.store
-            .read(move |tx| {
-                tx.open(&SUBSCRIPTIONS)?
-                    .get(key.as_str())?
-                    .map(SubscriptionView::from)
-                    .ok_or_else(|| DomainError::not_found(format!("subscription {shown}")))
-            })
-            .await
+        super::find_in_org(
+            &self.store,
+            &SUBSCRIPTIONS,
+            &caller.org,
+            name,
+            "subscription",
+        )
+        .await
+        .map(SubscriptionView::from)
     }
 
     /// Unsubscribes.

@@ -334,16 +334,9 @@ impl UserService {
 
     /// One user of the caller's org.
     pub async fn get(&self, caller: &Caller, username: &str) -> Result<UserView, DomainError> {
-        let key = org_key(&caller.org, username);
-        let shown = username.to_string();
-        self.store
-            .read(move |tx| {
-                tx.open(&USERS)?
-                    .get(key.as_str())?
-                    .map(UserView::from)
-                    .ok_or_else(|| DomainError::not_found(format!("user {shown}")))
-            })
+        super::find_in_org(&self.store, &USERS, &caller.org, username, "user")
             .await
+            .map(UserView::from)
     }
 
     /// Applies a profile change, an own password change or a credential reset.
