@@ -7,7 +7,7 @@ use serde_json::json;
 use super::error::ApiError;
 use super::extract::AdminCaller;
 use super::query::ListQuery;
-use super::render::success;
+use super::render::{success, success_page};
 use super::state::AppState;
 use crate::domain::orgs::NewOrg;
 
@@ -30,7 +30,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let page = state.orgs.list(query.params).await?;
-    success("orgs", json!({ "orgs": page.items, "total": page.total }))
+    success_page("orgs", page)
 }
 
 /// One org.

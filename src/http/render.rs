@@ -46,3 +46,17 @@ pub fn project(
             .collect(),
     ))
 }
+
+/// A list answer: the items under the plural `key` and the `total` before paging.
+pub fn success_page<T: Serialize>(
+    key: &str,
+    page: crate::domain::listing::Page<T>,
+) -> Result<HttpResponse, ApiError> {
+    let mut payload = Map::new();
+    payload.insert(
+        key.into(),
+        serde_json::to_value(page.items).map_err(|_| ApiError::internal())?,
+    );
+    payload.insert("total".into(), Value::from(page.total));
+    success(key, Value::Object(payload))
+}

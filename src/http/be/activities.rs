@@ -1,14 +1,13 @@
 //! The audit trail of the caller's org.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
 
 use super::tasks::time_filter;
 use crate::domain::audit::AuditFilter;
 use crate::domain::caller::Caller;
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
+use crate::http::render::success_page;
 use crate::http::state::AppState;
 
 /// `GET /be/v1/activities` (filters `actor`, `action`, `createdAfter`, `createdBefore`).
@@ -29,8 +28,5 @@ pub async fn list(
         }
     }
     let page = state.audit.list(&caller, filter, query.params).await?;
-    success(
-        "activities",
-        json!({ "activities": page.items, "total": page.total }),
-    )
+    success_page("activities", page)
 }

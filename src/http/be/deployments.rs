@@ -8,7 +8,7 @@ use crate::domain::caller::Caller;
 use crate::domain::deployments::{DeploymentFilter, NewDeployment};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
+use crate::http::render::{success, success_page};
 use crate::http::state::AppState;
 
 /// `POST /be/v1/deployments`: 200 even when the credential probe fails (see `status`).
@@ -46,10 +46,7 @@ pub async fn list(
         .deployments
         .list(&caller, filter, query.params)
         .await?;
-    success(
-        "deployments",
-        json!({ "deployments": page.items, "total": page.total }),
-    )
+    success_page("deployments", page)
 }
 
 /// `GET /be/v1/deployments/{name}`.

@@ -7,7 +7,7 @@ use crate::domain::caller::Caller;
 use crate::domain::roles::{NewRole, RolePatch};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
+use crate::http::render::{success, success_page};
 use crate::http::state::AppState;
 
 /// `POST /be/v1/roles`.
@@ -28,7 +28,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let page = state.roles.list(&caller, query.params).await?;
-    success("roles", json!({ "roles": page.items, "total": page.total }))
+    success_page("roles", page)
 }
 
 /// `GET /be/v1/roles/{name}`.

@@ -7,7 +7,7 @@ use crate::domain::caller::Caller;
 use crate::domain::subscriptions::NewSubscription;
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
+use crate::http::render::{success, success_page};
 use crate::http::state::AppState;
 
 /// `POST /be/v1/subscriptions`: the signing secret is shown once.
@@ -33,10 +33,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let page = state.subscriptions.list(&caller, query.params).await?;
-    success(
-        "subscriptions",
-        json!({ "subscriptions": page.items, "total": page.total }),
-    )
+    success_page("subscriptions", page)
 }
 
 /// `GET /be/v1/subscriptions/{name}`.

@@ -9,7 +9,7 @@ use crate::domain::caller::Caller;
 use crate::domain::tasks::{TaskFilter, TaskPatch};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
+use crate::http::render::{success, success_page};
 use crate::http::state::AppState;
 use crate::store::TaskStatus;
 
@@ -48,7 +48,7 @@ pub async fn list(
         }
     }
     let page = state.tasks.list(&caller, filter, query.params).await?;
-    success("tasks", json!({ "tasks": page.items, "total": page.total }))
+    success_page("tasks", page)
 }
 
 /// `GET /be/v1/tasks/{taskName}`.

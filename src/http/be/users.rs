@@ -8,7 +8,7 @@ use crate::domain::permissions::{Permission, READ};
 use crate::domain::users::{NewUser, UserPatch};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
+use crate::http::render::{success, success_page};
 use crate::http::state::AppState;
 
 /// `POST /be/v1/users`.
@@ -31,7 +31,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let page = state.users.list(&caller, query.params).await?;
-    success("users", json!({ "users": page.items, "total": page.total }))
+    success_page("users", page)
 }
 
 /// `GET /be/v1/users/{username}`: oneself, or with `beUsers` R.
