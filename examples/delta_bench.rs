@@ -1,7 +1,7 @@
 //! Measures the byte-level differ on one build pair: raw stream size, `patch.7z` size,
 //! diff and compression time, and checks that applying the stream rebuilds the new file.
 //!
-//! `cargo run --release --example delta_bench -- OLD NEW [--min-gain N] [--mismatch-cost K] [--threads N] [--out PATCH.7z]`
+//! `cargo run --release --example delta_bench -- OLD NEW [--min-gain N] [--mismatch-cost K] [--threads N] [--out PATCH.7z] [--raw STREAM]`
 //! prints one `key=value` line, read by `scripts/bench/delta-vs-hdiffpatch.sh`.
 
 use std::io::Cursor;
@@ -13,6 +13,7 @@ use rockit_edge::engine::delta::{self, MatchParams, OldWindow};
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut files, mut params, mut out) = (Vec::new(), MatchParams::default(), None);
+    let mut raw_out = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--min-gain" => params.min_gain = args.next().context("--min-gain N")?.parse()?,
@@ -21,12 +22,13 @@ fn main() -> anyhow::Result<()> {
             }
             "--threads" => params.threads = args.next().context("--threads N")?.parse()?,
             "--out" => out = Some(args.next().context("--out FILE")?),
+            "--raw" => raw_out = Some(args.next().context("--raw FILE")?),
             _ => files.push(a),
         }
     }
     let [old_path, new_path] = files.as_slice() else {
         bail!(
-            "usage: delta_bench OLD NEW [--min-gain N] [--mismatch-cost K] [--threads N] [--out PATCH.7z]"
+            "usage: delta_bench OLD NEW [--min-gain N] [--mismatch-cost K] [--threads N] [--out PATCH.7z] [--raw STREAM]"
         );
     };
     let old = std::fs::read(old_path).with_context(|| format!("reading {old_path}"))?;
@@ -52,6 +54,9 @@ fn main() -> anyhow::Result<()> {
     let apply_s = t.elapsed().as_secs_f64();
     if rebuilt != new {
         bail!("applying the delta did not rebuild {new_path}");
+    }
+    if let Some(path) = raw_out {
+        std::fs::write(&path, &raw).with_context(|| format!("writing {path}"))?;
     }
     if let Some(path) = out {
         std::fs::write(&path, &archive).with_context(|| format!("writing {path}"))?;

@@ -200,15 +200,15 @@ fn specific_errors() {
     raw.push(0);
     assert!(matches!(apply(&raw, &old), Err(DeltaError::TrailingData)));
     // new_len 4, chunk of 4 bytes: one record copying 4 bytes at old offset 100.
-    let far = b"RKDL\x01\x04\x04\x04\x04\x03\x00\x04\xc8\x01\x02\x04\x00";
+    let far = b"RKDL\x02\x04\x04\x04\x04\x04\x00\x04\xc8\x01\x01\x01\x04\x00";
     assert!(matches!(
         apply(far, &old),
         Err(DeltaError::OldOutOfRange { .. })
     ));
     // A chunk claiming 1 TiB of control bytes must fail without allocating it.
-    let huge = b"RKDL\x01\x04\x04\x80\x80\x80\x80\x80\x20\x00\x00";
+    let huge = b"RKDL\x02\x04\x04\x80\x80\x80\x80\x80\x20\x00\x00";
     assert!(matches!(apply(huge, &old), Err(DeltaError::BadChunk(_))));
-    let oversized = b"RKDL\x01\x80\x80\x80\x80\x10\x80\x80\x80\x80\x10\x00\x00\x00";
+    let oversized = b"RKDL\x02\x80\x80\x80\x80\x10\x80\x80\x80\x80\x10\x00\x00\x00";
     assert!(matches!(
         apply(oversized, &old),
         Err(DeltaError::BadChunk(_))

@@ -90,8 +90,18 @@ fn streaming_patch_rebuilds_the_new_image() {
     assert_eq!(patch_md5s(&patch), patch_md5s(&again));
 }
 
-/// Applying must fail with exit code 2, naming `file`, and leave no output behind.
+/// Applying and verifying must fail with exit code 2, naming `file`, and applying must leave
+/// no output behind.
 fn assert_apply_refused(old_img: &Path, patch: &Path, out: &Path, file: &str) {
+    if file != "patch.json" {
+        let verify = cli(&[&"patch", &"verify", &patch]);
+        let stderr = String::from_utf8_lossy(&verify.stderr);
+        assert_eq!(verify.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("rockit-edge: {file}: corrupt patch:")),
+            "verify {file}: {stderr}"
+        );
+    }
     let result = cli(&[&"patch", &"apply", &old_img, &patch, &out, &"--streaming"]);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert_eq!(result.status.code(), Some(2), "{stderr}");
@@ -135,7 +145,14 @@ fn damaged_patches_are_refused() {
         "{stderr}"
     );
     assert!(!out.exists(), "no output after a refused apply");
+    let verify = cli(&[&"patch", &"verify", &patch]);
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        stderr.starts_with("rockit-edge: patch.7z: corrupt patch:"),
+        "{stderr}"
+    );
     fs::write(patch.join("patch.7z"), &bulk).expect("write");
+    cli_ok(&[&"patch", &"verify", &patch]);
     cli_ok(&[&"patch", &"apply", &old_img, &patch, &out]);
     cli_ok(&[
         &"patch",

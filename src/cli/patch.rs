@@ -1,4 +1,4 @@
-//! `rockit-edge patch make|apply`.
+//! `rockit-edge patch make|apply|verify`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +37,12 @@ pub enum PatchCommand {
         /// Use map.7z + patch.data (the streaming path) instead of map.7z + patch.7z (bulk).
         #[arg(long)]
         streaming: bool,
+    },
+    /// Check a patch directory on its own (no old image needed): patch.json, the new
+    /// img.json, patch.data's size and MD5, every run of map.7z and patch.7z's checksums.
+    Verify {
+        /// The patch directory.
+        patch_dir: PathBuf,
     },
 }
 
@@ -87,6 +93,20 @@ pub fn run(command: PatchCommand) -> ExitCode {
             let meta = patch::apply_patch_streaming(&old_img, &patch_dir, &out_dxf, &progress);
             progress.finish();
             meta.map(|m| println!("{}: ok (md5 {})", out_dxf.display(), m.to_dxf_md5))
+        }
+        PatchCommand::Verify { patch_dir } => {
+            let progress = TermProgress::new("verify");
+            let meta = patch::verify_patch(&patch_dir, &progress);
+            progress.finish();
+            meta.map(|m| {
+                println!(
+                    "{}: ok ({} -> {}, {} blocks)",
+                    patch_dir.display(),
+                    m.from_build_id,
+                    m.to_build_id,
+                    m.block_count
+                )
+            })
         }
     };
     match result {

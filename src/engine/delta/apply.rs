@@ -85,6 +85,19 @@ struct ChunkBuffers {
     out: Vec<u8>,
 }
 
+/// Reads the stream's magic and returns the number of bytes it produces.
+pub fn read_header<R: Read + ?Sized>(delta: &mut R) -> Result<u64, DeltaError> {
+    let mut magic = [0u8; MAGIC.len()];
+    delta.read_exact(&mut magic).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => DeltaError::Truncated("header"),
+        _ => DeltaError::Io(e),
+    })?;
+    if magic != MAGIC {
+        return Err(DeltaError::BadMagic);
+    }
+    read_varint(delta, "header")
+}
+
 /// Applies the raw delta stream `delta` to `old`, writing the rebuilt new data to `out`.
 /// Returns the number of bytes written. Memory stays within a few chunk buffers
 /// (at most [`MAX_CHUNK_NEW`] new bytes each) whatever the sizes involved.
@@ -95,15 +108,7 @@ where
     W: Write,
 {
     let mut delta = delta;
-    let mut magic = [0u8; MAGIC.len()];
-    delta.read_exact(&mut magic).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => DeltaError::Truncated("header"),
-        _ => DeltaError::Io(e),
-    })?;
-    if magic != MAGIC {
-        return Err(DeltaError::BadMagic);
-    }
-    let new_len = read_varint(&mut delta, "header")?;
+    let new_len = read_header(&mut delta)?;
     let mut written = 0u64;
     let mut last_old_end = 0u64;
     let mut bufs = ChunkBuffers::default();

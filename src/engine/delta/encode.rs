@@ -1,5 +1,7 @@
 //! Writing covers out as the raw delta stream (layout in the module doc of `delta`).
 
+use std::io::{self, Write};
+
 use super::format::{ENCODER_CHUNK_NEW, MAGIC, put_rle, put_varint, zigzag};
 use super::matcher::Cover;
 
@@ -13,9 +15,9 @@ pub struct OldWindow<'a> {
     regions: Vec<(usize, u64)>,
 }
 
-/// Why an old window description was refused.
+/// Why the differ could not code new against an old window.
 #[derive(Debug, thiserror::Error)]
-pub enum WindowError {
+pub enum DiffError {
     /// The region lengths do not add up to the window's length.
     #[error("regions cover {covered} bytes but the window holds {len}")]
     LengthMismatch {
@@ -27,6 +29,9 @@ pub enum WindowError {
     /// The window is larger than the suffix sorter supports.
     #[error("old window of {0} bytes exceeds the {max} byte limit", max = super::index::MAX_WINDOW)]
     TooLarge(usize),
+    /// Reading new data or writing the stream failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
 }
 
 impl<'a> OldWindow<'a> {
@@ -39,10 +44,10 @@ impl<'a> OldWindow<'a> {
     }
 
     /// A window concatenating regions `(file offset, length)`, in the order given.
-    pub fn from_regions(data: &'a [u8], regions: &[(u64, u64)]) -> Result<Self, WindowError> {
+    pub fn from_regions(data: &'a [u8], regions: &[(u64, u64)]) -> Result<Self, DiffError> {
         let covered: u64 = regions.iter().map(|r| r.1).sum();
         if covered != data.len() as u64 {
-            return Err(WindowError::LengthMismatch {
+            return Err(DiffError::LengthMismatch {
                 covered,
                 len: data.len(),
             });
@@ -89,19 +94,21 @@ impl<'a> OldWindow<'a> {
 }
 
 /// Builds the chunked stream: control records, difference bytes and literals of each chunk
-/// kept in separate sections.
-struct StreamWriter {
-    out: Vec<u8>,
+/// kept in separate sections, each finished chunk written to `out`.
+struct StreamWriter<W: Write> {
+    out: W,
     ctrl: Vec<u8>,
     diff: Vec<u8>,
     lit: Vec<u8>,
+    /// Scratch for a chunk's header and run-length coded differences.
+    scratch: Vec<u8>,
     /// Literal bytes in `lit` not yet announced by a control record.
     pending_lit: usize,
     /// Absolute old offset just after the previous copy.
     last_old_end: u64,
 }
 
-impl StreamWriter {
+impl<W: Write> StreamWriter<W> {
     fn chunk_used(&self) -> usize {
         self.diff.len() + self.lit.len()
     }
@@ -110,19 +117,20 @@ impl StreamWriter {
         ENCODER_CHUNK_NEW - self.chunk_used()
     }
 
-    fn push_literal(&mut self, mut bytes: &[u8]) {
+    fn push_literal(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
             let take = bytes.len().min(self.room());
             self.lit.extend_from_slice(&bytes[..take]);
             self.pending_lit += take;
             bytes = &bytes[take..];
             if self.room() == 0 {
-                self.flush();
+                self.flush()?;
             }
         }
+        Ok(())
     }
 
-    fn push_copy(&mut self, new: &[u8], old: &[u8], file_offset: u64) {
+    fn push_copy(&mut self, new: &[u8], old: &[u8], file_offset: u64) -> io::Result<()> {
         let (mut new, mut old, mut file_offset) = (new, old, file_offset);
         while !new.is_empty() {
             let take = new.len().min(self.room());
@@ -142,63 +150,98 @@ impl StreamWriter {
             new = &new[take..];
             old = &old[take..];
             if self.room() == 0 {
-                self.flush();
+                self.flush()?;
             }
         }
+        Ok(())
     }
 
-    fn flush(&mut self) {
+    fn flush(&mut self) -> io::Result<()> {
         if self.chunk_used() == 0 {
-            return;
+            return Ok(());
         }
         if self.pending_lit > 0 {
             put_varint(&mut self.ctrl, self.pending_lit as u64);
             put_varint(&mut self.ctrl, 0);
             self.pending_lit = 0;
         }
-        let used = self.chunk_used() as u64;
-        put_varint(&mut self.out, used);
-        put_varint(&mut self.out, self.ctrl.len() as u64);
-        put_varint(&mut self.out, self.diff.len() as u64);
-        let mut rle = Vec::new();
+        let mut rle = std::mem::take(&mut self.scratch);
+        rle.clear();
         if !self.diff.is_empty() {
             put_rle(&mut rle, &self.diff);
         }
-        put_varint(&mut self.out, rle.len() as u64);
-        self.out.append(&mut self.ctrl);
-        self.out.append(&mut rle);
+        let mut head = Vec::with_capacity(40);
+        put_varint(&mut head, self.chunk_used() as u64);
+        put_varint(&mut head, self.ctrl.len() as u64);
+        put_varint(&mut head, self.diff.len() as u64);
+        put_varint(&mut head, rle.len() as u64);
+        self.out.write_all(&head)?;
+        self.out.write_all(&self.ctrl)?;
+        self.out.write_all(&rle)?;
+        self.out.write_all(&self.lit)?;
+        self.ctrl.clear();
         self.diff.clear();
-        self.out.append(&mut self.lit);
+        self.lit.clear();
+        self.scratch = rle;
+        Ok(())
     }
 }
 
-/// Serialises `covers` (sorted, non-overlapping, within both inputs) of `new` against
-/// `old` as a raw delta stream.
-pub fn encode(old: &OldWindow<'_>, new: &[u8], covers: &[Cover]) -> Vec<u8> {
-    let mut w = StreamWriter {
-        out: Vec::with_capacity(new.len() / 4 + 64),
-        ctrl: Vec::new(),
-        diff: Vec::new(),
-        lit: Vec::new(),
-        pending_lit: 0,
-        last_old_end: 0,
-    };
-    w.out.extend_from_slice(&MAGIC);
-    put_varint(&mut w.out, new.len() as u64);
-    let mut at = 0usize;
-    let mut pieces = Vec::new();
-    for c in covers {
-        w.push_literal(&new[at..c.new_pos]);
-        old.file_pieces(c.old_pos, c.len, &mut pieces);
-        let (mut n, mut o) = (c.new_pos, c.old_pos);
-        for &(file_offset, len) in &pieces {
-            w.push_copy(&new[n..n + len], &old.data[o..o + len], file_offset);
-            n += len;
-            o += len;
-        }
-        at = c.new_pos + c.len;
+/// Writes a raw delta stream to `out` segment by segment, so that neither the new data nor
+/// the stream has to be held whole.
+pub struct Encoder<W: Write> {
+    w: StreamWriter<W>,
+    pieces: Vec<(u64, usize)>,
+}
+
+impl<W: Write> Encoder<W> {
+    /// Starts a stream that will produce `new_len` bytes.
+    pub fn new(mut out: W, new_len: u64) -> io::Result<Self> {
+        let mut head = MAGIC.to_vec();
+        put_varint(&mut head, new_len);
+        out.write_all(&head)?;
+        Ok(Self {
+            w: StreamWriter {
+                out,
+                ctrl: Vec::new(),
+                diff: Vec::new(),
+                lit: Vec::new(),
+                scratch: Vec::new(),
+                pending_lit: 0,
+                last_old_end: 0,
+            },
+            pieces: Vec::new(),
+        })
     }
-    w.push_literal(&new[at..]);
-    w.flush();
-    w.out
+
+    /// Appends the next `segment` of new, coded by `covers` (sorted, non-overlapping,
+    /// positions relative to the segment and within `old`).
+    pub fn push_segment(
+        &mut self,
+        old: &OldWindow<'_>,
+        segment: &[u8],
+        covers: &[Cover],
+    ) -> io::Result<()> {
+        let mut at = 0usize;
+        for c in covers {
+            self.w.push_literal(&segment[at..c.new_pos])?;
+            old.file_pieces(c.old_pos, c.len, &mut self.pieces);
+            let (mut n, mut o) = (c.new_pos, c.old_pos);
+            for &(file_offset, len) in &self.pieces {
+                self.w
+                    .push_copy(&segment[n..n + len], &old.data[o..o + len], file_offset)?;
+                n += len;
+                o += len;
+            }
+            at = c.new_pos + c.len;
+        }
+        self.w.push_literal(&segment[at..])
+    }
+
+    /// Writes the last chunk and returns the sink.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.w.flush()?;
+        self.w.out.flush()?;
+        Ok(self.w.out)
+    }
 }

@@ -2,8 +2,8 @@
 
 use std::io;
 
-/// First bytes of every raw delta stream: "RKDL" + format version 1.
-pub const MAGIC: [u8; 5] = *b"RKDL\x01";
+/// First bytes of every raw delta stream: "RKDL" + format version 2.
+pub const MAGIC: [u8; 5] = *b"RKDL\x02";
 
 /// Largest number of new bytes one chunk may produce. `apply` buffers one chunk, so this
 /// bounds its memory whatever the stream claims.
@@ -24,29 +24,33 @@ pub fn max_ctrl_len(chunk_new: u64) -> u64 {
 
 /// Largest run-length coded difference section for `diff_len` difference bytes: a token
 /// of two varints (at most 4 bytes each for chunk-sized values) produces at least one byte,
-/// plus the varint giving the token part's length.
+/// plus the two varints giving the lengths of the gap and run lists.
 pub fn max_rle_len(diff_len: u64) -> u64 {
-    diff_len.saturating_mul(9).saturating_add(10)
+    diff_len.saturating_mul(9).saturating_add(20)
 }
 
-/// Appends `diff` run-length coded: `tokens_len tokens raw`, tokens being `zeros raw_len`
-/// varint pairs and `raw` all the nonzero stretches back to back. Long zero runs cost a
-/// varint instead of many LZMA2 match symbols, and keeping run lengths apart from the
-/// difference bytes lets each compress against its own kind.
+/// Appends `diff` run-length coded: `gaps_len runs_len gaps runs raw`, where token `i` is
+/// the pair (`gaps[i]` zero bytes, then `runs[i]` bytes of `raw`), both lists varints and
+/// `raw` all the nonzero stretches back to back. Long zero runs cost a varint instead of
+/// many LZMA2 match symbols, and keeping gap lengths, run lengths and difference bytes in
+/// separate lists lets each compress against its own kind (run lengths are nearly constant,
+/// gap lengths are not).
 pub fn put_rle(out: &mut Vec<u8>, diff: &[u8]) {
-    let (mut tokens, mut raw) = (Vec::new(), Vec::new());
+    let (mut gaps, mut runs, mut raw) = (Vec::new(), Vec::new(), Vec::new());
     let mut at = 0;
     while at < diff.len() {
         let zeros = diff[at..].iter().take_while(|&&b| b == 0).count();
         let raw_start = at + zeros;
         let raw_len = diff[raw_start..].iter().take_while(|&&b| b != 0).count();
-        put_varint(&mut tokens, zeros as u64);
-        put_varint(&mut tokens, raw_len as u64);
+        put_varint(&mut gaps, zeros as u64);
+        put_varint(&mut runs, raw_len as u64);
         raw.extend_from_slice(&diff[raw_start..raw_start + raw_len]);
         at = raw_start + raw_len;
     }
-    put_varint(out, tokens.len() as u64);
-    out.extend_from_slice(&tokens);
+    put_varint(out, gaps.len() as u64);
+    put_varint(out, runs.len() as u64);
+    out.extend_from_slice(&gaps);
+    out.extend_from_slice(&runs);
     out.extend_from_slice(&raw);
 }
 
@@ -57,14 +61,22 @@ pub fn decode_rle(rle: &[u8], diff_len: usize, out: &mut Vec<u8>) -> Result<(), 
     if rle.is_empty() && diff_len == 0 {
         return Ok(());
     }
-    let mut head = Cursor::new(rle, "difference section");
-    let tokens_len = head.varint()?;
-    let tokens = head.take(usize::try_from(tokens_len).unwrap_or(usize::MAX))?;
-    let mut raw = Cursor::new(head.rest(), "difference section");
-    let mut cur = Cursor::new(tokens, "difference section");
-    while !cur.is_empty() {
-        let zeros = cur.varint()?;
-        let raw_len = cur.varint()?;
+    let what = "difference section";
+    let mut head = Cursor::new(rle, what);
+    let gaps_len = head.varint()?;
+    let runs_len = head.varint()?;
+    let mut gaps = Cursor::new(
+        head.take(usize::try_from(gaps_len).unwrap_or(usize::MAX))?,
+        what,
+    );
+    let mut runs = Cursor::new(
+        head.take(usize::try_from(runs_len).unwrap_or(usize::MAX))?,
+        what,
+    );
+    let mut raw = Cursor::new(head.rest(), what);
+    while !gaps.is_empty() {
+        let zeros = gaps.varint()?;
+        let raw_len = runs.varint()?;
         let left = (diff_len - out.len()) as u64;
         if zeros + raw_len == 0 || zeros > left || raw_len > left - zeros {
             return Err(DeltaError::BadChunk(format!(
@@ -74,7 +86,7 @@ pub fn decode_rle(rle: &[u8], diff_len: usize, out: &mut Vec<u8>) -> Result<(), 
         out.resize(out.len() + zeros as usize, 0);
         out.extend_from_slice(raw.take(raw_len as usize)?);
     }
-    if out.len() != diff_len || !raw.is_empty() {
+    if out.len() != diff_len || !raw.is_empty() || !runs.is_empty() {
         return Err(DeltaError::BadChunk(format!(
             "difference section decodes to {} of {diff_len} bytes or has unused bytes",
             out.len()
@@ -202,7 +214,7 @@ fn decode_varint(data: &[u8], what: &'static str) -> Result<(u64, usize), DeltaE
 }
 
 /// Reads one varint from a byte stream.
-pub fn read_varint<R: io::Read>(r: &mut R, what: &'static str) -> Result<u64, DeltaError> {
+pub fn read_varint<R: io::Read + ?Sized>(r: &mut R, what: &'static str) -> Result<u64, DeltaError> {
     let mut v = 0u64;
     for i in 0..10 {
         let mut b = [0u8; 1];

@@ -52,11 +52,17 @@ fn agrees(old: &[u8], o: isize, b: u8) -> bool {
 
 /// New bytes per independently scanned segment. Fixed (not derived from the thread count)
 /// so that the output does not depend on the machine; each boundary costs one cover break.
-const SEGMENT: usize = 16 << 20;
+pub const SEGMENT: usize = 16 << 20;
 
-/// Covers of `new` against the indexed old window, sorted by `new_pos`, not overlapping.
-/// Segments of new are scanned on up to `params.threads` threads.
-pub fn find_covers(index: &SuffixIndex<'_>, new: &[u8], params: MatchParams) -> Vec<Cover> {
+/// Covers of `new` against the indexed old window, sorted by `new_pos` (relative to `new`),
+/// not overlapping. `new` starts `base` bytes into the whole new data, a multiple of
+/// [`SEGMENT`]; segments of it are scanned on up to `params.threads` threads.
+pub fn find_covers(
+    index: &SuffixIndex<'_>,
+    new: &[u8],
+    base: usize,
+    params: MatchParams,
+) -> Vec<Cover> {
     let segments: Vec<(usize, usize)> = (0..new.len())
         .step_by(SEGMENT)
         .map(|s| (s, (s + SEGMENT).min(new.len())))
@@ -70,7 +76,7 @@ pub fn find_covers(index: &SuffixIndex<'_>, new: &[u8], params: MatchParams) -> 
             let Some(&(start, end)) = segments.get(i) else {
                 return done;
             };
-            done.push((i, scan_segment(index, new, start, end, params)));
+            done.push((i, scan_segment(index, new, start, end, base, params)));
         }
     };
     let mut results: Vec<(usize, Vec<Cover>)> = std::thread::scope(|scope| {
@@ -88,19 +94,22 @@ pub fn find_covers(index: &SuffixIndex<'_>, new: &[u8], params: MatchParams) -> 
     results.into_iter().flat_map(|r| r.1).collect()
 }
 
-/// Covers of `new[start..end]`: bsdiff's scan, with matches cut at `end`.
+/// Covers of `new[start..end]`: bsdiff's scan, with matches cut at `end`. The first
+/// alignment guessed is the old position equal to the segment's position in the whole new
+/// data (`base + start`), so results do not depend on how new is batched.
 fn scan_segment(
     index: &SuffixIndex<'_>,
     new: &[u8],
     start: usize,
     end: usize,
+    base: usize,
     params: MatchParams,
 ) -> Vec<Cover> {
     let old = index.old();
     let n = end;
     let mut covers = Vec::new();
     let (mut scan, mut len, mut pos) = (start, 0usize, 0usize);
-    let (mut last_scan, mut last_pos) = (start, start.min(old.len()));
+    let (mut last_scan, mut last_pos) = (start, (base + start).min(old.len()));
     let mut last_offset = last_pos as isize - start as isize;
     while scan < n {
         let mut old_score = 0usize;

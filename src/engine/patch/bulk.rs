@@ -4,13 +4,13 @@
 //! `patch.data`, then apply the map as the streaming path does.
 
 use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::apply::{apply_with_data, read_meta};
 use super::{DATA_FILE, PatchMeta};
-use crate::engine::delta::{self, FileSource, OldWindow};
+use crate::engine::delta::{self, FileSource, MatchParams, OldWindow};
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
 use crate::engine::image::DXF_FILE;
@@ -21,48 +21,81 @@ use crate::engine::sevenz;
 pub const BULK_FILE: &str = "patch.7z";
 /// Name of the delta stream inside [`BULK_FILE`].
 pub const BULK_MEMBER: &str = "patch";
+/// Where the raw delta stream is staged before compression, inside the patch directory.
+const RAW_STAGING: &str = "patch.raw.tmp";
 /// Default memory budget of `patch make` (old window index + data).
 pub const DEFAULT_BUDGET: u64 = 1 << 30;
 
+/// Memory outside the old window and its suffix array: the bucket table and the differ's
+/// working set (see [`delta::working_bytes`]).
+fn fixed_bytes() -> u64 {
+    (64u64 << 20) + delta::working_bytes(MatchParams::default().threads) as u64
+}
+
 /// The old-image bytes the differ may index within `budget`: the suffix array and the window
-/// take about 5 bytes per old byte, the new data about 2 per byte, plus fixed tables.
-pub fn old_window_len(old_len: u64, data_len: u64, budget: u64) -> u64 {
-    let fixed = 64u64 << 20;
-    let room = budget.saturating_sub(fixed + 2 * data_len) / 5;
+/// take 5 bytes per old byte; `patch.data` is read a segment at a time and the raw stream
+/// goes to a file, so neither counts.
+pub fn old_window_len(old_len: u64, budget: u64) -> u64 {
+    let room = budget.saturating_sub(fixed_bytes()) / 5;
     old_len.min(room).min(delta::MAX_WINDOW as u64)
 }
 
 /// Writes `patch.7z` for the patch in `patch_dir` (made from `old_dir`) within `budget` bytes
 /// of memory; returns its size.
 pub fn make_bulk(old_dir: &Path, patch_dir: &Path, budget: u64) -> Result<u64> {
-    let data_path = patch_dir.join(DATA_FILE);
-    let data = std::fs::read(&data_path).at(&data_path)?;
-    if 2 * data.len() as u64 + (64 << 20) > budget {
-        return Err(EngineError::BadOutput {
-            filename: patch_dir.join(BULK_FILE).display().to_string(),
-            reason: format!(
-                "{} bytes of patch.data do not fit the memory budget of {budget} bytes; raise it",
-                data.len()
-            ),
-        });
+    let target = patch_dir.join(BULK_FILE);
+    let bad_output = |reason: String| EngineError::BadOutput {
+        filename: target.display().to_string(),
+        reason,
+    };
+    if budget < fixed_bytes() + (1 << 20) {
+        return Err(bad_output(format!(
+            "a memory budget of {budget} bytes is below the differ's working set of {} bytes; \
+             raise it",
+            fixed_bytes() + (1 << 20)
+        )));
     }
+    let data_path = patch_dir.join(DATA_FILE);
+    let data = File::open(&data_path).at(&data_path)?;
+    let data_len = data.metadata().at(&data_path)?.len();
     let old_path = old_dir.join(DXF_FILE);
     let old_file = File::open(&old_path).at(&old_path)?;
     let old_len = old_file.metadata().at(&old_path)?.len();
-    let window_len = old_window_len(old_len, data.len() as u64, budget);
-    let mut old = vec![0u8; window_len as usize];
+    let mut old = vec![0u8; old_window_len(old_len, budget) as usize];
     old_file.read_exact_at(&mut old, 0).at(&old_path)?;
-    let raw = delta::diff(&OldWindow::contiguous(&old, 0), &data).map_err(|e| {
-        EngineError::BadOutput {
-            filename: patch_dir.join(BULK_FILE).display().to_string(),
-            reason: e.to_string(),
-        }
-    })?;
+    let raw_path = patch_dir.join(RAW_STAGING);
+    let raw = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&raw_path)
+        .at(&raw_path)?;
+    let read_new = |pos: u64, buf: &mut [u8]| data.read_exact_at(buf, pos);
+    let coded = delta::diff_into(
+        &OldWindow::contiguous(&old, 0),
+        data_len,
+        read_new,
+        BufWriter::with_capacity(1 << 20, raw),
+        MatchParams::default(),
+    );
     drop(old);
-    let target = patch_dir.join(BULK_FILE);
-    let mut out = AtomicFile::create(&target)?;
-    delta::write_7z(&raw[..], raw.len() as u64, BULK_MEMBER, out.file()).at(&target)?;
-    let size = out.file().seek(SeekFrom::End(0)).at(&target)?;
+    let packed = coded
+        .map_err(|e| bad_output(e.to_string()))
+        .and_then(|raw| raw.into_inner().map_err(|e| bad_output(e.to_string())))
+        .and_then(|raw| pack_raw(raw, &raw_path, &target));
+    let _ = std::fs::remove_file(&raw_path);
+    packed
+}
+
+/// Compresses the raw stream in `raw` (written, positioned at its end) into `target`.
+fn pack_raw(mut raw: File, raw_path: &Path, target: &Path) -> Result<u64> {
+    let raw_len = raw.stream_position().at(raw_path)?;
+    raw.seek(SeekFrom::Start(0)).at(raw_path)?;
+    let mut out = AtomicFile::create(target)?;
+    let input = BufReader::with_capacity(1 << 20, raw);
+    delta::write_7z(input, raw_len, BULK_MEMBER, out.file()).at(target)?;
+    let size = out.file().seek(SeekFrom::End(0)).at(target)?;
     out.commit()?;
     Ok(size)
 }

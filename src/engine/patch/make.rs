@@ -6,6 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use md5::{Digest, Md5};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::map::{MapWriter, Source};
@@ -120,6 +121,7 @@ pub fn make_patch(
     let (mut reused, mut fresh, mut zero) = (0u64, 0u64, 0u64);
     let mut previous: Option<Source> = None;
     let mut old_block = [0u8; BLOCK];
+    let mut data_md5 = Md5::new();
     let new_md5 = for_each_chunk(&new, new_dir, progress, |chunk| {
         for bytes in chunk.chunks_exact(BLOCK) {
             let mut matches = |b: u64| -> Result<bool> {
@@ -148,6 +150,7 @@ pub fn make_patch(
                 Source::Old(b)
             } else {
                 data_out.write_all(bytes).at(&data_path)?;
+                data_md5.update(bytes);
                 fresh += 1;
                 Source::Data(fresh - 1)
             };
@@ -179,6 +182,7 @@ pub fn make_patch(
         new_blocks: fresh,
         zero_blocks: zero,
         data_bytes: fresh * BLOCK_SIZE,
+        data_md5: hex::encode(data_md5.finalize()),
         from_dxf_md5: old.meta.dxf_md5.clone(),
         to_dxf_md5: new.meta.dxf_md5.clone(),
     };

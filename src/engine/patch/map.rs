@@ -3,7 +3,11 @@
 
 use std::io::{self, Read, Write};
 
-use crate::engine::image::{BLOCK_SIZE, FORMAT_VERSION};
+use crate::engine::delta::{put_varint, read_varint, unzigzag, zigzag};
+use crate::engine::image::BLOCK_SIZE;
+
+/// Version of the map layout, in its header.
+pub const MAP_VERSION: u32 = 2;
 
 /// First bytes of the map.
 pub const MAGIC: &[u8; 8] = b"RKTMAP\0\0";
@@ -49,19 +53,45 @@ pub struct MapWriter<W: Write> {
     out: W,
     current: Option<Run>,
     runs: u64,
+    cursor: Cursor,
+    scratch: Vec<u8>,
+}
+
+/// What the runs so far imply for the next run: the F block that would continue them and
+/// the next unused `patch.data` block. Runs are coded against it, so a map whose F runs
+/// continue where the previous ones left off costs a byte or two per run.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cursor {
+    expected_old: u64,
+    next_data: u64,
+}
+
+impl Cursor {
+    fn advance(&mut self, run: &Run) {
+        match run.first {
+            Source::Old(b) => self.expected_old = b + run.count,
+            Source::Data(b) => {
+                self.next_data = b + run.count;
+                self.expected_old += run.count;
+            }
+            Source::Zero => self.expected_old += run.count,
+        }
+    }
 }
 
 impl<W: Write> MapWriter<W> {
     /// Starts a map for a new image of `block_count` blocks.
     pub fn new(mut out: W, block_count: u64) -> io::Result<Self> {
         out.write_all(MAGIC)?;
-        out.write_all(&FORMAT_VERSION.to_le_bytes())?;
+        out.write_all(&MAP_VERSION.to_le_bytes())?;
         out.write_all(&(BLOCK_SIZE as u32).to_le_bytes())?;
         out.write_all(&block_count.to_le_bytes())?;
         Ok(Self {
             out,
             current: None,
             runs: 0,
+            cursor: Cursor::default(),
+            scratch: Vec::with_capacity(24),
         })
     }
 
@@ -90,14 +120,27 @@ impl<W: Write> MapWriter<W> {
         let Some(run) = self.current.take() else {
             return Ok(());
         };
-        let (kind, start) = match run.first {
-            Source::Old(b) => (0u8, b),
-            Source::Data(b) => (1, b),
-            Source::Zero => (2, 0),
+        let kind = match run.first {
+            Source::Old(_) => 0,
+            Source::Data(b) if b == self.cursor.next_data => 1,
+            Source::Data(b) => {
+                let expected = self.cursor.next_data;
+                return Err(io::Error::other(format!(
+                    "patch.data block {b} out of order (expected {expected})"
+                )));
+            }
+            Source::Zero => 2,
         };
-        self.out.write_all(&[kind])?;
-        self.out.write_all(&start.to_le_bytes())?;
-        self.out.write_all(&run.count.to_le_bytes())?;
+        self.scratch.clear();
+        put_varint(&mut self.scratch, run.count << 2 | kind);
+        if let Source::Old(b) = run.first {
+            put_varint(
+                &mut self.scratch,
+                zigzag(b.wrapping_sub(self.cursor.expected_old) as i64),
+            );
+        }
+        self.out.write_all(&self.scratch)?;
+        self.cursor.advance(&run);
         self.runs += 1;
         Ok(())
     }
@@ -108,6 +151,7 @@ pub struct MapReader<R> {
     input: R,
     block_count: u64,
     covered: u64,
+    cursor: Cursor,
 }
 
 impl<R: Read> MapReader<R> {
@@ -115,7 +159,7 @@ impl<R: Read> MapReader<R> {
     pub fn new(mut input: R) -> Result<Self, String> {
         let mut raw = [0u8; 24];
         input.read_exact(&mut raw).map_err(short)?;
-        if &raw[..8] != MAGIC || raw[8..12] != FORMAT_VERSION.to_le_bytes() {
+        if &raw[..8] != MAGIC || raw[8..12] != MAP_VERSION.to_le_bytes() {
             return Err("not a ROCKIT block map (bad magic or version)".into());
         }
         if raw[12..16] != (BLOCK_SIZE as u32).to_le_bytes() {
@@ -126,6 +170,7 @@ impl<R: Read> MapReader<R> {
             input,
             block_count,
             covered: 0,
+            cursor: Cursor::default(),
         })
     }
 
@@ -144,15 +189,23 @@ impl<R: Read> MapReader<R> {
                 _ => Err("data after the last run".into()),
             };
         }
-        let mut raw = [0u8; 17];
-        self.input.read_exact(&mut raw).map_err(short)?;
-        let start = u64::from_le_bytes(raw[1..9].try_into().map_err(|_| "run")?);
-        let count = u64::from_le_bytes(raw[9..17].try_into().map_err(|_| "run")?);
-        let (first, limit) = match raw[0] {
-            0 => (Source::Old(start), old_blocks),
-            1 => (Source::Data(start), data_blocks),
-            2 if start == 0 => (Source::Zero, u64::MAX),
-            _ => return Err(format!("bad run kind {} / start {start}", raw[0])),
+        let head = read_varint(&mut self.input, "map run").map_err(|e| e.to_string())?;
+        let (count, kind) = (head >> 2, head & 3);
+        let (first, start, limit) = match kind {
+            0 => {
+                let delta = read_varint(&mut self.input, "map run").map_err(|e| e.to_string())?;
+                let start = self
+                    .cursor
+                    .expected_old
+                    .wrapping_add(unzigzag(delta) as u64);
+                (Source::Old(start), start, old_blocks)
+            }
+            1 => {
+                let start = self.cursor.next_data;
+                (Source::Data(start), start, data_blocks)
+            }
+            2 => (Source::Zero, 0, u64::MAX),
+            _ => return Err(format!("bad run kind {kind}")),
         };
         let fits = count > 0
             && start.checked_add(count).is_some_and(|end| end <= limit)
@@ -164,7 +217,9 @@ impl<R: Read> MapReader<R> {
             return Err(format!("run {first:?} × {count} out of range"));
         }
         self.covered += count;
-        Ok(Some(Run { first, count }))
+        let run = Run { first, count };
+        self.cursor.advance(&run);
+        Ok(Some(run))
     }
 }
 

@@ -6,6 +6,7 @@ mod apply;
 mod bulk;
 mod make;
 mod map;
+mod verify;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,7 @@ pub use bulk::{
 };
 pub use make::{OLD_TABLE_CAPACITY, make_patch};
 pub use map::{Run, Source};
+pub use verify::verify_patch;
 
 /// Name of the 7z archive holding the block map.
 pub const MAP_FILE: &str = "map.7z";
@@ -51,6 +53,8 @@ pub struct PatchMeta {
     pub zero_blocks: u64,
     /// Bytes of `patch.data` (= newBlocks × 4096).
     pub data_bytes: u64,
+    /// MD5 of `patch.data`, so a patch directory can be verified without the old image.
+    pub data_md5: String,
     /// MD5 of the old `img.dxf`.
     pub from_dxf_md5: String,
     /// MD5 of the new `img.dxf`.

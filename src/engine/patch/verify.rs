@@ -1,0 +1,126 @@
+//! Checking a patch directory on its own, without the old image: every file against
+//! `patch.json`, so that a damaged download or copy is found before a launcher uses it.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use md5::{Digest, Md5};
+
+use super::apply::read_meta;
+use super::bulk::{BULK_FILE, BULK_MEMBER};
+use super::map::{MapReader, Source};
+use super::{DATA_FILE, MAP_FILE, MAP_MEMBER, PATCH_JSON, PatchMeta};
+use crate::engine::delta::{self, DeltaError};
+use crate::engine::error::{EngineError, Result};
+use crate::engine::image::{BLOCK_SIZE, IMG_JSON, ImageMeta};
+use crate::engine::progress::Progress;
+use crate::engine::sevenz;
+
+/// Verifies the patch in `dir`: `patch.json`'s counts, T's `img.json` against it, the size
+/// and MD5 of `patch.data`, every run of `map.7z` (counts per kind, `patch.data` bounds) and
+/// `patch.7z` (7z checksums, a delta stream producing `dataBytes`). Returns `patch.json`.
+pub fn verify_patch(dir: &Path, progress: &dyn Progress) -> Result<PatchMeta> {
+    let meta = read_meta(dir)?;
+    let bad_json = |reason: String| EngineError::corrupt_patch(PATCH_JSON, reason);
+    if meta.reused_blocks + meta.new_blocks + meta.zero_blocks != meta.block_count
+        || meta.data_bytes != meta.new_blocks * BLOCK_SIZE
+    {
+        return Err(bad_json("block counts or dataBytes do not add up".into()));
+    }
+    let target: ImageMeta = serde_json::from_slice(
+        &std::fs::read(dir.join(IMG_JSON))
+            .map_err(|e| EngineError::corrupt_patch(IMG_JSON, format!("cannot read: {e}")))?,
+    )
+    .map_err(|e| EngineError::corrupt_patch(IMG_JSON, format!("invalid: {e}")))?;
+    if target.dxf_md5 != meta.to_dxf_md5
+        || target.dxf_name != meta.to_dxf_name
+        || target.block_count != meta.block_count
+    {
+        return Err(EngineError::corrupt_patch(
+            IMG_JSON,
+            "dxfName, dxfMd5 or blockCount differ from patch.json",
+        ));
+    }
+    progress.begin(meta.data_bytes);
+    check_data(dir, &meta, progress)?;
+    check_map(dir, &meta)?;
+    check_bulk(dir, &meta)?;
+    Ok(meta)
+}
+
+/// `patch.data` has `dataBytes` bytes with MD5 `dataMd5`.
+fn check_data(dir: &Path, meta: &PatchMeta, progress: &dyn Progress) -> Result<()> {
+    let corrupt = |reason: String| EngineError::corrupt_patch(DATA_FILE, reason);
+    let mut file =
+        File::open(dir.join(DATA_FILE)).map_err(|e| corrupt(format!("cannot open: {e}")))?;
+    let (mut md5, mut len) = (Md5::new(), 0u64);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| corrupt(format!("read failed: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        md5.update(&buf[..n]);
+        len += n as u64;
+        progress.advance(n as u64);
+    }
+    if len != meta.data_bytes {
+        return Err(corrupt(format!(
+            "{len} bytes, {PATCH_JSON} says {}",
+            meta.data_bytes
+        )));
+    }
+    if hex::encode(md5.finalize()) != meta.data_md5 {
+        return Err(corrupt(format!("md5 differs from {PATCH_JSON} dataMd5")));
+    }
+    Ok(())
+}
+
+/// `map.7z` covers `blockCount` blocks with as many blocks of each kind as `patch.json`
+/// counts, using all of `patch.data`.
+fn check_map(dir: &Path, meta: &PatchMeta) -> Result<()> {
+    let corrupt = |reason: String| EngineError::corrupt_patch(MAP_FILE, reason);
+    sevenz::read_single(dir, MAP_FILE, MAP_MEMBER, corrupt, |input| {
+        let mut map = MapReader::new(input).map_err(corrupt)?;
+        if map.block_count() != meta.block_count {
+            return Err(corrupt(format!(
+                "{} blocks, {PATCH_JSON} says {}",
+                map.block_count(),
+                meta.block_count
+            )));
+        }
+        let (mut reused, mut fresh, mut zero) = (0u64, 0u64, 0u64);
+        while let Some(run) = map.next_run(u64::MAX, meta.new_blocks).map_err(corrupt)? {
+            match run.first {
+                Source::Old(_) => reused += run.count,
+                Source::Data(_) => fresh += run.count,
+                Source::Zero => zero += run.count,
+            }
+        }
+        if (reused, fresh, zero) != (meta.reused_blocks, meta.new_blocks, meta.zero_blocks) {
+            return Err(corrupt(format!(
+                "{reused} reused, {fresh} new and {zero} zero blocks differ from {PATCH_JSON}"
+            )));
+        }
+        Ok(())
+    })
+}
+
+/// `patch.7z` decompresses with valid checksums to a delta stream producing `dataBytes`.
+fn check_bulk(dir: &Path, meta: &PatchMeta) -> Result<()> {
+    let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
+    sevenz::read_single(dir, BULK_FILE, BULK_MEMBER, corrupt, |input| {
+        let new_len = delta::read_header(&mut *input).map_err(|e| corrupt(e.to_string()))?;
+        if new_len != meta.data_bytes {
+            return Err(corrupt(format!(
+                "produces {new_len} bytes, {PATCH_JSON} says {}",
+                meta.data_bytes
+            )));
+        }
+        io::copy(input, &mut io::sink()).map_err(|e| corrupt(DeltaError::Io(e).to_string()))?;
+        Ok(())
+    })
+}
