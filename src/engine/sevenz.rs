@@ -12,6 +12,12 @@ use crate::engine::fsio::AtomicFile;
 /// Writes `target` as a 7z (LZMA2) archive holding one member `member` with the bytes of
 /// `data`. The member carries no timestamps or attributes, so output depends on content only.
 pub fn write_single(target: &Path, member: &str, data: impl Read) -> Result<()> {
+    encode_single(target, member, data)?.commit()
+}
+
+/// Like [`write_single`], but leaves the archive under its temporary name: the caller commits
+/// it once the rest of its output is known good.
+pub fn encode_single(target: &Path, member: &str, data: impl Read) -> Result<AtomicFile> {
     let mut out = AtomicFile::create(target)?;
     let to_io = |e: sevenz_rust2::Error| EngineError::Io {
         filename: target.display().to_string(),
@@ -23,7 +29,7 @@ pub fn write_single(target: &Path, member: &str, data: impl Read) -> Result<()> 
         .push_archive_entry(ArchiveEntry::new_file(member), Some(data))
         .map_err(to_io)?;
     writer.finish().at(target)?;
-    out.commit()
+    Ok(out)
 }
 
 /// Opens the archive `name` in `dir`, checks it holds exactly `member`, and passes the

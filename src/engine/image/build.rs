@@ -1,29 +1,34 @@
-//! tar → image: pass 1 lists the tar ([`Catalog`]); pass 2 reads file data by offset and
-//! writes the blocks — ordered runs first, then every file by path — then the index and JSON.
+//! tar → image: pass 1 lists the tar ([`Catalog`]); then three things run at once — the dedup
+//! pass ([`plan`]) decides where every block goes, the data pass ([`feed`]) reads the files
+//! once and hands them to threads computing the MD5s and writing `img.dxf` ([`sink`]), and the
+//! index is compressed as soon as the image's size is known.
 
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
 use std::fs::{self, File};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::mpsc::{Receiver, channel, sync_channel};
+use std::thread::{Scope, ScopedJoinHandle};
 
 use super::BLOCK_SIZE;
 use super::catalog::Catalog;
-use super::index::{self, Extent, FORMAT_VERSION, IndexEntry, IndexHeader, IndexStream};
+use super::feed::{self, Consumers};
+use super::index::{Extent, FORMAT_VERSION, IndexEntry, IndexHeader, IndexStream};
 use super::meta::{
     self, APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, INDEX_MEMBER, ImageMeta,
 };
 use super::order::AccessOrder;
-use super::sink::BlockSink;
+use super::plan::{self, Outputs, Totals};
+use super::sink::{self, stopped};
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
-use crate::engine::hashing::Md5Worker;
 use crate::engine::progress::Progress;
 use crate::engine::sevenz;
 use crate::engine::tar::{EntryKind, TarEntry, Warning};
 
-/// Bytes of file data read and hashed at a time (a whole number of blocks).
-const CHUNK: u64 = 1 << 20;
+/// Batches queued ahead of each consumer thread; bounds the memory in flight.
+const QUEUE: usize = 3;
+/// Steps the dedup pass may run ahead of the data pass (one per MiB read, at least): keeps
+/// the bytes it read in the page cache for the data pass.
+const STEPS_AHEAD: usize = 1024;
 
 /// Who the build belongs to; copied into `app.json` and `img.json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,12 +61,6 @@ pub struct BuildReport {
     pub warnings: Vec<Warning>,
 }
 
-/// Where each file's blocks went, and each regular file's MD5 (in catalog order).
-struct Layout {
-    extents: Vec<Vec<Extent>>,
-    md5s: Vec<[u8; 16]>,
-}
-
 /// Builds the image of the tar at `tar` into `out_dir` (created if missing): `img.dxf`,
 /// `img.idx.7z`, `img.json`, `app.json`, each written under a temporary name and renamed.
 /// With `order`, the blocks it lists come first in that order and make up the preload.
@@ -80,34 +79,209 @@ pub fn build_image(
     fs::create_dir_all(out_dir).at(out_dir)?;
     let archive = File::open(tar).at(tar)?;
     let dxf_path = out_dir.join(DXF_FILE);
-    let mut dxf = AtomicFile::create(&dxf_path)?;
-    let mut sink = BlockSink::new(dxf.file().try_clone().at(&dxf_path)?).at(&dxf_path)?;
+    let dxf = AtomicFile::create(&dxf_path)?;
 
     let ordered_bytes: u64 = runs.iter().map(|r| r.2 * BLOCK_SIZE).sum();
     let file_bytes: u64 = catalog.entries.iter().map(|e| e.size).sum();
     progress.begin(ordered_bytes + file_bytes);
-    let placed = place_ordered(&catalog, &runs, &archive, tar, &mut sink, progress)?;
-    let preload_blocks = sink.block_count();
-    let layout = place_files(&catalog, &placed, &archive, tar, &mut sink, progress)?;
-    let block_count = sink.block_count();
-    let dxf_md5 = sink.finish().at(&dxf_path)?;
-    dxf.commit()?;
+    let passes = Passes {
+        catalog: &catalog,
+        runs: &runs,
+        archive: &archive,
+        tar,
+        out_dir,
+    };
+    let (totals, dxf_md5, index) = std::thread::scope(|s| passes.run(s, dxf, progress))?;
+    index.commit()?;
 
     let preload_blocks = if order.is_some() {
-        preload_blocks
+        totals.preload_blocks
     } else {
-        block_count
+        totals.block_count
     };
-    let (image, app) = describe(&catalog, metadata, block_count, preload_blocks, dxf_md5);
-    let Catalog { entries, warnings } = catalog;
-    write_index(out_dir, entries, layout, block_count)?;
+    let (image, app) = describe(
+        &catalog,
+        metadata,
+        totals.block_count,
+        preload_blocks,
+        dxf_md5,
+    );
     meta::write_json(&out_dir.join(IMG_JSON), &image)?;
     meta::write_json(&out_dir.join(APP_JSON), &app)?;
     Ok(BuildReport {
         image,
         app,
-        warnings,
+        warnings: catalog.warnings,
     })
+}
+
+/// What the passes of a build read and where they write.
+struct Passes<'a> {
+    catalog: &'a Catalog,
+    runs: &'a [(usize, u64, u64)],
+    archive: &'a File,
+    tar: &'a Path,
+    out_dir: &'a Path,
+}
+
+impl<'a> Passes<'a> {
+    /// Runs the passes on threads of `scope`, the data pass on this one. Commits `dxf`;
+    /// returns the totals, the image's MD5 and the index, encoded but not committed.
+    fn run<'s>(
+        &self,
+        scope: &'s Scope<'s, '_>,
+        mut dxf: AtomicFile,
+        progress: &dyn Progress,
+    ) -> Result<(Totals, [u8; 16], AtomicFile)>
+    where
+        'a: 's,
+    {
+        let Self {
+            catalog,
+            runs,
+            archive,
+            tar,
+            out_dir,
+        } = *self;
+        let dxf_path = &out_dir.join(DXF_FILE);
+        let dxf_file = dxf.file().try_clone().at(dxf_path)?;
+        let writer_path = dxf_path.clone();
+        let (steps, steps_rx) = sync_channel(STEPS_AHEAD);
+        let (extents, extents_rx) = channel();
+        let (block_count, count_rx) = channel();
+        let (digests, digests_rx) = channel();
+        let (files, files_rx) = sync_channel(QUEUE);
+        let (image, image_rx) = sync_channel(QUEUE);
+        let (disk, disk_rx) = sync_channel(QUEUE);
+        let outputs = Outputs {
+            steps,
+            extents,
+            block_count,
+        };
+        let planner = spawn(scope, "dedup", tar, move || {
+            plan::plan(catalog, runs, archive, tar, outputs)
+        })?;
+        let entries = &catalog.entries[..];
+        let indexer = spawn(scope, "index", tar, move || {
+            encode_index(out_dir, entries, count_rx, extents_rx, digests_rx)
+        })?;
+        let file_md5 = spawn(scope, "md5-files", tar, move || {
+            sink::hash_files(files_rx, digests).at(tar)
+        })?;
+        let image_md5 = spawn(scope, "md5-image", tar, move || {
+            Ok(sink::hash_image(image_rx))
+        })?;
+        let writer = spawn(scope, "dxf-writer", tar, move || {
+            sink::write_image(dxf_file, disk_rx).at(&writer_path)
+        })?;
+        let consumers = Consumers { files, image, disk };
+        let fed = feed::feed(catalog, archive, tar, steps_rx, consumers, progress);
+
+        let planned = join(planner, tar);
+        let hashed = join(file_md5, tar);
+        let dxf_md5 = join(image_md5, tar);
+        let written = join(writer, tar);
+        let failed = fed.is_err()
+            || planned.is_err()
+            || hashed.is_err()
+            || dxf_md5.is_err()
+            || written.is_err();
+        if failed {
+            let index = join(indexer, tar).map(|_| ());
+            let all = [
+                fed,
+                planned.map(|_| ()),
+                hashed,
+                dxf_md5.map(|_| ()),
+                written.map(|_| ()),
+                index,
+            ];
+            return Err(first_cause(all.into_iter()));
+        }
+        let (totals, dxf_md5, written) = (planned?, dxf_md5?, written?);
+        if written != totals.block_count * BLOCK_SIZE {
+            return Err(EngineError::Io {
+                filename: dxf_path.display().to_string(),
+                source: std::io::Error::other("image size differs from the block count"),
+            });
+        }
+        dxf.commit()?;
+        let index = join(indexer, tar)?;
+        Ok((totals, dxf_md5, index))
+    }
+}
+
+fn spawn<'s, T: Send + 's>(
+    scope: &'s Scope<'s, '_>,
+    name: &str,
+    tar: &Path,
+    f: impl FnOnce() -> Result<T> + Send + 's,
+) -> Result<ScopedJoinHandle<'s, Result<T>>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn_scoped(scope, f)
+        .at(tar)
+}
+
+fn join<T>(handle: ScopedJoinHandle<'_, Result<T>>, tar: &Path) -> Result<T> {
+    handle
+        .join()
+        .map_err(|_| std::io::Error::other("a build thread panicked"))
+        .at(tar)?
+}
+
+/// The first error that is not a stage seeing its neighbour stop, else the first error.
+fn first_cause(results: impl Iterator<Item = Result<()>>) -> EngineError {
+    let errors: Vec<EngineError> = results.filter_map(Result::err).collect();
+    let is_echo = |e: &EngineError| matches!(e, EngineError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe);
+    let cause = errors.iter().position(|e| !is_echo(e)).unwrap_or(0);
+    errors
+        .into_iter()
+        .nth(cause)
+        .unwrap_or_else(|| EngineError::Io {
+            filename: String::new(),
+            source: stopped(),
+        })
+}
+
+/// Encodes `img.idx.7z` from `entries`, once the dedup pass sends the block count, with each
+/// entry's extents from the dedup pass and each regular file's MD5 from the data pass.
+fn encode_index(
+    out_dir: &Path,
+    entries: &[TarEntry],
+    block_count: Receiver<u64>,
+    extents: Receiver<Vec<Extent>>,
+    md5s: Receiver<[u8; 16]>,
+) -> Result<AtomicFile> {
+    let path = out_dir.join(INDEX_FILE);
+    let block_count = block_count.recv().map_err(|_| stopped()).at(&path)?;
+    let header = IndexHeader {
+        format_version: FORMAT_VERSION,
+        block_size: BLOCK_SIZE as u32,
+        block_count,
+        entry_count: entries.len() as u64,
+    };
+    let index_entries = entries.iter().map(|e| {
+        let extents = extents.recv().map_err(|_| stopped())?;
+        let md5 = match e.kind {
+            EntryKind::Regular => md5s.recv().map_err(|_| stopped())?,
+            _ => [0; 16],
+        };
+        Ok(IndexEntry {
+            path: e.path.clone(),
+            kind: e.kind,
+            mode: e.mode,
+            size: e.size,
+            md5,
+            link_target: e.link_target.clone(),
+            extents,
+        })
+    });
+    sevenz::encode_single(
+        &path,
+        INDEX_MEMBER,
+        IndexStream::new(&header, index_entries),
+    )
 }
 
 /// Composes `img.json` and `app.json` for a finished `img.dxf`.
@@ -155,39 +329,6 @@ fn describe(
     (image, app)
 }
 
-/// Streams the index of `entries` (consumed) into `img.idx.7z`.
-fn write_index(
-    out_dir: &Path,
-    entries: Vec<TarEntry>,
-    layout: Layout,
-    block_count: u64,
-) -> Result<()> {
-    let header = IndexHeader {
-        format_version: FORMAT_VERSION,
-        block_size: BLOCK_SIZE as u32,
-        block_count,
-        entry_count: entries.len() as u64,
-    };
-    let mut md5s = layout.md5s.into_iter();
-    let index_entries = entries.into_iter().zip(layout.extents).map(|(e, extents)| {
-        let md5 = match e.kind {
-            EntryKind::Regular => md5s.next().unwrap_or_default(),
-            _ => [0; 16],
-        };
-        IndexEntry {
-            path: e.path,
-            kind: e.kind,
-            mode: e.mode,
-            size: e.size,
-            md5,
-            link_target: e.link_target,
-            extents,
-        }
-    });
-    let stream = IndexStream::new(&header, index_entries);
-    sevenz::write_single(&out_dir.join(INDEX_FILE), INDEX_MEMBER, stream)
-}
-
 /// Resolves order runs to `(entry index, first block, block count)`, refusing paths that are
 /// not regular files of the build and blocks past a file's end.
 fn resolve(order: &AccessOrder, catalog: &Catalog) -> Result<Vec<(usize, u64, u64)>> {
@@ -215,78 +356,4 @@ fn resolve(order: &AccessOrder, catalog: &Catalog) -> Result<Vec<(usize, u64, u6
             Ok((i, run.first_block, run.block_count))
         })
         .collect()
-}
-
-/// Stores the ordered blocks first; returns each placed `(entry, file block)` → image block.
-fn place_ordered(
-    catalog: &Catalog,
-    runs: &[(usize, u64, u64)],
-    archive: &File,
-    tar: &Path,
-    sink: &mut BlockSink,
-    progress: &dyn Progress,
-) -> Result<BTreeMap<(usize, u64), Option<u64>>> {
-    let mut placed = BTreeMap::new();
-    let mut buf = vec![0u8; CHUNK as usize];
-    for &(i, first, count) in runs {
-        let entry = &catalog.entries[i];
-        let mut block = first;
-        while block < first + count {
-            let n = (first + count - block).min(CHUNK / BLOCK_SIZE);
-            let chunk = &mut buf[..(n * BLOCK_SIZE) as usize];
-            entry.read_at(archive, block * BLOCK_SIZE, chunk).at(tar)?;
-            for (k, bytes) in chunk.chunks_exact(BLOCK_SIZE as usize).enumerate() {
-                let key = (i, block + k as u64);
-                if let Entry::Vacant(slot) = placed.entry(key) {
-                    slot.insert(sink.store(bytes).at(tar)?);
-                }
-            }
-            progress.advance(n * BLOCK_SIZE);
-            block += n;
-        }
-    }
-    Ok(placed)
-}
-
-/// Streams every regular file in path order: hashes it on a worker thread and stores the
-/// blocks not placed yet.
-fn place_files(
-    catalog: &Catalog,
-    placed: &BTreeMap<(usize, u64), Option<u64>>,
-    archive: &File,
-    tar: &Path,
-    sink: &mut BlockSink,
-    progress: &dyn Progress,
-) -> Result<Layout> {
-    let hasher = Md5Worker::spawn("md5-files").at(tar)?;
-    let mut extents = Vec::with_capacity(catalog.entries.len());
-    for (i, entry) in catalog.entries.iter().enumerate() {
-        let mut file_extents = Vec::new();
-        if entry.kind == EntryKind::Regular {
-            let mut offset = 0;
-            while offset < entry.size {
-                let len = (entry.size - offset).min(CHUNK);
-                let mut chunk = vec![0u8; len.next_multiple_of(BLOCK_SIZE) as usize];
-                entry.read_at(archive, offset, &mut chunk).at(tar)?;
-                let first = offset / BLOCK_SIZE;
-                for (k, bytes) in chunk.chunks_exact(BLOCK_SIZE as usize).enumerate() {
-                    let block = first + k as u64;
-                    let image_block = match placed.get(&(i, block)) {
-                        Some(&known) => known,
-                        None => sink.store(bytes).at(tar)?,
-                    };
-                    if let Some(image_block) = image_block {
-                        index::push_block(&mut file_extents, block, image_block);
-                    }
-                }
-                hasher.update(Arc::new(chunk), 0..len as usize).at(tar)?;
-                progress.advance(len);
-                offset += len;
-            }
-            hasher.finish_one().at(tar)?;
-        }
-        extents.push(file_extents);
-    }
-    let md5s = hasher.join().at(tar)?;
-    Ok(Layout { extents, md5s })
 }

@@ -40,6 +40,11 @@ impl DedupTable {
         self.map.get(&hash).copied()
     }
 
+    /// True once the table holds [`DEDUP_CAPACITY`] blocks; it stays full.
+    pub fn is_full(&self) -> bool {
+        self.map.len() >= DEDUP_CAPACITY
+    }
+
     /// Remembers `block` for `hash` unless the hash is known or the table is full.
     pub fn remember(&mut self, hash: u64, block: u64) {
         if self.map.len() < DEDUP_CAPACITY {

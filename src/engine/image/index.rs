@@ -139,8 +139,9 @@ pub struct IndexStream<I> {
     pos: usize,
 }
 
-impl<I: Iterator<Item = IndexEntry>> IndexStream<I> {
-    /// A stream of `header` followed by `entries` (which must number `header.entry_count`).
+impl<I: Iterator<Item = io::Result<IndexEntry>>> IndexStream<I> {
+    /// A stream of `header` followed by `entries` (which must number `header.entry_count`); an
+    /// entry that is an error fails the read.
     pub fn new(header: &IndexHeader, entries: I) -> Self {
         let mut buf = Vec::with_capacity(64 * 1024);
         encode_header(header, &mut buf);
@@ -152,12 +153,13 @@ impl<I: Iterator<Item = IndexEntry>> IndexStream<I> {
     }
 }
 
-impl<I: Iterator<Item = IndexEntry>> Read for IndexStream<I> {
+impl<I: Iterator<Item = io::Result<IndexEntry>>> Read for IndexStream<I> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.buf.len() {
             let Some(entry) = self.entries.next() else {
                 return Ok(0);
             };
+            let entry = entry?;
             self.buf.clear();
             self.pos = 0;
             encode_entry(&entry, &mut self.buf);
@@ -376,7 +378,7 @@ mod tests {
             },
         ];
         let mut bytes = Vec::new();
-        IndexStream::new(&header, entries.clone().into_iter()).read_to_end(&mut bytes)?;
+        IndexStream::new(&header, entries.clone().into_iter().map(Ok)).read_to_end(&mut bytes)?;
         let mut reader = IndexReader::new(&bytes[..])?;
         assert_eq!(reader.header(), &header);
         assert_eq!(reader.next_entry()?.as_ref(), Some(&entries[0]));

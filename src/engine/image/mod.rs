@@ -4,13 +4,14 @@ mod build;
 mod catalog;
 mod dedup;
 mod extract;
+mod feed;
 mod index;
 mod meta;
 mod order;
+mod plan;
 pub(crate) mod reader;
 mod sink;
 mod verify;
-mod writer;
 
 /// Bytes per image block.
 pub const BLOCK_SIZE: u64 = 4096;

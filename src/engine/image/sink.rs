@@ -1,127 +1,80 @@
-//! Appends blocks to `img.dxf`, storing each distinct non-zero block once, while the image's
-//! MD5 and the disk writes run on threads of their own.
+//! The consumers of the data pass's batches, each on a thread of its own so they spread over
+//! the cores: per-file MD5s, the image's MD5, and the image's bytes on disk.
 
-use std::collections::VecDeque;
 use std::fs::File;
-use std::io;
-use std::os::unix::fs::FileExt;
+use std::io::{self, Write};
+use std::ops::Range;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
 
-use xxhash_rust::xxh3::xxh3_64;
+use md5::{Digest, Md5};
 
-use super::BLOCK_SIZE;
-use super::dedup::DedupTable;
-use super::writer::FileWriter;
-use crate::engine::hashing::Md5Worker;
-
-const BLOCK: usize = BLOCK_SIZE as usize;
-/// Bytes gathered before a write: large writes, few messages to the hashing thread.
-const FLUSH_AT: usize = 4 << 20;
-/// The all-zero block, never stored: file blocks without an image block read as zeros.
-static ZERO: [u8; BLOCK] = [0; BLOCK];
-
-/// The growing image.
-pub struct BlockSink {
-    /// Read handle for comparing candidate blocks already on disk.
-    file: File,
-    pending: Vec<u8>,
-    flushed_blocks: u64,
-    /// Buffers handed to the writer and not yet known written, with their first block.
-    in_flight: VecDeque<(u64, Arc<Vec<u8>>)>,
-    dedup: DedupTable,
-    md5: Md5Worker,
-    writer: FileWriter,
+/// A stretch of one file's bytes in a batch.
+pub struct FilePiece {
+    /// Where the bytes are in the batch.
+    pub range: Range<usize>,
+    /// True when the stretch ends the file.
+    pub last: bool,
 }
 
-impl BlockSink {
-    /// Writes to `file` (readable, positioned at its start, empty).
-    pub fn new(file: File) -> io::Result<Self> {
-        Ok(Self {
-            writer: FileWriter::spawn(file.try_clone()?)?,
-            file,
-            pending: Vec::with_capacity(FLUSH_AT),
-            flushed_blocks: 0,
-            in_flight: VecDeque::new(),
-            dedup: DedupTable::default(),
-            md5: Md5Worker::spawn("md5-image")?,
-        })
-    }
+/// File bytes read once and shared by the consumers, with the file stretches they hold.
+pub struct FileBatch {
+    /// The batch's bytes.
+    pub data: Arc<Vec<u8>>,
+    /// File stretches in file order.
+    pub pieces: Vec<FilePiece>,
+}
 
-    /// Blocks in the image so far.
-    pub fn block_count(&self) -> u64 {
-        self.flushed_blocks + (self.pending.len() / BLOCK) as u64
-    }
+/// The same shared bytes, with the stretches (whole blocks) that go next into the image.
+#[derive(Clone)]
+pub struct ImageBatch {
+    /// The batch's bytes.
+    pub data: Arc<Vec<u8>>,
+    /// Image bytes in image order.
+    pub ranges: Vec<Range<usize>>,
+}
 
-    /// Places one 4096-byte block: `None` for an all-zero block, else the image block holding
-    /// the same bytes — an earlier one when remembered, or a new one appended now.
-    pub fn store(&mut self, block: &[u8]) -> io::Result<Option<u64>> {
-        if block == ZERO {
-            return Ok(None);
-        }
-        let hash = xxh3_64(block);
-        if let Some(earlier) = self.dedup.get(hash)
-            && self.holds(earlier, block)?
-        {
-            return Ok(Some(earlier));
-        }
-        let index = self.block_count();
-        self.pending.extend_from_slice(block);
-        self.dedup.remember(hash, index);
-        if self.pending.len() >= FLUSH_AT {
-            self.flush()?;
-        }
-        Ok(Some(index))
-    }
+/// The error of a stage whose neighbour stopped; the neighbour reports the cause.
+pub fn stopped() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, "a build stage stopped")
+}
 
-    /// Writes what is pending and returns the image's MD5.
-    pub fn finish(mut self) -> io::Result<[u8; 16]> {
-        self.flush()?;
-        self.writer.join()?;
-        self.md5.finish_one()?;
-        let digests = self.md5.join()?;
-        digests
-            .first()
-            .copied()
-            .ok_or_else(|| io::Error::other("md5 worker returned no digest"))
+/// Computes the MD5 of each file of `batches`, sending each digest as its file ends.
+pub fn hash_files(batches: Receiver<FileBatch>, digests: Sender<[u8; 16]>) -> io::Result<()> {
+    let mut md5 = Md5::new();
+    for batch in batches {
+        for piece in &batch.pieces {
+            md5.update(&batch.data[piece.range.clone()]);
+            if piece.last {
+                digests
+                    .send(md5.finalize_reset().into())
+                    .map_err(|_| stopped())?;
+            }
+        }
     }
+    Ok(())
+}
 
-    /// True when image block `index` holds exactly `block`.
-    fn holds(&self, index: u64, block: &[u8]) -> io::Result<bool> {
-        if index >= self.flushed_blocks {
-            let at = ((index - self.flushed_blocks) as usize) * BLOCK;
-            return Ok(&self.pending[at..at + BLOCK] == block);
+/// Computes the MD5 of the image bytes of `batches`.
+pub fn hash_image(batches: Receiver<ImageBatch>) -> [u8; 16] {
+    let mut md5 = Md5::new();
+    for batch in batches {
+        for range in &batch.ranges {
+            md5.update(&batch.data[range.clone()]);
         }
-        let in_buffer = self.in_flight.iter().find_map(|(first, buffer)| {
-            let at = index.checked_sub(*first)? as usize * BLOCK;
-            buffer.get(at..at + BLOCK)
-        });
-        if let Some(stored) = in_buffer {
-            return Ok(stored == block);
-        }
-        let mut stored = [0u8; BLOCK];
-        self.file.read_exact_at(&mut stored, index * BLOCK_SIZE)?;
-        Ok(stored[..] == *block)
     }
+    md5.finalize().into()
+}
 
-    fn flush(&mut self) -> io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
+/// Appends the image bytes of `batches` to `file`; returns the bytes written.
+pub fn write_image(mut file: File, batches: Receiver<ImageBatch>) -> io::Result<u64> {
+    let mut written = 0;
+    for batch in batches {
+        for range in &batch.ranges {
+            file.write_all(&batch.data[range.clone()])?;
+            written += range.len() as u64;
         }
-        let written_blocks = self.writer.written() / BLOCK_SIZE;
-        while let Some((first, buffer)) = self.in_flight.front()
-            && first + (buffer.len() / BLOCK) as u64 <= written_blocks
-        {
-            self.in_flight.pop_front();
-        }
-        let full = Arc::new(std::mem::replace(
-            &mut self.pending,
-            Vec::with_capacity(FLUSH_AT),
-        ));
-        let len = full.len();
-        self.in_flight
-            .push_back((self.flushed_blocks, Arc::clone(&full)));
-        self.flushed_blocks += (len / BLOCK) as u64;
-        self.writer.write(Arc::clone(&full))?;
-        self.md5.update(full, 0..len)
     }
+    file.flush()?;
+    Ok(written)
 }
