@@ -24,6 +24,34 @@ if ! command -v s3s-fs >/dev/null 2>&1; then
   cargo install s3s-fs@0.14.1 --locked --features binary
 fi
 
+# Real build pairs for tests/engine_pairs.rs, fetched once into a cache outside the source tree
+# (fetch-pairs.sh keeps tars it already made). The first fetch needs the network, pip and npm.
+ROCKIT_BENCH_DATA=${ROCKIT_BENCH_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/rockit-edge/bench-data}
+mkdir -p "$ROCKIT_BENCH_DATA"
+ROCKIT_BENCH_DATA=$(cd "$ROCKIT_BENCH_DATA" && pwd)
+export ROCKIT_BENCH_DATA
+fetched=true
+for pair in panda phaser shift; do
+  for tar in old new; do
+    [ -f "$ROCKIT_BENCH_DATA/$pair/$tar.tar" ] || fetched=false
+  done
+done
+if [ "$fetched" = false ]; then
+  fetch_tools=()
+  python3 -m pip --version >/dev/null 2>&1 || fetch_tools+=("python3 -m pip (Debian: python3-pip)")
+  command -v npm >/dev/null 2>&1 || fetch_tools+=("npm (Debian: npm)")
+  if [ ${#fetch_tools[@]} -gt 0 ]; then
+    echo "scripts/bench/fetch-pairs.sh needs $(printf '%s; ' "${fetch_tools[@]}")install them," \
+      "or put the pairs in \$ROCKIT_BENCH_DATA ($ROCKIT_BENCH_DATA)" >&2
+    exit 1
+  fi
+  echo "fetching the build pairs into $ROCKIT_BENCH_DATA"
+  if ! scripts/bench/fetch-pairs.sh "$ROCKIT_BENCH_DATA"; then
+    echo "fetching the build pairs failed (network?); tests/engine_pairs.rs needs them" >&2
+    exit 1
+  fi
+fi
+
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 status=0
 cargo test --locked "$@" 2>&1 | tee "$log" || status=$?

@@ -54,8 +54,7 @@ fn gnu_tar_round_trip_and_reproducible() {
     let img = round_trip(&tar, &work.path().join("a"));
     let again = build(&tar, &work.path().join("again"));
     assert_eq!(output_md5s(&img), output_md5s(&again));
-    let meta: serde_json::Value =
-        serde_json::from_slice(&fs::read(img.join("img.json")).expect("img.json")).expect("json");
+    let meta = read_json(&img.join("img.json"));
     assert!(meta["dedupBytes"].as_u64().expect("dedupBytes") >= 5 * 4096);
 }
 
@@ -94,8 +93,7 @@ fn default_metadata_is_reproducible() {
     cli_ok(&[&"image", &"build", &tar, &a]);
     cli_ok(&[&"image", &"build", &tar, &b]);
     assert_eq!(output_md5s(&a), output_md5s(&b));
-    let app: serde_json::Value =
-        serde_json::from_slice(&fs::read(a.join("app.json")).expect("app.json")).expect("json");
+    let app = read_json(&a.join("app.json"));
     assert_eq!(app["appName"], "game");
     assert_eq!(app["orgName"], "local");
 }
@@ -185,8 +183,7 @@ fn access_order_puts_blocks_first() {
     assert_eq!(&dxf[..2 * 4096], &z[2 * 4096..]);
     assert_eq!(&dxf[2 * 4096..3 * 4096], &a[5 * 4096..6 * 4096]);
     assert_eq!(&dxf[3 * 4096..4 * 4096], &a[..4096]);
-    let meta: serde_json::Value =
-        serde_json::from_slice(&fs::read(img.join("img.json")).expect("img.json")).expect("json");
+    let meta = read_json(&img.join("img.json"));
     assert_eq!(meta["preloadBytes"], 3 * 4096);
     let ours = work.path().join("ours");
     cli_ok(&[&"image", &"extract", &img, &ours]);

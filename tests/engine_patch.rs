@@ -36,25 +36,14 @@ fn two_images() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (work, old_img, new_img)
 }
 
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(path).expect("read json")).expect("json")
-}
-
-fn patch_md5s(dir: &Path) -> String {
-    sh(&format!(
-        "cd '{}' && md5sum app.json img.json map.7z patch.data patch.7z patch.json",
-        dir.display()
-    ))
-}
-
 #[test]
 fn streaming_patch_rebuilds_the_new_image() {
     let (work, old_img, new_img) = two_images();
     let patch = work.path().join("patch");
     cli_ok(&[&"patch", &"make", &old_img, &new_img, &patch]);
     assert_7z_ok(&patch.join("map.7z"));
-    let meta = json(&patch.join("patch.json"));
-    let new_meta = json(&new_img.join("img.json"));
+    let meta = read_json(&patch.join("patch.json"));
+    let new_meta = read_json(&new_img.join("img.json"));
     assert_eq!(meta["toDxfMd5"], new_meta["dxfMd5"]);
     // The edited block, the game's grown last block, and c.pak's 3 blocks; the moved a.pak
     // and the reordered b.pak come from the old image.
@@ -87,7 +76,7 @@ fn streaming_patch_rebuilds_the_new_image() {
 
     let again = work.path().join("patch-again");
     cli_ok(&[&"patch", &"make", &old_img, &new_img, &again]);
-    assert_eq!(patch_md5s(&patch), patch_md5s(&again));
+    assert_eq!(dir_md5s(&patch), dir_md5s(&again));
 }
 
 /// Applying and verifying must fail with exit code 2, naming `file`, and applying must leave

@@ -174,6 +174,12 @@ pub fn output_md5s(dir: &Path) -> String {
 /// Build → verify → extract → compare with `tar -x`; also `7z t`. Returns the image dir.
 pub fn round_trip(tar: &Path, work: &Path) -> PathBuf {
     let img = build(tar, &work.join("img"));
+    check_image(tar, &img, work);
+    img
+}
+
+/// Verify → `7z t` → extract into `work/ours` → compare with `tar -x` of `tar` in `work/ref`.
+pub fn check_image(tar: &Path, img: &Path, work: &Path) {
     cli_ok(&[&"image", &"verify", &img]);
     assert_7z_ok(&img.join("img.idx.7z"));
     let ours = work.join("ours");
@@ -181,5 +187,45 @@ pub fn round_trip(tar: &Path, work: &Path) -> PathBuf {
     let reference = work.join("ref");
     tar_extract(tar, &reference);
     assert_same_tree(&reference, &ours);
-    img
+}
+
+/// `7z t` on every `*.7z` file directly in `dir`; returns how many there were.
+pub fn assert_all_7z_ok(dir: &Path) -> usize {
+    let mut archives: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("read dir")
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "7z"))
+        .collect();
+    archives.sort();
+    for archive in &archives {
+        assert_7z_ok(archive);
+    }
+    archives.len()
+}
+
+/// MD5 of every file directly in `dir`, by name (`md5sum` lines in byte order of the names).
+pub fn dir_md5s(dir: &Path) -> String {
+    sh(&format!(
+        "cd '{}' && find . -maxdepth 1 -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 md5sum --",
+        dir.display()
+    ))
+}
+
+/// MD5 of one file as 32 lowercase hex digits.
+pub fn md5_of(path: &Path) -> String {
+    let out = sh(&format!("md5sum < '{}'", path.display()));
+    out.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Asserts two files have the same bytes (`cmp`, so large files are not held in memory).
+pub fn assert_same_file(a: &Path, b: &Path) {
+    sh(&format!("cmp '{}' '{}'", a.display(), b.display()));
+}
+
+/// Parses a JSON file.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(path).expect("read json")).expect("json")
 }
