@@ -56,10 +56,15 @@ pub fn run(command: PatchCommand) -> ExitCode {
             budget_mib,
         } => {
             let progress = TermProgress::new("patch");
-            let meta = patch::make_patch(&old_img, &new_img, &out_dir, &progress);
+            let made = patch::make_patch_with_bulk(
+                &old_img,
+                &new_img,
+                &out_dir,
+                budget_mib << 20,
+                &progress,
+            );
             progress.finish();
-            meta.and_then(|m| {
-                let bulk = patch::make_bulk(&old_img, &out_dir, budget_mib << 20)?;
+            made.map(|(m, bulk)| {
                 println!(
                     "{}: {} blocks reused, {} new ({} bytes of patch.data, {} bytes of patch.7z), {} zero",
                     out_dir.display(),
@@ -68,8 +73,7 @@ pub fn run(command: PatchCommand) -> ExitCode {
                     m.data_bytes,
                     bulk,
                     m.zero_blocks
-                );
-                Ok(())
+                )
             })
         }
         PatchCommand::Apply {

@@ -16,7 +16,7 @@
 //!
 //! # Memory
 //!
-//! [`diff_into`] holds the old window, a suffix array of 4 bytes per old byte plus a bucket
+//! [`Differ::diff_into`] holds the old window, a suffix array of 4 bytes per old byte plus a bucket
 //! table of 64 MiB from 16 MiB of old on ([`index_bytes`]), one batch of new segments, the
 //! covers of that batch and the chunk being encoded ([`working_bytes`]): about
 //! `5 * old + 64 MiB + working_bytes` bytes, whatever the size of new; the stream goes to a
@@ -62,36 +62,50 @@ pub fn diff_with(
         buf.copy_from_slice(&new[start..start + buf.len()]);
         Ok(())
     };
-    diff_into(old, new.len() as u64, read, Vec::new(), params)
+    Differ::new(old.clone())?.diff_into(new.len() as u64, read, Vec::new(), params)
 }
 
-/// Codes the `new_len` bytes of new, fetched segment by segment with `read_new(offset,
-/// buf)`, against the old window, writing the raw delta stream to `out`. Memory beyond the
-/// window and its index is [`working_bytes`]. Deterministic: the same inputs and parameters
-/// give the same bytes whatever `params.threads` (new is scanned in fixed [`SEGMENT`]s, one
-/// batch of them per round, shared among the threads).
-pub fn diff_into<W: Write>(
-    old: &OldWindow<'_>,
-    new_len: u64,
-    mut read_new: impl FnMut(u64, &mut [u8]) -> std::io::Result<()>,
-    out: W,
-    params: MatchParams,
-) -> Result<W, DiffError> {
-    if old.data().len() > MAX_WINDOW {
-        return Err(DiffError::TooLarge(old.data().len()));
+/// An old window with its suffix index: the expensive part of diffing, built once (and, by
+/// `patch make`, on its own thread while the block map is made).
+pub struct Differ<'a> {
+    old: OldWindow<'a>,
+    index: index::SuffixIndex<'a>,
+}
+
+impl<'a> Differ<'a> {
+    /// Sorts the suffixes of the window; refuses windows above [`MAX_WINDOW`] bytes.
+    pub fn new(old: OldWindow<'a>) -> Result<Self, DiffError> {
+        if old.data().len() > MAX_WINDOW {
+            return Err(DiffError::TooLarge(old.data().len()));
+        }
+        let index = index::SuffixIndex::new(old.data());
+        Ok(Self { old, index })
     }
-    let index = index::SuffixIndex::new(old.data());
-    let mut encoder = encode::Encoder::new(out, new_len)?;
-    let batch_len = (params.threads.max(1) * SEGMENT) as u64;
-    let mut batch = Vec::new();
-    let mut at = 0u64;
-    while at < new_len {
-        let len = batch_len.min(new_len - at) as usize;
-        batch.resize(len, 0);
-        read_new(at, &mut batch)?;
-        let covers = matcher::find_covers(&index, &batch, at as usize, params);
-        encoder.push_segment(old, &batch, &covers)?;
-        at += len as u64;
+
+    /// Codes the `new_len` bytes of new, fetched segment by segment with `read_new(offset,
+    /// buf)`, writing the raw delta stream to `out`. Memory beyond the window and its index
+    /// is [`working_bytes`]. Deterministic: the same inputs and parameters give the same
+    /// bytes whatever `params.threads` (new is scanned in fixed [`SEGMENT`]s, one batch of
+    /// them per round, shared among the threads).
+    pub fn diff_into<W: Write>(
+        &self,
+        new_len: u64,
+        mut read_new: impl FnMut(u64, &mut [u8]) -> std::io::Result<()>,
+        out: W,
+        params: MatchParams,
+    ) -> Result<W, DiffError> {
+        let mut encoder = encode::Encoder::new(out, new_len)?;
+        let batch_len = (params.threads.max(1) * SEGMENT) as u64;
+        let mut batch = Vec::new();
+        let mut at = 0u64;
+        while at < new_len {
+            let len = batch_len.min(new_len - at) as usize;
+            batch.resize(len, 0);
+            read_new(at, &mut batch)?;
+            let covers = matcher::find_covers(&self.index, &batch, at as usize, params);
+            encoder.push_segment(&self.old, &batch, &covers)?;
+            at += len as u64;
+        }
+        Ok(encoder.finish()?)
     }
-    Ok(encoder.finish()?)
 }

@@ -9,8 +9,9 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::apply::{apply_with_data, read_meta};
+use super::make::make_patch;
 use super::{DATA_FILE, PatchMeta};
-use crate::engine::delta::{self, FileSource, MatchParams, OldWindow};
+use crate::engine::delta::{self, Differ, FileSource, MatchParams, OldWindow};
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
 use crate::engine::image::DXF_FILE;
@@ -40,52 +41,91 @@ pub fn old_window_len(old_len: u64, budget: u64) -> u64 {
     old_len.min(room).min(delta::MAX_WINDOW as u64)
 }
 
-/// Writes `patch.7z` for the patch in `patch_dir` (made from `old_dir`) within `budget` bytes
-/// of memory; returns its size.
-pub fn make_bulk(old_dir: &Path, patch_dir: &Path, budget: u64) -> Result<u64> {
-    let target = patch_dir.join(BULK_FILE);
+/// Makes the whole patch from `old_dir` to `new_dir` into `out_dir` (see [`make_patch`]) plus
+/// `patch.7z`, within `budget` bytes of memory; returns `patch.json` and the size of
+/// `patch.7z`. The old window's suffix index is built on its own thread while the block map
+/// is made, the two being independent until the differ needs `patch.data`.
+pub fn make_patch_with_bulk(
+    old_dir: &Path,
+    new_dir: &Path,
+    out_dir: &Path,
+    budget: u64,
+    progress: &dyn Progress,
+) -> Result<(PatchMeta, u64)> {
+    let window = load_window(old_dir, &out_dir.join(BULK_FILE), budget)?;
     let bad_output = |reason: String| EngineError::BadOutput {
-        filename: target.display().to_string(),
+        filename: out_dir.join(BULK_FILE).display().to_string(),
         reason,
     };
+    let raw_path = out_dir.join(RAW_STAGING);
+    let coded = std::thread::scope(|scope| {
+        let indexer = scope.spawn(|| Differ::new(OldWindow::contiguous(&window, 0)));
+        let meta = make_patch(old_dir, new_dir, out_dir, progress);
+        let differ = match indexer.join() {
+            Ok(differ) => differ.map_err(|e| bad_output(e.to_string()))?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let meta = meta?;
+        Ok((meta, write_raw(&differ, out_dir, &raw_path)?))
+    });
+    // The window and its index are gone before LZMA2 takes its own memory.
+    drop(window);
+    let packed = coded.and_then(|(meta, raw)| {
+        let size = pack_raw(raw, &raw_path, &out_dir.join(BULK_FILE))?;
+        Ok((meta, size))
+    });
+    let _ = std::fs::remove_file(&raw_path);
+    packed
+}
+
+/// Reads the part of the old `img.dxf` that the differ indexes within `budget`.
+fn load_window(old_dir: &Path, target: &Path, budget: u64) -> Result<Vec<u8>> {
     if budget < fixed_bytes() + (1 << 20) {
-        return Err(bad_output(format!(
-            "a memory budget of {budget} bytes is below the differ's working set of {} bytes; \
-             raise it",
-            fixed_bytes() + (1 << 20)
-        )));
+        return Err(EngineError::BadOutput {
+            filename: target.display().to_string(),
+            reason: format!(
+                "a memory budget of {budget} bytes is below the differ's working set of {} \
+                 bytes; raise it",
+                fixed_bytes() + (1 << 20)
+            ),
+        });
     }
-    let data_path = patch_dir.join(DATA_FILE);
-    let data = File::open(&data_path).at(&data_path)?;
-    let data_len = data.metadata().at(&data_path)?.len();
     let old_path = old_dir.join(DXF_FILE);
     let old_file = File::open(&old_path).at(&old_path)?;
     let old_len = old_file.metadata().at(&old_path)?.len();
-    let mut old = vec![0u8; old_window_len(old_len, budget) as usize];
-    old_file.read_exact_at(&mut old, 0).at(&old_path)?;
-    let raw_path = patch_dir.join(RAW_STAGING);
+    let mut window = vec![0u8; old_window_len(old_len, budget) as usize];
+    old_file.read_exact_at(&mut window, 0).at(&old_path)?;
+    Ok(window)
+}
+
+/// Codes `patch.data` of the patch in `patch_dir` with `differ` into the raw delta stream at
+/// `raw_path`; returns the file, positioned at its end.
+fn write_raw(differ: &Differ<'_>, patch_dir: &Path, raw_path: &Path) -> Result<File> {
+    let bad_output = |reason: String| EngineError::BadOutput {
+        filename: patch_dir.join(BULK_FILE).display().to_string(),
+        reason,
+    };
+    let data_path = patch_dir.join(DATA_FILE);
+    let data = File::open(&data_path).at(&data_path)?;
+    let data_len = data.metadata().at(&data_path)?.len();
     let raw = File::options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(true)
-        .open(&raw_path)
-        .at(&raw_path)?;
+        .open(raw_path)
+        .at(raw_path)?;
     let read_new = |pos: u64, buf: &mut [u8]| data.read_exact_at(buf, pos);
-    let coded = delta::diff_into(
-        &OldWindow::contiguous(&old, 0),
-        data_len,
-        read_new,
-        BufWriter::with_capacity(1 << 20, raw),
-        MatchParams::default(),
-    );
-    drop(old);
-    let packed = coded
+    differ
+        .diff_into(
+            data_len,
+            read_new,
+            BufWriter::with_capacity(1 << 20, raw),
+            MatchParams::default(),
+        )
+        .map_err(|e| bad_output(e.to_string()))?
+        .into_inner()
         .map_err(|e| bad_output(e.to_string()))
-        .and_then(|raw| raw.into_inner().map_err(|e| bad_output(e.to_string())))
-        .and_then(|raw| pack_raw(raw, &raw_path, &target));
-    let _ = std::fs::remove_file(&raw_path);
-    packed
 }
 
 /// Compresses the raw stream in `raw` (written, positioned at its end) into `target`.
