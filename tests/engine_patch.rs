@@ -175,3 +175,25 @@ fn make_refuses_a_corrupt_image() {
     );
     assert_eq!(stderr, expected);
 }
+
+#[test]
+fn make_refuses_a_budget_below_the_working_set() {
+    let (work, old_img, new_img) = two_images();
+    let patch = work.path().join("patch");
+    let refused = cli(&[
+        &"patch",
+        &"make",
+        &old_img,
+        &new_img,
+        &patch,
+        &"--budget-mib",
+        &"10",
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("patch.7z") && stderr.contains("memory budget of 10485760 bytes"),
+        "{stderr}"
+    );
+    assert!(!patch.join("patch.7z").exists());
+}

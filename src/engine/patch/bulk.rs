@@ -52,17 +52,13 @@ pub fn make_patch_with_bulk(
     budget: u64,
     progress: &dyn Progress,
 ) -> Result<(PatchMeta, u64)> {
-    let window = load_window(old_dir, &out_dir.join(BULK_FILE), budget)?;
-    let bad_output = |reason: String| EngineError::BadOutput {
-        filename: out_dir.join(BULK_FILE).display().to_string(),
-        reason,
-    };
+    let window = load_window(old_dir, out_dir, budget)?;
     let raw_path = out_dir.join(RAW_STAGING);
     let coded = std::thread::scope(|scope| {
         let indexer = scope.spawn(|| Differ::new(OldWindow::contiguous(&window, 0)));
         let meta = make_patch(old_dir, new_dir, out_dir, progress);
         let differ = match indexer.join() {
-            Ok(differ) => differ.map_err(|e| bad_output(e.to_string()))?,
+            Ok(differ) => differ.map_err(|e| bad_bulk(out_dir, e))?,
             Err(panic) => std::panic::resume_unwind(panic),
         };
         let meta = meta?;
@@ -79,16 +75,14 @@ pub fn make_patch_with_bulk(
 }
 
 /// Reads the part of the old `img.dxf` that the differ indexes within `budget`.
-fn load_window(old_dir: &Path, target: &Path, budget: u64) -> Result<Vec<u8>> {
+fn load_window(old_dir: &Path, out_dir: &Path, budget: u64) -> Result<Vec<u8>> {
     if budget < fixed_bytes() + (1 << 20) {
-        return Err(EngineError::BadOutput {
-            filename: target.display().to_string(),
-            reason: format!(
-                "a memory budget of {budget} bytes is below the differ's working set of {} \
-                 bytes; raise it",
-                fixed_bytes() + (1 << 20)
-            ),
-        });
+        let reason = format!(
+            "a memory budget of {budget} bytes is below the differ's working set of {} bytes; \
+             raise it",
+            fixed_bytes() + (1 << 20)
+        );
+        return Err(bad_bulk(out_dir, reason));
     }
     let old_path = old_dir.join(DXF_FILE);
     let old_file = File::open(&old_path).at(&old_path)?;
@@ -101,10 +95,6 @@ fn load_window(old_dir: &Path, target: &Path, budget: u64) -> Result<Vec<u8>> {
 /// Codes `patch.data` of the patch in `patch_dir` with `differ` into the raw delta stream at
 /// `raw_path`; returns the file, positioned at its end.
 fn write_raw(differ: &Differ<'_>, patch_dir: &Path, raw_path: &Path) -> Result<File> {
-    let bad_output = |reason: String| EngineError::BadOutput {
-        filename: patch_dir.join(BULK_FILE).display().to_string(),
-        reason,
-    };
     let data_path = patch_dir.join(DATA_FILE);
     let data = File::open(&data_path).at(&data_path)?;
     let data_len = data.metadata().at(&data_path)?.len();
@@ -123,9 +113,17 @@ fn write_raw(differ: &Differ<'_>, patch_dir: &Path, raw_path: &Path) -> Result<F
             BufWriter::with_capacity(1 << 20, raw),
             MatchParams::default(),
         )
-        .map_err(|e| bad_output(e.to_string()))?
+        .map_err(|e| bad_bulk(patch_dir, e))?
         .into_inner()
-        .map_err(|e| bad_output(e.to_string()))
+        .map_err(|e| bad_bulk(patch_dir, e))
+}
+
+/// `patch.7z` of the patch in `dir` could not be made, for `reason`.
+fn bad_bulk(dir: &Path, reason: impl ToString) -> EngineError {
+    EngineError::BadOutput {
+        filename: dir.join(BULK_FILE).display().to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Compresses the raw stream in `raw` (written, positioned at its end) into `target`.
