@@ -8,7 +8,7 @@ use crate::engine::image::{self, AccessOrder, BuildMetadata};
 use clap::{Args, Subcommand};
 
 use super::fail;
-use super::progress::TermProgress;
+use super::progress::with_progress;
 
 /// `image` subcommands.
 #[derive(Debug, Subcommand)]
@@ -67,9 +67,9 @@ pub fn run(command: ImageCommand) -> ExitCode {
     let result = match command {
         ImageCommand::Build(args) => build(args),
         ImageCommand::Extract { img_dir, out_dir } => {
-            let progress = TermProgress::new("extract");
-            let report = image::extract_image(&img_dir, &out_dir, &progress);
-            progress.finish();
+            let report = with_progress("extract", |progress| {
+                image::extract_image(&img_dir, &out_dir, progress)
+            });
             report.map(|r| {
                 println!(
                     "extracted {} files ({} bytes) and {} other entries into {}",
@@ -81,9 +81,7 @@ pub fn run(command: ImageCommand) -> ExitCode {
             })
         }
         ImageCommand::Verify { img_dir } => {
-            let progress = TermProgress::new("verify");
-            let meta = image::verify_image(&img_dir, &progress);
-            progress.finish();
+            let meta = with_progress("verify", |progress| image::verify_image(&img_dir, progress));
             meta.map(|m| {
                 println!(
                     "{}: ok ({} files, md5 {})",
@@ -125,16 +123,15 @@ fn build(args: BuildArgs) -> Result<(), EngineError> {
         dxf_name: args.dxf_name,
         created,
     };
-    let progress = TermProgress::new("build");
-    let report = image::build_image(
-        &args.tar,
-        &args.out_dir,
-        &metadata,
-        order.as_ref(),
-        &progress,
-    );
-    progress.finish();
-    let report = report?;
+    let report = with_progress("build", |progress| {
+        image::build_image(
+            &args.tar,
+            &args.out_dir,
+            &metadata,
+            order.as_ref(),
+            progress,
+        )
+    })?;
     for warning in &report.warnings {
         eprintln!(
             "rockit-edge: warning: {}: {}",

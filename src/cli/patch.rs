@@ -1,13 +1,18 @@
 //! `rockit-edge patch make|apply|verify`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::engine::patch;
 use clap::Subcommand;
 
 use super::fail;
-use super::progress::TermProgress;
+use super::progress::with_progress;
+use crate::engine::error::Result as EngineResult;
+use crate::engine::progress::Progress;
+
+/// Either way of applying a patch: old image, patch directory, output `img.dxf`.
+type ApplyFn = fn(&Path, &Path, &Path, &dyn Progress) -> EngineResult<patch::PatchMeta>;
 
 /// `patch` subcommands.
 #[derive(Debug, Subcommand)]
@@ -55,15 +60,15 @@ pub fn run(command: PatchCommand) -> ExitCode {
             out_dir,
             budget_mib,
         } => {
-            let progress = TermProgress::new("patch");
-            let made = patch::make_patch_with_bulk(
-                &old_img,
-                &new_img,
-                &out_dir,
-                budget_mib << 20,
-                &progress,
-            );
-            progress.finish();
+            let made = with_progress("patch", |progress| {
+                patch::make_patch_with_bulk(
+                    &old_img,
+                    &new_img,
+                    &out_dir,
+                    budget_mib << 20,
+                    progress,
+                )
+            });
             made.map(|(m, bulk)| {
                 println!(
                     "{}: {} blocks reused, {} new ({} bytes of patch.data, {} bytes of patch.7z), {} zero",
@@ -80,28 +85,22 @@ pub fn run(command: PatchCommand) -> ExitCode {
             old_img,
             patch_dir,
             out_dxf,
-            streaming: false,
+            streaming,
         } => {
-            let progress = TermProgress::new("apply");
-            let meta = patch::apply_patch_bulk(&old_img, &patch_dir, &out_dxf, &progress);
-            progress.finish();
-            meta.map(|m| println!("{}: ok (md5 {})", out_dxf.display(), m.to_dxf_md5))
-        }
-        PatchCommand::Apply {
-            old_img,
-            patch_dir,
-            out_dxf,
-            streaming: true,
-        } => {
-            let progress = TermProgress::new("apply");
-            let meta = patch::apply_patch_streaming(&old_img, &patch_dir, &out_dxf, &progress);
-            progress.finish();
-            meta.map(|m| println!("{}: ok (md5 {})", out_dxf.display(), m.to_dxf_md5))
+            let apply: ApplyFn = if streaming {
+                patch::apply_patch_streaming
+            } else {
+                patch::apply_patch_bulk
+            };
+            with_progress("apply", |progress| {
+                apply(&old_img, &patch_dir, &out_dxf, progress)
+            })
+            .map(|m| println!("{}: ok (md5 {})", out_dxf.display(), m.to_dxf_md5))
         }
         PatchCommand::Verify { patch_dir } => {
-            let progress = TermProgress::new("verify");
-            let meta = patch::verify_patch(&patch_dir, &progress);
-            progress.finish();
+            let meta = with_progress("verify", |progress| {
+                patch::verify_patch(&patch_dir, progress)
+            });
             meta.map(|m| {
                 println!(
                     "{}: ok ({} -> {}, {} blocks)",

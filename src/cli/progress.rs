@@ -9,6 +9,14 @@ use crate::engine::progress::Progress;
 /// Least time between two redraws.
 const REDRAW: Duration = Duration::from_millis(200);
 
+/// Runs `work` with a progress line labelled `label`, cleared once `work` returns.
+pub fn with_progress<T>(label: &'static str, work: impl FnOnce(&TermProgress) -> T) -> T {
+    let progress = TermProgress::new(label);
+    let result = work(&progress);
+    progress.finish();
+    result
+}
+
 /// Draws `label: done / total  rate  ETA` on stderr, in place.
 pub struct TermProgress {
     label: &'static str,

@@ -1,7 +1,7 @@
 //! Streaming patch apply: old `img.dxf` + `map.7z` + `patch.data` → new `img.dxf`.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -66,16 +66,7 @@ pub(super) fn apply_with_data(
     progress.begin(meta.block_count * BLOCK_SIZE);
     let mut out = AtomicFile::create(out_dxf)?;
     let hasher = Md5Worker::spawn("md5-apply").at(out_dxf)?;
-    let corrupt_map = |reason: String| EngineError::corrupt_patch(MAP_FILE, reason);
-    sevenz::read_single(patch_dir, MAP_FILE, MAP_MEMBER, corrupt_map, |input| {
-        let mut map = MapReader::new(input).map_err(corrupt_map)?;
-        if map.block_count() != meta.block_count {
-            return Err(corrupt_map(format!(
-                "{} blocks, {PATCH_JSON} says {}",
-                map.block_count(),
-                meta.block_count
-            )));
-        }
+    read_map(patch_dir, &meta, |map| {
         while let Some(run) = map
             .next_run(old.meta.block_count, meta.new_blocks)
             .map_err(corrupt_map)?
@@ -117,6 +108,31 @@ pub(super) fn apply_with_data(
     }
     out.commit()?;
     Ok(meta)
+}
+
+/// A defect of `map.7z`.
+pub(super) fn corrupt_map(reason: String) -> EngineError {
+    EngineError::corrupt_patch(MAP_FILE, reason)
+}
+
+/// Opens `map.7z` of the patch in `patch_dir`, checks that it describes `meta`'s block count,
+/// and passes its run reader to `visit`.
+pub(super) fn read_map<T>(
+    patch_dir: &Path,
+    meta: &PatchMeta,
+    visit: impl FnOnce(&mut MapReader<&mut dyn Read>) -> Result<T>,
+) -> Result<T> {
+    sevenz::read_single(patch_dir, MAP_FILE, MAP_MEMBER, corrupt_map, |input| {
+        let mut map = MapReader::new(input).map_err(corrupt_map)?;
+        if map.block_count() != meta.block_count {
+            return Err(corrupt_map(format!(
+                "{} blocks, {PATCH_JSON} says {}",
+                map.block_count(),
+                meta.block_count
+            )));
+        }
+        visit(&mut map)
+    })
 }
 
 /// Reads `patch.json`; any defect is a corrupt patch naming it.

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use md5::{Digest, Md5};
 
-use super::apply::read_meta;
+use super::apply::{corrupt_map, read_map, read_meta};
 use super::bulk::{BULK_FILE, BULK_MEMBER};
-use super::map::{MapReader, Source};
-use super::{DATA_FILE, MAP_FILE, MAP_MEMBER, PATCH_JSON, PatchMeta};
+use super::map::Source;
+use super::{DATA_FILE, PATCH_JSON, PatchMeta};
 use crate::engine::delta::{self, DeltaError};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::image::{BLOCK_SIZE, IMG_JSON, ImageMeta};
@@ -82,18 +82,12 @@ fn check_data(dir: &Path, meta: &PatchMeta, progress: &dyn Progress) -> Result<(
 /// `map.7z` covers `blockCount` blocks with as many blocks of each kind as `patch.json`
 /// counts, using all of `patch.data`.
 fn check_map(dir: &Path, meta: &PatchMeta) -> Result<()> {
-    let corrupt = |reason: String| EngineError::corrupt_patch(MAP_FILE, reason);
-    sevenz::read_single(dir, MAP_FILE, MAP_MEMBER, corrupt, |input| {
-        let mut map = MapReader::new(input).map_err(corrupt)?;
-        if map.block_count() != meta.block_count {
-            return Err(corrupt(format!(
-                "{} blocks, {PATCH_JSON} says {}",
-                map.block_count(),
-                meta.block_count
-            )));
-        }
+    read_map(dir, meta, |map| {
         let (mut reused, mut fresh, mut zero) = (0u64, 0u64, 0u64);
-        while let Some(run) = map.next_run(u64::MAX, meta.new_blocks).map_err(corrupt)? {
+        while let Some(run) = map
+            .next_run(u64::MAX, meta.new_blocks)
+            .map_err(corrupt_map)?
+        {
             match run.first {
                 Source::Old(_) => reused += run.count,
                 Source::Data(_) => fresh += run.count,
@@ -101,7 +95,7 @@ fn check_map(dir: &Path, meta: &PatchMeta) -> Result<()> {
             }
         }
         if (reused, fresh, zero) != (meta.reused_blocks, meta.new_blocks, meta.zero_blocks) {
-            return Err(corrupt(format!(
+            return Err(corrupt_map(format!(
                 "{reused} reused, {fresh} new and {zero} zero blocks differ from {PATCH_JSON}"
             )));
         }
