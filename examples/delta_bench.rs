@@ -35,7 +35,7 @@ fn main() -> anyhow::Result<()> {
     let new = std::fs::read(new_path).with_context(|| format!("reading {new_path}"))?;
 
     let t = Instant::now();
-    let raw = delta::diff_with(&OldWindow::contiguous(&old, 0), &new, params)?;
+    let raw = delta::diff_with(&OldWindow::contiguous(&old, 0), &new, &[], params)?;
     let diff_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
 
     let t = Instant::now();
     let mut rebuilt = Vec::with_capacity(new.len());
-    delta::apply(&raw[..], &old[..], &mut rebuilt)?;
+    delta::apply(&raw[..], &old[..], &mut rebuilt, [])?;
     let apply_s = t.elapsed().as_secs_f64();
     if rebuilt != new {
         bail!("applying the delta did not rebuild {new_path}");

@@ -16,12 +16,12 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 }
 
 fn diff(old: &[u8], new: &[u8]) -> Vec<u8> {
-    delta::diff(&OldWindow::contiguous(old, 0), new).expect("window within limits")
+    delta::diff(&OldWindow::contiguous(old, 0), new, &[]).expect("window within limits")
 }
 
 fn apply(raw: &[u8], old: &[u8]) -> Result<Vec<u8>, DeltaError> {
     let mut out = Vec::new();
-    delta::apply(raw, old, &mut out)?;
+    delta::apply(raw, old, &mut out, [])?;
     Ok(out)
 }
 
@@ -137,7 +137,7 @@ fn regions_map_to_file_offsets() {
     let regions = [(150_000, 50_000), (10_000, 50_000)];
     let old = OldWindow::from_regions(&window, &regions).expect("lengths add up");
     let new: Vec<u8> = [&file[30_000..60_000], &file[150_000..170_000]].concat();
-    let raw = delta::diff(&old, &new).expect("window within limits");
+    let raw = delta::diff(&old, &new, &[]).expect("window within limits");
     assert_eq!(
         apply(&raw, &file).expect("applies against the whole file"),
         new
@@ -156,7 +156,7 @@ fn applies_from_a_file() {
     std::fs::write(&path, &old).expect("write old");
     let source = FileSource::new(std::fs::File::open(&path).expect("open old")).expect("stat");
     let mut out = Vec::new();
-    delta::apply(&raw[..], &source, &mut out).expect("applies");
+    delta::apply(&raw[..], &source, &mut out, []).expect("applies");
     assert_eq!(out, new);
 }
 
@@ -200,15 +200,15 @@ fn specific_errors() {
     raw.push(0);
     assert!(matches!(apply(&raw, &old), Err(DeltaError::TrailingData)));
     // new_len 4, chunk of 4 bytes: one record copying 4 bytes at old offset 100.
-    let far = b"RKDL\x02\x04\x04\x04\x04\x04\x00\x04\xc8\x01\x01\x01\x04\x00";
+    let far = b"RKDL\x03\x04\x04\x04\x04\x04\x00\x04\xc8\x01\x01\x01\x04\x00";
     assert!(matches!(
         apply(far, &old),
         Err(DeltaError::OldOutOfRange { .. })
     ));
     // A chunk claiming 1 TiB of control bytes must fail without allocating it.
-    let huge = b"RKDL\x02\x04\x04\x80\x80\x80\x80\x80\x20\x00\x00";
+    let huge = b"RKDL\x03\x04\x04\x80\x80\x80\x80\x80\x20\x00\x00";
     assert!(matches!(apply(huge, &old), Err(DeltaError::BadChunk(_))));
-    let oversized = b"RKDL\x02\x80\x80\x80\x80\x10\x80\x80\x80\x80\x10\x00\x00\x00";
+    let oversized = b"RKDL\x03\x80\x80\x80\x80\x10\x80\x80\x80\x80\x10\x00\x00\x00";
     assert!(matches!(
         apply(oversized, &old),
         Err(DeltaError::BadChunk(_))
@@ -228,4 +228,60 @@ fn patch_container_is_a_7z() {
     .expect("7z written")
     .into_inner();
     assert_eq!(&archive[..6], b"7z\xbc\xaf\x27\x1c");
+}
+
+/// New made of 4 KiB pieces of old taken from far apart, one byte changed in each, as
+/// `patch.data` holds the blocks of a build where single bytes changed; the anchors predict
+/// each piece's old offset, as the block map does.
+fn scattered_pieces() -> (Vec<u8>, Vec<u8>, Vec<delta::Anchor>) {
+    let old = noise(1 << 20, 21);
+    let (mut new, mut anchors) = (Vec::new(), Vec::new());
+    for (i, at) in [700_000usize, 12_288, 401_408, 900_000, 65_536]
+        .iter()
+        .enumerate()
+    {
+        anchors.push(delta::Anchor {
+            new_pos: new.len() as u64,
+            old_pos: *at as u64,
+        });
+        let mut piece = old[*at..at + 4096].to_vec();
+        piece[100 + i * 500] ^= 0xff;
+        new.extend_from_slice(&piece);
+    }
+    (old, new, anchors)
+}
+
+#[test]
+fn anchors_round_trip_and_shrink_copy_offsets() {
+    let (old, new, anchors) = scattered_pieces();
+    let window = OldWindow::contiguous(&old, 0);
+    let anchored = delta::diff(&window, &new, &anchors).expect("window within limits");
+    let mut out = Vec::new();
+    delta::apply(&anchored[..], &old[..], &mut out, anchors.iter().copied()).expect("applies");
+    assert_eq!(out, new);
+    let plain = delta::diff(&window, &new, &[]).expect("window within limits");
+    assert!(
+        anchored.len() < plain.len(),
+        "anchored stream {} bytes, plain {}",
+        anchored.len(),
+        plain.len()
+    );
+    // The anchors are part of the coding: without them the same stream rebuilds other bytes.
+    let mut wrong = Vec::new();
+    let applied = delta::apply(&anchored[..], &old[..], &mut wrong, []);
+    assert!(
+        applied.is_err() || wrong != new,
+        "stream applied the same without anchors"
+    );
+}
+
+#[test]
+fn anchors_outside_the_old_data_still_round_trip() {
+    let (old, new, mut anchors) = scattered_pieces();
+    anchors[1].old_pos = u64::MAX - 10;
+    anchors[3].old_pos = old.len() as u64 + 4096;
+    let raw = delta::diff(&OldWindow::contiguous(&old, 0), &new, &anchors).expect("diffs");
+    let mut out = Vec::new();
+    delta::apply(&raw[..], &old[..], &mut out, anchors.iter().copied()).expect("applies");
+    assert_eq!(out, new);
 }

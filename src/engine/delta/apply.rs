@@ -5,8 +5,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 
 use super::format::{
-    Cursor, DeltaError, MAGIC, MAX_CHUNK_NEW, decode_rle, max_ctrl_len, max_rle_len, read_varint,
-    unzigzag,
+    Anchor, CopyCursor, Cursor, DeltaError, MAGIC, MAX_CHUNK_NEW, decode_rle, max_ctrl_len,
+    max_rle_len, read_varint, unzigzag,
 };
 
 /// Random access to the old data a delta stream copies from.
@@ -98,10 +98,16 @@ pub fn read_header<R: Read + ?Sized>(delta: &mut R) -> Result<u64, DeltaError> {
     read_varint(delta, "header")
 }
 
-/// Applies the raw delta stream `delta` to `old`, writing the rebuilt new data to `out`.
-/// Returns the number of bytes written. Memory stays within a few chunk buffers
-/// (at most [`MAX_CHUNK_NEW`] new bytes each) whatever the sizes involved.
-pub fn apply<R, O, W>(delta: R, old: &O, mut out: W) -> Result<u64, DeltaError>
+/// Applies the raw delta stream `delta` to `old`, writing the rebuilt new data to `out`;
+/// `anchors` (ascending) must be the ones the stream was made with. Returns the number of
+/// bytes written. Memory stays within a few chunk buffers (at most [`MAX_CHUNK_NEW`] new
+/// bytes each) whatever the sizes involved; anchors are pulled as the output reaches them.
+pub fn apply<R, O, W>(
+    delta: R,
+    old: &O,
+    mut out: W,
+    anchors: impl IntoIterator<Item = Anchor>,
+) -> Result<u64, DeltaError>
 where
     R: Read,
     O: OldSource + ?Sized,
@@ -110,7 +116,7 @@ where
     let mut delta = delta;
     let new_len = read_header(&mut delta)?;
     let mut written = 0u64;
-    let mut last_old_end = 0u64;
+    let mut copies = CopyCursor::new(anchors.into_iter());
     let mut bufs = ChunkBuffers::default();
     while written < new_len {
         let chunk_new = read_varint(&mut delta, "chunk header")?;
@@ -141,7 +147,7 @@ where
             &mut bufs.lit,
             "literal section",
         )?;
-        last_old_end = run_chunk(&mut bufs, old, chunk_new, last_old_end)?;
+        run_chunk(&mut bufs, old, written, chunk_new, &mut copies)?;
         out.write_all(&bufs.out)?;
         written += chunk_new;
     }
@@ -153,13 +159,15 @@ where
     Ok(written)
 }
 
-/// Executes one chunk's control records into `bufs.out`; returns the new copy position.
-fn run_chunk<O: OldSource + ?Sized>(
+/// Executes the control records of the chunk starting at new offset `chunk_start` into
+/// `bufs.out`.
+fn run_chunk<O: OldSource + ?Sized, I: Iterator<Item = Anchor>>(
     bufs: &mut ChunkBuffers,
     old: &O,
+    chunk_start: u64,
     chunk_new: u64,
-    mut last_old_end: u64,
-) -> Result<u64, DeltaError> {
+    copies: &mut CopyCursor<I>,
+) -> Result<(), DeltaError> {
     let mut ctrl = Cursor::new(&bufs.ctrl, "control section");
     let mut diff = Cursor::new(&bufs.diff, "difference section");
     let mut lit = Cursor::new(&bufs.lit, "literal section");
@@ -185,12 +193,13 @@ fn run_chunk<O: OldSource + ?Sized>(
             continue;
         }
         let delta = unzigzag(ctrl.varint()?);
-        let pos = last_old_end.wrapping_add(delta as u64);
-        let in_range = (delta >= 0 || last_old_end >= delta.unsigned_abs())
-            && (delta < 0 || pos >= last_old_end)
-            && pos
-                .checked_add(copy_len)
-                .is_some_and(|end| end <= old.size());
+        let base = copies.base(chunk_start + out.len() as u64);
+        // Offsets are coded modulo 2^64 (an anchor may predict any value); only the copy's
+        // place in old matters.
+        let pos = base.wrapping_add(delta as u64);
+        let in_range = pos
+            .checked_add(copy_len)
+            .is_some_and(|end| end <= old.size());
         if !in_range {
             return Err(DeltaError::OldOutOfRange {
                 pos,
@@ -207,7 +216,7 @@ fn run_chunk<O: OldSource + ?Sized>(
         for (o, d) in out[start..].iter_mut().zip(diff_bytes) {
             *o = o.wrapping_add(*d);
         }
-        last_old_end = pos + copy_len;
+        copies.copied(pos + copy_len);
     }
     if out.len() as u64 != chunk_new || !diff.is_empty() || !lit.is_empty() {
         return Err(DeltaError::BadRecord(format!(
@@ -215,5 +224,5 @@ fn run_chunk<O: OldSource + ?Sized>(
             out.len()
         )));
     }
-    Ok(last_old_end)
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::format::{ENCODER_CHUNK_NEW, MAGIC, put_rle, put_varint, zigzag};
+use super::format::{Anchor, CopyCursor, ENCODER_CHUNK_NEW, MAGIC, put_rle, put_varint, zigzag};
 use super::matcher::Cover;
 
 /// An old window: bytes in memory plus where each stretch of them lives in the old file,
@@ -69,6 +69,18 @@ impl<'a> OldWindow<'a> {
         self.data
     }
 
+    /// The window position holding old-file offset `file_offset`, if the window holds it.
+    pub fn window_pos(&self, file_offset: u64) -> Option<usize> {
+        self.regions
+            .iter()
+            .enumerate()
+            .find_map(|(i, &(start, offset))| {
+                let end = self.regions.get(i + 1).map_or(self.data.len(), |n| n.0);
+                let into = usize::try_from(file_offset.checked_sub(offset)?).ok()?;
+                (into < end - start).then_some(start + into)
+            })
+    }
+
     /// Region index holding window position `pos`.
     fn region_of(&self, pos: usize) -> usize {
         self.regions
@@ -104,8 +116,10 @@ struct StreamWriter<W: Write> {
     scratch: Vec<u8>,
     /// Literal bytes in `lit` not yet announced by a control record.
     pending_lit: usize,
-    /// Absolute old offset just after the previous copy.
-    last_old_end: u64,
+    /// New offset of the next byte pushed.
+    new_at: u64,
+    /// What copy offsets are coded against.
+    copies: CopyCursor<std::vec::IntoIter<Anchor>>,
 }
 
 impl<W: Write> StreamWriter<W> {
@@ -122,6 +136,7 @@ impl<W: Write> StreamWriter<W> {
             let take = bytes.len().min(self.room());
             self.lit.extend_from_slice(&bytes[..take]);
             self.pending_lit += take;
+            self.new_at += take as u64;
             bytes = &bytes[take..];
             if self.room() == 0 {
                 self.flush()?;
@@ -136,7 +151,7 @@ impl<W: Write> StreamWriter<W> {
             let take = new.len().min(self.room());
             put_varint(&mut self.ctrl, self.pending_lit as u64);
             put_varint(&mut self.ctrl, take as u64);
-            let delta = file_offset.wrapping_sub(self.last_old_end) as i64;
+            let delta = file_offset.wrapping_sub(self.copies.base(self.new_at)) as i64;
             put_varint(&mut self.ctrl, zigzag(delta));
             self.pending_lit = 0;
             self.diff.extend(
@@ -145,7 +160,8 @@ impl<W: Write> StreamWriter<W> {
                     .zip(&old[..take])
                     .map(|(n, o)| n.wrapping_sub(*o)),
             );
-            self.last_old_end = file_offset + take as u64;
+            self.copies.copied(file_offset + take as u64);
+            self.new_at += take as u64;
             file_offset += take as u64;
             new = &new[take..];
             old = &old[take..];
@@ -208,20 +224,24 @@ impl<W: Write> Encoder<W> {
                 lit: Vec::new(),
                 scratch: Vec::new(),
                 pending_lit: 0,
-                last_old_end: 0,
+                new_at: 0,
+                copies: CopyCursor::new(Vec::new().into_iter()),
             },
             pieces: Vec::new(),
         })
     }
 
     /// Appends the next `segment` of new, coded by `covers` (sorted, non-overlapping,
-    /// positions relative to the segment and within `old`).
+    /// positions relative to the segment and within `old`), with the anchors that fall in
+    /// the segment (ascending, absolute new offsets).
     pub fn push_segment(
         &mut self,
         old: &OldWindow<'_>,
         segment: &[u8],
         covers: &[Cover],
+        anchors: Vec<Anchor>,
     ) -> io::Result<()> {
+        self.w.copies.refill(anchors.into_iter());
         let mut at = 0usize;
         for c in covers {
             self.w.push_literal(&segment[at..c.new_pos])?;

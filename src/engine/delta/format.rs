@@ -1,9 +1,10 @@
 //! Constants, errors and varint coding shared by the encoder and `apply`.
 
 use std::io;
+use std::iter::Peekable;
 
-/// First bytes of every raw delta stream: "RKDL" + format version 2.
-pub const MAGIC: [u8; 5] = *b"RKDL\x02";
+/// First bytes of every raw delta stream: "RKDL" + format version 3.
+pub const MAGIC: [u8; 5] = *b"RKDL\x03";
 
 /// Largest number of new bytes one chunk may produce. `apply` buffers one chunk, so this
 /// bounds its memory whatever the stream claims.
@@ -12,6 +13,65 @@ pub const MAX_CHUNK_NEW: u64 = 16 << 20;
 /// New bytes per chunk written by the encoder: small enough to bound `apply` memory, large
 /// enough that the three sections of a chunk stay long, homogeneous runs for LZMA2.
 pub const ENCODER_CHUNK_NEW: usize = 16 << 20;
+
+/// A prediction, known to encoder and decoder alike before the stream is read, of where in
+/// old the new bytes from `new_pos` on come from. `patch.7z` takes one from the block map at
+/// the start of every run of `patch.data` blocks: the old block the map's previous runs would
+/// have continued with, which is where a file changed in place used to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Anchor {
+    /// Offset in new where the prediction starts.
+    pub new_pos: u64,
+    /// Old offset predicted for `new_pos`.
+    pub old_pos: u64,
+}
+
+/// What a copy record's old offset is coded against: the end of the previous copy, unless
+/// an anchor was reached since that copy (its `new_pos` at or before the record's start), in
+/// which case the last such anchor's prediction for the record's start. Encoder and decoder
+/// drive it identically, pulling anchors from `I` as the coding reaches them.
+#[derive(Debug)]
+pub struct CopyCursor<I: Iterator<Item = Anchor>> {
+    last_old_end: u64,
+    reached: Option<Anchor>,
+    anchors: Peekable<I>,
+}
+
+impl<I: Iterator<Item = Anchor>> CopyCursor<I> {
+    /// A cursor at the start of new, with its anchors in ascending `new_pos` order.
+    pub fn new(anchors: I) -> Self {
+        Self {
+            last_old_end: 0,
+            reached: None,
+            anchors: anchors.peekable(),
+        }
+    }
+
+    /// Reaches every anchor left and takes `anchors` as the next ones: for a coder that
+    /// learns its anchors piece by piece, each piece ending before the next one's anchors.
+    pub fn refill(&mut self, anchors: I) {
+        for anchor in self.anchors.by_ref() {
+            self.reached = Some(anchor);
+        }
+        self.anchors = anchors.peekable();
+    }
+
+    /// The old offset a copy record starting at new offset `new_pos` is coded against.
+    pub fn base(&mut self, new_pos: u64) -> u64 {
+        while let Some(anchor) = self.anchors.next_if(|a| a.new_pos <= new_pos) {
+            self.reached = Some(anchor);
+        }
+        match self.reached.take() {
+            Some(a) => a.old_pos.wrapping_add(new_pos.wrapping_sub(a.new_pos)),
+            None => self.last_old_end,
+        }
+    }
+
+    /// Records that the copy just coded ended at old offset `end`.
+    pub fn copied(&mut self, end: u64) {
+        self.last_old_end = end;
+    }
+}
 
 /// Largest encoded control record: two chunk-bounded varints (4 bytes) and one 10-byte one.
 const MAX_RECORD_BYTES: u64 = 18;
@@ -194,7 +254,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// Decodes a varint from the start of `data`, returning it and the bytes used.
-fn decode_varint(data: &[u8], what: &'static str) -> Result<(u64, usize), DeltaError> {
+pub fn decode_varint(data: &[u8], what: &'static str) -> Result<(u64, usize), DeltaError> {
     let mut v = 0u64;
     for (i, &b) in data.iter().enumerate().take(10) {
         let part = u64::from(b & 0x7f);

@@ -50,33 +50,40 @@ fn agrees(old: &[u8], o: isize, b: u8) -> bool {
     o >= 0 && (o as usize) < old.len() && old[o as usize] == b
 }
 
-/// New bytes per independently scanned segment. Fixed (not derived from the thread count)
+/// Longest stretch of new scanned as one piece. Fixed (not derived from the thread count)
 /// so that the output does not depend on the machine; each boundary costs one cover break.
 pub const SEGMENT: usize = 16 << 20;
 
+/// A stretch of new scanned on its own: covers never cross the boundaries between pieces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece {
+    /// Start in the new data.
+    pub start: usize,
+    /// End (exclusive) in the new data.
+    pub end: usize,
+    /// Old window position the piece's first byte is first assumed to align with.
+    pub guess: usize,
+}
+
 /// Covers of `new` against the indexed old window, sorted by `new_pos` (relative to `new`),
-/// not overlapping. `new` starts `base` bytes into the whole new data, a multiple of
-/// [`SEGMENT`]; segments of it are scanned on up to `params.threads` threads.
+/// not overlapping: each of `pieces` (ascending, together covering `new`) scanned on its
+/// own, on up to `params.threads` threads.
 pub fn find_covers(
     index: &SuffixIndex<'_>,
     new: &[u8],
-    base: usize,
+    pieces: &[Piece],
     params: MatchParams,
 ) -> Vec<Cover> {
-    let segments: Vec<(usize, usize)> = (0..new.len())
-        .step_by(SEGMENT)
-        .map(|s| (s, (s + SEGMENT).min(new.len())))
-        .collect();
-    let threads = params.threads.clamp(1, segments.len().max(1));
+    let threads = params.threads.clamp(1, pieces.len().max(1));
     let next = AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&(start, end)) = segments.get(i) else {
+            let Some(piece) = pieces.get(i) else {
                 return done;
             };
-            done.push((i, scan_segment(index, new, start, end, base, params)));
+            done.push((i, scan_piece(index, new, piece, params)));
         }
     };
     let mut results: Vec<(usize, Vec<Cover>)> = std::thread::scope(|scope| {
@@ -94,22 +101,19 @@ pub fn find_covers(
     results.into_iter().flat_map(|r| r.1).collect()
 }
 
-/// Covers of `new[start..end]`: bsdiff's scan, with matches cut at `end`. The first
-/// alignment guessed is the old position equal to the segment's position in the whole new
-/// data (`base + start`), so results do not depend on how new is batched.
-fn scan_segment(
+/// Covers of `new[piece.start..piece.end]`: bsdiff's scan, with matches cut at the piece's
+/// end, starting from the piece's guessed alignment.
+fn scan_piece(
     index: &SuffixIndex<'_>,
     new: &[u8],
-    start: usize,
-    end: usize,
-    base: usize,
+    piece: &Piece,
     params: MatchParams,
 ) -> Vec<Cover> {
     let old = index.old();
-    let n = end;
+    let (start, n) = (piece.start, piece.end);
     let mut covers = Vec::new();
     let (mut scan, mut len, mut pos) = (start, 0usize, 0usize);
-    let (mut last_scan, mut last_pos) = (start, (base + start).min(old.len()));
+    let (mut last_scan, mut last_pos) = (start, piece.guess.min(old.len()));
     let mut last_offset = last_pos as isize - start as isize;
     while scan < n {
         let mut old_score = 0usize;

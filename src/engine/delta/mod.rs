@@ -36,7 +36,7 @@ use std::io::Write;
 pub use apply::{FileSource, OldSource, apply, read_header};
 pub use compress::{PATCH_DICT_SIZE, write_7z};
 pub use encode::{DiffError, OldWindow};
-pub use format::{DeltaError, put_varint, read_varint, unzigzag, zigzag};
+pub use format::{Anchor, DeltaError, decode_varint, put_varint, read_varint, unzigzag, zigzag};
 pub use index::{MAX_WINDOW, index_bytes};
 pub use matcher::{MatchParams, SEGMENT};
 
@@ -47,14 +47,15 @@ pub const fn working_bytes(threads: usize) -> usize {
 }
 
 /// Codes `new` against the old window as a raw delta stream with default tuning.
-pub fn diff(old: &OldWindow<'_>, new: &[u8]) -> Result<Vec<u8>, DiffError> {
-    diff_with(old, new, MatchParams::default())
+pub fn diff(old: &OldWindow<'_>, new: &[u8], anchors: &[Anchor]) -> Result<Vec<u8>, DiffError> {
+    diff_with(old, new, anchors, MatchParams::default())
 }
 
 /// Codes `new` against the old window as a raw delta stream with the given tuning.
 pub fn diff_with(
     old: &OldWindow<'_>,
     new: &[u8],
+    anchors: &[Anchor],
     params: MatchParams,
 ) -> Result<Vec<u8>, DiffError> {
     let read = |pos: u64, buf: &mut [u8]| {
@@ -62,7 +63,8 @@ pub fn diff_with(
         buf.copy_from_slice(&new[start..start + buf.len()]);
         Ok(())
     };
-    Differ::new(old.clone())?.diff_into(new.len() as u64, read, Vec::new(), params)
+    let anchors = anchors.iter().copied();
+    Differ::new(old.clone())?.diff_into(new.len() as u64, read, anchors, Vec::new(), params)
 }
 
 /// An old window with its suffix index: the expensive part of diffing, built once (and, by
@@ -83,29 +85,74 @@ impl<'a> Differ<'a> {
     }
 
     /// Codes the `new_len` bytes of new, fetched segment by segment with `read_new(offset,
-    /// buf)`, writing the raw delta stream to `out`. Memory beyond the window and its index
-    /// is [`working_bytes`]. Deterministic: the same inputs and parameters give the same
-    /// bytes whatever `params.threads` (new is scanned in fixed [`SEGMENT`]s, one batch of
-    /// them per round, shared among the threads).
+    /// buf)`, writing the raw delta stream to `out`. `anchors` (ascending `new_pos`) are
+    /// predictions that [`apply`] must be given too: the scan restarts at each one, aligned
+    /// as it predicts, and the first copy after it is coded against it. Memory beyond the
+    /// window and its index is [`working_bytes`] plus the anchors of one batch. Deterministic:
+    /// the same inputs and parameters give the same bytes whatever `params.threads` (new is
+    /// scanned in pieces cut at fixed [`SEGMENT`] multiples and at anchors, one batch of
+    /// segments per round, shared among the threads).
     pub fn diff_into<W: Write>(
         &self,
         new_len: u64,
         mut read_new: impl FnMut(u64, &mut [u8]) -> std::io::Result<()>,
+        anchors: impl IntoIterator<Item = Anchor>,
         out: W,
         params: MatchParams,
     ) -> Result<W, DiffError> {
         let mut encoder = encode::Encoder::new(out, new_len)?;
+        let mut anchors = anchors.into_iter().peekable();
         let batch_len = (params.threads.max(1) * SEGMENT) as u64;
-        let mut batch = Vec::new();
+        let (mut batch, mut batch_anchors, mut pieces) = (Vec::new(), Vec::new(), Vec::new());
+        let mut last_anchor = None;
         let mut at = 0u64;
         while at < new_len {
             let len = batch_len.min(new_len - at) as usize;
             batch.resize(len, 0);
             read_new(at, &mut batch)?;
-            let covers = matcher::find_covers(&self.index, &batch, at as usize, params);
-            encoder.push_segment(&self.old, &batch, &covers)?;
-            at += len as u64;
+            let end = at + len as u64;
+            batch_anchors.clear();
+            batch_anchors.extend(std::iter::from_fn(|| anchors.next_if(|a| a.new_pos < end)));
+            self.cut_pieces(at, len, &batch_anchors, &mut last_anchor, &mut pieces);
+            let covers = matcher::find_covers(&self.index, &batch, &pieces, params);
+            let anchors = std::mem::take(&mut batch_anchors);
+            encoder.push_segment(&self.old, &batch, &covers, anchors)?;
+            at = end;
         }
         Ok(encoder.finish()?)
+    }
+
+    /// Cuts the batch of `len` new bytes at offset `at` into pieces at [`SEGMENT`] multiples
+    /// and at its anchors, each piece guessed to align as the last anchor before it predicts
+    /// (or, with none, with the old window position equal to its own new offset).
+    fn cut_pieces(
+        &self,
+        at: u64,
+        len: usize,
+        anchors: &[Anchor],
+        last_anchor: &mut Option<Anchor>,
+        pieces: &mut Vec<matcher::Piece>,
+    ) {
+        let mut starts: Vec<usize> = (0..len).step_by(SEGMENT).collect();
+        starts.extend(anchors.iter().map(|a| (a.new_pos.max(at) - at) as usize));
+        starts.sort_unstable();
+        starts.dedup();
+        pieces.clear();
+        let mut next_anchor = anchors.iter().peekable();
+        for (i, &start) in starts.iter().enumerate() {
+            let new_pos = at + start as u64;
+            while let Some(a) = next_anchor.next_if(|a| a.new_pos <= new_pos) {
+                *last_anchor = Some(*a);
+            }
+            let predicted = last_anchor.and_then(|a| {
+                self.old
+                    .window_pos(a.old_pos.wrapping_add(new_pos - a.new_pos))
+            });
+            pieces.push(matcher::Piece {
+                start,
+                end: starts.get(i + 1).copied().unwrap_or(len),
+                guess: predicted.unwrap_or(new_pos as usize),
+            });
+        }
     }
 }

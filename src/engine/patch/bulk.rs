@@ -8,13 +8,13 @@ use std::io::{BufReader, BufWriter, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::apply::{apply_with_data, read_meta};
+use super::apply::{apply_with_data, corrupt_map, read_map, read_meta};
 use super::make::make_patch;
 use super::{DATA_FILE, PatchMeta};
-use crate::engine::delta::{self, Differ, FileSource, MatchParams, OldWindow};
+use crate::engine::delta::{self, Differ, FileSource, MatchParams, OldSource, OldWindow};
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
-use crate::engine::image::DXF_FILE;
+use crate::engine::image::{BLOCK_SIZE, DXF_FILE};
 use crate::engine::progress::Progress;
 use crate::engine::sevenz;
 
@@ -62,7 +62,9 @@ pub fn make_patch_with_bulk(
             Err(panic) => std::panic::resume_unwind(panic),
         };
         let meta = meta?;
-        Ok((meta, write_raw(&differ, out_dir, &raw_path)?))
+        let old_blocks = window_old_blocks(old_dir)?;
+        let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_blocks)?;
+        Ok((meta, raw))
     });
     // The window and its index are gone before LZMA2 takes its own memory.
     drop(window);
@@ -92,9 +94,21 @@ fn load_window(old_dir: &Path, out_dir: &Path, budget: u64) -> Result<Vec<u8>> {
     Ok(window)
 }
 
+/// Blocks of the old image in `old_dir`, from the size of its `img.dxf`.
+fn window_old_blocks(old_dir: &Path) -> Result<u64> {
+    let path = old_dir.join(DXF_FILE);
+    Ok(std::fs::metadata(&path).at(&path)?.len() / BLOCK_SIZE)
+}
+
 /// Codes `patch.data` of the patch in `patch_dir` with `differ` into the raw delta stream at
-/// `raw_path`; returns the file, positioned at its end.
-fn write_raw(differ: &Differ<'_>, patch_dir: &Path, raw_path: &Path) -> Result<File> {
+/// `raw_path`, anchored by the patch's `map.7z`; returns the file, positioned at its end.
+fn write_raw(
+    differ: &Differ<'_>,
+    patch_dir: &Path,
+    raw_path: &Path,
+    meta: &PatchMeta,
+    old_blocks: u64,
+) -> Result<File> {
     let data_path = patch_dir.join(DATA_FILE);
     let data = File::open(&data_path).at(&data_path)?;
     let data_len = data.metadata().at(&data_path)?.len();
@@ -106,16 +120,22 @@ fn write_raw(differ: &Differ<'_>, patch_dir: &Path, raw_path: &Path) -> Result<F
         .open(raw_path)
         .at(raw_path)?;
     let read_new = |pos: u64, buf: &mut [u8]| data.read_exact_at(buf, pos);
-    differ
-        .diff_into(
+    read_map(patch_dir, meta, |map| {
+        let mut anchors = map.anchors(old_blocks, meta.new_blocks);
+        let out = BufWriter::with_capacity(1 << 20, raw);
+        let coded = differ.diff_into(
             data_len,
             read_new,
-            BufWriter::with_capacity(1 << 20, raw),
+            &mut anchors,
+            out,
             MatchParams::default(),
-        )
-        .map_err(|e| bad_bulk(patch_dir, e))?
-        .into_inner()
-        .map_err(|e| bad_bulk(patch_dir, e))
+        );
+        anchors.finish().map_err(corrupt_map)?;
+        coded
+            .map_err(|e| bad_bulk(patch_dir, e))?
+            .into_inner()
+            .map_err(|e| bad_bulk(patch_dir, e))
+    })
 }
 
 /// `patch.7z` of the patch in `dir` could not be made, for `reason`.
@@ -149,19 +169,27 @@ pub fn apply_patch_bulk(
     let meta = read_meta(patch_dir)?;
     let old_path = old_dir.join(DXF_FILE);
     let old = FileSource::new(File::open(&old_path).at(&old_path)?).at(&old_path)?;
+    let old_blocks = old.size() / BLOCK_SIZE;
     let staging = out_dxf.with_extension("patch-data.tmp");
     let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
-    let decoded = sevenz::read_single(patch_dir, BULK_FILE, BULK_MEMBER, corrupt, |input| {
-        let file = File::create(&staging).at(&staging)?;
-        let written =
-            delta::apply(input, &old, BufWriter::new(file)).map_err(|e| corrupt(e.to_string()))?;
-        if written != meta.data_bytes {
-            return Err(corrupt(format!(
-                "decodes to {written} bytes, patch.json says {}",
-                meta.data_bytes
-            )));
-        }
-        Ok(())
+    let decoded = read_map(patch_dir, &meta, |map| {
+        let mut anchors = map.anchors(old_blocks, meta.new_blocks);
+        let decoded = sevenz::read_single(patch_dir, BULK_FILE, BULK_MEMBER, corrupt, |input| {
+            let file = File::create(&staging).at(&staging)?;
+            let out = BufWriter::new(file);
+            let written =
+                delta::apply(input, &old, out, &mut anchors).map_err(|e| corrupt(e.to_string()))?;
+            if written != meta.data_bytes {
+                return Err(corrupt(format!(
+                    "decodes to {written} bytes, patch.json says {}",
+                    meta.data_bytes
+                )));
+            }
+            Ok(())
+        });
+        // A defect of the map misleads the decoder; it is the one to report.
+        anchors.finish().map_err(corrupt_map)?;
+        decoded
     });
     let applied =
         decoded.and_then(|()| apply_with_data(old_dir, patch_dir, &staging, out_dxf, progress));

@@ -4,10 +4,17 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use sevenz_rust2::{ArchiveEntry, ArchiveReader, ArchiveWriter, Password};
+use sevenz_rust2::{ArchiveReader, Password};
 
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
+
+mod writer;
+
+pub use writer::write_archive;
+
+/// Largest LZMA2 dictionary of metadata members (maps, indexes): LZMA's preset-6 size.
+pub const METADATA_DICT: u32 = 8 << 20;
 
 /// Writes `target` as a 7z (LZMA2) archive holding one member `member` with the bytes of
 /// `data`. The member carries no timestamps or attributes, so output depends on content only.
@@ -19,16 +26,8 @@ pub fn write_single(target: &Path, member: &str, data: impl Read) -> Result<()> 
 /// it once the rest of its output is known good.
 pub fn encode_single(target: &Path, member: &str, data: impl Read) -> Result<AtomicFile> {
     let mut out = AtomicFile::create(target)?;
-    let to_io = |e: sevenz_rust2::Error| EngineError::Io {
-        filename: target.display().to_string(),
-        source: std::io::Error::other(e.to_string()),
-    };
     let file = out.file().try_clone().at(target)?;
-    let mut writer = ArchiveWriter::new(file).map_err(to_io)?;
-    writer
-        .push_archive_entry(ArchiveEntry::new_file(member), Some(data))
-        .map_err(to_io)?;
-    writer.finish().at(target)?;
+    write_archive(file, member, data, None, METADATA_DICT).at(target)?;
     Ok(out)
 }
 

@@ -1,13 +1,16 @@
 //! The block map stored as `map` inside `map.7z`: for every block of the new image, where its
 //! bytes come from, as runs (byte layout in docs/FORMAT.md).
 
+mod group;
+
 use std::io::{self, Read, Write};
 
-use crate::engine::delta::{put_varint, read_varint, unzigzag, zigzag};
+use crate::engine::delta::{Anchor, unzigzag, zigzag};
 use crate::engine::image::BLOCK_SIZE;
+use group::{GROUP_RUNS, GroupReader, GroupWriter, KIND_DATA, KIND_OLD, KIND_OLD_MOVED, KIND_ZERO};
 
 /// Version of the map layout, in its header.
-pub const MAP_VERSION: u32 = 2;
+pub const MAP_VERSION: u32 = 3;
 
 /// First bytes of the map.
 pub const MAGIC: &[u8; 8] = b"RKTMAP\0\0";
@@ -54,7 +57,7 @@ pub struct MapWriter<W: Write> {
     current: Option<Run>,
     runs: u64,
     cursor: Cursor,
-    scratch: Vec<u8>,
+    group: GroupWriter,
 }
 
 /// What the runs so far imply for the next run: the F block that would continue them and
@@ -91,7 +94,7 @@ impl<W: Write> MapWriter<W> {
             current: None,
             runs: 0,
             cursor: Cursor::default(),
-            scratch: Vec::with_capacity(24),
+            group: GroupWriter::default(),
         })
     }
 
@@ -113,6 +116,7 @@ impl<W: Write> MapWriter<W> {
     /// Writes the last run; returns the writer and the number of runs.
     pub fn finish(mut self) -> io::Result<(W, u64)> {
         self.emit()?;
+        self.group.flush_to(&mut self.out)?;
         Ok((self.out, self.runs))
     }
 
@@ -120,26 +124,27 @@ impl<W: Write> MapWriter<W> {
         let Some(run) = self.current.take() else {
             return Ok(());
         };
+        let mut old_delta = None;
         let kind = match run.first {
-            Source::Old(_) => 0,
-            Source::Data(b) if b == self.cursor.next_data => 1,
+            Source::Old(b) if b == self.cursor.expected_old => KIND_OLD,
+            Source::Old(b) => {
+                // Nonzero, so its zigzag code is at least 1 and is stored minus one.
+                old_delta = Some(zigzag(b.wrapping_sub(self.cursor.expected_old) as i64) - 1);
+                KIND_OLD_MOVED
+            }
+            Source::Data(b) if b == self.cursor.next_data => KIND_DATA,
             Source::Data(b) => {
                 let expected = self.cursor.next_data;
                 return Err(io::Error::other(format!(
                     "patch.data block {b} out of order (expected {expected})"
                 )));
             }
-            Source::Zero => 2,
+            Source::Zero => KIND_ZERO,
         };
-        self.scratch.clear();
-        put_varint(&mut self.scratch, run.count << 2 | kind);
-        if let Source::Old(b) = run.first {
-            put_varint(
-                &mut self.scratch,
-                zigzag(b.wrapping_sub(self.cursor.expected_old) as i64),
-            );
+        self.group.push((kind, run.count, old_delta));
+        if self.group.len() == GROUP_RUNS {
+            self.group.flush_to(&mut self.out)?;
         }
-        self.out.write_all(&self.scratch)?;
         self.cursor.advance(&run);
         self.runs += 1;
         Ok(())
@@ -152,6 +157,7 @@ pub struct MapReader<R> {
     block_count: u64,
     covered: u64,
     cursor: Cursor,
+    group: GroupReader,
 }
 
 impl<R: Read> MapReader<R> {
@@ -171,7 +177,19 @@ impl<R: Read> MapReader<R> {
             block_count,
             covered: 0,
             cursor: Cursor::default(),
+            group: GroupReader::default(),
         })
+    }
+
+    /// The rest of the map read as the bulk delta stream's anchors; runs must stay inside
+    /// `old_blocks` and `data_blocks`.
+    pub fn anchors(&mut self, old_blocks: u64, data_blocks: u64) -> MapAnchors<'_, R> {
+        MapAnchors {
+            map: self,
+            old_blocks,
+            data_blocks,
+            defect: None,
+        }
     }
 
     /// Blocks of the new image the map describes.
@@ -185,27 +203,30 @@ impl<R: Read> MapReader<R> {
         if self.covered == self.block_count {
             let mut probe = [0u8; 1];
             return match self.input.read(&mut probe).map_err(short)? {
-                0 => Ok(None),
+                0 if self.group.is_exhausted() => Ok(None),
                 _ => Err("data after the last run".into()),
             };
         }
-        let head = read_varint(&mut self.input, "map run").map_err(|e| e.to_string())?;
-        let (count, kind) = (head >> 2, head & 3);
-        let (first, start, limit) = match kind {
-            0 => {
-                let delta = read_varint(&mut self.input, "map run").map_err(|e| e.to_string())?;
-                let start = self
-                    .cursor
-                    .expected_old
-                    .wrapping_add(unzigzag(delta) as u64);
-                (Source::Old(start), start, old_blocks)
-            }
-            1 => {
+        if self.group.is_exhausted() {
+            self.group.load(&mut self.input)?;
+        }
+        let (kind, count, old_delta) = self.group.next()?;
+        let expected = self.cursor.expected_old;
+        let (first, start, limit) = match (kind, old_delta) {
+            (KIND_DATA, _) => {
                 let start = self.cursor.next_data;
                 (Source::Data(start), start, data_blocks)
             }
-            2 => (Source::Zero, 0, u64::MAX),
-            _ => return Err(format!("bad run kind {kind}")),
+            (KIND_ZERO, _) => (Source::Zero, 0, u64::MAX),
+            (_, Some(coded)) => {
+                let delta = coded
+                    .checked_add(1)
+                    .map(unzigzag)
+                    .ok_or("old block delta out of range")?;
+                let start = expected.wrapping_add(delta as u64);
+                (Source::Old(start), start, old_blocks)
+            }
+            (_, None) => (Source::Old(expected), expected, old_blocks),
         };
         let fits = count > 0
             && start.checked_add(count).is_some_and(|end| end <= limit)
@@ -220,6 +241,51 @@ impl<R: Read> MapReader<R> {
         let run = Run { first, count };
         self.cursor.advance(&run);
         Ok(Some(run))
+    }
+}
+
+/// The anchors of the bulk delta stream, read off a map: at the start of every run of
+/// `patch.data` blocks, the old block the runs before it would have continued with. Stops at
+/// the first defect of the map, which [`MapAnchors::finish`] then reports.
+pub struct MapAnchors<'m, R> {
+    map: &'m mut MapReader<R>,
+    old_blocks: u64,
+    data_blocks: u64,
+    defect: Option<String>,
+}
+
+impl<R: Read> MapAnchors<'_, R> {
+    /// The map's first defect met while reading anchors, if any.
+    pub fn finish(self) -> Result<(), String> {
+        self.defect.map_or(Ok(()), Err)
+    }
+}
+
+impl<R: Read> Iterator for MapAnchors<'_, R> {
+    type Item = Anchor;
+
+    fn next(&mut self) -> Option<Anchor> {
+        let block = BLOCK_SIZE;
+        loop {
+            let expected_old = self.map.cursor.expected_old;
+            match self.map.next_run(self.old_blocks, self.data_blocks) {
+                Ok(Some(Run {
+                    first: Source::Data(b),
+                    ..
+                })) => {
+                    return Some(Anchor {
+                        new_pos: b * block,
+                        old_pos: expected_old.wrapping_mul(block),
+                    });
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return None,
+                Err(defect) => {
+                    self.defect = Some(defect);
+                    return None;
+                }
+            }
+        }
     }
 }
 
@@ -241,21 +307,54 @@ mod tests {
             Source::Zero,
             Source::Zero,
             Source::Old(2),
+            Source::Data(2),
+            Source::Old(4),
         ];
         let mut writer = MapWriter::new(Vec::new(), sources.len() as u64)?;
         for s in sources {
             writer.push(s)?;
         }
         let (bytes, runs) = writer.finish()?;
-        assert_eq!(runs, 4);
+        assert_eq!(runs, 6);
         let mut reader = MapReader::new(&bytes[..])?;
         let mut back = Vec::new();
-        while let Some(run) = reader.next_run(10, 2)? {
+        while let Some(run) = reader.next_run(10, 3)? {
             back.extend((0..run.count).map(|i| run.source_at(i)));
         }
         assert_eq!(back, sources);
         let mut reader = MapReader::new(&bytes[..])?;
-        assert!(reader.next_run(6, 2).is_err());
+        assert!(reader.next_run(6, 3).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn maps_longer_than_a_group_round_trip() -> Result<(), Box<dyn std::error::Error>> {
+        // Alternating F blocks (every other one moved) and patch.data blocks: one run each.
+        let blocks = 3 * GROUP_RUNS as u64 + 7;
+        let source = |i: u64| match i % 4 {
+            0 => Source::Old(i),
+            1 | 3 => Source::Data(i / 2),
+            _ => Source::Old(i / 3),
+        };
+        let mut writer = MapWriter::new(Vec::new(), blocks)?;
+        for i in 0..blocks {
+            writer.push(source(i))?;
+        }
+        let (mut bytes, runs) = writer.finish()?;
+        assert_eq!(runs, blocks);
+        let mut reader = MapReader::new(&bytes[..])?;
+        let mut i = 0;
+        while let Some(run) = reader.next_run(blocks, blocks / 2)? {
+            assert_eq!((run.first, run.count), (source(i), 1));
+            i += 1;
+        }
+        assert_eq!(i, blocks);
+        // A byte added to the end is refused.
+        bytes.push(0);
+        let mut reader = MapReader::new(&bytes[..])?;
+        let outcome = std::iter::from_fn(|| reader.next_run(blocks, blocks / 2).transpose())
+            .find(Result::is_err);
+        assert!(outcome.is_some(), "trailing byte accepted");
         Ok(())
     }
 }
