@@ -1,7 +1,7 @@
 //! MD5 on a worker thread, so the two digests of a build (each file, the whole image) run on
 //! separate cores while the caller reads and writes.
 
-use std::io;
+use std::io::{self, Read};
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -63,5 +63,21 @@ impl Md5Worker {
     pub fn join(self) -> io::Result<Vec<[u8; 16]>> {
         drop(self.jobs);
         self.handle.join().map_err(|_| gone())
+    }
+}
+
+/// MD5 and length of everything `input` yields, read 1 MiB at a time, calling `seen` with
+/// each read's length (for progress).
+pub fn md5_stream(mut input: impl Read, mut seen: impl FnMut(u64)) -> io::Result<([u8; 16], u64)> {
+    let (mut md5, mut len) = (Md5::new(), 0u64);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = input.read(&mut buf)?;
+        if n == 0 {
+            return Ok((md5.finalize().into(), len));
+        }
+        md5.update(&buf[..n]);
+        len += n as u64;
+        seen(n as u64);
     }
 }

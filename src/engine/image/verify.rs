@@ -1,13 +1,11 @@
 //! Checks an image directory against its own JSON, index and checksums.
 
-use std::io::Read;
 use std::path::Path;
-
-use md5::{Digest, Md5};
 
 use super::meta::{APP_JSON, AppMeta, DXF_FILE, INDEX_FILE, ImageMeta, read_json};
 use super::reader::Image;
 use crate::engine::error::{EngineError, Result};
+use crate::engine::hashing::md5_stream;
 use crate::engine::progress::Progress;
 use crate::engine::tar::EntryKind;
 
@@ -59,16 +57,7 @@ fn check_files(image: &Image, progress: &dyn Progress) -> Result<()> {
 
 /// MD5 of the whole `img.dxf`.
 fn md5_of(image: &Image) -> Result<[u8; 16]> {
-    let mut md5 = Md5::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut dxf = &image.dxf;
-    loop {
-        let n = dxf
-            .read(&mut buf)
-            .map_err(|e| EngineError::corrupt(DXF_FILE, format!("read failed: {e}")))?;
-        if n == 0 {
-            return Ok(md5.finalize().into());
-        }
-        md5.update(&buf[..n]);
-    }
+    md5_stream(&image.dxf, |_| {})
+        .map(|(md5, _)| md5)
+        .map_err(|e| EngineError::corrupt(DXF_FILE, format!("read failed: {e}")))
 }

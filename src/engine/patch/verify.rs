@@ -2,10 +2,8 @@
 //! `patch.json`, so that a damaged download or copy is found before a launcher uses it.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
-
-use md5::{Digest, Md5};
 
 use super::apply::{corrupt_map, read_map, read_meta};
 use super::bulk::{BULK_FILE, BULK_MEMBER};
@@ -13,6 +11,7 @@ use super::map::Source;
 use super::{DATA_FILE, PATCH_JSON, PatchMeta};
 use crate::engine::delta::{self, DeltaError};
 use crate::engine::error::{EngineError, Result};
+use crate::engine::hashing::md5_stream;
 use crate::engine::image::{BLOCK_SIZE, IMG_JSON, ImageMeta};
 use crate::engine::progress::Progress;
 use crate::engine::sevenz;
@@ -52,28 +51,16 @@ pub fn verify_patch(dir: &Path, progress: &dyn Progress) -> Result<PatchMeta> {
 /// `patch.data` has `dataBytes` bytes with MD5 `dataMd5`.
 fn check_data(dir: &Path, meta: &PatchMeta, progress: &dyn Progress) -> Result<()> {
     let corrupt = |reason: String| EngineError::corrupt_patch(DATA_FILE, reason);
-    let mut file =
-        File::open(dir.join(DATA_FILE)).map_err(|e| corrupt(format!("cannot open: {e}")))?;
-    let (mut md5, mut len) = (Md5::new(), 0u64);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| corrupt(format!("read failed: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        md5.update(&buf[..n]);
-        len += n as u64;
-        progress.advance(n as u64);
-    }
+    let file = File::open(dir.join(DATA_FILE)).map_err(|e| corrupt(format!("cannot open: {e}")))?;
+    let (md5, len) = md5_stream(file, |n| progress.advance(n))
+        .map_err(|e| corrupt(format!("read failed: {e}")))?;
     if len != meta.data_bytes {
         return Err(corrupt(format!(
             "{len} bytes, {PATCH_JSON} says {}",
             meta.data_bytes
         )));
     }
-    if hex::encode(md5.finalize()) != meta.data_md5 {
+    if hex::encode(md5) != meta.data_md5 {
         return Err(corrupt(format!("md5 differs from {PATCH_JSON} dataMd5")));
     }
     Ok(())
