@@ -327,6 +327,30 @@ mod tests {
         Ok(())
     }
 
+    /// The map of docs/FORMAT.md's worked patch example, byte for byte.
+    #[test]
+    fn worked_example_bytes() -> Result<(), Box<dyn std::error::Error>> {
+        let mut writer = MapWriter::new(Vec::new(), 4)?;
+        for source in [
+            Source::Old(0),
+            Source::Data(0),
+            Source::Old(2),
+            Source::Data(1),
+        ] {
+            writer.push(source)?;
+        }
+        let (bytes, _) = writer.finish()?;
+        let mut expected = b"RKTMAP\0\0".to_vec();
+        expected.extend_from_slice(&[3, 0, 0, 0, 0, 0x10, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0]);
+        expected.extend_from_slice(&[4, 2, 2, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1]);
+        assert_eq!(bytes, expected);
+        let mut reader = MapReader::new(&bytes[..])?;
+        let anchors: Vec<Anchor> = reader.anchors(3, 2).collect();
+        let anchor = |new_pos, old_pos| Anchor { new_pos, old_pos };
+        assert_eq!(anchors, [anchor(0, 4096), anchor(4096, 12288)]);
+        Ok(())
+    }
+
     #[test]
     fn maps_longer_than_a_group_round_trip() -> Result<(), Box<dyn std::error::Error>> {
         // Alternating F blocks (every other one moved) and patch.data blocks: one run each.
