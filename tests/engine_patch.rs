@@ -197,3 +197,46 @@ fn make_refuses_a_budget_below_the_working_set() {
     );
     assert!(!patch.join("patch.7z").exists());
 }
+
+/// An old image far larger than the budget's window: the differ indexes the old bytes the
+/// block map predicts the changed blocks came from, not the image's first bytes, so blocks
+/// with a flipped byte anywhere in a big file still cost a few bytes each.
+#[test]
+fn small_budgets_index_the_old_bytes_the_map_predicts() {
+    let work = scratch();
+    let (old, new) = (work.path().join("old"), work.path().join("new"));
+    let big = noise(8 << 20, 31);
+    let mut edited = big.clone();
+    for i in 0..12 {
+        edited[(2 << 20) + i * 500_000] ^= 0x5a;
+    }
+    write(&old.join("big.bin"), &big);
+    write(&new.join("big.bin"), &edited);
+    let (old_tar, new_tar) = (work.path().join("old.tar"), work.path().join("new.tar"));
+    tar_of(&old, &old_tar, "");
+    tar_of(&new, &new_tar, "");
+    let old_img = build(&old_tar, &work.path().join("old-img"));
+    let new_img = build(&new_tar, &work.path().join("new-img"));
+    // A window of about 1 MiB: an eighth of the old image, none of the changed blocks.
+    let budget_mib = rockit_edge::engine::patch::min_budget().div_ceil(1 << 20) + 4;
+    let patch = work.path().join("patch");
+    cli_ok(&[
+        &"patch",
+        &"make",
+        &old_img,
+        &new_img,
+        &patch,
+        &"--budget-mib",
+        &budget_mib.to_string(),
+    ]);
+    let bulk = fs::metadata(patch.join("patch.7z"))
+        .expect("patch.7z")
+        .len();
+    assert!(bulk < 4096, "patch.7z is {bulk} bytes for 12 changed bytes");
+    let out = work.path().join("out.dxf");
+    cli_ok(&[&"patch", &"apply", &old_img, &patch, &out]);
+    assert_eq!(
+        fs::read(&out).expect("applied image"),
+        fs::read(new_img.join("img.dxf")).expect("new image")
+    );
+}

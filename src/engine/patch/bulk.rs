@@ -10,6 +10,7 @@ use std::path::Path;
 
 use super::apply::{apply_with_data, corrupt_map, read_map, read_meta};
 use super::make::make_patch;
+use super::window::regions_by_content;
 use super::{DATA_FILE, PatchMeta};
 use crate::engine::delta::{self, Differ, FileSource, MatchParams, OldSource, OldWindow};
 use crate::engine::error::{EngineError, IoContext, Result};
@@ -43,8 +44,10 @@ pub fn old_window_len(old_len: u64, budget: u64) -> u64 {
 
 /// Makes the whole patch from `old_dir` to `new_dir` into `out_dir` (see [`make_patch`]) plus
 /// `patch.7z`, within `budget` bytes of memory; returns `patch.json` and the size of
-/// `patch.7z`. The old window's suffix index is built on its own thread while the block map
-/// is made, the two being independent until the differ needs `patch.data`.
+/// `patch.7z`. When the whole old image fits the budget, its suffix index is built on its
+/// own thread while the block map is made, the two being independent until the differ needs
+/// `patch.data`. Otherwise the block map comes first and the window is chosen by content:
+/// the old bytes the map predicts the changed blocks came from ([`regions_by_content`]).
 pub fn make_patch_with_bulk(
     old_dir: &Path,
     new_dir: &Path,
@@ -52,22 +55,51 @@ pub fn make_patch_with_bulk(
     budget: u64,
     progress: &dyn Progress,
 ) -> Result<(PatchMeta, u64)> {
-    let window = load_window(old_dir, out_dir, budget)?;
+    if budget < min_budget() {
+        let reason = format!(
+            "a memory budget of {budget} bytes is below the differ's working set of {} bytes; \
+             raise it",
+            min_budget()
+        );
+        return Err(bad_bulk(out_dir, reason));
+    }
+    let old_path = old_dir.join(DXF_FILE);
+    let old_file = File::open(&old_path).at(&old_path)?;
+    let old_len = old_file.metadata().at(&old_path)?.len();
+    let window_len = old_window_len(old_len, budget);
     let raw_path = out_dir.join(RAW_STAGING);
-    let coded = std::thread::scope(|scope| {
-        let indexer = scope.spawn(|| Differ::new(OldWindow::contiguous(&window, 0)));
-        let meta = make_patch(old_dir, new_dir, out_dir, progress);
-        let differ = match indexer.join() {
-            Ok(differ) => differ.map_err(|e| bad_bulk(out_dir, e))?,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        let meta = meta?;
-        let old_blocks = window_old_blocks(old_dir)?;
-        let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_blocks)?;
-        Ok((meta, raw))
-    });
+    let coded = if window_len == old_len {
+        let window = read_regions(&old_file, &old_path, &[(0, old_len)])?;
+        std::thread::scope(|scope| {
+            let indexer = scope.spawn(|| Differ::new(OldWindow::contiguous(&window, 0)));
+            let meta = make_patch(old_dir, new_dir, out_dir, progress);
+            let differ = match indexer.join() {
+                Ok(differ) => differ.map_err(|e| bad_bulk(out_dir, e))?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            let meta = meta?;
+            let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_len / BLOCK_SIZE)?;
+            Ok((meta, raw))
+        })
+    } else {
+        make_patch(old_dir, new_dir, out_dir, progress).and_then(|meta| {
+            let old_blocks = old_len / BLOCK_SIZE;
+            let regions = read_map(out_dir, &meta, |map| {
+                let mut anchors = map.anchors(old_blocks, meta.new_blocks);
+                let regions =
+                    regions_by_content(&mut anchors, meta.data_bytes, old_len, window_len);
+                anchors.finish().map_err(corrupt_map)?;
+                Ok(regions)
+            })?;
+            let window = read_regions(&old_file, &old_path, &regions)?;
+            let old =
+                OldWindow::from_regions(&window, &regions).map_err(|e| bad_bulk(out_dir, e))?;
+            let differ = Differ::new(old).map_err(|e| bad_bulk(out_dir, e))?;
+            let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_blocks)?;
+            Ok((meta, raw))
+        })
+    };
     // The window and its index are gone before LZMA2 takes its own memory.
-    drop(window);
     let packed = coded.and_then(|(meta, raw)| {
         let size = pack_raw(raw, &raw_path, &out_dir.join(BULK_FILE))?;
         Ok((meta, size))
@@ -76,28 +108,23 @@ pub fn make_patch_with_bulk(
     packed
 }
 
-/// Reads the part of the old `img.dxf` that the differ indexes within `budget`.
-fn load_window(old_dir: &Path, out_dir: &Path, budget: u64) -> Result<Vec<u8>> {
-    if budget < fixed_bytes() + (1 << 20) {
-        let reason = format!(
-            "a memory budget of {budget} bytes is below the differ's working set of {} bytes; \
-             raise it",
-            fixed_bytes() + (1 << 20)
-        );
-        return Err(bad_bulk(out_dir, reason));
-    }
-    let old_path = old_dir.join(DXF_FILE);
-    let old_file = File::open(&old_path).at(&old_path)?;
-    let old_len = old_file.metadata().at(&old_path)?.len();
-    let mut window = vec![0u8; old_window_len(old_len, budget) as usize];
-    old_file.read_exact_at(&mut window, 0).at(&old_path)?;
-    Ok(window)
+/// The smallest memory budget `patch make` accepts: the differ's fixed working set plus a
+/// 1 MiB window.
+pub fn min_budget() -> u64 {
+    fixed_bytes() + (1 << 20)
 }
 
-/// Blocks of the old image in `old_dir`, from the size of its `img.dxf`.
-fn window_old_blocks(old_dir: &Path) -> Result<u64> {
-    let path = old_dir.join(DXF_FILE);
-    Ok(std::fs::metadata(&path).at(&path)?.len() / BLOCK_SIZE)
+/// Reads the old-image `regions` (`(offset, length)`) back to back into one window.
+fn read_regions(old: &File, old_path: &Path, regions: &[(u64, u64)]) -> Result<Vec<u8>> {
+    let mut window = vec![0u8; regions.iter().map(|r| r.1).sum::<u64>() as usize];
+    let mut at = 0usize;
+    for &(offset, len) in regions {
+        let len = len as usize;
+        old.read_exact_at(&mut window[at..at + len], offset)
+            .at(old_path)?;
+        at += len;
+    }
+    Ok(window)
 }
 
 /// Codes `patch.data` of the patch in `patch_dir` with `differ` into the raw delta stream at

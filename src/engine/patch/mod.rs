@@ -7,12 +7,14 @@ mod bulk;
 mod make;
 mod map;
 mod verify;
+mod window;
 
 use serde::{Deserialize, Serialize};
 
 pub use apply::apply_patch_streaming;
 pub use bulk::{
-    BULK_FILE, BULK_MEMBER, DEFAULT_BUDGET, apply_patch_bulk, make_patch_with_bulk, old_window_len,
+    BULK_FILE, BULK_MEMBER, DEFAULT_BUDGET, apply_patch_bulk, make_patch_with_bulk, min_budget,
+    old_window_len,
 };
 pub use make::{OLD_TABLE_CAPACITY, make_patch};
 pub use map::{Run, Source};
