@@ -176,19 +176,24 @@ fn make_refuses_a_corrupt_image() {
     assert_eq!(stderr, expected);
 }
 
+/// `patch make OLD NEW PATCH --budget-mib MIB`.
+fn make_with_budget(old: &Path, new: &Path, patch: &Path, mib: u64) -> std::process::Output {
+    cli(&[
+        &"patch",
+        &"make",
+        &old,
+        &new,
+        &patch,
+        &"--budget-mib",
+        &mib.to_string(),
+    ])
+}
+
 #[test]
 fn make_refuses_a_budget_below_the_working_set() {
     let (work, old_img, new_img) = two_images();
     let patch = work.path().join("patch");
-    let refused = cli(&[
-        &"patch",
-        &"make",
-        &old_img,
-        &new_img,
-        &patch,
-        &"--budget-mib",
-        &"10",
-    ]);
+    let refused = make_with_budget(&old_img, &new_img, &patch, 10);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "{stderr}");
     assert!(
@@ -220,15 +225,8 @@ fn small_budgets_index_the_old_bytes_the_map_predicts() {
     // A window of about 1 MiB: an eighth of the old image, none of the changed blocks.
     let budget_mib = rockit_edge::engine::patch::min_budget().div_ceil(1 << 20) + 4;
     let patch = work.path().join("patch");
-    cli_ok(&[
-        &"patch",
-        &"make",
-        &old_img,
-        &new_img,
-        &patch,
-        &"--budget-mib",
-        &budget_mib.to_string(),
-    ]);
+    let made = make_with_budget(&old_img, &new_img, &patch, budget_mib);
+    assert!(made.status.success(), "{made:?}");
     let bulk = fs::metadata(patch.join("patch.7z"))
         .expect("patch.7z")
         .len();
