@@ -1,7 +1,7 @@
 //! Which bytes of the old image the differ indexes when the whole image does not fit in the
 //! memory budget: the places the block map predicts the changed blocks came from (each
-//! `patch.data` run's anchor, see [`crate::engine::delta::Anchor`]), then margins around
-//! them while room is left.
+//! `patch.data` run's anchor, see [`crate::engine::delta::Anchor`]), every run getting the
+//! same share of its length, then margins around them while room is left.
 
 use crate::engine::delta::Anchor;
 
@@ -11,8 +11,9 @@ const MAX_MARGIN: u64 = 1 << 20;
 /// Old-image regions `(offset, length)`, ascending and not overlapping, holding at most
 /// `window_len` bytes of an old image of `old_len` bytes. `anchors` are the map's anchors
 /// in order; `data_len` is the size of `patch.data`, which ends the last anchor's run. Each
-/// run's predicted old bytes are taken in map order until the window is full; the room left
-/// then widens every region by the same margin on both sides (at most 1 MiB).
+/// run's predicted old bytes are taken, cut to the fraction `window_len / data_len` of the
+/// run when the runs do not all fit (so every changed file gets its start indexed); the room
+/// left then widens every region by the same margin on both sides (at most 1 MiB).
 pub fn regions_by_content(
     anchors: impl Iterator<Item = Anchor>,
     data_len: u64,
@@ -25,10 +26,9 @@ pub fn regions_by_content(
     while let Some(anchor) = anchors.next() {
         let run_end = anchors.peek().map_or(data_len, |next| next.new_pos);
         let start = anchor.old_pos.min(old_len);
-        let len = run_end
-            .saturating_sub(anchor.new_pos)
-            .min(old_len - start)
-            .min(window_len - taken);
+        let run = run_end.saturating_sub(anchor.new_pos);
+        let share = (u128::from(run) * u128::from(window_len) / u128::from(data_len.max(1))) as u64;
+        let len = run.min(share).min(old_len - start).min(window_len - taken);
         if len > 0 {
             cores.push((start, start + len));
             taken += len;
@@ -83,9 +83,9 @@ mod tests {
             [(9_970, 160), (49_970, 260), (89_970, 110)],
             "runs widened evenly"
         );
-        // A window smaller than the runs keeps the first runs in map order.
+        // A window smaller than the runs gives each run the same share of its length.
         let regions = regions_by_content(anchors.into_iter(), 350, 1_000_000, 150);
-        assert_eq!(regions, [(10_000, 100), (50_000, 50)]);
+        assert_eq!(regions, [(10_000, 42), (50_000, 85), (90_000, 21)]);
     }
 
     #[test]
