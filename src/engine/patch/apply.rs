@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::map::{MapReader, Source};
+use super::map::{MapAnchors, MapReader, Source};
 use super::{DATA_FILE, MAP_FILE, MAP_MEMBER, PATCH_JSON, PatchMeta};
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
@@ -132,6 +132,23 @@ pub(super) fn read_map<T>(
             )));
         }
         visit(&mut map)
+    })
+}
+
+/// Runs `visit` over the anchors of the bulk delta stream, read off `map.7z` of the patch in
+/// `patch_dir` for an old image of `old_blocks` blocks. A defect of the map misleads whatever
+/// used the anchors, so it is reported in preference to `visit`'s own result.
+pub(super) fn with_anchors<T>(
+    patch_dir: &Path,
+    meta: &PatchMeta,
+    old_blocks: u64,
+    visit: impl FnOnce(&mut MapAnchors<'_, &mut dyn Read>) -> Result<T>,
+) -> Result<T> {
+    read_map(patch_dir, meta, |map| {
+        let mut anchors = map.anchors(old_blocks, meta.new_blocks);
+        let visited = visit(&mut anchors);
+        anchors.finish().map_err(corrupt_map)?;
+        visited
     })
 }
 

@@ -8,7 +8,7 @@ use std::io::{BufReader, BufWriter, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::apply::{apply_with_data, corrupt_map, read_map, read_meta};
+use super::apply::{apply_with_data, read_meta, with_anchors};
 use super::make::make_patch;
 use super::window::regions_by_content;
 use super::{DATA_FILE, PatchMeta};
@@ -66,6 +66,7 @@ pub fn make_patch_with_bulk(
     let old_path = old_dir.join(DXF_FILE);
     let old_file = File::open(&old_path).at(&old_path)?;
     let old_len = old_file.metadata().at(&old_path)?.len();
+    let old_blocks = old_len / BLOCK_SIZE;
     let window_len = old_window_len(old_len, budget);
     let raw_path = out_dir.join(RAW_STAGING);
     let coded = if window_len == old_len {
@@ -78,18 +79,18 @@ pub fn make_patch_with_bulk(
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             let meta = meta?;
-            let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_len / BLOCK_SIZE)?;
+            let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_blocks)?;
             Ok((meta, raw))
         })
     } else {
         make_patch(old_dir, new_dir, out_dir, progress).and_then(|meta| {
-            let old_blocks = old_len / BLOCK_SIZE;
-            let regions = read_map(out_dir, &meta, |map| {
-                let mut anchors = map.anchors(old_blocks, meta.new_blocks);
-                let regions =
-                    regions_by_content(&mut anchors, meta.data_bytes, old_len, window_len);
-                anchors.finish().map_err(corrupt_map)?;
-                Ok(regions)
+            let regions = with_anchors(out_dir, &meta, old_blocks, |anchors| {
+                Ok(regions_by_content(
+                    anchors,
+                    meta.data_bytes,
+                    old_len,
+                    window_len,
+                ))
             })?;
             let window = read_regions(&old_file, &old_path, &regions)?;
             let old =
@@ -147,18 +148,10 @@ fn write_raw(
         .open(raw_path)
         .at(raw_path)?;
     let read_new = |pos: u64, buf: &mut [u8]| data.read_exact_at(buf, pos);
-    read_map(patch_dir, meta, |map| {
-        let mut anchors = map.anchors(old_blocks, meta.new_blocks);
+    with_anchors(patch_dir, meta, old_blocks, |anchors| {
         let out = BufWriter::with_capacity(1 << 20, raw);
-        let coded = differ.diff_into(
-            data_len,
-            read_new,
-            &mut anchors,
-            out,
-            MatchParams::default(),
-        );
-        anchors.finish().map_err(corrupt_map)?;
-        coded
+        differ
+            .diff_into(data_len, read_new, anchors, out, MatchParams::default())
             .map_err(|e| bad_bulk(patch_dir, e))?
             .into_inner()
             .map_err(|e| bad_bulk(patch_dir, e))
@@ -199,13 +192,12 @@ pub fn apply_patch_bulk(
     let old_blocks = old.size() / BLOCK_SIZE;
     let staging = out_dxf.with_extension("patch-data.tmp");
     let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
-    let decoded = read_map(patch_dir, &meta, |map| {
-        let mut anchors = map.anchors(old_blocks, meta.new_blocks);
-        let decoded = sevenz::read_single(patch_dir, BULK_FILE, BULK_MEMBER, corrupt, |input| {
+    let decoded = with_anchors(patch_dir, &meta, old_blocks, |anchors| {
+        sevenz::read_single(patch_dir, BULK_FILE, BULK_MEMBER, corrupt, |input| {
             let file = File::create(&staging).at(&staging)?;
             let out = BufWriter::new(file);
             let written =
-                delta::apply(input, &old, out, &mut anchors).map_err(|e| corrupt(e.to_string()))?;
+                delta::apply(input, &old, out, anchors).map_err(|e| corrupt(e.to_string()))?;
             if written != meta.data_bytes {
                 return Err(corrupt(format!(
                     "decodes to {written} bytes, patch.json says {}",
@@ -213,10 +205,7 @@ pub fn apply_patch_bulk(
                 )));
             }
             Ok(())
-        });
-        // A defect of the map misleads the decoder; it is the one to report.
-        anchors.finish().map_err(corrupt_map)?;
-        decoded
+        })
     });
     let applied =
         decoded.and_then(|()| apply_with_data(old_dir, patch_dir, &staging, out_dxf, progress));

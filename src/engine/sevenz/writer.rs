@@ -59,7 +59,7 @@ pub fn write_archive<R: Read, W: Write + Seek>(
     data.by_ref()
         .take(TRY_LIMIT as u64 + 1)
         .read_to_end(&mut head)?;
-    let (packed_size, unpacked_size, crc, dict) = if head.len() <= TRY_LIMIT {
+    let (unpacked_size, crc, dict) = if head.len() <= TRY_LIMIT {
         let dict = dictionary(head.len() as u64, max_dict);
         let mut best: Option<Vec<u8>> = None;
         for &setting in &SMALL_SETTINGS {
@@ -68,18 +68,16 @@ pub fn write_archive<R: Read, W: Write + Seek>(
                 best = Some(packed);
             }
         }
-        let packed = best.unwrap_or_default();
-        out.write_all(&packed)?;
-        let crc = crc32fast::hash(&head);
-        (packed.len() as u64, head.len() as u64, crc, dict)
+        out.write_all(&best.unwrap_or_default())?;
+        (head.len() as u64, crc32fast::hash(&head), dict)
     } else {
         let size = size_hint.unwrap_or(u64::from(max_dict));
         let dict = dictionary(size.max(head.len() as u64), max_dict);
         let mut input = Crc32Reader::new(io::Cursor::new(head).chain(data));
-        let counted = CountingWriter::new(&mut out);
-        let (counted, unpacked) = compress(counted, &mut input, dict, SMALL_SETTINGS[0])?;
-        (counted.count, unpacked, input.hasher.finalize(), dict)
+        let unpacked = compress(&mut out, &mut input, dict, SMALL_SETTINGS[0])?.1;
+        (unpacked, input.hasher.finalize(), dict)
     };
+    let packed_size = out.stream_position()? - start - 32;
     let header = header(
         member,
         packed_size,
@@ -211,30 +209,6 @@ impl<R: Read> Read for Crc32Reader<R> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         Ok(n)
-    }
-}
-
-/// A writer that counts the bytes written through it.
-struct CountingWriter<W> {
-    inner: W,
-    count: u64,
-}
-
-impl<W> CountingWriter<W> {
-    fn new(inner: W) -> Self {
-        Self { inner, count: 0 }
-    }
-}
-
-impl<W: Write> Write for CountingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 
