@@ -39,13 +39,8 @@ fn main() -> anyhow::Result<()> {
     let diff_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let archive = delta::write_7z(
-        &raw[..],
-        raw.len() as u64,
-        "patch.bin",
-        Cursor::new(Vec::new()),
-    )?
-    .into_inner();
+    let archive =
+        delta::write_7z(Cursor::new(&raw), raw.len() as u64, Cursor::new(Vec::new()))?.into_inner();
     let compress_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

@@ -108,9 +108,8 @@ fn shifted_addresses_give_mostly_zero_difference() {
     new.splice(1000..1000, noise(777, 10));
     let raw = round_trip(&old, &new);
     let patch = delta::write_7z(
-        &raw[..],
+        std::io::Cursor::new(&raw),
         raw.len() as u64,
-        "p",
         std::io::Cursor::new(Vec::new()),
     )
     .expect("7z written")
@@ -121,6 +120,62 @@ fn shifted_addresses_give_mostly_zero_difference() {
         patch.len(),
         new.len()
     );
+}
+
+/// The difference op of the first chunk of a raw stream: the varint after the new length
+/// and four chunk-header fields, the magic being 5 bytes.
+fn first_chunk_op(raw: &[u8]) -> u64 {
+    let mut at = 5;
+    let mut fields = Vec::new();
+    while fields.len() < 6 {
+        let (v, used) = delta::decode_varint(&raw[at..], "test").expect("chunk header");
+        fields.push(v);
+        at += used;
+    }
+    fields[5]
+}
+
+#[test]
+fn bit_flips_are_coded_as_xor_and_shifts_as_add() {
+    let old = noise(200_000, 12);
+    let mut flipped = old.clone();
+    for at in (0..flipped.len()).step_by(1_009) {
+        flipped[at] = !flipped[at];
+    }
+    let raw = round_trip(&old, &flipped);
+    assert_eq!(first_chunk_op(&raw), 1, "inverted bytes differ by XOR 0xff");
+    let shifted = round_trip(&code(20_000, 0, 13), &code(20_000, 0x1000, 13));
+    assert_eq!(
+        first_chunk_op(&shifted),
+        0,
+        "moved addresses differ by addition"
+    );
+}
+
+#[test]
+fn incompressible_literals_are_stored() -> Result<(), Box<dyn std::error::Error>> {
+    let old = noise(50_000, 14);
+    let mut new = old.clone();
+    let inserted = noise(200_000, 15);
+    new.splice(25_000..25_000, inserted.iter().copied());
+    let raw = round_trip(&old, &new);
+    let archive = delta::write_7z(
+        std::io::Cursor::new(&raw),
+        raw.len() as u64,
+        std::io::Cursor::new(Vec::new()),
+    )?
+    .into_inner();
+    assert!(
+        archive.len() < inserted.len() + 400,
+        "{} archive bytes for {} random inserted bytes",
+        archive.len(),
+        inserted.len()
+    );
+    let mut reader =
+        sevenz_rust2::ArchiveReader::new(std::io::Cursor::new(&archive), Default::default())?;
+    let member = reader.read_file("")?;
+    assert_eq!(member, raw);
+    Ok(())
 }
 
 #[test]
@@ -200,18 +255,24 @@ fn specific_errors() {
     raw.push(0);
     assert!(matches!(apply(&raw, &old), Err(DeltaError::TrailingData)));
     // new_len 4, chunk of 4 bytes: one record copying 4 bytes at old offset 100.
-    let far = b"RKDL\x03\x04\x04\x04\x04\x04\x00\x04\xc8\x01\x01\x01\x04\x00";
+    let far = b"RKDL\x04\x04\x04\x04\x04\x04\x00\x00\x04\xc8\x01\x01\x01\x04\x00";
     assert!(matches!(
         apply(far, &old),
         Err(DeltaError::OldOutOfRange { .. })
     ));
     // A chunk claiming 1 TiB of control bytes must fail without allocating it.
-    let huge = b"RKDL\x03\x04\x04\x80\x80\x80\x80\x80\x20\x00\x00";
+    let huge = b"RKDL\x04\x04\x04\x80\x80\x80\x80\x80\x20\x00\x00\x00";
     assert!(matches!(apply(huge, &old), Err(DeltaError::BadChunk(_))));
-    let oversized = b"RKDL\x03\x80\x80\x80\x80\x10\x80\x80\x80\x80\x10\x00\x00\x00";
+    let oversized = b"RKDL\x04\x80\x80\x80\x80\x10\x80\x80\x80\x80\x10\x00\x00\x00\x00";
     assert!(matches!(
         apply(oversized, &old),
         Err(DeltaError::BadChunk(_))
+    ));
+    // The `far` chunk with difference op 7, which no version defines.
+    let unknown_op = b"RKDL\x04\x04\x04\x04\x04\x04\x07\x00\x04\x00\x01\x01\x01\x04\x00";
+    assert!(matches!(
+        apply(unknown_op, &old),
+        Err(DeltaError::BadChunk(m)) if m.contains("op 7")
     ));
 }
 
@@ -220,9 +281,8 @@ fn patch_container_is_a_7z() {
     let old = noise(100_000, 19);
     let raw = diff(&old, &old);
     let archive = delta::write_7z(
-        &raw[..],
+        std::io::Cursor::new(&raw),
         raw.len() as u64,
-        "patch.bin",
         std::io::Cursor::new(Vec::new()),
     )
     .expect("7z written")

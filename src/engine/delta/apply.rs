@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 
 use super::format::{
-    Anchor, CopyCursor, Cursor, DeltaError, MAGIC, MAX_CHUNK_NEW, decode_rle, max_ctrl_len,
+    Anchor, CopyCursor, Cursor, DeltaError, DiffOp, MAGIC, MAX_CHUNK_NEW, decode_rle, max_ctrl_len,
     max_rle_len, read_varint, unzigzag,
 };
 
@@ -123,6 +123,7 @@ where
         let ctrl_len = read_varint(&mut delta, "chunk header")?;
         let diff_len = read_varint(&mut delta, "chunk header")?;
         let rle_len = read_varint(&mut delta, "chunk header")?;
+        let op = DiffOp::from_code(read_varint(&mut delta, "chunk header")?)?;
         if chunk_new == 0 || chunk_new > MAX_CHUNK_NEW || chunk_new > new_len - written {
             return Err(DeltaError::BadChunk(format!(
                 "chunk of {chunk_new} bytes with {} bytes left to produce",
@@ -147,7 +148,7 @@ where
             &mut bufs.lit,
             "literal section",
         )?;
-        run_chunk(&mut bufs, old, written, chunk_new, &mut copies)?;
+        run_chunk(&mut bufs, old, written, chunk_new, op, &mut copies)?;
         out.write_all(&bufs.out)?;
         written += chunk_new;
     }
@@ -159,13 +160,14 @@ where
     Ok(written)
 }
 
-/// Executes the control records of the chunk starting at new offset `chunk_start` into
-/// `bufs.out`.
+/// Executes the control records of the chunk starting at new offset `chunk_start`, whose
+/// difference bytes combine with old ones by `op`, into `bufs.out`.
 fn run_chunk<O: OldSource + ?Sized, I: Iterator<Item = Anchor>>(
     bufs: &mut ChunkBuffers,
     old: &O,
     chunk_start: u64,
     chunk_new: u64,
+    op: DiffOp,
     copies: &mut CopyCursor<I>,
 ) -> Result<(), DeltaError> {
     let mut ctrl = Cursor::new(&bufs.ctrl, "control section");
@@ -213,9 +215,7 @@ fn run_chunk<O: OldSource + ?Sized, I: Iterator<Item = Anchor>>(
         let start = out.len();
         out.resize(start + copy_len as usize, 0);
         old.read_exact_at(pos, &mut out[start..])?;
-        for (o, d) in out[start..].iter_mut().zip(diff_bytes) {
-            *o = o.wrapping_add(*d);
-        }
+        op.apply(&mut out[start..], diff_bytes);
         copies.copied(pos + copy_len);
     }
     if out.len() as u64 != chunk_new || !diff.is_empty() || !lit.is_empty() {

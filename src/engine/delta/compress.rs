@@ -1,23 +1,62 @@
 //! The bulk container: a raw delta stream inside a 7z archive, LZMA2 at the strongest
 //! preset with a large dictionary, which is what the product ships as `patch.7z`.
 
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
+use super::apply::read_header;
+use super::format::read_varint;
 use crate::engine::sevenz;
 
 /// LZMA2 dictionary for patches: matches within the literal section may reach this far
 /// back; a decoder needs this much memory.
 pub const PATCH_DICT_SIZE: u32 = 64 << 20;
 
-/// Writes `raw` (`raw_len` bytes) as the single entry `entry_name` of a 7z archive to `out`:
-/// LZMA2 at preset 9 with the longest match length, which pays on the long repeats of patch
-/// data, and a dictionary of the stream's size rounded up to a power of two, at most
-/// [`PATCH_DICT_SIZE`] (see [`sevenz::write_archive`]).
-pub fn write_7z<R: Read, W: Write + Seek>(
-    raw: R,
+/// Writes the raw delta stream `raw` (`raw_len` bytes from its current position) as the
+/// single member of a 7z archive to `out`: LZMA2 at preset 9 with the longest
+/// match length, which pays on the long repeats of patch data, and a dictionary of the
+/// stream's size rounded up to a power of two, at most [`PATCH_DICT_SIZE`] (see
+/// [`sevenz::write_archive`]). The literal sections are the stretches that may not
+/// compress (inserted random or already compressed data), so the archive may store them
+/// as they are instead of paying LZMA's overhead on noise.
+pub fn write_7z<R: Read + Seek, W: Write + Seek>(
+    mut raw: R,
     raw_len: u64,
-    entry_name: &str,
     out: W,
 ) -> io::Result<W> {
-    sevenz::write_archive(out, entry_name, raw, Some(raw_len), PATCH_DICT_SIZE)
+    let start = raw.stream_position()?;
+    let sections = literal_sections(&mut raw)?;
+    raw.seek(SeekFrom::Start(start))?;
+    let sections: Vec<(u64, u64)> = sections
+        .into_iter()
+        .map(|(s, e)| (s - start, e - start))
+        .collect();
+    let raw = raw.take(raw_len);
+    sevenz::write_archive(out, raw, Some(raw_len), PATCH_DICT_SIZE, &sections)
+}
+
+/// The stream offsets `(start, end)` of each chunk's nonempty literal section, found by
+/// reading the chunk headers and seeking over the sections.
+fn literal_sections<R: Read + Seek>(raw: &mut R) -> io::Result<Vec<(u64, u64)>> {
+    let invalid = |e: super::DeltaError| io::Error::new(io::ErrorKind::InvalidData, e);
+    let new_len = read_header(raw).map_err(invalid)?;
+    let mut produced = 0u64;
+    let mut bounds = Vec::new();
+    while produced < new_len {
+        let mut field = || read_varint(raw, "chunk header").map_err(invalid);
+        let (chunk_new, ctrl_len, diff_len, rle_len, _op) =
+            (field()?, field()?, field()?, field()?, field()?);
+        let lit_len = chunk_new.checked_sub(diff_len).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "chunk with more difference than new bytes",
+            )
+        })?;
+        let lit_start = raw.seek(SeekFrom::Current((ctrl_len + rle_len) as i64))?;
+        let lit_end = raw.seek(SeekFrom::Current(lit_len as i64))?;
+        if lit_len > 0 {
+            bounds.push((lit_start, lit_end));
+        }
+        produced += chunk_new.max(1);
+    }
+    Ok(bounds)
 }

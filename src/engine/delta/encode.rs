@@ -2,7 +2,9 @@
 
 use std::io::{self, Write};
 
-use super::format::{Anchor, CopyCursor, ENCODER_CHUNK_NEW, MAGIC, put_rle, put_varint, zigzag};
+use super::format::{
+    Anchor, CopyCursor, DiffOp, ENCODER_CHUNK_NEW, MAGIC, put_rle, put_varint, zigzag,
+};
 use super::matcher::Cover;
 
 /// An old window: bytes in memory plus where each stretch of them lives in the old file,
@@ -110,7 +112,10 @@ impl<'a> OldWindow<'a> {
 struct StreamWriter<W: Write> {
     out: W,
     ctrl: Vec<u8>,
+    /// The chunk's difference bytes under [`DiffOp::Add`] ...
     diff: Vec<u8>,
+    /// ... and under [`DiffOp::Xor`]; the chunk keeps the cheaper.
+    diff_xor: Vec<u8>,
     lit: Vec<u8>,
     /// Scratch for a chunk's header and run-length coded differences.
     scratch: Vec<u8>,
@@ -154,12 +159,10 @@ impl<W: Write> StreamWriter<W> {
             let delta = file_offset.wrapping_sub(self.copies.base(self.new_at)) as i64;
             put_varint(&mut self.ctrl, zigzag(delta));
             self.pending_lit = 0;
-            self.diff.extend(
-                new[..take]
-                    .iter()
-                    .zip(&old[..take])
-                    .map(|(n, o)| n.wrapping_sub(*o)),
-            );
+            let pairs = new[..take].iter().zip(&old[..take]);
+            self.diff
+                .extend(pairs.clone().map(|(n, o)| n.wrapping_sub(*o)));
+            self.diff_xor.extend(pairs.map(|(n, o)| n ^ o));
             self.copies.copied(file_offset + take as u64);
             self.new_at += take as u64;
             file_offset += take as u64;
@@ -181,26 +184,42 @@ impl<W: Write> StreamWriter<W> {
             put_varint(&mut self.ctrl, 0);
             self.pending_lit = 0;
         }
+        let op = DiffOp::cheaper(&byte_counts(&self.diff), &byte_counts(&self.diff_xor));
+        let diff = match op {
+            DiffOp::Add => &self.diff,
+            DiffOp::Xor => &self.diff_xor,
+        };
         let mut rle = std::mem::take(&mut self.scratch);
         rle.clear();
-        if !self.diff.is_empty() {
-            put_rle(&mut rle, &self.diff);
+        if !diff.is_empty() {
+            put_rle(&mut rle, diff);
         }
         let mut head = Vec::with_capacity(40);
         put_varint(&mut head, self.chunk_used() as u64);
         put_varint(&mut head, self.ctrl.len() as u64);
-        put_varint(&mut head, self.diff.len() as u64);
+        put_varint(&mut head, diff.len() as u64);
         put_varint(&mut head, rle.len() as u64);
+        put_varint(&mut head, op.code());
         self.out.write_all(&head)?;
         self.out.write_all(&self.ctrl)?;
         self.out.write_all(&rle)?;
         self.out.write_all(&self.lit)?;
         self.ctrl.clear();
         self.diff.clear();
+        self.diff_xor.clear();
         self.lit.clear();
         self.scratch = rle;
         Ok(())
     }
+}
+
+/// How often each byte value occurs in `bytes`.
+fn byte_counts(bytes: &[u8]) -> [u64; 256] {
+    let mut counts = [0u64; 256];
+    for &b in bytes {
+        counts[usize::from(b)] += 1;
+    }
+    counts
 }
 
 /// Writes a raw delta stream to `out` segment by segment, so that neither the new data nor
@@ -221,6 +240,7 @@ impl<W: Write> Encoder<W> {
                 out,
                 ctrl: Vec::new(),
                 diff: Vec::new(),
+                diff_xor: Vec::new(),
                 lit: Vec::new(),
                 scratch: Vec::new(),
                 pending_lit: 0,

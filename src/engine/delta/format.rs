@@ -3,8 +3,69 @@
 use std::io;
 use std::iter::Peekable;
 
-/// First bytes of every raw delta stream: "RKDL" + format version 3.
-pub const MAGIC: [u8; 5] = *b"RKDL\x03";
+/// First bytes of every raw delta stream: "RKDL" + format version 4.
+pub const MAGIC: [u8; 5] = *b"RKDL\x04";
+
+/// How a chunk's difference bytes combine with the old bytes they are copied onto. Code
+/// moved by a constant shifts addresses arithmetically (`Add`); flags toggled and bits
+/// flipped in data differ bitwise (`Xor`). Both leave a zero wherever old and new agree, so
+/// the choice changes only the nonzero difference bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffOp {
+    /// `new = old + diff (mod 256)`.
+    Add,
+    /// `new = old XOR diff`.
+    Xor,
+}
+
+impl DiffOp {
+    /// The op's code in a chunk header.
+    pub fn code(self) -> u64 {
+        match self {
+            DiffOp::Add => 0,
+            DiffOp::Xor => 1,
+        }
+    }
+
+    /// The op a chunk header's code names.
+    pub fn from_code(code: u64) -> Result<Self, DeltaError> {
+        match code {
+            0 => Ok(DiffOp::Add),
+            1 => Ok(DiffOp::Xor),
+            other => Err(DeltaError::BadChunk(format!(
+                "unknown difference op {other}"
+            ))),
+        }
+    }
+
+    /// Turns `old` bytes into new ones, in place, with the difference bytes `diff`.
+    pub fn apply(self, old: &mut [u8], diff: &[u8]) {
+        match self {
+            DiffOp::Add => old
+                .iter_mut()
+                .zip(diff)
+                .for_each(|(o, d)| *o = o.wrapping_add(*d)),
+            DiffOp::Xor => old.iter_mut().zip(diff).for_each(|(o, d)| *o ^= *d),
+        }
+    }
+
+    /// The op whose nonzero difference bytes have the lower order-0 entropy, given the
+    /// counts of each byte value under `Add` and under `Xor` (ties go to `Add`). Both have
+    /// the same number of nonzero bytes, so the lower entropy is the larger `Σ c·log2 c`.
+    pub fn cheaper(add_counts: &[u64; 256], xor_counts: &[u64; 256]) -> Self {
+        let concentration = |counts: &[u64; 256]| -> f64 {
+            counts[1..]
+                .iter()
+                .map(|&c| c as f64 * (c.max(1) as f64).log2())
+                .sum()
+        };
+        if concentration(xor_counts) > concentration(add_counts) {
+            DiffOp::Xor
+        } else {
+            DiffOp::Add
+        }
+    }
+}
 
 /// Largest number of new bytes one chunk may produce. `apply` buffers one chunk, so this
 /// bounds its memory whatever the stream claims.

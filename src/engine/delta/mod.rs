@@ -41,9 +41,10 @@ pub use index::{MAX_WINDOW, index_bytes};
 pub use matcher::{MatchParams, SEGMENT};
 
 /// Memory the differ needs beyond the old window and its index: one [`SEGMENT`] of new per
-/// thread, plus the chunk being encoded (its three sections and their run-length coding).
+/// thread, plus the chunk being encoded (its three sections, the difference bytes under both
+/// ops and their run-length coding).
 pub const fn working_bytes(threads: usize) -> usize {
-    (threads + 4) * SEGMENT
+    (threads + 5) * SEGMENT
 }
 
 /// Codes `new` against the old window as a raw delta stream with default tuning.

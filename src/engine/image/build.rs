@@ -12,9 +12,7 @@ use super::BLOCK_SIZE;
 use super::catalog::Catalog;
 use super::feed::{self, Consumers};
 use super::index::{Extent, FORMAT_VERSION, IndexEntry, IndexHeader, IndexStream};
-use super::meta::{
-    self, APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, INDEX_MEMBER, ImageMeta,
-};
+use super::meta::{self, APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, ImageMeta};
 use super::order::AccessOrder;
 use super::plan::{self, Outputs, Totals};
 use super::sink::{self, stopped};
@@ -277,11 +275,7 @@ fn encode_index(
             extents,
         })
     });
-    sevenz::encode_single(
-        &path,
-        INDEX_MEMBER,
-        IndexStream::new(&header, index_entries),
-    )
+    sevenz::encode_single(&path, IndexStream::new(&header, index_entries))
 }
 
 /// Composes `img.json` and `app.json` for a finished `img.dxf`.

@@ -11,8 +11,6 @@ use crate::engine::fsio::write_atomic;
 pub const DXF_FILE: &str = "img.dxf";
 /// Name of the 7z archive holding the index.
 pub const INDEX_FILE: &str = "img.idx.7z";
-/// Name of the index member inside [`INDEX_FILE`].
-pub const INDEX_MEMBER: &str = "img.idx";
 /// Name of the image description.
 pub const IMG_JSON: &str = "img.json";
 /// Name of the app/build description.

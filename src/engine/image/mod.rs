@@ -21,6 +21,6 @@ pub use dedup::DEDUP_CAPACITY;
 pub use extract::{ExtractReport, extract_image};
 pub use index::{Extent, FORMAT_VERSION, IndexEntry, IndexHeader};
 pub(crate) use meta::write_json;
-pub use meta::{APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, INDEX_MEMBER, ImageMeta};
+pub use meta::{APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, ImageMeta};
 pub use order::{AccessOrder, OrderRun};
 pub use verify::verify_image;

@@ -8,7 +8,7 @@ use md5::{Digest, Md5};
 
 use super::BLOCK_SIZE;
 use super::index::{IndexEntry, IndexHeader, IndexReader};
-use super::meta::{DXF_FILE, IMG_JSON, INDEX_FILE, INDEX_MEMBER, ImageMeta, read_json};
+use super::meta::{DXF_FILE, IMG_JSON, INDEX_FILE, ImageMeta, read_json};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::sevenz;
 
@@ -56,7 +56,7 @@ impl<'a> Image<'a> {
         mut visit: impl FnMut(IndexEntry) -> Result<()>,
     ) -> Result<IndexHeader> {
         let corrupt = |reason: String| EngineError::corrupt(INDEX_FILE, reason);
-        sevenz::read_single(self.dir, INDEX_FILE, INDEX_MEMBER, corrupt, |data| {
+        sevenz::read_single(self.dir, INDEX_FILE, corrupt, |data| {
             let mut reader = IndexReader::new(data).map_err(corrupt)?;
             let header = *reader.header();
             if header.block_count != self.meta.block_count {

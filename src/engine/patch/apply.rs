@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::map::{MapAnchors, MapReader, Source};
-use super::{DATA_FILE, MAP_FILE, MAP_MEMBER, PATCH_JSON, PatchMeta};
+use super::{DATA_FILE, MAP_FILE, PATCH_JSON, PatchMeta};
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
 use crate::engine::hashing::Md5Worker;
@@ -122,7 +122,7 @@ pub(super) fn read_map<T>(
     meta: &PatchMeta,
     visit: impl FnOnce(&mut MapReader<&mut dyn Read>) -> Result<T>,
 ) -> Result<T> {
-    sevenz::read_single(patch_dir, MAP_FILE, MAP_MEMBER, corrupt_map, |input| {
+    sevenz::read_single(patch_dir, MAP_FILE, corrupt_map, |input| {
         let mut map = MapReader::new(input).map_err(corrupt_map)?;
         if map.block_count() != meta.block_count {
             return Err(corrupt_map(format!(

@@ -21,8 +21,6 @@ use crate::engine::sevenz;
 
 /// Name of the bulk patch archive.
 pub const BULK_FILE: &str = "patch.7z";
-/// Name of the delta stream inside [`BULK_FILE`].
-pub const BULK_MEMBER: &str = "patch";
 /// Where the raw delta stream is staged before compression, inside the patch directory.
 const RAW_STAGING: &str = "patch.raw.tmp";
 /// Default memory budget of `patch make` (old window index + data).
@@ -172,7 +170,7 @@ fn pack_raw(mut raw: File, raw_path: &Path, target: &Path) -> Result<u64> {
     raw.seek(SeekFrom::Start(0)).at(raw_path)?;
     let mut out = AtomicFile::create(target)?;
     let input = BufReader::with_capacity(1 << 20, raw);
-    delta::write_7z(input, raw_len, BULK_MEMBER, out.file()).at(target)?;
+    delta::write_7z(input, raw_len, out.file()).at(target)?;
     let size = out.file().seek(SeekFrom::End(0)).at(target)?;
     out.commit()?;
     Ok(size)
@@ -193,7 +191,7 @@ pub fn apply_patch_bulk(
     let staging = out_dxf.with_extension("patch-data.tmp");
     let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
     let decoded = with_anchors(patch_dir, &meta, old_blocks, |anchors| {
-        sevenz::read_single(patch_dir, BULK_FILE, BULK_MEMBER, corrupt, |input| {
+        sevenz::read_single(patch_dir, BULK_FILE, corrupt, |input| {
             let file = File::create(&staging).at(&staging)?;
             let out = BufWriter::new(file);
             let written =

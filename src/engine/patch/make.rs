@@ -10,7 +10,7 @@ use md5::{Digest, Md5};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::map::{MapWriter, Source};
-use super::{DATA_FILE, MAP_FILE, MAP_MEMBER, PATCH_JSON, PatchMeta};
+use super::{DATA_FILE, MAP_FILE, PATCH_JSON, PatchMeta};
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::{AtomicFile, write_atomic};
 use crate::engine::hashing::Md5Worker;
@@ -24,6 +24,8 @@ use crate::engine::sevenz;
 const BLOCK: usize = BLOCK_SIZE as usize;
 /// Bytes read at a time from an image.
 const CHUNK: usize = 1 << 20;
+/// Where the uncompressed block map is staged before it goes into [`MAP_FILE`].
+const MAP_STAGING: &str = "map.raw";
 /// Most old blocks indexed for matching: 16 bytes each, 128 MiB at most (32 GiB of old
 /// image). Blocks past it are not offered as sources; the patch stays correct, only larger.
 pub const OLD_TABLE_CAPACITY: usize = 8 << 20;
@@ -114,7 +116,7 @@ pub fn make_patch(
     let data_path = out_dir.join(DATA_FILE);
     let mut data = AtomicFile::create(&data_path)?;
     let mut data_out = BufWriter::with_capacity(CHUNK, data.file().try_clone().at(&data_path)?);
-    let raw_path = out_dir.join(MAP_MEMBER);
+    let raw_path = out_dir.join(MAP_STAGING);
     let mut raw = AtomicFile::create(&raw_path)?;
     let raw_out = BufWriter::with_capacity(CHUNK, raw.file().try_clone().at(&raw_path)?);
     let mut map = MapWriter::new(raw_out, new.meta.block_count).at(&raw_path)?;
@@ -167,7 +169,7 @@ pub fn make_patch(
     raw_out.flush().at(&raw_path)?;
     let mut raw_file = raw.file().try_clone().at(&raw_path)?;
     raw_file.seek(SeekFrom::Start(0)).at(&raw_path)?;
-    sevenz::write_single(&out_dir.join(MAP_FILE), MAP_MEMBER, &mut raw_file)?;
+    sevenz::write_single(&out_dir.join(MAP_FILE), &mut raw_file)?;
     drop(raw);
 
     let meta = PatchMeta {

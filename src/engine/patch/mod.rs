@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use apply::apply_patch_streaming;
 pub use bulk::{
-    BULK_FILE, BULK_MEMBER, DEFAULT_BUDGET, apply_patch_bulk, make_patch_with_bulk, min_budget,
-    old_window_len,
+    BULK_FILE, DEFAULT_BUDGET, apply_patch_bulk, make_patch_with_bulk, min_budget, old_window_len,
 };
 pub use make::{OLD_TABLE_CAPACITY, make_patch};
 pub use map::{Run, Source};
@@ -22,8 +21,6 @@ pub use verify::verify_patch;
 
 /// Name of the 7z archive holding the block map.
 pub const MAP_FILE: &str = "map.7z";
-/// Name of the map member inside [`MAP_FILE`].
-pub const MAP_MEMBER: &str = "map";
 /// Name of the raw new blocks.
 pub const DATA_FILE: &str = "patch.data";
 /// Name of the patch description.

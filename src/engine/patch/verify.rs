@@ -6,7 +6,7 @@ use std::io;
 use std::path::Path;
 
 use super::apply::{corrupt_map, read_map, read_meta};
-use super::bulk::{BULK_FILE, BULK_MEMBER};
+use super::bulk::BULK_FILE;
 use super::map::Source;
 use super::{DATA_FILE, PATCH_JSON, PatchMeta};
 use crate::engine::delta::{self, DeltaError};
@@ -93,7 +93,7 @@ fn check_map(dir: &Path, meta: &PatchMeta) -> Result<()> {
 /// `patch.7z` decompresses with valid checksums to a delta stream producing `dataBytes`.
 fn check_bulk(dir: &Path, meta: &PatchMeta) -> Result<()> {
     let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
-    sevenz::read_single(dir, BULK_FILE, BULK_MEMBER, corrupt, |input| {
+    sevenz::read_single(dir, BULK_FILE, corrupt, |input| {
         let new_len = delta::read_header(&mut *input).map_err(|e| corrupt(e.to_string()))?;
         if new_len != meta.data_bytes {
             return Err(corrupt(format!(

@@ -16,37 +16,39 @@ pub use writer::write_archive;
 /// Largest LZMA2 dictionary of metadata members (maps, indexes): LZMA's preset-6 size.
 pub const METADATA_DICT: u32 = 8 << 20;
 
-/// Writes `target` as a 7z (LZMA2) archive holding one member `member` with the bytes of
-/// `data`. The member carries no timestamps or attributes, so output depends on content only.
-pub fn write_single(target: &Path, member: &str, data: impl Read) -> Result<()> {
-    encode_single(target, member, data)?.commit()
+/// Writes `target` as a 7z (LZMA2) archive holding one member with the bytes of `data`. The
+/// member carries no name, timestamps or attributes, so output depends on content only;
+/// 7-Zip names it after the archive (`map.7z` extracts to `map`).
+pub fn write_single(target: &Path, data: impl Read) -> Result<()> {
+    encode_single(target, data)?.commit()
 }
 
 /// Like [`write_single`], but leaves the archive under its temporary name: the caller commits
 /// it once the rest of its output is known good.
-pub fn encode_single(target: &Path, member: &str, data: impl Read) -> Result<AtomicFile> {
+pub fn encode_single(target: &Path, data: impl Read) -> Result<AtomicFile> {
     let mut out = AtomicFile::create(target)?;
     let file = out.file().try_clone().at(target)?;
-    write_archive(file, member, data, None, METADATA_DICT).at(target)?;
+    write_archive(file, data, None, METADATA_DICT, &[]).at(target)?;
     Ok(out)
 }
 
-/// Opens the archive `name` in `dir`, checks it holds exactly `member`, and passes the
+/// Opens the archive `name` in `dir`, checks it holds exactly one member, unnamed or named
+/// after the archive (as 7-Zip names the member when it repacks one), and passes the
 /// member's decompressed bytes to `read`. Defects of the archive become `corrupt(reason)`.
 pub fn read_single<T>(
     dir: &Path,
     name: &str,
-    member: &str,
     corrupt: impl Fn(String) -> EngineError,
     read: impl FnOnce(&mut dyn Read) -> Result<T>,
 ) -> Result<T> {
     let file = File::open(dir.join(name)).map_err(|e| corrupt(format!("cannot open: {e}")))?;
     let mut reader =
         ArchiveReader::new(file, Password::empty()).map_err(|e| corrupt(e.to_string()))?;
+    let member = name.strip_suffix(".7z").unwrap_or(name);
     let names: Vec<&str> = reader.archive().files.iter().map(|f| f.name()).collect();
-    if names != [member] {
+    if !matches!(names[..], [only] if only.is_empty() || only == member) {
         return Err(corrupt(format!(
-            "expected one member '{member}', found {names:?}"
+            "expected one member, unnamed or '{member}', found {names:?}"
         )));
     }
     let mut read = Some(read);

@@ -17,6 +17,11 @@ const TRY_LIMIT: usize = 1 << 20;
 /// adaptive models have little input to learn from.
 const SMALL_SETTINGS: [(u32, u32, u32); 3] = [(3, 0, 2), (1, 0, 0), (0, 0, 0)];
 
+/// Smallest stretch a large member stores apart: storing saves LZMA's overhead on noise
+/// (about 1.5 %), but the chunk after a stored one must reset LZMA's adaptive state, which
+/// costs more than that on short stretches. Small members try both ways instead.
+const MIN_STORED_STRETCH: u64 = 64 << 10;
+
 /// Smallest dictionary written: tiny members still get a conventional size.
 const MIN_DICT: u32 = 1 << 16;
 
@@ -36,22 +41,24 @@ mod id {
     pub const CRC: u8 = 0x0A;
     pub const FOLDER: u8 = 0x0B;
     pub const CODERS_UNPACK_SIZE: u8 = 0x0C;
-    pub const NAME: u8 = 0x11;
     /// The LZMA2 coder's method id.
     pub const LZMA2: u8 = 0x21;
 }
 
-/// Writes a 7z archive holding `data` as the member `member` to `out` (at its current
-/// position, which must be the archive's start). The LZMA2 dictionary is the member's size
+/// Writes a 7z archive holding `data` as its one member to `out` (at its current position,
+/// which must be the archive's start). The LZMA2 dictionary is the member's size
 /// (`size_hint` for members streamed because they are large, `max_dict` when unknown)
 /// rounded up to a power of two, at most `max_dict`, so decoders allocate no more than the
-/// member needs.
+/// member needs. `stretches` (`(start, end)` offsets in `data`, ascending) are where the
+/// caller expects data that may not compress: the LZMA2 stream ends a chunk at both ends of
+/// each, and a chunk LZMA would expand is stored as it is, so such a stretch costs no more
+/// than its own size (see [`MIN_STORED_STRETCH`] for which stretches are set apart).
 pub fn write_archive<R: Read, W: Write + Seek>(
     mut out: W,
-    member: &str,
     mut data: R,
     size_hint: Option<u64>,
     max_dict: u32,
+    stretches: &[(u64, u64)],
 ) -> io::Result<W> {
     let start = out.stream_position()?;
     out.write_all(&[0u8; 32])?;
@@ -61,30 +68,22 @@ pub fn write_archive<R: Read, W: Write + Seek>(
         .read_to_end(&mut head)?;
     let (unpacked_size, crc, dict) = if head.len() <= TRY_LIMIT {
         let dict = dictionary(head.len() as u64, max_dict);
-        let mut best: Option<Vec<u8>> = None;
-        for &setting in &SMALL_SETTINGS {
-            let packed = compress(Vec::new(), &mut &head[..], dict, setting)?.0;
-            if best.as_ref().is_none_or(|b| packed.len() < b.len()) {
-                best = Some(packed);
-            }
-        }
-        out.write_all(&best.unwrap_or_default())?;
+        out.write_all(&smallest_packing(&head, dict, stretches)?)?;
         (head.len() as u64, crc32fast::hash(&head), dict)
     } else {
         let size = size_hint.unwrap_or(u64::from(max_dict));
         let dict = dictionary(size.max(head.len() as u64), max_dict);
+        let cuts = cuts_around(
+            stretches
+                .iter()
+                .filter(|(s, e)| e - s >= MIN_STORED_STRETCH),
+        );
         let mut input = Crc32Reader::new(io::Cursor::new(head).chain(data));
-        let unpacked = compress(&mut out, &mut input, dict, SMALL_SETTINGS[0])?.1;
+        let unpacked = compress(&mut out, &mut input, dict, SMALL_SETTINGS[0], &cuts)?.1;
         (unpacked, input.hasher.finalize(), dict)
     };
     let packed_size = out.stream_position()? - start - 32;
-    let header = header(
-        member,
-        packed_size,
-        unpacked_size,
-        crc,
-        dictionary_prop(dict),
-    );
+    let header = header(packed_size, unpacked_size, crc, dictionary_prop(dict));
     out.write_all(&header)?;
     let end = out.stream_position()?;
     let mut start_header = Vec::with_capacity(20);
@@ -99,6 +98,32 @@ pub fn write_archive<R: Read, W: Write + Seek>(
     out.seek(SeekFrom::Start(end))?;
     out.flush()?;
     Ok(out)
+}
+
+/// The offsets at both ends of each stretch.
+fn cuts_around<'a>(stretches: impl IntoIterator<Item = &'a (u64, u64)>) -> Vec<u64> {
+    stretches.into_iter().flat_map(|&(s, e)| [s, e]).collect()
+}
+
+/// `member` compressed with every setting of [`SMALL_SETTINGS`], each with and without its
+/// `stretches` set apart; the smallest result (the first on a tie).
+fn smallest_packing(member: &[u8], dict: u32, stretches: &[(u64, u64)]) -> io::Result<Vec<u8>> {
+    let set_apart = cuts_around(stretches);
+    let cut_choices: &[&[u64]] = if set_apart.is_empty() {
+        &[&[]]
+    } else {
+        &[&[], &set_apart]
+    };
+    let mut best: Option<Vec<u8>> = None;
+    for setting in SMALL_SETTINGS {
+        for cuts in cut_choices {
+            let packed = compress(Vec::new(), &mut &member[..], dict, setting, cuts)?.0;
+            if best.as_ref().is_none_or(|b| packed.len() < b.len()) {
+                best = Some(packed);
+            }
+        }
+    }
+    Ok(best.unwrap_or_default())
 }
 
 /// The member's dictionary: its size rounded up to a power of two, within
@@ -116,13 +141,14 @@ fn dictionary_prop(dict: u32) -> u8 {
         .unwrap_or(40)
 }
 
-/// Compresses all of `input` as one LZMA2 stream (preset 9, longest matches) into `out`;
-/// returns `out` and the number of input bytes.
+/// Compresses all of `input` as one LZMA2 stream (preset 9, longest matches) into `out`,
+/// ending a chunk at each of `cuts`; returns `out` and the number of input bytes.
 fn compress<W: Write>(
     out: W,
     input: &mut dyn Read,
     dict: u32,
     (lc, lp, pb): (u32, u32, u32),
+    cuts: &[u64],
 ) -> io::Result<(W, u64)> {
     let mut lzma = LzmaOptions::with_preset(9);
     lzma.dict_size = dict;
@@ -133,13 +159,18 @@ fn compress<W: Write>(
         chunk_size: None,
     };
     let mut writer = Lzma2Writer::new(out, options);
-    let unpacked = io::copy(input, &mut writer)?;
+    let mut unpacked = 0;
+    for &cut in cuts {
+        unpacked += io::copy(&mut input.take(cut.saturating_sub(unpacked)), &mut writer)?;
+        writer.flush()?;
+    }
+    unpacked += io::copy(input, &mut writer)?;
     let out = writer.finish().map_err(io::Error::other)?;
     Ok((out, unpacked))
 }
 
 /// The archive header for one member in one LZMA2 folder.
-fn header(member: &str, packed: u64, unpacked: u64, crc: u32, dict_prop: u8) -> Vec<u8> {
+fn header(packed: u64, unpacked: u64, crc: u32, dict_prop: u8) -> Vec<u8> {
     let mut h = vec![id::HEADER, id::MAIN_STREAMS_INFO];
     h.extend_from_slice(&[id::PACK_INFO, 0, 1, id::SIZE]);
     put_number(&mut h, packed);
@@ -162,16 +193,9 @@ fn header(member: &str, packed: u64, unpacked: u64, crc: u32, dict_prop: u8) -> 
     h.extend_from_slice(&[id::SUBSTREAMS_INFO, id::CRC, 1]);
     h.extend_from_slice(&crc.to_le_bytes());
     h.extend_from_slice(&[id::END, id::END]);
-    let name: Vec<u8> = member
-        .encode_utf16()
-        .chain([0])
-        .flat_map(u16::to_le_bytes)
-        .collect();
-    h.extend_from_slice(&[id::FILES_INFO, 1, id::NAME]);
-    put_number(&mut h, name.len() as u64 + 1);
-    h.push(0);
-    h.extend_from_slice(&name);
-    h.extend_from_slice(&[id::END, id::END]);
+    // One file, no properties: no name either, which 7-Zip fills in from the archive's
+    // name without `.7z`, the member's name by this crate's convention.
+    h.extend_from_slice(&[id::FILES_INFO, 1, id::END, id::END]);
     h
 }
 

@@ -5,15 +5,15 @@ mod group;
 
 use std::io::{self, Read, Write};
 
-use crate::engine::delta::{Anchor, unzigzag, zigzag};
+use crate::engine::delta::{Anchor, DeltaError, put_varint, read_varint, unzigzag, zigzag};
 use crate::engine::image::BLOCK_SIZE;
 use group::{GROUP_RUNS, GroupReader, GroupWriter, KIND_DATA, KIND_OLD, KIND_OLD_MOVED, KIND_ZERO};
 
 /// Version of the map layout, in its header.
-pub const MAP_VERSION: u32 = 3;
+pub const MAP_VERSION: u8 = 4;
 
-/// First bytes of the map.
-pub const MAGIC: &[u8; 8] = b"RKTMAP\0\0";
+/// First bytes of the map, before its version.
+pub const MAGIC: &[u8; 4] = b"RKMP";
 
 /// Where one block of the new image comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,10 +85,11 @@ impl Cursor {
 impl<W: Write> MapWriter<W> {
     /// Starts a map for a new image of `block_count` blocks.
     pub fn new(mut out: W, block_count: u64) -> io::Result<Self> {
-        out.write_all(MAGIC)?;
-        out.write_all(&MAP_VERSION.to_le_bytes())?;
-        out.write_all(&(BLOCK_SIZE as u32).to_le_bytes())?;
-        out.write_all(&block_count.to_le_bytes())?;
+        let mut header = MAGIC.to_vec();
+        header.push(MAP_VERSION);
+        put_varint(&mut header, BLOCK_SIZE);
+        put_varint(&mut header, block_count);
+        out.write_all(&header)?;
         Ok(Self {
             out,
             current: None,
@@ -163,15 +164,16 @@ pub struct MapReader<R> {
 impl<R: Read> MapReader<R> {
     /// Reads the header.
     pub fn new(mut input: R) -> Result<Self, String> {
-        let mut raw = [0u8; 24];
-        input.read_exact(&mut raw).map_err(short)?;
-        if &raw[..8] != MAGIC || raw[8..12] != MAP_VERSION.to_le_bytes() {
+        let mut magic = [0u8; MAGIC.len() + 1];
+        input.read_exact(&mut magic).map_err(short)?;
+        if magic[..MAGIC.len()] != *MAGIC || magic[MAGIC.len()] != MAP_VERSION {
             return Err("not a ROCKIT block map (bad magic or version)".into());
         }
-        if raw[12..16] != (BLOCK_SIZE as u32).to_le_bytes() {
+        let mut field = || read_varint(&mut input, "map header").map_err(header_error);
+        if field()? != BLOCK_SIZE {
             return Err("unsupported block size".into());
         }
-        let block_count = u64::from_le_bytes(raw[16..24].try_into().map_err(|_| "header")?);
+        let block_count = field()?;
         Ok(Self {
             input,
             block_count,
@@ -293,6 +295,14 @@ fn short(e: io::Error) -> String {
     format!("map cut short: {e}")
 }
 
+/// Describes a defective header field.
+fn header_error(e: DeltaError) -> String {
+    match e {
+        DeltaError::Truncated(_) => "map cut short in its header".into(),
+        other => format!("bad map header: {other}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,8 +350,8 @@ mod tests {
             writer.push(source)?;
         }
         let (bytes, _) = writer.finish()?;
-        let mut expected = b"RKTMAP\0\0".to_vec();
-        expected.extend_from_slice(&[3, 0, 0, 0, 0, 0x10, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0]);
+        let mut expected = b"RKMP".to_vec();
+        expected.extend_from_slice(&[4, 0x80, 0x20, 4]);
         expected.extend_from_slice(&[4, 2, 2, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1]);
         assert_eq!(bytes, expected);
         let mut reader = MapReader::new(&bytes[..])?;
