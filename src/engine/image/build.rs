@@ -11,7 +11,7 @@ use std::thread::{Scope, ScopedJoinHandle};
 use super::BLOCK_SIZE;
 use super::catalog::Catalog;
 use super::feed::{self, Consumers};
-use super::index::{Extent, FORMAT_VERSION, IndexEntry, IndexHeader, IndexStream};
+use super::index::{self, Extent, FORMAT_VERSION, IndexEntry, IndexHeader, IndexStream};
 use super::meta::{self, APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, ImageMeta};
 use super::order::AccessOrder;
 use super::plan::{self, Outputs, Totals};
@@ -275,7 +275,16 @@ fn encode_index(
             extents,
         })
     });
-    sevenz::encode_single(&path, IndexStream::new(&header, index_entries))
+    // Extents are not known yet: count one per nonempty regular file, the usual case.
+    let estimate: u64 = entries
+        .iter()
+        .map(|e| {
+            let extents = usize::from(e.kind == EntryKind::Regular && e.size > 0);
+            let link = e.link_target.as_deref().map_or(0, str::len);
+            index::entry_len(e.path.len(), link, extents)
+        })
+        .sum();
+    sevenz::encode_single(&path, IndexStream::new(&header, index_entries), estimate)
 }
 
 /// Composes `img.json` and `app.json` for a finished `img.dxf`.

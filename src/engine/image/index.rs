@@ -105,6 +105,19 @@ fn kind_code(kind: EntryKind) -> u8 {
     }
 }
 
+/// Bytes of an entry's fixed fields: kind, mode, size, MD5, the two name lengths and the
+/// extent count.
+const ENTRY_FIXED_LEN: usize = 1 + 4 + 8 + 16 + 4 + 4 + 8;
+/// Bytes of one extent: file block, image block, count, repeat flag.
+const EXTENT_LEN: usize = 8 + 8 + 8 + 1;
+
+/// Bytes of an entry whose path and link target have these lengths, with `extents`
+/// extents, as [`IndexStream`] writes it: lets a writer size its compressor before the
+/// extents are known.
+pub fn entry_len(path_len: usize, link_len: usize, extents: usize) -> u64 {
+    (ENTRY_FIXED_LEN + path_len + link_len + EXTENT_LEN * extents) as u64
+}
+
 fn encode_header(h: &IndexHeader, out: &mut Vec<u8>) {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&h.format_version.to_le_bytes());

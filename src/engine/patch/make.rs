@@ -168,8 +168,9 @@ pub fn make_patch(
     let (mut raw_out, _) = map.finish().at(&raw_path)?;
     raw_out.flush().at(&raw_path)?;
     let mut raw_file = raw.file().try_clone().at(&raw_path)?;
+    let map_len = raw_file.seek(SeekFrom::End(0)).at(&raw_path)?;
     raw_file.seek(SeekFrom::Start(0)).at(&raw_path)?;
-    sevenz::write_single(&out_dir.join(MAP_FILE), &mut raw_file)?;
+    sevenz::write_single(&out_dir.join(MAP_FILE), &mut raw_file, map_len)?;
     drop(raw);
 
     let meta = PatchMeta {

@@ -10,7 +10,7 @@ use lzma_rust2::{Lzma2Options, Lzma2Writer, LzmaOptions};
 
 /// Members up to this size are compressed with every setting of [`SMALL_SETTINGS`] and the
 /// smallest result kept; larger ones are streamed with the first.
-const TRY_LIMIT: usize = 1 << 20;
+const TRY_LIMIT: usize = 128 << 10;
 
 /// LZMA literal context bits, literal position bits and position bits to try: LZMA's
 /// defaults, then settings that suit short streams of mixed varints and bytes, whose
