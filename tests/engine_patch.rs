@@ -91,14 +91,24 @@ fn assert_apply_refused(old_img: &Path, patch: &Path, out: &Path, file: &str) {
             "verify {file}: {stderr}"
         );
     }
-    let result = cli(&[&"patch", &"apply", &old_img, &patch, &out, &"--streaming"]);
-    let stderr = String::from_utf8_lossy(&result.stderr);
-    assert_eq!(result.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.starts_with(&format!("rockit-edge: {file}: corrupt patch:")),
-        "{file}: {stderr}"
-    );
-    assert!(!out.exists(), "no output after a refused apply");
+    // The streaming path reads everything but patch.7z, the bulk path all but patch.data.
+    let streaming: &[&dyn AsRef<std::ffi::OsStr>] =
+        &[&"patch", &"apply", &old_img, &patch, &out, &"--streaming"];
+    let bulk: &[&dyn AsRef<std::ffi::OsStr>] = &[&"patch", &"apply", &old_img, &patch, &out];
+    let paths = [
+        (file != "patch.7z").then_some(streaming),
+        (file != "patch.data").then_some(bulk),
+    ];
+    for args in paths.into_iter().flatten() {
+        let result = cli(args);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{file}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("rockit-edge: {file}: corrupt patch:")),
+            "{file}: {stderr}"
+        );
+        assert!(!out.exists(), "no output after a refused apply");
+    }
 }
 
 #[test]
@@ -140,6 +150,11 @@ fn damaged_patches_are_refused() {
         stderr.starts_with("rockit-edge: patch.7z: corrupt patch:"),
         "{stderr}"
     );
+    let mut flipped = bulk.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x55;
+    fs::write(patch.join("patch.7z"), &flipped).expect("write");
+    assert_apply_refused(&old_img, &patch, &out, "patch.7z");
     fs::write(patch.join("patch.7z"), &bulk).expect("write");
     cli_ok(&[&"patch", &"verify", &patch]);
     cli_ok(&[&"patch", &"apply", &old_img, &patch, &out]);

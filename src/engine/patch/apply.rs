@@ -29,25 +29,26 @@ pub fn apply_patch_streaming(
     out_dxf: &Path,
     progress: &dyn Progress,
 ) -> Result<PatchMeta> {
-    apply_with_data(
-        old_dir,
-        patch_dir,
-        &patch_dir.join(DATA_FILE),
-        out_dxf,
-        progress,
-    )
+    let meta = read_meta(patch_dir)?;
+    let old = open_old(old_dir, &meta)?;
+    let data_path = patch_dir.join(DATA_FILE);
+    let mut data = File::open(&data_path)
+        .map_err(|e| EngineError::corrupt_patch(DATA_FILE, format!("cannot open: {e}")))?;
+    let data_len = data.metadata().at(&data_path)?.len();
+    if data_len != meta.data_bytes || meta.data_bytes != meta.new_blocks * BLOCK_SIZE {
+        let reason = format!("{data_len} bytes, {PATCH_JSON} says {}", meta.data_bytes);
+        return Err(EngineError::corrupt_patch(DATA_FILE, reason));
+    }
+    let rebuilt = rebuild(
+        &old, patch_dir, &meta, &mut data, &data_path, out_dxf, progress,
+    )?;
+    rebuilt.commit()?;
+    Ok(meta)
 }
 
-/// The streaming apply with the bytes of `patch.data` taken from `data_path` (the patch's own
-/// file, or the one the bulk path decoded from `patch.7z`).
-pub(super) fn apply_with_data(
-    old_dir: &Path,
-    patch_dir: &Path,
-    data_path: &Path,
-    out_dxf: &Path,
-    progress: &dyn Progress,
-) -> Result<PatchMeta> {
-    let meta = read_meta(patch_dir)?;
+/// The image in `old_dir`, once checked to be the one the patch described by `meta` was
+/// made from.
+pub(super) fn open_old<'a>(old_dir: &'a Path, meta: &PatchMeta) -> Result<Image<'a>> {
     let old = Image::open(old_dir)?;
     if old.meta.dxf_md5 != meta.from_dxf_md5 || old.meta.dxf_name != meta.from_dxf_name {
         let reason = format!(
@@ -56,17 +57,28 @@ pub(super) fn apply_with_data(
         );
         return Err(EngineError::corrupt_patch(PATCH_JSON, reason));
     }
-    let data = File::open(data_path)
-        .map_err(|e| EngineError::corrupt_patch(DATA_FILE, format!("cannot open: {e}")))?;
-    let data_len = data.metadata().at(data_path)?.len();
-    if data_len != meta.data_bytes || meta.data_bytes != meta.new_blocks * BLOCK_SIZE {
-        let reason = format!("{data_len} bytes, {PATCH_JSON} says {}", meta.data_bytes);
-        return Err(EngineError::corrupt_patch(DATA_FILE, reason));
-    }
+    Ok(old)
+}
+
+/// Follows the map of the patch in `patch_dir` from `old`, taking the bytes of `patch.data`
+/// in order from `data` (the patch's own file, or the bulk path's decoder; `data_name` names
+/// it in errors), into a new `img.dxf` at `out_dxf`. Returns the file, checked against
+/// `toDxfMd5` but not yet renamed into place, so the caller can commit it once everything
+/// else it depends on checked out.
+pub(super) fn rebuild(
+    old: &Image<'_>,
+    patch_dir: &Path,
+    meta: &PatchMeta,
+    data: &mut dyn Read,
+    data_name: &Path,
+    out_dxf: &Path,
+    progress: &dyn Progress,
+) -> Result<AtomicFile> {
+    let old_path = old.dir.join(DXF_FILE);
     progress.begin(meta.block_count * BLOCK_SIZE);
     let mut out = AtomicFile::create(out_dxf)?;
     let hasher = Md5Worker::spawn("md5-apply").at(out_dxf)?;
-    read_map(patch_dir, &meta, |map| {
+    read_map(patch_dir, meta, |map| {
         while let Some(run) = map
             .next_run(old.meta.block_count, meta.new_blocks)
             .map_err(corrupt_map)?
@@ -75,13 +87,14 @@ pub(super) fn apply_with_data(
             while done < run.count {
                 let n = (run.count - done).min(CHUNK_BLOCKS);
                 let mut chunk = vec![0u8; (n * BLOCK_SIZE) as usize];
-                let (file, name, at) = match run.source_at(done) {
-                    Source::Old(b) => (Some(&old.dxf), old_dir.join(DXF_FILE), b),
-                    Source::Data(b) => (Some(&data), data_path.to_path_buf(), b),
-                    Source::Zero => (None, out_dxf.to_path_buf(), 0),
-                };
-                if let Some(file) = file {
-                    file.read_exact_at(&mut chunk, at * BLOCK_SIZE).at(&name)?;
+                match run.source_at(done) {
+                    Source::Old(b) => old
+                        .dxf
+                        .read_exact_at(&mut chunk, b * BLOCK_SIZE)
+                        .at(&old_path)?,
+                    // Kind-1 runs take `patch.data` in order, so the next bytes are block `b`.
+                    Source::Data(_) => data.read_exact(&mut chunk).at(data_name)?,
+                    Source::Zero => {}
                 }
                 out.file().write_all(&chunk).at(out_dxf)?;
                 let len = chunk.len();
@@ -106,8 +119,7 @@ pub(super) fn apply_with_data(
         );
         return Err(EngineError::corrupt_patch(DATA_FILE, reason));
     }
-    out.commit()?;
-    Ok(meta)
+    Ok(out)
 }
 
 /// A defect of `map.7z`.

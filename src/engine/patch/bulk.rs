@@ -1,18 +1,20 @@
 //! The bulk path: `patch.7z` holds `patch.data` delta-coded against the old `img.dxf` (byte
 //! level approximate matches, see [`crate::engine::delta`]), LZMA2-compressed in 7z. With
-//! `map.7z` it rebuilds the new image on its own: decode `patch.7z` into a temporary
-//! `patch.data`, then apply the map as the streaming path does.
+//! `map.7z` it rebuilds the new image on its own: `patch.7z` decodes into the bytes of
+//! `patch.data`, which the map then uses as the streaming path does.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Seek, SeekFrom};
+use std::io::{BufReader, BufWriter, ErrorKind, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::apply::{apply_with_data, read_meta, with_anchors};
+use super::apply::{open_old, read_meta, rebuild, with_anchors};
 use super::make::make_patch;
 use super::window::regions_by_content;
 use super::{DATA_FILE, PatchMeta};
-use crate::engine::delta::{self, Differ, FileSource, MatchParams, OldSource, OldWindow};
+use crate::engine::delta::{
+    self, DeltaError, Differ, FileSource, MatchParams, OldSource, OldWindow,
+};
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
 use crate::engine::image::{BLOCK_SIZE, DXF_FILE};
@@ -177,7 +179,9 @@ fn pack_raw(mut raw: File, raw_path: &Path, target: &Path) -> Result<u64> {
 }
 
 /// Rebuilds the new `img.dxf` from `old_dir`, `map.7z` and `patch.7z` alone (no `patch.data`
-/// needed), checked against `patch.json`.
+/// needed), checked against `patch.json`. A thread decodes `patch.7z` into a pipe while this
+/// one follows the map, taking `patch.data`'s bytes from the pipe as they come: the two run
+/// on separate cores and nothing is staged on disk.
 pub fn apply_patch_bulk(
     old_dir: &Path,
     patch_dir: &Path,
@@ -185,17 +189,71 @@ pub fn apply_patch_bulk(
     progress: &dyn Progress,
 ) -> Result<PatchMeta> {
     let meta = read_meta(patch_dir)?;
+    let old = open_old(old_dir, &meta)?;
     let old_path = old_dir.join(DXF_FILE);
-    let old = FileSource::new(File::open(&old_path).at(&old_path)?).at(&old_path)?;
-    let old_blocks = old.size() / BLOCK_SIZE;
-    let staging = out_dxf.with_extension("patch-data.tmp");
+    let source = FileSource::new(old.dxf.try_clone().at(&old_path)?).at(&old_path)?;
+    let bulk_path = patch_dir.join(BULK_FILE);
+    let (mut data, decoded_into) = std::io::pipe().at(&bulk_path)?;
+    let (rebuilt, decoded) = std::thread::scope(|scope| {
+        let decoder = scope.spawn(|| decode_bulk(patch_dir, &meta, &source, decoded_into));
+        let rebuilt = rebuild(
+            &old, patch_dir, &meta, &mut data, &bulk_path, out_dxf, progress,
+        )
+        .and_then(|out| {
+            // A map that leaves decoded bytes unused must not leave the decoder blocked.
+            std::io::copy(&mut data, &mut std::io::sink()).at(&bulk_path)?;
+            Ok(out)
+        });
+        drop(data);
+        match decoder.join() {
+            Ok(decoded) => (rebuilt, decoded),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    match (rebuilt, decoded) {
+        // The decoder's own defect explains whatever the rebuild saw of it.
+        (_, Decoded::Failed(e)) => Err(e),
+        (Err(e), _) => Err(e),
+        (Ok(out), Decoded::Done) => {
+            out.commit()?;
+            Ok(meta)
+        }
+        (Ok(_), Decoded::ReaderGone) => Err(bad_bulk(patch_dir, "decoder stopped early")),
+    }
+}
+
+/// How the thread decoding `patch.7z` ended.
+enum Decoded {
+    /// It produced exactly `dataBytes`.
+    Done,
+    /// The rebuild stopped reading (for a reason of its own, which it reports).
+    ReaderGone,
+    /// `patch.7z` or `map.7z` is defective.
+    Failed(EngineError),
+}
+
+/// Decodes the delta stream of `patch.7z` in `patch_dir` against `old`, anchored by its
+/// `map.7z`, into `out`.
+fn decode_bulk(
+    patch_dir: &Path,
+    meta: &PatchMeta,
+    old: &FileSource,
+    out: std::io::PipeWriter,
+) -> Decoded {
     let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
-    let decoded = with_anchors(patch_dir, &meta, old_blocks, |anchors| {
+    let mut reader_gone = false;
+    let old_blocks = old.size() / BLOCK_SIZE;
+    let decoded = with_anchors(patch_dir, meta, old_blocks, |anchors| {
         sevenz::read_single(patch_dir, BULK_FILE, corrupt, |input| {
-            let file = File::create(&staging).at(&staging)?;
-            let out = BufWriter::new(file);
-            let written =
-                delta::apply(input, &old, out, anchors).map_err(|e| corrupt(e.to_string()))?;
+            let out = BufWriter::with_capacity(1 << 20, out);
+            let written = match delta::apply(input, old, out, anchors) {
+                Ok(written) => written,
+                Err(DeltaError::Io(e)) if e.kind() == ErrorKind::BrokenPipe => {
+                    reader_gone = true;
+                    return Ok(());
+                }
+                Err(e) => return Err(corrupt(e.to_string())),
+            };
             if written != meta.data_bytes {
                 return Err(corrupt(format!(
                     "decodes to {written} bytes, patch.json says {}",
@@ -205,8 +263,9 @@ pub fn apply_patch_bulk(
             Ok(())
         })
     });
-    let applied =
-        decoded.and_then(|()| apply_with_data(old_dir, patch_dir, &staging, out_dxf, progress));
-    let _ = std::fs::remove_file(&staging);
-    applied
+    match decoded {
+        Err(e) => Decoded::Failed(e),
+        Ok(()) if reader_gone => Decoded::ReaderGone,
+        Ok(()) => Decoded::Done,
+    }
 }
