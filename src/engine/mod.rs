@@ -9,6 +9,7 @@ mod fsio;
 mod hashing;
 pub mod image;
 pub mod patch;
+mod pipe;
 pub mod progress;
 mod sevenz;
 pub mod tar;

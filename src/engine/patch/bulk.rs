@@ -18,6 +18,7 @@ use crate::engine::delta::{
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
 use crate::engine::image::{BLOCK_SIZE, DXF_FILE};
+use crate::engine::pipe::{self, PipeWriter};
 use crate::engine::progress::Progress;
 use crate::engine::sevenz;
 
@@ -179,9 +180,9 @@ fn pack_raw(mut raw: File, raw_path: &Path, target: &Path) -> Result<u64> {
 }
 
 /// Rebuilds the new `img.dxf` from `old_dir`, `map.7z` and `patch.7z` alone (no `patch.data`
-/// needed), checked against `patch.json`. A thread decodes `patch.7z` into a pipe while this
-/// one follows the map, taking `patch.data`'s bytes from the pipe as they come: the two run
-/// on separate cores and nothing is staged on disk.
+/// needed), checked against `patch.json`. A thread decodes `patch.7z` into an in-process pipe
+/// while this one follows the map, taking `patch.data`'s bytes from the pipe as they come:
+/// the two run on separate cores and nothing is staged on disk.
 pub fn apply_patch_bulk(
     old_dir: &Path,
     patch_dir: &Path,
@@ -193,7 +194,7 @@ pub fn apply_patch_bulk(
     let old_path = old_dir.join(DXF_FILE);
     let source = FileSource::new(old.dxf.try_clone().at(&old_path)?).at(&old_path)?;
     let bulk_path = patch_dir.join(BULK_FILE);
-    let (mut data, decoded_into) = std::io::pipe().at(&bulk_path)?;
+    let (decoded_into, mut data) = pipe::pipe();
     let (rebuilt, decoded) = std::thread::scope(|scope| {
         let decoder = scope.spawn(|| decode_bulk(patch_dir, &meta, &source, decoded_into));
         let rebuilt = rebuild(
@@ -234,18 +235,12 @@ enum Decoded {
 
 /// Decodes the delta stream of `patch.7z` in `patch_dir` against `old`, anchored by its
 /// `map.7z`, into `out`.
-fn decode_bulk(
-    patch_dir: &Path,
-    meta: &PatchMeta,
-    old: &FileSource,
-    out: std::io::PipeWriter,
-) -> Decoded {
+fn decode_bulk(patch_dir: &Path, meta: &PatchMeta, old: &FileSource, out: PipeWriter) -> Decoded {
     let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
     let mut reader_gone = false;
     let old_blocks = old.size() / BLOCK_SIZE;
     let decoded = with_anchors(patch_dir, meta, old_blocks, |anchors| {
         sevenz::read_single(patch_dir, BULK_FILE, corrupt, |input| {
-            let out = BufWriter::with_capacity(1 << 20, out);
             let written = match delta::apply(input, old, out, anchors) {
                 Ok(written) => written,
                 Err(DeltaError::Io(e)) if e.kind() == ErrorKind::BrokenPipe => {
