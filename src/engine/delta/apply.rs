@@ -5,8 +5,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 
 use super::format::{
-    Anchor, CopyCursor, Cursor, DeltaError, DiffOp, MAGIC, MAX_CHUNK_NEW, decode_rle, max_ctrl_len,
-    max_rle_len, read_varint, unzigzag,
+    Anchor, ChunkHeader, CopyCursor, Cursor, DeltaError, MAGIC, decode_rle, read_varint, unzigzag,
 };
 
 /// Random access to the old data a delta stream copies from.
@@ -119,38 +118,26 @@ where
     let mut copies = CopyCursor::new(anchors.into_iter());
     let mut bufs = ChunkBuffers::default();
     while written < new_len {
-        let chunk_new = read_varint(&mut delta, "chunk header")?;
-        let ctrl_len = read_varint(&mut delta, "chunk header")?;
-        let diff_len = read_varint(&mut delta, "chunk header")?;
-        let rle_len = read_varint(&mut delta, "chunk header")?;
-        let op = DiffOp::from_code(read_varint(&mut delta, "chunk header")?)?;
-        if chunk_new == 0 || chunk_new > MAX_CHUNK_NEW || chunk_new > new_len - written {
+        let head = ChunkHeader::read(&mut delta)?;
+        if head.chunk_new > new_len - written {
             return Err(DeltaError::BadChunk(format!(
-                "chunk of {chunk_new} bytes with {} bytes left to produce",
+                "chunk of {} bytes with {} bytes left to produce",
+                head.chunk_new,
                 new_len - written
             )));
         }
-        if ctrl_len > max_ctrl_len(chunk_new)
-            || diff_len > chunk_new
-            || rle_len > max_rle_len(diff_len)
-        {
-            return Err(DeltaError::BadChunk(format!(
-                "sections ({ctrl_len} control, {diff_len} difference in {rle_len}) too long \
-                 for a {chunk_new}-byte chunk"
-            )));
-        }
-        read_section(&mut delta, ctrl_len, &mut bufs.ctrl, "control section")?;
-        read_section(&mut delta, rle_len, &mut bufs.rle, "difference section")?;
-        decode_rle(&bufs.rle, diff_len as usize, &mut bufs.diff)?;
+        read_section(&mut delta, head.ctrl_len, &mut bufs.ctrl, "control section")?;
         read_section(
             &mut delta,
-            chunk_new - diff_len,
-            &mut bufs.lit,
-            "literal section",
+            head.rle_len,
+            &mut bufs.rle,
+            "difference section",
         )?;
-        run_chunk(&mut bufs, old, written, chunk_new, op, &mut copies)?;
+        decode_rle(&bufs.rle, head.diff_len as usize, &mut bufs.diff)?;
+        read_section(&mut delta, head.lit_len(), &mut bufs.lit, "literal section")?;
+        run_chunk(&mut bufs, old, written, &head, &mut copies)?;
         out.write_all(&bufs.out)?;
-        written += chunk_new;
+        written += head.chunk_new;
     }
     let mut probe = [0u8; 1];
     if delta.read(&mut probe)? != 0 {
@@ -160,16 +147,16 @@ where
     Ok(written)
 }
 
-/// Executes the control records of the chunk starting at new offset `chunk_start`, whose
-/// difference bytes combine with old ones by `op`, into `bufs.out`.
+/// Executes the control records of the chunk `head` starting at new offset `chunk_start`
+/// into `bufs.out`.
 fn run_chunk<O: OldSource + ?Sized, I: Iterator<Item = Anchor>>(
     bufs: &mut ChunkBuffers,
     old: &O,
     chunk_start: u64,
-    chunk_new: u64,
-    op: DiffOp,
+    head: &ChunkHeader,
     copies: &mut CopyCursor<I>,
 ) -> Result<(), DeltaError> {
+    let chunk_new = head.chunk_new;
     let mut ctrl = Cursor::new(&bufs.ctrl, "control section");
     let mut diff = Cursor::new(&bufs.diff, "difference section");
     let mut lit = Cursor::new(&bufs.lit, "literal section");
@@ -215,7 +202,7 @@ fn run_chunk<O: OldSource + ?Sized, I: Iterator<Item = Anchor>>(
         let start = out.len();
         out.resize(start + copy_len as usize, 0);
         old.read_exact_at(pos, &mut out[start..])?;
-        op.apply(&mut out[start..], diff_bytes);
+        head.op.apply(&mut out[start..], diff_bytes);
         copies.copied(pos + copy_len);
     }
     if out.len() as u64 != chunk_new || !diff.is_empty() || !lit.is_empty() {

@@ -4,7 +4,7 @@
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use super::apply::read_header;
-use super::format::read_varint;
+use super::format::{ChunkHeader, DeltaError};
 use crate::engine::sevenz;
 
 /// LZMA2 dictionary for patches: matches within the literal section may reach this far
@@ -26,37 +26,26 @@ pub fn write_7z<R: Read + Seek, W: Write + Seek>(
     let start = raw.stream_position()?;
     let sections = literal_sections(&mut raw)?;
     raw.seek(SeekFrom::Start(start))?;
-    let sections: Vec<(u64, u64)> = sections
-        .into_iter()
-        .map(|(s, e)| (s - start, e - start))
-        .collect();
-    let raw = raw.take(raw_len);
-    sevenz::write_archive(out, raw, Some(raw_len), PATCH_DICT_SIZE, &sections)
+    sevenz::write_archive(out, raw.take(raw_len), raw_len, PATCH_DICT_SIZE, &sections)
 }
 
-/// The stream offsets `(start, end)` of each chunk's nonempty literal section, found by
-/// reading the chunk headers and seeking over the sections.
+/// The offsets `(start, end)`, from the reader's position, of each chunk's nonempty literal
+/// section, found by reading the chunk headers and seeking over the sections.
 fn literal_sections<R: Read + Seek>(raw: &mut R) -> io::Result<Vec<(u64, u64)>> {
-    let invalid = |e: super::DeltaError| io::Error::new(io::ErrorKind::InvalidData, e);
+    let invalid = |e: DeltaError| io::Error::new(io::ErrorKind::InvalidData, e);
+    let start = raw.stream_position()?;
     let new_len = read_header(raw).map_err(invalid)?;
     let mut produced = 0u64;
-    let mut bounds = Vec::new();
+    let mut sections = Vec::new();
     while produced < new_len {
-        let mut field = || read_varint(raw, "chunk header").map_err(invalid);
-        let (chunk_new, ctrl_len, diff_len, rle_len, _op) =
-            (field()?, field()?, field()?, field()?, field()?);
-        let lit_len = chunk_new.checked_sub(diff_len).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                "chunk with more difference than new bytes",
-            )
-        })?;
-        let lit_start = raw.seek(SeekFrom::Current((ctrl_len + rle_len) as i64))?;
-        let lit_end = raw.seek(SeekFrom::Current(lit_len as i64))?;
-        if lit_len > 0 {
-            bounds.push((lit_start, lit_end));
+        let head = ChunkHeader::read(raw).map_err(invalid)?;
+        let skip = (head.ctrl_len + head.rle_len) as i64;
+        let lit_start = raw.seek(SeekFrom::Current(skip))? - start;
+        let lit_end = raw.seek(SeekFrom::Current(head.lit_len() as i64))? - start;
+        if lit_end > lit_start {
+            sections.push((lit_start, lit_end));
         }
-        produced += chunk_new.max(1);
+        produced += head.chunk_new;
     }
-    Ok(bounds)
+    Ok(sections)
 }

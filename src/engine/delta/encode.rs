@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::format::{
-    Anchor, CopyCursor, DiffOp, ENCODER_CHUNK_NEW, MAGIC, put_rle, put_varint, zigzag,
+    Anchor, ChunkHeader, CopyCursor, DiffOp, ENCODER_CHUNK_NEW, MAGIC, put_rle, put_varint, zigzag,
 };
 use super::matcher::Cover;
 
@@ -195,11 +195,14 @@ impl<W: Write> StreamWriter<W> {
             put_rle(&mut rle, diff);
         }
         let mut head = Vec::with_capacity(40);
-        put_varint(&mut head, self.chunk_used() as u64);
-        put_varint(&mut head, self.ctrl.len() as u64);
-        put_varint(&mut head, diff.len() as u64);
-        put_varint(&mut head, rle.len() as u64);
-        put_varint(&mut head, op.code());
+        ChunkHeader {
+            chunk_new: self.chunk_used() as u64,
+            ctrl_len: self.ctrl.len() as u64,
+            diff_len: diff.len() as u64,
+            rle_len: rle.len() as u64,
+            op,
+        }
+        .put(&mut head);
         self.out.write_all(&head)?;
         self.out.write_all(&self.ctrl)?;
         self.out.write_all(&rle)?;

@@ -134,6 +134,71 @@ impl<I: Iterator<Item = Anchor>> CopyCursor<I> {
     }
 }
 
+/// The header of a chunk: what it produces, its section lengths and its difference op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkHeader {
+    /// New bytes the chunk produces.
+    pub chunk_new: u64,
+    /// Bytes of the control section.
+    pub ctrl_len: u64,
+    /// Difference bytes the run-length coded section decodes to.
+    pub diff_len: u64,
+    /// Bytes of the run-length coded difference section.
+    pub rle_len: u64,
+    /// How the difference bytes combine with old ones.
+    pub op: DiffOp,
+}
+
+impl ChunkHeader {
+    /// Bytes of the literal section, which follows the other two.
+    pub fn lit_len(&self) -> u64 {
+        self.chunk_new - self.diff_len
+    }
+
+    /// Appends the header's five varints.
+    pub fn put(&self, out: &mut Vec<u8>) {
+        for v in [
+            self.chunk_new,
+            self.ctrl_len,
+            self.diff_len,
+            self.rle_len,
+            self.op.code(),
+        ] {
+            put_varint(out, v);
+        }
+    }
+
+    /// Reads a header, refusing lengths no chunk can have: an empty chunk or one above
+    /// [`MAX_CHUNK_NEW`], and sections longer than such a chunk needs, so that a reader
+    /// allocates nothing a lying header asks for.
+    pub fn read<R: io::Read + ?Sized>(r: &mut R) -> Result<Self, DeltaError> {
+        let mut field = || read_varint(r, "chunk header");
+        let (chunk_new, ctrl_len, diff_len, rle_len) = (field()?, field()?, field()?, field()?);
+        let op = DiffOp::from_code(field()?)?;
+        if chunk_new == 0 || chunk_new > MAX_CHUNK_NEW {
+            return Err(DeltaError::BadChunk(format!(
+                "chunk of {chunk_new} bytes (1 to {MAX_CHUNK_NEW} allowed)"
+            )));
+        }
+        if ctrl_len > max_ctrl_len(chunk_new)
+            || diff_len > chunk_new
+            || rle_len > max_rle_len(diff_len)
+        {
+            return Err(DeltaError::BadChunk(format!(
+                "sections ({ctrl_len} control, {diff_len} difference in {rle_len}) too long \
+                 for a {chunk_new}-byte chunk"
+            )));
+        }
+        Ok(Self {
+            chunk_new,
+            ctrl_len,
+            diff_len,
+            rle_len,
+            op,
+        })
+    }
+}
+
 /// Largest encoded control record: two chunk-bounded varints (4 bytes) and one 10-byte one.
 const MAX_RECORD_BYTES: u64 = 18;
 

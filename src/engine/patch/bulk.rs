@@ -237,30 +237,21 @@ enum Decoded {
 /// `map.7z`, into `out`.
 fn decode_bulk(patch_dir: &Path, meta: &PatchMeta, old: &FileSource, out: PipeWriter) -> Decoded {
     let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
-    let mut reader_gone = false;
     let old_blocks = old.size() / BLOCK_SIZE;
     let decoded = with_anchors(patch_dir, meta, old_blocks, |anchors| {
         sevenz::read_single(patch_dir, BULK_FILE, corrupt, |input| {
-            let written = match delta::apply(input, old, out, anchors) {
-                Ok(written) => written,
-                Err(DeltaError::Io(e)) if e.kind() == ErrorKind::BrokenPipe => {
-                    reader_gone = true;
-                    return Ok(());
-                }
-                Err(e) => return Err(corrupt(e.to_string())),
-            };
-            if written != meta.data_bytes {
-                return Err(corrupt(format!(
+            match delta::apply(input, old, out, anchors) {
+                Ok(written) if written == meta.data_bytes => Ok(Decoded::Done),
+                Ok(written) => Err(corrupt(format!(
                     "decodes to {written} bytes, patch.json says {}",
                     meta.data_bytes
-                )));
+                ))),
+                Err(DeltaError::Io(e)) if e.kind() == ErrorKind::BrokenPipe => {
+                    Ok(Decoded::ReaderGone)
+                }
+                Err(e) => Err(corrupt(e.to_string())),
             }
-            Ok(())
         })
     });
-    match decoded {
-        Err(e) => Decoded::Failed(e),
-        Ok(()) if reader_gone => Decoded::ReaderGone,
-        Ok(()) => Decoded::Done,
-    }
+    decoded.unwrap_or_else(Decoded::Failed)
 }

@@ -29,7 +29,7 @@ pub fn write_single(target: &Path, data: impl Read, size: u64) -> Result<()> {
 pub fn encode_single(target: &Path, data: impl Read, size: u64) -> Result<AtomicFile> {
     let mut out = AtomicFile::create(target)?;
     let file = out.file().try_clone().at(target)?;
-    write_archive(file, data, Some(size), METADATA_DICT, &[]).at(target)?;
+    write_archive(file, data, size, METADATA_DICT, &[]).at(target)?;
     Ok(out)
 }
 

@@ -46,17 +46,17 @@ mod id {
 }
 
 /// Writes a 7z archive holding `data` as its one member to `out` (at its current position,
-/// which must be the archive's start). The LZMA2 dictionary is the member's size
-/// (`size_hint` for members streamed because they are large, `max_dict` when unknown)
-/// rounded up to a power of two, at most `max_dict`, so decoders allocate no more than the
-/// member needs. `stretches` (`(start, end)` offsets in `data`, ascending) are where the
+/// which must be the archive's start). The LZMA2 dictionary is the member's size (as read,
+/// for members up to [`TRY_LIMIT`]; else `size`, the caller's figure or estimate) rounded up
+/// to a power of two, at most `max_dict`, so decoders allocate no more than the member
+/// needs. `stretches` (`(start, end)` offsets in `data`, ascending) are where the
 /// caller expects data that may not compress: the LZMA2 stream ends a chunk at both ends of
 /// each, and a chunk LZMA would expand is stored as it is, so such a stretch costs no more
 /// than its own size (see [`MIN_STORED_STRETCH`] for which stretches are set apart).
 pub fn write_archive<R: Read, W: Write + Seek>(
     mut out: W,
     mut data: R,
-    size_hint: Option<u64>,
+    size: u64,
     max_dict: u32,
     stretches: &[(u64, u64)],
 ) -> io::Result<W> {
@@ -71,7 +71,6 @@ pub fn write_archive<R: Read, W: Write + Seek>(
         out.write_all(&smallest_packing(&head, dict, stretches)?)?;
         (head.len() as u64, crc32fast::hash(&head), dict)
     } else {
-        let size = size_hint.unwrap_or(u64::from(max_dict));
         let dict = dictionary(size.max(head.len() as u64), max_dict);
         let cuts = cuts_around(
             stretches
