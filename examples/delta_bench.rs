@@ -35,12 +35,18 @@ fn main() -> anyhow::Result<()> {
     let new = std::fs::read(new_path).with_context(|| format!("reading {new_path}"))?;
 
     let t = Instant::now();
-    let raw = delta::diff_with(&OldWindow::contiguous(&old, 0), &new, &[], params)?;
+    let stream = delta::diff_with(&OldWindow::contiguous(&old, 0), &new, &[], params)?;
+    let raw = &stream.out;
     let diff_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let archive =
-        delta::write_7z(Cursor::new(&raw), raw.len() as u64, Cursor::new(Vec::new()))?.into_inner();
+    let archive = delta::write_7z(
+        &raw[..],
+        raw.len() as u64,
+        &stream.literals,
+        Cursor::new(Vec::new()),
+    )?
+    .into_inner();
     let compress_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -51,7 +57,7 @@ fn main() -> anyhow::Result<()> {
         bail!("applying the delta did not rebuild {new_path}");
     }
     if let Some(path) = raw_out {
-        std::fs::write(&path, &raw).with_context(|| format!("writing {path}"))?;
+        std::fs::write(&path, raw).with_context(|| format!("writing {path}"))?;
     }
     if let Some(path) = out {
         std::fs::write(&path, &archive).with_context(|| format!("writing {path}"))?;

@@ -15,8 +15,24 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn diff(old: &[u8], new: &[u8]) -> Vec<u8> {
+fn stream(old: &[u8], new: &[u8]) -> delta::RawStream<Vec<u8>> {
     delta::diff(&OldWindow::contiguous(old, 0), new, &[]).expect("window within limits")
+}
+
+fn diff(old: &[u8], new: &[u8]) -> Vec<u8> {
+    stream(old, new).out
+}
+
+/// The stream packed as `patch.7z` is.
+fn pack(raw: &delta::RawStream<Vec<u8>>) -> Vec<u8> {
+    delta::write_7z(
+        &raw.out[..],
+        raw.out.len() as u64,
+        &raw.literals,
+        std::io::Cursor::new(Vec::new()),
+    )
+    .expect("7z written")
+    .into_inner()
 }
 
 fn apply(raw: &[u8], old: &[u8]) -> Result<Vec<u8>, DeltaError> {
@@ -25,9 +41,9 @@ fn apply(raw: &[u8], old: &[u8]) -> Result<Vec<u8>, DeltaError> {
     Ok(out)
 }
 
-fn round_trip(old: &[u8], new: &[u8]) -> Vec<u8> {
-    let raw = diff(old, new);
-    assert_eq!(apply(&raw, old).expect("valid stream applies"), new);
+fn round_trip(old: &[u8], new: &[u8]) -> delta::RawStream<Vec<u8>> {
+    let raw = stream(old, new);
+    assert_eq!(apply(&raw.out, old).expect("valid stream applies"), new);
     raw
 }
 
@@ -58,7 +74,7 @@ fn inserts_deletes_and_moves() {
     new.extend_from_slice(&noise(5_000, 4));
     new.extend_from_slice(&old[120_000..200_000]);
     let raw = round_trip(&old, &new);
-    let nonzero = raw.iter().filter(|&&b| b != 0).count();
+    let nonzero = raw.out.iter().filter(|&&b| b != 0).count();
     assert!(
         nonzero < 6_000,
         "moved data must be copied, {nonzero} nonzero bytes"
@@ -76,7 +92,10 @@ fn empty_inputs() {
 fn identical() {
     let data = noise(1 << 20, 5);
     let raw = round_trip(&data, &data);
-    assert!(raw.len() < 40 + data.len(), "identical data is one copy");
+    assert!(
+        raw.out.len() < 40 + data.len(),
+        "identical data is one copy"
+    );
 }
 
 #[test]
@@ -85,7 +104,7 @@ fn one_byte_insert_at_start_of_large_buffer() {
     let mut new = vec![0x5a];
     new.extend_from_slice(&old);
     let raw = round_trip(&old, &new);
-    let nonzero_diff = raw.iter().filter(|&&b| b != 0).count();
+    let nonzero_diff = raw.out.iter().filter(|&&b| b != 0).count();
     assert!(
         nonzero_diff < 64,
         "one copy plus one literal, got {nonzero_diff} nonzero bytes"
@@ -106,14 +125,7 @@ fn shifted_addresses_give_mostly_zero_difference() {
     let old = code(50_000, 0, 9);
     let mut new = code(50_000, 0x1000, 9);
     new.splice(1000..1000, noise(777, 10));
-    let raw = round_trip(&old, &new);
-    let patch = delta::write_7z(
-        std::io::Cursor::new(&raw),
-        raw.len() as u64,
-        std::io::Cursor::new(Vec::new()),
-    )
-    .expect("7z written")
-    .into_inner();
+    let patch = pack(&round_trip(&old, &new));
     assert!(
         patch.len() < new.len() / 20,
         "{} patch bytes for {}",
@@ -122,17 +134,22 @@ fn shifted_addresses_give_mostly_zero_difference() {
     );
 }
 
-/// The difference op of the first chunk of a raw stream: the varint after the new length
-/// and four chunk-header fields, the magic being 5 bytes.
-fn first_chunk_op(raw: &[u8]) -> u64 {
-    let mut at = 5;
+/// The varints of a raw stream after its version byte: the new length, then the first
+/// chunk's difference op and records.
+fn varints(raw: &[u8], count: usize) -> Vec<u64> {
+    let mut at = 1;
     let mut fields = Vec::new();
-    while fields.len() < 6 {
-        let (v, used) = delta::decode_varint(&raw[at..], "test").expect("chunk header");
+    while fields.len() < count {
+        let (v, used) = delta::decode_varint(&raw[at..], "test").expect("varint");
         fields.push(v);
         at += used;
     }
-    fields[5]
+    fields
+}
+
+/// The difference op of the first chunk of a raw stream.
+fn first_chunk_op(raw: &delta::RawStream<Vec<u8>>) -> u64 {
+    varints(&raw.out, 2)[1]
 }
 
 #[test]
@@ -159,12 +176,7 @@ fn incompressible_literals_are_stored() -> Result<(), Box<dyn std::error::Error>
     let inserted = noise(200_000, 15);
     new.splice(25_000..25_000, inserted.iter().copied());
     let raw = round_trip(&old, &new);
-    let archive = delta::write_7z(
-        std::io::Cursor::new(&raw),
-        raw.len() as u64,
-        std::io::Cursor::new(Vec::new()),
-    )?
-    .into_inner();
+    let archive = pack(&raw);
     assert!(
         archive.len() < inserted.len() + 400,
         "{} archive bytes for {} random inserted bytes",
@@ -174,7 +186,7 @@ fn incompressible_literals_are_stored() -> Result<(), Box<dyn std::error::Error>
     let mut reader =
         sevenz_rust2::ArchiveReader::new(std::io::Cursor::new(&archive), Default::default())?;
     let member = reader.read_file("")?;
-    assert_eq!(member, raw);
+    assert_eq!(member, raw.out);
     Ok(())
 }
 
@@ -194,7 +206,7 @@ fn regions_map_to_file_offsets() {
     let new: Vec<u8> = [&file[30_000..60_000], &file[150_000..170_000]].concat();
     let raw = delta::diff(&old, &new, &[]).expect("window within limits");
     assert_eq!(
-        apply(&raw, &file).expect("applies against the whole file"),
+        apply(&raw.out, &file).expect("applies against the whole file"),
         new
     );
     assert!(OldWindow::from_regions(&window, &[(0, 5)]).is_err());
@@ -248,28 +260,33 @@ fn specific_errors() {
     let old = b"0123456789".to_vec();
     assert!(matches!(
         apply(b"XXXXX\x00", &old),
-        Err(DeltaError::BadMagic)
+        Err(DeltaError::BadVersion(b'X'))
     ));
-    assert!(matches!(apply(b"RKD", &old), Err(DeltaError::Truncated(_))));
+    assert!(matches!(
+        apply(b"\x05", &old),
+        Err(DeltaError::Truncated(_))
+    ));
     let mut raw = diff(&old, b"0123456789abc");
     raw.push(0);
     assert!(matches!(apply(&raw, &old), Err(DeltaError::TrailingData)));
-    // new_len 4, chunk of 4 bytes: one record copying 4 bytes at old offset 100.
-    let far = b"RKDL\x04\x04\x04\x04\x04\x04\x00\x00\x04\xc8\x01\x01\x01\x04\x00";
+    // new_len 4, op 0: one record copying the whole chunk (code 1) at old offset 100, then
+    // one difference token of 4 raw bytes.
+    let far = b"\x05\x04\x00\x00\x01\xc8\x01\x01\x00\x04\x01\x01\x01\x01";
     assert!(matches!(
         apply(far, &old),
         Err(DeltaError::OldOutOfRange { .. })
     ));
-    // A chunk claiming 1 TiB of control bytes must fail without allocating it.
-    let huge = b"RKDL\x04\x04\x04\x80\x80\x80\x80\x80\x20\x00\x00\x00";
-    assert!(matches!(apply(huge, &old), Err(DeltaError::BadChunk(_))));
-    let oversized = b"RKDL\x04\x80\x80\x80\x80\x10\x80\x80\x80\x80\x10\x00\x00\x00\x00";
-    assert!(matches!(
-        apply(oversized, &old),
-        Err(DeltaError::BadChunk(_))
-    ));
+    // A record claiming 1 TiB of literals in a 4-byte chunk.
+    let huge = b"\x05\x04\x00\x80\x80\x80\x80\x80\x20\x00";
+    assert!(matches!(apply(huge, &old), Err(DeltaError::BadRecord(_))));
+    // A copy of 4 bytes at old offset 0 whose difference section claims 2^32 tokens, or
+    // tokens covering 8 bytes: refused before reading (or allocating) any of them.
+    let many = b"\x05\x04\x00\x00\x01\x00\x80\x80\x80\x80\x10";
+    assert!(matches!(apply(many, &old), Err(DeltaError::BadChunk(_))));
+    let over = b"\x05\x04\x00\x00\x01\x00\x01\x03\x05";
+    assert!(matches!(apply(over, &old), Err(DeltaError::BadChunk(_))));
     // The `far` chunk with difference op 7, which no version defines.
-    let unknown_op = b"RKDL\x04\x04\x04\x04\x04\x04\x07\x00\x04\x00\x01\x01\x01\x04\x00";
+    let unknown_op = b"\x05\x04\x07\x00\x01\xc8\x01\x01\x00\x04\x01\x01\x01\x01";
     assert!(matches!(
         apply(unknown_op, &old),
         Err(DeltaError::BadChunk(m)) if m.contains("op 7")
@@ -279,14 +296,7 @@ fn specific_errors() {
 #[test]
 fn patch_container_is_a_7z() {
     let old = noise(100_000, 19);
-    let raw = diff(&old, &old);
-    let archive = delta::write_7z(
-        std::io::Cursor::new(&raw),
-        raw.len() as u64,
-        std::io::Cursor::new(Vec::new()),
-    )
-    .expect("7z written")
-    .into_inner();
+    let archive = pack(&stream(&old, &old));
     assert_eq!(&archive[..6], b"7z\xbc\xaf\x27\x1c");
 }
 
@@ -315,11 +325,18 @@ fn scattered_pieces() -> (Vec<u8>, Vec<u8>, Vec<delta::Anchor>) {
 fn anchors_round_trip_and_shrink_copy_offsets() {
     let (old, new, anchors) = scattered_pieces();
     let window = OldWindow::contiguous(&old, 0);
-    let anchored = delta::diff(&window, &new, &anchors).expect("window within limits");
+    let anchored = delta::diff(&window, &new, &anchors)
+        .expect("window within limits")
+        .out;
+    // Each piece is one record: no literals, a copy up to the next anchor (code 1, no
+    // length) at the offset the anchor predicts (delta 0).
+    assert_eq!(varints(&anchored, 2 + 15)[2..], [0, 1, 0].repeat(5));
     let mut out = Vec::new();
     delta::apply(&anchored[..], &old[..], &mut out, anchors.iter().copied()).expect("applies");
     assert_eq!(out, new);
-    let plain = delta::diff(&window, &new, &[]).expect("window within limits");
+    let plain = delta::diff(&window, &new, &[])
+        .expect("window within limits")
+        .out;
     assert!(
         anchored.len() < plain.len(),
         "anchored stream {} bytes, plain {}",
@@ -340,7 +357,9 @@ fn anchors_outside_the_old_data_still_round_trip() {
     let (old, new, mut anchors) = scattered_pieces();
     anchors[1].old_pos = u64::MAX - 10;
     anchors[3].old_pos = old.len() as u64 + 4096;
-    let raw = delta::diff(&OldWindow::contiguous(&old, 0), &new, &anchors).expect("diffs");
+    let raw = delta::diff(&OldWindow::contiguous(&old, 0), &new, &anchors)
+        .expect("diffs")
+        .out;
     let mut out = Vec::new();
     delta::apply(&raw[..], &old[..], &mut out, anchors.iter().copied()).expect("applies");
     assert_eq!(out, new);

@@ -1,11 +1,13 @@
 //! Rebuilding new from a raw delta stream and random access to old, one chunk at a time.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 
 use super::format::{
-    Anchor, ChunkHeader, CopyCursor, Cursor, DeltaError, MAGIC, decode_rle, read_varint, unzigzag,
+    Anchor, CopyCursor, DeltaError, DiffOp, VERSION, chunk_len, copy_len, read_rle, read_varint,
+    unzigzag,
 };
 
 /// Random access to the old data a delta stream copies from.
@@ -74,33 +76,43 @@ fn read_section<R: Read>(
     Ok(())
 }
 
+/// A control record with its copy resolved: `lit` literal bytes, then `copy` bytes from
+/// old offset `pos` plus difference bytes.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    lit: u32,
+    copy: u32,
+    pos: u64,
+}
+
 /// Reusable buffers of one chunk.
 #[derive(Default)]
 struct ChunkBuffers {
-    ctrl: Vec<u8>,
-    rle: Vec<u8>,
+    records: Vec<Record>,
+    lists: Vec<u8>,
     diff: Vec<u8>,
     lit: Vec<u8>,
     out: Vec<u8>,
 }
 
-/// Reads the stream's magic and returns the number of bytes it produces.
+/// Reads the stream's version byte and returns the number of bytes it produces.
 pub fn read_header<R: Read + ?Sized>(delta: &mut R) -> Result<u64, DeltaError> {
-    let mut magic = [0u8; MAGIC.len()];
-    delta.read_exact(&mut magic).map_err(|e| match e.kind() {
+    let mut version = [0u8; 1];
+    delta.read_exact(&mut version).map_err(|e| match e.kind() {
         io::ErrorKind::UnexpectedEof => DeltaError::Truncated("header"),
         _ => DeltaError::Io(e),
     })?;
-    if magic != MAGIC {
-        return Err(DeltaError::BadMagic);
+    if version[0] != VERSION {
+        return Err(DeltaError::BadVersion(version[0]));
     }
     read_varint(delta, "header")
 }
 
 /// Applies the raw delta stream `delta` to `old`, writing the rebuilt new data to `out`;
 /// `anchors` (ascending) must be the ones the stream was made with. Returns the number of
-/// bytes written. Memory stays within a few chunk buffers (at most [`MAX_CHUNK_NEW`] new
-/// bytes each) whatever the sizes involved; anchors are pulled as the output reaches them.
+/// bytes written. Memory stays within a few chunk buffers (at most 16 MiB of new bytes
+/// each, and a record per new byte at worst) whatever the sizes involved; anchors are
+/// pulled as the output reaches them.
 pub fn apply<R, O, W>(
     delta: R,
     old: &O,
@@ -112,32 +124,32 @@ where
     O: OldSource + ?Sized,
     W: Write,
 {
-    let mut delta = delta;
+    let mut delta = BufReader::with_capacity(64 << 10, delta);
     let new_len = read_header(&mut delta)?;
     let mut written = 0u64;
     let mut copies = CopyCursor::new(anchors.into_iter());
     let mut bufs = ChunkBuffers::default();
     while written < new_len {
-        let head = ChunkHeader::read(&mut delta)?;
-        if head.chunk_new > new_len - written {
-            return Err(DeltaError::BadChunk(format!(
-                "chunk of {} bytes with {} bytes left to produce",
-                head.chunk_new,
-                new_len - written
-            )));
-        }
-        read_section(&mut delta, head.ctrl_len, &mut bufs.ctrl, "control section")?;
+        let chunk_new = chunk_len(new_len, written);
+        let op = DiffOp::from_code(read_varint(&mut delta, "chunk header")?)?;
+        let chunk = written..written + chunk_new;
+        let diff_len = read_records(
+            &mut delta,
+            chunk,
+            old.size(),
+            &mut copies,
+            &mut bufs.records,
+        )?;
+        read_rle(&mut delta, diff_len, &mut bufs.lists, &mut bufs.diff)?;
         read_section(
             &mut delta,
-            head.rle_len,
-            &mut bufs.rle,
-            "difference section",
+            chunk_new - diff_len,
+            &mut bufs.lit,
+            "literal section",
         )?;
-        decode_rle(&bufs.rle, head.diff_len as usize, &mut bufs.diff)?;
-        read_section(&mut delta, head.lit_len(), &mut bufs.lit, "literal section")?;
-        run_chunk(&mut bufs, old, written, &head, &mut copies)?;
+        run_chunk(&mut bufs, old, op)?;
         out.write_all(&bufs.out)?;
-        written += head.chunk_new;
+        written += chunk_new;
     }
     let mut probe = [0u8; 1];
     if delta.read(&mut probe)? != 0 {
@@ -147,69 +159,87 @@ where
     Ok(written)
 }
 
-/// Executes the control records of the chunk `head` starting at new offset `chunk_start`
-/// into `bufs.out`.
-fn run_chunk<O: OldSource + ?Sized, I: Iterator<Item = Anchor>>(
-    bufs: &mut ChunkBuffers,
-    old: &O,
-    chunk_start: u64,
-    head: &ChunkHeader,
+/// Reads the control records of the chunk producing new offsets `chunk` into `records`,
+/// resolving each copy's length and old offset, and returns the chunk's difference bytes
+/// (the sum of its copies). The records end where they have produced the whole chunk.
+fn read_records<R: Read, I: Iterator<Item = Anchor>>(
+    r: &mut R,
+    chunk: Range<u64>,
+    old_size: u64,
     copies: &mut CopyCursor<I>,
-) -> Result<(), DeltaError> {
-    let chunk_new = head.chunk_new;
-    let mut ctrl = Cursor::new(&bufs.ctrl, "control section");
-    let mut diff = Cursor::new(&bufs.diff, "difference section");
-    let mut lit = Cursor::new(&bufs.lit, "literal section");
-    let out = &mut bufs.out;
-    out.clear();
-    while !ctrl.is_empty() {
-        let lit_len = ctrl.varint()?;
-        let copy_len = ctrl.varint()?;
-        let left = chunk_new - out.len() as u64;
-        if lit_len == 0 && copy_len == 0 {
-            return Err(DeltaError::BadRecord("empty record".into()));
-        }
-        if lit_len > left || copy_len > left - lit_len {
+    records: &mut Vec<Record>,
+) -> Result<u64, DeltaError> {
+    let what = "control section";
+    records.clear();
+    let (mut at, mut diff_len) = (chunk.start, 0u64);
+    while at < chunk.end {
+        let lit = read_varint(r, what)?;
+        let code = read_varint(r, what)?;
+        let left = chunk.end - at;
+        if lit > left {
             return Err(DeltaError::BadRecord(format!(
-                "record of {lit_len} literal + {copy_len} copied bytes overruns its chunk"
+                "record of {lit} literal bytes overruns its chunk"
             )));
         }
-        let lit_bytes = lit
-            .take(lit_len as usize)
-            .map_err(|_| DeltaError::BadRecord("literal section exhausted".into()))?;
-        out.extend_from_slice(lit_bytes);
-        if copy_len == 0 {
-            continue;
-        }
-        let delta = unzigzag(ctrl.varint()?);
-        let base = copies.base(chunk_start + out.len() as u64);
-        // Offsets are coded modulo 2^64 (an anchor may predict any value); only the copy's
-        // place in old matters.
-        let pos = base.wrapping_add(delta as u64);
-        let in_range = pos
-            .checked_add(copy_len)
-            .is_some_and(|end| end <= old.size());
-        if !in_range {
-            return Err(DeltaError::OldOutOfRange {
-                pos,
-                len: copy_len,
-                old_len: old.size(),
-            });
-        }
-        let diff_bytes = diff
-            .take(copy_len as usize)
-            .map_err(|_| DeltaError::BadRecord("difference section exhausted".into()))?;
-        let start = out.len();
-        out.resize(start + copy_len as usize, 0);
-        old.read_exact_at(pos, &mut out[start..])?;
-        head.op.apply(&mut out[start..], diff_bytes);
-        copies.copied(pos + copy_len);
+        at += lit;
+        let (copy, pos) = if code == 0 {
+            if lit == 0 {
+                return Err(DeltaError::BadRecord("empty record".into()));
+            }
+            (0, 0)
+        } else {
+            let (base, span) = copies.start_copy(at, chunk.end);
+            let copy = copy_len(code, span);
+            if copy == 0 || copy > chunk.end - at {
+                return Err(DeltaError::BadRecord(format!(
+                    "record copying {copy} bytes overruns its chunk"
+                )));
+            }
+            // Offsets are coded modulo 2^64 (an anchor may predict any value); only the
+            // copy's place in old matters.
+            let pos = base.wrapping_add(unzigzag(read_varint(r, what)?) as u64);
+            if pos.checked_add(copy).is_none_or(|end| end > old_size) {
+                return Err(DeltaError::OldOutOfRange {
+                    pos,
+                    len: copy,
+                    old_len: old_size,
+                });
+            }
+            copies.copied(pos + copy);
+            (copy, pos)
+        };
+        at += copy;
+        diff_len += copy;
+        records.push(Record {
+            lit: lit as u32,
+            copy: copy as u32,
+            pos,
+        });
     }
-    if out.len() as u64 != chunk_new || !diff.is_empty() || !lit.is_empty() {
-        return Err(DeltaError::BadRecord(format!(
-            "chunk records produce {} of {chunk_new} bytes or leave section bytes unused",
-            out.len()
-        )));
+    Ok(diff_len)
+}
+
+/// Executes the chunk's resolved records into `bufs.out`: its sections were read to fit
+/// them exactly.
+fn run_chunk<O: OldSource + ?Sized>(
+    bufs: &mut ChunkBuffers,
+    old: &O,
+    op: DiffOp,
+) -> Result<(), DeltaError> {
+    let (mut lit, mut diff) = (&bufs.lit[..], &bufs.diff[..]);
+    let out = &mut bufs.out;
+    out.clear();
+    for record in &bufs.records {
+        let (lit_len, copy_len) = (record.lit as usize, record.copy as usize);
+        out.extend_from_slice(&lit[..lit_len]);
+        lit = &lit[lit_len..];
+        if copy_len > 0 {
+            let start = out.len();
+            out.resize(start + copy_len, 0);
+            old.read_exact_at(record.pos, &mut out[start..])?;
+            op.apply(&mut out[start..], &diff[..copy_len]);
+            diff = &diff[copy_len..];
+        }
     }
     Ok(())
 }

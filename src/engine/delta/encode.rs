@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::format::{
-    Anchor, ChunkHeader, CopyCursor, DiffOp, ENCODER_CHUNK_NEW, MAGIC, put_rle, put_varint, zigzag,
+    Anchor, CHUNK_NEW, CopyCursor, DiffOp, VERSION, copy_code, put_rle, put_varint, zigzag,
 };
 use super::matcher::Cover;
 
@@ -123,6 +123,12 @@ struct StreamWriter<W: Write> {
     pending_lit: usize,
     /// New offset of the next byte pushed.
     new_at: u64,
+    /// Bytes the stream produces.
+    new_len: u64,
+    /// Bytes written to `out` so far.
+    written: u64,
+    /// `(start, end)` offsets in the stream of the literal sections written so far.
+    literals: Vec<(u64, u64)>,
     /// What copy offsets are coded against.
     copies: CopyCursor<std::vec::IntoIter<Anchor>>,
 }
@@ -133,7 +139,7 @@ impl<W: Write> StreamWriter<W> {
     }
 
     fn room(&self) -> usize {
-        ENCODER_CHUNK_NEW - self.chunk_used()
+        CHUNK_NEW as usize - self.chunk_used()
     }
 
     fn push_literal(&mut self, mut bytes: &[u8]) -> io::Result<()> {
@@ -154,10 +160,14 @@ impl<W: Write> StreamWriter<W> {
         let (mut new, mut old, mut file_offset) = (new, old, file_offset);
         while !new.is_empty() {
             let take = new.len().min(self.room());
+            let chunk_end = (self.new_at + self.room() as u64).min(self.new_len);
+            let (base, span) = self.copies.start_copy(self.new_at, chunk_end);
             put_varint(&mut self.ctrl, self.pending_lit as u64);
-            put_varint(&mut self.ctrl, take as u64);
-            let delta = file_offset.wrapping_sub(self.copies.base(self.new_at)) as i64;
-            put_varint(&mut self.ctrl, zigzag(delta));
+            put_varint(&mut self.ctrl, copy_code(take as u64, span));
+            put_varint(
+                &mut self.ctrl,
+                zigzag(file_offset.wrapping_sub(base) as i64),
+            );
             self.pending_lit = 0;
             let pairs = new[..take].iter().zip(&old[..take]);
             self.diff
@@ -194,19 +204,18 @@ impl<W: Write> StreamWriter<W> {
         if !diff.is_empty() {
             put_rle(&mut rle, diff);
         }
-        let mut head = Vec::with_capacity(40);
-        ChunkHeader {
-            chunk_new: self.chunk_used() as u64,
-            ctrl_len: self.ctrl.len() as u64,
-            diff_len: diff.len() as u64,
-            rle_len: rle.len() as u64,
-            op,
+        let mut head = Vec::with_capacity(1);
+        put_varint(&mut head, op.code());
+        for section in [&head, &self.ctrl, &rle] {
+            self.out.write_all(section)?;
+            self.written += section.len() as u64;
         }
-        .put(&mut head);
-        self.out.write_all(&head)?;
-        self.out.write_all(&self.ctrl)?;
-        self.out.write_all(&rle)?;
-        self.out.write_all(&self.lit)?;
+        if !self.lit.is_empty() {
+            let end = self.written + self.lit.len() as u64;
+            self.literals.push((self.written, end));
+            self.out.write_all(&self.lit)?;
+            self.written = end;
+        }
         self.ctrl.clear();
         self.diff.clear();
         self.diff_xor.clear();
@@ -225,6 +234,16 @@ fn byte_counts(bytes: &[u8]) -> [u64; 256] {
     counts
 }
 
+/// A finished raw delta stream: where it was written, and where in it the literal sections
+/// are (what may not compress, for [`super::write_7z`]).
+#[derive(Debug)]
+pub struct RawStream<W> {
+    /// The sink the stream was written to.
+    pub out: W,
+    /// `(start, end)` byte offsets in the stream of each nonempty literal section.
+    pub literals: Vec<(u64, u64)>,
+}
+
 /// Writes a raw delta stream to `out` segment by segment, so that neither the new data nor
 /// the stream has to be held whole.
 pub struct Encoder<W: Write> {
@@ -235,7 +254,7 @@ pub struct Encoder<W: Write> {
 impl<W: Write> Encoder<W> {
     /// Starts a stream that will produce `new_len` bytes.
     pub fn new(mut out: W, new_len: u64) -> io::Result<Self> {
-        let mut head = MAGIC.to_vec();
+        let mut head = vec![VERSION];
         put_varint(&mut head, new_len);
         out.write_all(&head)?;
         Ok(Self {
@@ -248,6 +267,9 @@ impl<W: Write> Encoder<W> {
                 scratch: Vec::new(),
                 pending_lit: 0,
                 new_at: 0,
+                new_len,
+                written: head.len() as u64,
+                literals: Vec::new(),
                 copies: CopyCursor::new(Vec::new().into_iter()),
             },
             pieces: Vec::new(),
@@ -281,10 +303,13 @@ impl<W: Write> Encoder<W> {
         self.w.push_literal(&segment[at..])
     }
 
-    /// Writes the last chunk and returns the sink.
-    pub fn finish(mut self) -> io::Result<W> {
+    /// Writes the last chunk and returns the stream.
+    pub fn finish(mut self) -> io::Result<RawStream<W>> {
         self.w.flush()?;
         self.w.out.flush()?;
-        Ok(self.w.out)
+        Ok(RawStream {
+            out: self.w.out,
+            literals: self.w.literals,
+        })
     }
 }

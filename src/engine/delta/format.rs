@@ -3,8 +3,9 @@
 use std::io;
 use std::iter::Peekable;
 
-/// First bytes of every raw delta stream: "RKDL" + format version 4.
-pub const MAGIC: [u8; 5] = *b"RKDL\x04";
+/// First byte of every raw delta stream: its format version. The stream travels inside
+/// `patch.7z`, whose name and `patch.json` already say what it is, so no magic precedes it.
+pub const VERSION: u8 = 5;
 
 /// How a chunk's difference bytes combine with the old bytes they are copied onto. Code
 /// moved by a constant shifts addresses arithmetically (`Add`); flags toggled and bits
@@ -67,13 +68,35 @@ impl DiffOp {
     }
 }
 
-/// Largest number of new bytes one chunk may produce. `apply` buffers one chunk, so this
-/// bounds its memory whatever the stream claims.
-pub const MAX_CHUNK_NEW: u64 = 16 << 20;
+/// New bytes of every chunk but the last, which holds the rest: small enough to bound
+/// `apply` memory (it buffers one chunk), large enough that the three sections of a chunk
+/// stay long, homogeneous runs for LZMA2. Fixed, so chunk sizes need no coding.
+pub const CHUNK_NEW: u64 = 16 << 20;
 
-/// New bytes per chunk written by the encoder: small enough to bound `apply` memory, large
-/// enough that the three sections of a chunk stay long, homogeneous runs for LZMA2.
-pub const ENCODER_CHUNK_NEW: usize = 16 << 20;
+/// New bytes of the chunk starting at new offset `produced` of a stream of `new_len`.
+pub fn chunk_len(new_len: u64, produced: u64) -> u64 {
+    (new_len - produced).min(CHUNK_NEW)
+}
+
+/// A record's copy length as coded: 0 for no copy, 1 for a copy of exactly `span` bytes
+/// (up to the next anchor or the end of the chunk: a whole `patch.data` run predicted by
+/// the map, which then costs no length), `len + 1` otherwise.
+pub fn copy_code(len: u64, span: u64) -> u64 {
+    match len {
+        0 => 0,
+        l if l == span => 1,
+        l => l + 1,
+    }
+}
+
+/// Inverse of [`copy_code`].
+pub fn copy_len(code: u64, span: u64) -> u64 {
+    match code {
+        0 => 0,
+        1 => span,
+        c => c - 1,
+    }
+}
 
 /// A prediction, known to encoder and decoder alike before the stream is read, of where in
 /// old the new bytes from `new_pos` on come from. `patch.7z` takes one from the block map at
@@ -117,15 +140,22 @@ impl<I: Iterator<Item = Anchor>> CopyCursor<I> {
         self.anchors = anchors.peekable();
     }
 
-    /// The old offset a copy record starting at new offset `new_pos` is coded against.
-    pub fn base(&mut self, new_pos: u64) -> u64 {
+    /// For a copy record starting at new offset `new_pos` in a chunk ending at `chunk_end`:
+    /// the old offset it is coded against, and its *span*, the bytes up to the next anchor
+    /// or the chunk's end, whichever comes first.
+    pub fn start_copy(&mut self, new_pos: u64, chunk_end: u64) -> (u64, u64) {
         while let Some(anchor) = self.anchors.next_if(|a| a.new_pos <= new_pos) {
             self.reached = Some(anchor);
         }
-        match self.reached.take() {
+        let base = match self.reached.take() {
             Some(a) => a.old_pos.wrapping_add(new_pos.wrapping_sub(a.new_pos)),
             None => self.last_old_end,
-        }
+        };
+        let end = self
+            .anchors
+            .peek()
+            .map_or(chunk_end, |a| a.new_pos.min(chunk_end));
+        (base, end.saturating_sub(new_pos))
     }
 
     /// Records that the copy just coded ended at old offset `end`.
@@ -134,88 +164,7 @@ impl<I: Iterator<Item = Anchor>> CopyCursor<I> {
     }
 }
 
-/// The header of a chunk: what it produces, its section lengths and its difference op.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChunkHeader {
-    /// New bytes the chunk produces.
-    pub chunk_new: u64,
-    /// Bytes of the control section.
-    pub ctrl_len: u64,
-    /// Difference bytes the run-length coded section decodes to.
-    pub diff_len: u64,
-    /// Bytes of the run-length coded difference section.
-    pub rle_len: u64,
-    /// How the difference bytes combine with old ones.
-    pub op: DiffOp,
-}
-
-impl ChunkHeader {
-    /// Bytes of the literal section, which follows the other two.
-    pub fn lit_len(&self) -> u64 {
-        self.chunk_new - self.diff_len
-    }
-
-    /// Appends the header's five varints.
-    pub fn put(&self, out: &mut Vec<u8>) {
-        for v in [
-            self.chunk_new,
-            self.ctrl_len,
-            self.diff_len,
-            self.rle_len,
-            self.op.code(),
-        ] {
-            put_varint(out, v);
-        }
-    }
-
-    /// Reads a header, refusing lengths no chunk can have: an empty chunk or one above
-    /// [`MAX_CHUNK_NEW`], and sections longer than such a chunk needs, so that a reader
-    /// allocates nothing a lying header asks for.
-    pub fn read<R: io::Read + ?Sized>(r: &mut R) -> Result<Self, DeltaError> {
-        let mut field = || read_varint(r, "chunk header");
-        let (chunk_new, ctrl_len, diff_len, rle_len) = (field()?, field()?, field()?, field()?);
-        let op = DiffOp::from_code(field()?)?;
-        if chunk_new == 0 || chunk_new > MAX_CHUNK_NEW {
-            return Err(DeltaError::BadChunk(format!(
-                "chunk of {chunk_new} bytes (1 to {MAX_CHUNK_NEW} allowed)"
-            )));
-        }
-        if ctrl_len > max_ctrl_len(chunk_new)
-            || diff_len > chunk_new
-            || rle_len > max_rle_len(diff_len)
-        {
-            return Err(DeltaError::BadChunk(format!(
-                "sections ({ctrl_len} control, {diff_len} difference in {rle_len}) too long \
-                 for a {chunk_new}-byte chunk"
-            )));
-        }
-        Ok(Self {
-            chunk_new,
-            ctrl_len,
-            diff_len,
-            rle_len,
-            op,
-        })
-    }
-}
-
-/// Largest encoded control record: two chunk-bounded varints (4 bytes) and one 10-byte one.
-const MAX_RECORD_BYTES: u64 = 18;
-
-/// Largest control section a chunk producing `chunk_new` bytes can need: every record
-/// produces at least one byte.
-pub fn max_ctrl_len(chunk_new: u64) -> u64 {
-    chunk_new.saturating_mul(MAX_RECORD_BYTES)
-}
-
-/// Largest run-length coded difference section for `diff_len` difference bytes: a token
-/// of two varints (at most 4 bytes each for chunk-sized values) produces at least one byte,
-/// plus the two varints giving the lengths of the gap and run lists.
-pub fn max_rle_len(diff_len: u64) -> u64 {
-    diff_len.saturating_mul(9).saturating_add(20)
-}
-
-/// Appends `diff` run-length coded: `gaps_len runs_len gaps runs raw`, where token `i` is
+/// Appends `diff` run-length coded: `count gaps runs raw`, where token `i` of `count` is
 /// the pair (`gaps[i]` zero bytes, then `runs[i]` bytes of `raw`), both lists varints and
 /// `raw` all the nonzero stretches back to back. Long zero runs cost a varint instead of
 /// many LZMA2 match symbols, and keeping gap lengths, run lengths and difference bytes in
@@ -223,8 +172,9 @@ pub fn max_rle_len(diff_len: u64) -> u64 {
 /// gap lengths are not).
 pub fn put_rle(out: &mut Vec<u8>, diff: &[u8]) {
     let (mut gaps, mut runs, mut raw) = (Vec::new(), Vec::new(), Vec::new());
-    let mut at = 0;
+    let (mut at, mut count) = (0, 0);
     while at < diff.len() {
+        count += 1;
         let zeros = diff[at..].iter().take_while(|&&b| b == 0).count();
         let raw_start = at + zeros;
         let raw_len = diff[raw_start..].iter().take_while(|&&b| b != 0).count();
@@ -233,49 +183,70 @@ pub fn put_rle(out: &mut Vec<u8>, diff: &[u8]) {
         raw.extend_from_slice(&diff[raw_start..raw_start + raw_len]);
         at = raw_start + raw_len;
     }
-    put_varint(out, gaps.len() as u64);
-    put_varint(out, runs.len() as u64);
+    put_varint(out, count);
     out.extend_from_slice(&gaps);
     out.extend_from_slice(&runs);
     out.extend_from_slice(&raw);
 }
 
-/// Decodes a run-length coded difference section into `out` (cleared first), which must
-/// come to exactly `diff_len` bytes.
-pub fn decode_rle(rle: &[u8], diff_len: usize, out: &mut Vec<u8>) -> Result<(), DeltaError> {
+/// Reads the run-length coded difference section of a chunk whose copies take `diff_len`
+/// difference bytes from `r`, decoding it into `out` (cleared first); `lists` is scratch
+/// for its token lists. The section delimits itself: its token count, the two lists of that
+/// many varints, then as many raw bytes as the run lengths add up to. A reader therefore
+/// takes in no more than the tokens can use: they may not cover more than `diff_len` bytes.
+pub fn read_rle<R: io::Read + ?Sized>(
+    r: &mut R,
+    diff_len: u64,
+    lists: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Result<(), DeltaError> {
     out.clear();
-    if rle.is_empty() && diff_len == 0 {
+    lists.clear();
+    if diff_len == 0 {
         return Ok(());
     }
     let what = "difference section";
-    let mut head = Cursor::new(rle, what);
-    let gaps_len = head.varint()?;
-    let runs_len = head.varint()?;
-    let mut gaps = Cursor::new(
-        head.take(usize::try_from(gaps_len).unwrap_or(usize::MAX))?,
-        what,
-    );
-    let mut runs = Cursor::new(
-        head.take(usize::try_from(runs_len).unwrap_or(usize::MAX))?,
-        what,
-    );
-    let mut raw = Cursor::new(head.rest(), what);
-    while !gaps.is_empty() {
-        let zeros = gaps.varint()?;
-        let raw_len = runs.varint()?;
-        let left = (diff_len - out.len()) as u64;
-        if zeros + raw_len == 0 || zeros > left || raw_len > left - zeros {
+    let count = read_varint(r, what)?;
+    if count == 0 || count > diff_len {
+        return Err(DeltaError::BadChunk(format!(
+            "{count} difference tokens for {diff_len} difference bytes"
+        )));
+    }
+    let (mut covered, mut raw_len) = (0u64, 0u64);
+    for i in 0..2 * count {
+        let v = read_varint(r, what)?;
+        covered = covered.saturating_add(v);
+        if i >= count {
+            raw_len += v;
+        }
+        if covered > diff_len {
             return Err(DeltaError::BadChunk(format!(
-                "difference token of {zeros} zero and {raw_len} raw bytes overruns {left} bytes"
+                "difference tokens cover more than the chunk's {diff_len} difference bytes"
             )));
         }
-        out.resize(out.len() + zeros as usize, 0);
-        out.extend_from_slice(raw.take(raw_len as usize)?);
+        put_varint(lists, v);
     }
-    if out.len() != diff_len || !raw.is_empty() || !runs.is_empty() {
+    let raw_start = lists.len();
+    if io::Read::read_to_end(&mut io::Read::take(&mut *r, raw_len), lists)? as u64 != raw_len {
+        return Err(DeltaError::Truncated(what));
+    }
+    let (codes, raw) = lists.split_at(raw_start);
+    let (mut gaps, mut runs) = (Cursor::new(codes, what), Cursor::new(codes, what));
+    for _ in 0..count {
+        runs.varint()?;
+    }
+    let mut raw = Cursor::new(raw, what);
+    for _ in 0..count {
+        let (zeros, run) = (gaps.varint()?, runs.varint()?);
+        if zeros + run == 0 {
+            return Err(DeltaError::BadChunk("empty difference token".into()));
+        }
+        out.resize(out.len() + zeros as usize, 0);
+        out.extend_from_slice(raw.take(run as usize)?);
+    }
+    if covered != diff_len {
         return Err(DeltaError::BadChunk(format!(
-            "difference section decodes to {} of {diff_len} bytes or has unused bytes",
-            out.len()
+            "difference section decodes to {covered} of {diff_len} bytes"
         )));
     }
     Ok(())
@@ -284,9 +255,9 @@ pub fn decode_rle(rle: &[u8], diff_len: usize, out: &mut Vec<u8>) -> Result<(), 
 /// Why a raw delta stream could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum DeltaError {
-    /// The stream does not start with [`MAGIC`] (not a delta stream, or another version).
-    #[error("not a rockit delta stream (bad magic or unsupported version)")]
-    BadMagic,
+    /// The stream does not start with [`VERSION`] (not a delta stream, or another version).
+    #[error("not a rockit delta stream of version {VERSION} (first byte {0:#04x})")]
+    BadVersion(u8),
     /// The stream ended before the field or section named.
     #[error("delta stream truncated while reading {0}")]
     Truncated(&'static str),
@@ -349,21 +320,11 @@ impl<'a> Cursor<'a> {
         Self { data, pos: 0, what }
     }
 
-    /// True when every byte was consumed.
-    pub fn is_empty(&self) -> bool {
-        self.pos >= self.data.len()
-    }
-
     /// Decodes one varint.
     pub fn varint(&mut self) -> Result<u64, DeltaError> {
         let (v, used) = decode_varint(&self.data[self.pos..], self.what)?;
         self.pos += used;
         Ok(v)
-    }
-
-    /// The bytes not consumed yet.
-    pub fn rest(&self) -> &'a [u8] {
-        &self.data[self.pos.min(self.data.len())..]
     }
 
     /// Takes the next `n` bytes.

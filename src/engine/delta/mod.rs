@@ -7,12 +7,13 @@
 //!
 //! # Raw delta stream
 //!
-//! Specified byte for byte in docs/FORMAT.md ("The raw delta stream"): a magic, the new
-//! length, then chunks of at most 16 MiB of new, each holding its control records, its
-//! run-length coded difference bytes (gap lengths, run lengths and nonzero bytes as three
-//! lists) and its literal bytes as separate sections. A record appends literals, then copies
-//! old bytes plus difference bytes from an old offset coded relative to the end of the
-//! previous copy.
+//! Specified byte for byte in docs/FORMAT.md ("The raw delta stream"): a version byte, the
+//! new length, then chunks of 16 MiB of new (the last holds the rest), each holding its
+//! control records, its run-length coded difference bytes (gap lengths, run lengths and
+//! nonzero bytes as three lists) and its literal bytes as separate sections. A record
+//! appends literals, then copies old bytes plus difference bytes from an old offset coded
+//! relative to the end of the previous copy or to the map's prediction. Every section
+//! delimits itself, so no lengths are coded beyond what the records need.
 //!
 //! # Memory
 //!
@@ -35,8 +36,13 @@ use std::io::Write;
 
 pub use apply::{FileSource, OldSource, apply, read_header};
 pub use compress::{PATCH_DICT_SIZE, write_7z};
-pub use encode::{DiffError, OldWindow};
+pub use encode::{DiffError, OldWindow, RawStream};
 pub use format::{Anchor, DeltaError, decode_varint, put_varint, read_varint, unzigzag, zigzag};
+
+// A copy's span (up to the next anchor or its chunk's end) must be known when it is coded,
+// and the encoder learns anchors one batch of segments at a time: chunk ends must fall on
+// segment boundaries, so that no anchor of a later batch can end a copy's span.
+const _: () = assert!((SEGMENT as u64).is_multiple_of(format::CHUNK_NEW));
 pub use index::{MAX_WINDOW, index_bytes};
 pub use matcher::{MatchParams, SEGMENT};
 
@@ -48,7 +54,11 @@ pub const fn working_bytes(threads: usize) -> usize {
 }
 
 /// Codes `new` against the old window as a raw delta stream with default tuning.
-pub fn diff(old: &OldWindow<'_>, new: &[u8], anchors: &[Anchor]) -> Result<Vec<u8>, DiffError> {
+pub fn diff(
+    old: &OldWindow<'_>,
+    new: &[u8],
+    anchors: &[Anchor],
+) -> Result<RawStream<Vec<u8>>, DiffError> {
     diff_with(old, new, anchors, MatchParams::default())
 }
 
@@ -58,7 +68,7 @@ pub fn diff_with(
     new: &[u8],
     anchors: &[Anchor],
     params: MatchParams,
-) -> Result<Vec<u8>, DiffError> {
+) -> Result<RawStream<Vec<u8>>, DiffError> {
     let read = |pos: u64, buf: &mut [u8]| {
         let start = pos as usize;
         buf.copy_from_slice(&new[start..start + buf.len()]);
@@ -100,7 +110,7 @@ impl<'a> Differ<'a> {
         anchors: impl IntoIterator<Item = Anchor>,
         out: W,
         params: MatchParams,
-    ) -> Result<W, DiffError> {
+    ) -> Result<RawStream<W>, DiffError> {
         let mut encoder = encode::Encoder::new(out, new_len)?;
         let mut anchors = anchors.into_iter().peekable();
         let batch_len = (params.threads.max(1) * SEGMENT) as u64;

@@ -13,7 +13,7 @@ use super::make::make_patch;
 use super::window::regions_by_content;
 use super::{DATA_FILE, PatchMeta};
 use crate::engine::delta::{
-    self, DeltaError, Differ, FileSource, MatchParams, OldSource, OldWindow,
+    self, DeltaError, Differ, FileSource, MatchParams, OldSource, OldWindow, RawStream,
 };
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
@@ -137,7 +137,7 @@ fn write_raw(
     raw_path: &Path,
     meta: &PatchMeta,
     old_blocks: u64,
-) -> Result<File> {
+) -> Result<RawStream<File>> {
     let data_path = patch_dir.join(DATA_FILE);
     let data = File::open(&data_path).at(&data_path)?;
     let data_len = data.metadata().at(&data_path)?.len();
@@ -151,11 +151,16 @@ fn write_raw(
     let read_new = |pos: u64, buf: &mut [u8]| data.read_exact_at(buf, pos);
     with_anchors(patch_dir, meta, old_blocks, |anchors| {
         let out = BufWriter::with_capacity(1 << 20, raw);
-        differ
+        let stream = differ
             .diff_into(data_len, read_new, anchors, out, MatchParams::default())
-            .map_err(|e| bad_bulk(patch_dir, e))?
-            .into_inner()
-            .map_err(|e| bad_bulk(patch_dir, e))
+            .map_err(|e| bad_bulk(patch_dir, e))?;
+        Ok(RawStream {
+            out: stream
+                .out
+                .into_inner()
+                .map_err(|e| bad_bulk(patch_dir, e))?,
+            literals: stream.literals,
+        })
     })
 }
 
@@ -168,12 +173,16 @@ fn bad_bulk(dir: &Path, reason: impl ToString) -> EngineError {
 }
 
 /// Compresses the raw stream in `raw` (written, positioned at its end) into `target`.
-fn pack_raw(mut raw: File, raw_path: &Path, target: &Path) -> Result<u64> {
+fn pack_raw(raw: RawStream<File>, raw_path: &Path, target: &Path) -> Result<u64> {
+    let RawStream {
+        out: mut raw,
+        literals,
+    } = raw;
     let raw_len = raw.stream_position().at(raw_path)?;
     raw.seek(SeekFrom::Start(0)).at(raw_path)?;
     let mut out = AtomicFile::create(target)?;
     let input = BufReader::with_capacity(1 << 20, raw);
-    delta::write_7z(input, raw_len, out.file()).at(target)?;
+    delta::write_7z(input, raw_len, &literals, out.file()).at(target)?;
     let size = out.file().seek(SeekFrom::End(0)).at(target)?;
     out.commit()?;
     Ok(size)

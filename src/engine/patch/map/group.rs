@@ -5,13 +5,10 @@
 
 use std::io::{self, Read, Write};
 
-use crate::engine::delta::{decode_varint, put_varint, read_varint};
+use crate::engine::delta::{put_varint, read_varint};
 
-/// Most runs in one group: bounds a reader's buffers (under 3 MiB) whatever the map's size.
+/// Most runs in one group: bounds a reader's buffers (under 2 MiB) whatever the map's size.
 pub const GROUP_RUNS: usize = 1 << 16;
-
-/// Longest varint, in bytes.
-const MAX_VARINT: u64 = 10;
 
 /// A run's kind: F blocks where the map expects them.
 pub const KIND_OLD: u8 = 0;
@@ -64,11 +61,8 @@ impl GroupWriter {
         if self.kinds.is_empty() {
             return Ok(());
         }
-        let mut head = Vec::with_capacity(32);
+        let mut head = Vec::with_capacity(4);
         put_varint(&mut head, self.kinds.len() as u64);
-        for list in &self.lists {
-            put_varint(&mut head, list.len() as u64);
-        }
         out.write_all(&head)?;
         out.write_all(&self.kinds)?;
         for list in &mut self.lists {
@@ -84,7 +78,7 @@ impl GroupWriter {
 #[derive(Debug, Default)]
 pub struct GroupReader {
     kinds: Vec<u8>,
-    lists: [Vec<u8>; 4],
+    lists: [Vec<u64>; 4],
     next_run: usize,
     list_pos: [usize; 4],
 }
@@ -95,58 +89,49 @@ impl GroupReader {
         self.next_run == self.kinds.len()
     }
 
-    /// Reads the next group from `input`; the current one must be exhausted.
+    /// Reads the next group from `input`; the current one must be exhausted. The kinds say
+    /// how many values each list holds, so the lists need no lengths.
     pub fn load(&mut self, input: &mut impl Read) -> Result<(), String> {
         let runs = read_varint(input, "map group").map_err(|e| e.to_string())?;
         if runs == 0 || runs > GROUP_RUNS as u64 {
             return Err(format!("map group of {runs} runs"));
         }
-        let mut lens = [0u64; 4];
-        for len in &mut lens {
-            *len = read_varint(input, "map group").map_err(|e| e.to_string())?;
-            if *len > runs * MAX_VARINT {
-                return Err(format!("map group list of {len} bytes for {runs} runs"));
+        read_exact_vec(input, runs as usize, &mut self.kinds)?;
+        let mut values = [0usize; 4];
+        for &kind in &self.kinds {
+            if kind > KIND_OLD_MOVED {
+                return Err(format!("bad run kind {kind}"));
+            }
+            values[count_list(kind)] += 1;
+            if kind == KIND_OLD_MOVED {
+                values[DELTAS] += 1;
             }
         }
-        read_exact_vec(input, runs as usize, &mut self.kinds)?;
-        for (list, len) in self.lists.iter_mut().zip(lens) {
-            read_exact_vec(input, len as usize, list)?;
+        for (list, n) in self.lists.iter_mut().zip(values) {
+            list.clear();
+            for _ in 0..n {
+                list.push(read_varint(input, "map group list").map_err(|e| e.to_string())?);
+            }
         }
         self.next_run = 0;
         self.list_pos = [0; 4];
         Ok(())
     }
 
-    /// The next run of the group; at the group's last run, checks that its lists were used
-    /// up exactly.
+    /// The next run of the group.
     pub fn next(&mut self) -> Result<CodedRun, String> {
         let kind = *self.kinds.get(self.next_run).ok_or("map group exhausted")?;
-        if kind > KIND_OLD_MOVED {
-            return Err(format!("bad run kind {kind}"));
-        }
         self.next_run += 1;
-        let count = self.take(count_list(kind))?;
-        let delta = match kind {
-            KIND_OLD_MOVED => Some(self.take(DELTAS)?),
-            _ => None,
-        };
-        if self.is_exhausted()
-            && self
-                .list_pos
-                .iter()
-                .zip(&self.lists)
-                .any(|(p, l)| *p != l.len())
-        {
-            return Err("map group lists hold unused bytes".into());
-        }
+        let count = self.take(count_list(kind));
+        let delta = (kind == KIND_OLD_MOVED).then(|| self.take(DELTAS));
         Ok((kind, count, delta))
     }
 
-    fn take(&mut self, list: usize) -> Result<u64, String> {
-        let rest = &self.lists[list][self.list_pos[list]..];
-        let (v, used) = decode_varint(rest, "map group list").map_err(|e| e.to_string())?;
-        self.list_pos[list] += used;
-        Ok(v)
+    /// The next value of `list`; [`GroupReader::load`] read as many as the kinds use.
+    fn take(&mut self, list: usize) -> u64 {
+        let v = self.lists[list][self.list_pos[list]];
+        self.list_pos[list] += 1;
+        v
     }
 }
 

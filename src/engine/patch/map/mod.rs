@@ -3,17 +3,15 @@
 
 mod group;
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 
 use crate::engine::delta::{Anchor, DeltaError, put_varint, read_varint, unzigzag, zigzag};
 use crate::engine::image::BLOCK_SIZE;
 use group::{GROUP_RUNS, GroupReader, GroupWriter, KIND_DATA, KIND_OLD, KIND_OLD_MOVED, KIND_ZERO};
 
-/// Version of the map layout, in its header.
-pub const MAP_VERSION: u8 = 4;
-
-/// First bytes of the map, before its version.
-pub const MAGIC: &[u8; 4] = b"RKMP";
+/// Version of the map layout: the map's first byte. The map travels inside `map.7z`,
+/// whose name and `patch.json` already say what it is, so no magic precedes it.
+pub const MAP_VERSION: u8 = 5;
 
 /// Where one block of the new image comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +83,7 @@ impl Cursor {
 impl<W: Write> MapWriter<W> {
     /// Starts a map for a new image of `block_count` blocks.
     pub fn new(mut out: W, block_count: u64) -> io::Result<Self> {
-        let mut header = MAGIC.to_vec();
-        header.push(MAP_VERSION);
+        let mut header = vec![MAP_VERSION];
         put_varint(&mut header, BLOCK_SIZE);
         put_varint(&mut header, block_count);
         out.write_all(&header)?;
@@ -154,7 +151,8 @@ impl<W: Write> MapWriter<W> {
 
 /// Reads a map run by run, checking every run against the sizes of its sources.
 pub struct MapReader<R> {
-    input: R,
+    /// Buffered: lists are read a varint at a time.
+    input: BufReader<R>,
     block_count: u64,
     covered: u64,
     cursor: Cursor,
@@ -163,11 +161,15 @@ pub struct MapReader<R> {
 
 impl<R: Read> MapReader<R> {
     /// Reads the header.
-    pub fn new(mut input: R) -> Result<Self, String> {
-        let mut magic = [0u8; MAGIC.len() + 1];
-        input.read_exact(&mut magic).map_err(short)?;
-        if magic[..MAGIC.len()] != *MAGIC || magic[MAGIC.len()] != MAP_VERSION {
-            return Err("not a ROCKIT block map (bad magic or version)".into());
+    pub fn new(input: R) -> Result<Self, String> {
+        let mut input = BufReader::with_capacity(64 << 10, input);
+        let mut version = [0u8; 1];
+        input.read_exact(&mut version).map_err(short)?;
+        if version[0] != MAP_VERSION {
+            return Err(format!(
+                "not a ROCKIT block map of version {MAP_VERSION} (first byte {:#04x})",
+                version[0]
+            ));
         }
         let mut field = || read_varint(&mut input, "map header").map_err(header_error);
         if field()? != BLOCK_SIZE {
@@ -350,9 +352,8 @@ mod tests {
             writer.push(source)?;
         }
         let (bytes, _) = writer.finish()?;
-        let mut expected = b"RKMP".to_vec();
-        expected.extend_from_slice(&[4, 0x80, 0x20, 4]);
-        expected.extend_from_slice(&[4, 2, 2, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1]);
+        let mut expected = vec![5, 0x80, 0x20, 4];
+        expected.extend_from_slice(&[4, 0, 1, 0, 1, 1, 1, 1, 1]);
         assert_eq!(bytes, expected);
         let mut reader = MapReader::new(&bytes[..])?;
         let anchors: Vec<Anchor> = reader.anchors(3, 2).collect();
