@@ -51,7 +51,7 @@ fn main() -> anyhow::Result<()> {
 
     let t = Instant::now();
     let mut rebuilt = Vec::with_capacity(new.len());
-    delta::apply(&raw[..], &old[..], &mut rebuilt, [])?;
+    delta::apply(&raw[..], new.len() as u64, &old[..], &mut rebuilt, [])?;
     let apply_s = t.elapsed().as_secs_f64();
     if rebuilt != new {
         bail!("applying the delta did not rebuild {new_path}");

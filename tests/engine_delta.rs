@@ -35,15 +35,18 @@ fn pack(raw: &delta::RawStream<Vec<u8>>) -> Vec<u8> {
     .into_inner()
 }
 
-fn apply(raw: &[u8], old: &[u8]) -> Result<Vec<u8>, DeltaError> {
+fn apply(raw: &[u8], new_len: usize, old: &[u8]) -> Result<Vec<u8>, DeltaError> {
     let mut out = Vec::new();
-    delta::apply(raw, old, &mut out, [])?;
+    delta::apply(raw, new_len as u64, old, &mut out, [])?;
     Ok(out)
 }
 
 fn round_trip(old: &[u8], new: &[u8]) -> delta::RawStream<Vec<u8>> {
     let raw = stream(old, new);
-    assert_eq!(apply(&raw.out, old).expect("valid stream applies"), new);
+    assert_eq!(
+        apply(&raw.out, new.len(), old).expect("valid stream applies"),
+        new
+    );
     raw
 }
 
@@ -134,8 +137,8 @@ fn shifted_addresses_give_mostly_zero_difference() {
     );
 }
 
-/// The varints of a raw stream after its version byte: the new length, then the first
-/// chunk's difference op and records.
+/// The varints of a raw stream after its version byte: the first chunk's difference op,
+/// then its records.
 fn varints(raw: &[u8], count: usize) -> Vec<u64> {
     let mut at = 1;
     let mut fields = Vec::new();
@@ -149,7 +152,7 @@ fn varints(raw: &[u8], count: usize) -> Vec<u64> {
 
 /// The difference op of the first chunk of a raw stream.
 fn first_chunk_op(raw: &delta::RawStream<Vec<u8>>) -> u64 {
-    varints(&raw.out, 2)[1]
+    varints(&raw.out, 1)[0]
 }
 
 #[test]
@@ -206,7 +209,7 @@ fn regions_map_to_file_offsets() {
     let new: Vec<u8> = [&file[30_000..60_000], &file[150_000..170_000]].concat();
     let raw = delta::diff(&old, &new, &[]).expect("window within limits");
     assert_eq!(
-        apply(&raw.out, &file).expect("applies against the whole file"),
+        apply(&raw.out, new.len(), &file).expect("applies against the whole file"),
         new
     );
     assert!(OldWindow::from_regions(&window, &[(0, 5)]).is_err());
@@ -223,7 +226,7 @@ fn applies_from_a_file() {
     std::fs::write(&path, &old).expect("write old");
     let source = FileSource::new(std::fs::File::open(&path).expect("open old")).expect("stat");
     let mut out = Vec::new();
-    delta::apply(&raw[..], &source, &mut out, []).expect("applies");
+    delta::apply(&raw[..], new.len() as u64, &source, &mut out, []).expect("applies");
     assert_eq!(out, new);
 }
 
@@ -234,7 +237,10 @@ fn truncated_streams_are_errors() {
     new.splice(10_000..10_000, noise(3_000, 15));
     let raw = diff(&old, &new);
     for cut in 0..raw.len() {
-        assert!(apply(&raw[..cut], &old).is_err(), "cut at {cut} accepted");
+        assert!(
+            apply(&raw[..cut], new.len(), &old).is_err(),
+            "cut at {cut} accepted"
+        );
     }
 }
 
@@ -249,7 +255,7 @@ fn corrupt_streams_never_panic() {
         let mut bad = raw.clone();
         let at = i * 7919 % bad.len();
         bad[at] ^= f | 1;
-        if let Ok(out) = apply(&bad, &old) {
+        if let Ok(out) = apply(&bad, new.len(), &old) {
             assert_eq!(out.len(), new.len());
         }
     }
@@ -259,36 +265,39 @@ fn corrupt_streams_never_panic() {
 fn specific_errors() {
     let old = b"0123456789".to_vec();
     assert!(matches!(
-        apply(b"XXXXX\x00", &old),
+        apply(b"XXXXX\x00", 1, &old),
         Err(DeltaError::BadVersion(b'X'))
     ));
-    assert!(matches!(
-        apply(b"\x05", &old),
-        Err(DeltaError::Truncated(_))
-    ));
+    assert!(matches!(apply(b"", 1, &old), Err(DeltaError::Truncated(_))));
     let mut raw = diff(&old, b"0123456789abc");
     raw.push(0);
-    assert!(matches!(apply(&raw, &old), Err(DeltaError::TrailingData)));
-    // new_len 4, op 0: one record copying the whole chunk (code 1) at old offset 100, then
-    // one difference token of 4 raw bytes.
-    let far = b"\x05\x04\x00\x00\x01\xc8\x01\x01\x00\x04\x01\x01\x01\x01";
     assert!(matches!(
-        apply(far, &old),
+        apply(&raw, 13, &old),
+        Err(DeltaError::TrailingData)
+    ));
+    // 4 bytes, op 0: one record copying the whole chunk (code 1) at old offset 100, then
+    // one difference token of 4 raw bytes.
+    let far = b"\x05\x00\x00\x01\xc8\x01\x01\x00\x04\x01\x01\x01\x01";
+    assert!(matches!(
+        apply(far, 4, &old),
         Err(DeltaError::OldOutOfRange { .. })
     ));
     // A record claiming 1 TiB of literals in a 4-byte chunk.
-    let huge = b"\x05\x04\x00\x80\x80\x80\x80\x80\x20\x00";
-    assert!(matches!(apply(huge, &old), Err(DeltaError::BadRecord(_))));
+    let huge = b"\x05\x00\x80\x80\x80\x80\x80\x20\x00";
+    assert!(matches!(
+        apply(huge, 4, &old),
+        Err(DeltaError::BadRecord(_))
+    ));
     // A copy of 4 bytes at old offset 0 whose difference section claims 2^32 tokens, or
     // tokens covering 8 bytes: refused before reading (or allocating) any of them.
-    let many = b"\x05\x04\x00\x00\x01\x00\x80\x80\x80\x80\x10";
-    assert!(matches!(apply(many, &old), Err(DeltaError::BadChunk(_))));
-    let over = b"\x05\x04\x00\x00\x01\x00\x01\x03\x05";
-    assert!(matches!(apply(over, &old), Err(DeltaError::BadChunk(_))));
+    let many = b"\x05\x00\x00\x01\x00\x80\x80\x80\x80\x10";
+    assert!(matches!(apply(many, 4, &old), Err(DeltaError::BadChunk(_))));
+    let over = b"\x05\x00\x00\x01\x00\x01\x03\x05";
+    assert!(matches!(apply(over, 4, &old), Err(DeltaError::BadChunk(_))));
     // The `far` chunk with difference op 7, which no version defines.
-    let unknown_op = b"\x05\x04\x07\x00\x01\xc8\x01\x01\x00\x04\x01\x01\x01\x01";
+    let unknown_op = b"\x05\x07\x00\x01\xc8\x01\x01\x00\x04\x01\x01\x01\x01";
     assert!(matches!(
-        apply(unknown_op, &old),
+        apply(unknown_op, 4, &old),
         Err(DeltaError::BadChunk(m)) if m.contains("op 7")
     ));
 }
@@ -330,9 +339,16 @@ fn anchors_round_trip_and_shrink_copy_offsets() {
         .out;
     // Each piece is one record: no literals, a copy up to the next anchor (code 1, no
     // length) at the offset the anchor predicts (delta 0).
-    assert_eq!(varints(&anchored, 2 + 15)[2..], [0, 1, 0].repeat(5));
+    assert_eq!(varints(&anchored, 1 + 15)[1..], [0, 1, 0].repeat(5));
     let mut out = Vec::new();
-    delta::apply(&anchored[..], &old[..], &mut out, anchors.iter().copied()).expect("applies");
+    delta::apply(
+        &anchored[..],
+        new.len() as u64,
+        &old[..],
+        &mut out,
+        anchors.iter().copied(),
+    )
+    .expect("applies");
     assert_eq!(out, new);
     let plain = delta::diff(&window, &new, &[])
         .expect("window within limits")
@@ -345,7 +361,7 @@ fn anchors_round_trip_and_shrink_copy_offsets() {
     );
     // The anchors are part of the coding: without them the same stream rebuilds other bytes.
     let mut wrong = Vec::new();
-    let applied = delta::apply(&anchored[..], &old[..], &mut wrong, []);
+    let applied = delta::apply(&anchored[..], new.len() as u64, &old[..], &mut wrong, []);
     assert!(
         applied.is_err() || wrong != new,
         "stream applied the same without anchors"
@@ -361,6 +377,13 @@ fn anchors_outside_the_old_data_still_round_trip() {
         .expect("diffs")
         .out;
     let mut out = Vec::new();
-    delta::apply(&raw[..], &old[..], &mut out, anchors.iter().copied()).expect("applies");
+    delta::apply(
+        &raw[..],
+        new.len() as u64,
+        &old[..],
+        &mut out,
+        anchors.iter().copied(),
+    )
+    .expect("applies");
     assert_eq!(out, new);
 }

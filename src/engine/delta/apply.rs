@@ -95,8 +95,8 @@ struct ChunkBuffers {
     out: Vec<u8>,
 }
 
-/// Reads the stream's version byte and returns the number of bytes it produces.
-pub fn read_header<R: Read + ?Sized>(delta: &mut R) -> Result<u64, DeltaError> {
+/// Reads the stream's version byte, refusing any other version.
+pub fn read_version<R: Read + ?Sized>(delta: &mut R) -> Result<(), DeltaError> {
     let mut version = [0u8; 1];
     delta.read_exact(&mut version).map_err(|e| match e.kind() {
         io::ErrorKind::UnexpectedEof => DeltaError::Truncated("header"),
@@ -105,27 +105,28 @@ pub fn read_header<R: Read + ?Sized>(delta: &mut R) -> Result<u64, DeltaError> {
     if version[0] != VERSION {
         return Err(DeltaError::BadVersion(version[0]));
     }
-    read_varint(delta, "header")
+    Ok(())
 }
 
-/// Applies the raw delta stream `delta` to `old`, writing the rebuilt new data to `out`;
-/// `anchors` (ascending) must be the ones the stream was made with. Returns the number of
-/// bytes written. Memory stays within a few chunk buffers (at most 16 MiB of new bytes
+/// Applies the raw delta stream `delta`, which produces `new_len` bytes, to `old`, writing
+/// them to `out`; `new_len` and `anchors` (ascending) must be the ones the stream was made
+/// with (`patch.json` and `map.7z` give them). Memory stays within a few chunk buffers (at most 16 MiB of new bytes
 /// each, and a record per new byte at worst) whatever the sizes involved; anchors are
 /// pulled as the output reaches them.
 pub fn apply<R, O, W>(
     delta: R,
+    new_len: u64,
     old: &O,
     mut out: W,
     anchors: impl IntoIterator<Item = Anchor>,
-) -> Result<u64, DeltaError>
+) -> Result<(), DeltaError>
 where
     R: Read,
     O: OldSource + ?Sized,
     W: Write,
 {
     let mut delta = BufReader::with_capacity(64 << 10, delta);
-    let new_len = read_header(&mut delta)?;
+    read_version(&mut delta)?;
     let mut written = 0u64;
     let mut copies = CopyCursor::new(anchors.into_iter());
     let mut bufs = ChunkBuffers::default();
@@ -156,7 +157,7 @@ where
         return Err(DeltaError::TrailingData);
     }
     out.flush()?;
-    Ok(written)
+    Ok(())
 }
 
 /// Reads the control records of the chunk producing new offsets `chunk` into `records`,

@@ -252,11 +252,9 @@ pub struct Encoder<W: Write> {
 }
 
 impl<W: Write> Encoder<W> {
-    /// Starts a stream that will produce `new_len` bytes.
+    /// Starts a stream that will produce `new_len` bytes (a figure the decoder must be given).
     pub fn new(mut out: W, new_len: u64) -> io::Result<Self> {
-        let mut head = vec![VERSION];
-        put_varint(&mut head, new_len);
-        out.write_all(&head)?;
+        out.write_all(&[VERSION])?;
         Ok(Self {
             w: StreamWriter {
                 out,
@@ -268,7 +266,7 @@ impl<W: Write> Encoder<W> {
                 pending_lit: 0,
                 new_at: 0,
                 new_len,
-                written: head.len() as u64,
+                written: 1,
                 literals: Vec::new(),
                 copies: CopyCursor::new(Vec::new().into_iter()),
             },

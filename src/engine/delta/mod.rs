@@ -34,7 +34,7 @@ mod matcher;
 
 use std::io::Write;
 
-pub use apply::{FileSource, OldSource, apply, read_header};
+pub use apply::{FileSource, OldSource, apply, read_version};
 pub use compress::{PATCH_DICT_SIZE, write_7z};
 pub use encode::{DiffError, OldWindow, RawStream};
 pub use format::{Anchor, DeltaError, decode_varint, put_varint, read_varint, unzigzag, zigzag};

@@ -127,22 +127,15 @@ pub(super) fn corrupt_map(reason: String) -> EngineError {
     EngineError::corrupt_patch(MAP_FILE, reason)
 }
 
-/// Opens `map.7z` of the patch in `patch_dir`, checks that it describes `meta`'s block count,
-/// and passes its run reader to `visit`.
+/// Opens `map.7z` of the patch in `patch_dir` and passes its run reader, for `meta`'s block
+/// count, to `visit`.
 pub(super) fn read_map<T>(
     patch_dir: &Path,
     meta: &PatchMeta,
     visit: impl FnOnce(&mut MapReader<&mut dyn Read>) -> Result<T>,
 ) -> Result<T> {
     sevenz::read_single(patch_dir, MAP_FILE, corrupt_map, |input| {
-        let mut map = MapReader::new(input).map_err(corrupt_map)?;
-        if map.block_count() != meta.block_count {
-            return Err(corrupt_map(format!(
-                "{} blocks, {PATCH_JSON} says {}",
-                map.block_count(),
-                meta.block_count
-            )));
-        }
+        let mut map = MapReader::new(input, meta.block_count).map_err(corrupt_map)?;
         visit(&mut map)
     })
 }

@@ -249,12 +249,8 @@ fn decode_bulk(patch_dir: &Path, meta: &PatchMeta, old: &FileSource, out: PipeWr
     let old_blocks = old.size() / BLOCK_SIZE;
     let decoded = with_anchors(patch_dir, meta, old_blocks, |anchors| {
         sevenz::read_single(patch_dir, BULK_FILE, corrupt, |input| {
-            match delta::apply(input, old, out, anchors) {
-                Ok(written) if written == meta.data_bytes => Ok(Decoded::Done),
-                Ok(written) => Err(corrupt(format!(
-                    "decodes to {written} bytes, patch.json says {}",
-                    meta.data_bytes
-                ))),
+            match delta::apply(input, meta.data_bytes, old, out, anchors) {
+                Ok(()) => Ok(Decoded::Done),
                 Err(DeltaError::Io(e)) if e.kind() == ErrorKind::BrokenPipe => {
                     Ok(Decoded::ReaderGone)
                 }

@@ -119,7 +119,7 @@ pub fn make_patch(
     let raw_path = out_dir.join(MAP_STAGING);
     let mut raw = AtomicFile::create(&raw_path)?;
     let raw_out = BufWriter::with_capacity(CHUNK, raw.file().try_clone().at(&raw_path)?);
-    let mut map = MapWriter::new(raw_out, new.meta.block_count).at(&raw_path)?;
+    let mut map = MapWriter::new(raw_out).at(&raw_path)?;
     let (mut reused, mut fresh, mut zero) = (0u64, 0u64, 0u64);
     let mut previous: Option<Source> = None;
     let mut old_block = [0u8; BLOCK];

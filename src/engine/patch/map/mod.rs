@@ -5,7 +5,7 @@ mod group;
 
 use std::io::{self, BufReader, Read, Write};
 
-use crate::engine::delta::{Anchor, DeltaError, put_varint, read_varint, unzigzag, zigzag};
+use crate::engine::delta::{Anchor, unzigzag, zigzag};
 use crate::engine::image::BLOCK_SIZE;
 use group::{GROUP_RUNS, GroupReader, GroupWriter, KIND_DATA, KIND_OLD, KIND_OLD_MOVED, KIND_ZERO};
 
@@ -81,12 +81,9 @@ impl Cursor {
 }
 
 impl<W: Write> MapWriter<W> {
-    /// Starts a map for a new image of `block_count` blocks.
-    pub fn new(mut out: W, block_count: u64) -> io::Result<Self> {
-        let mut header = vec![MAP_VERSION];
-        put_varint(&mut header, BLOCK_SIZE);
-        put_varint(&mut header, block_count);
-        out.write_all(&header)?;
+    /// Starts a map (its size and block size are `patch.json`'s to say).
+    pub fn new(mut out: W) -> io::Result<Self> {
+        out.write_all(&[MAP_VERSION])?;
         Ok(Self {
             out,
             current: None,
@@ -160,8 +157,9 @@ pub struct MapReader<R> {
 }
 
 impl<R: Read> MapReader<R> {
-    /// Reads the header.
-    pub fn new(input: R) -> Result<Self, String> {
+    /// Reads the header of a map of a new image of `block_count` blocks (`patch.json`'s
+    /// figure: the map must cover exactly that many).
+    pub fn new(input: R, block_count: u64) -> Result<Self, String> {
         let mut input = BufReader::with_capacity(64 << 10, input);
         let mut version = [0u8; 1];
         input.read_exact(&mut version).map_err(short)?;
@@ -171,11 +169,6 @@ impl<R: Read> MapReader<R> {
                 version[0]
             ));
         }
-        let mut field = || read_varint(&mut input, "map header").map_err(header_error);
-        if field()? != BLOCK_SIZE {
-            return Err("unsupported block size".into());
-        }
-        let block_count = field()?;
         Ok(Self {
             input,
             block_count,
@@ -194,11 +187,6 @@ impl<R: Read> MapReader<R> {
             data_blocks,
             defect: None,
         }
-    }
-
-    /// Blocks of the new image the map describes.
-    pub fn block_count(&self) -> u64 {
-        self.block_count
     }
 
     /// The next run; `None` once all blocks are covered. Runs must stay inside `old_blocks`
@@ -297,14 +285,6 @@ fn short(e: io::Error) -> String {
     format!("map cut short: {e}")
 }
 
-/// Describes a defective header field.
-fn header_error(e: DeltaError) -> String {
-    match e {
-        DeltaError::Truncated(_) => "map cut short in its header".into(),
-        other => format!("bad map header: {other}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,19 +302,19 @@ mod tests {
             Source::Data(2),
             Source::Old(4),
         ];
-        let mut writer = MapWriter::new(Vec::new(), sources.len() as u64)?;
+        let mut writer = MapWriter::new(Vec::new())?;
         for s in sources {
             writer.push(s)?;
         }
         let (bytes, runs) = writer.finish()?;
         assert_eq!(runs, 6);
-        let mut reader = MapReader::new(&bytes[..])?;
+        let mut reader = MapReader::new(&bytes[..], sources.len() as u64)?;
         let mut back = Vec::new();
         while let Some(run) = reader.next_run(10, 3)? {
             back.extend((0..run.count).map(|i| run.source_at(i)));
         }
         assert_eq!(back, sources);
-        let mut reader = MapReader::new(&bytes[..])?;
+        let mut reader = MapReader::new(&bytes[..], sources.len() as u64)?;
         assert!(reader.next_run(6, 3).is_err());
         Ok(())
     }
@@ -342,7 +322,7 @@ mod tests {
     /// The map of docs/FORMAT.md's worked patch example, byte for byte.
     #[test]
     fn worked_example_bytes() -> Result<(), Box<dyn std::error::Error>> {
-        let mut writer = MapWriter::new(Vec::new(), 4)?;
+        let mut writer = MapWriter::new(Vec::new())?;
         for source in [
             Source::Old(0),
             Source::Data(0),
@@ -352,10 +332,9 @@ mod tests {
             writer.push(source)?;
         }
         let (bytes, _) = writer.finish()?;
-        let mut expected = vec![5, 0x80, 0x20, 4];
-        expected.extend_from_slice(&[4, 0, 1, 0, 1, 1, 1, 1, 1]);
+        let expected = [5, 4, 0, 1, 0, 1, 1, 1, 1, 1];
         assert_eq!(bytes, expected);
-        let mut reader = MapReader::new(&bytes[..])?;
+        let mut reader = MapReader::new(&bytes[..], 4)?;
         let anchors: Vec<Anchor> = reader.anchors(3, 2).collect();
         let anchor = |new_pos, old_pos| Anchor { new_pos, old_pos };
         assert_eq!(anchors, [anchor(0, 4096), anchor(4096, 12288)]);
@@ -371,13 +350,13 @@ mod tests {
             1 | 3 => Source::Data(i / 2),
             _ => Source::Old(i / 3),
         };
-        let mut writer = MapWriter::new(Vec::new(), blocks)?;
+        let mut writer = MapWriter::new(Vec::new())?;
         for i in 0..blocks {
             writer.push(source(i))?;
         }
         let (mut bytes, runs) = writer.finish()?;
         assert_eq!(runs, blocks);
-        let mut reader = MapReader::new(&bytes[..])?;
+        let mut reader = MapReader::new(&bytes[..], blocks)?;
         let mut i = 0;
         while let Some(run) = reader.next_run(blocks, blocks / 2)? {
             assert_eq!((run.first, run.count), (source(i), 1));
@@ -386,7 +365,7 @@ mod tests {
         assert_eq!(i, blocks);
         // A byte added to the end is refused.
         bytes.push(0);
-        let mut reader = MapReader::new(&bytes[..])?;
+        let mut reader = MapReader::new(&bytes[..], blocks)?;
         let outcome = std::iter::from_fn(|| reader.next_run(blocks, blocks / 2).transpose())
             .find(Result::is_err);
         assert!(outcome.is_some(), "trailing byte accepted");
