@@ -22,5 +22,12 @@ pub fn write_7z<R: Read, W: Write + Seek>(
     literals: &[(u64, u64)],
     out: W,
 ) -> io::Result<W> {
-    sevenz::write_archive(out, raw.take(raw_len), raw_len, PATCH_DICT_SIZE, literals)
+    sevenz::write_archive(
+        out,
+        raw.take(raw_len),
+        raw_len,
+        PATCH_DICT_SIZE,
+        literals,
+        sevenz::Level::Smallest,
+    )
 }

@@ -148,8 +148,7 @@ impl<'a> Passes<'a> {
         let (extents, extents_rx) = channel();
         let (block_count, count_rx) = channel();
         let (digests, digests_rx) = channel();
-        let (files, files_rx) = sync_channel(QUEUE);
-        let (image, image_rx) = sync_channel(QUEUE);
+        let (hashes, hashes_rx) = sync_channel(QUEUE);
         let (disk, disk_rx) = sync_channel(QUEUE);
         let outputs = Outputs {
             steps,
@@ -163,33 +162,24 @@ impl<'a> Passes<'a> {
         let indexer = spawn(scope, "index", tar, move || {
             encode_index(out_dir, entries, count_rx, extents_rx, digests_rx)
         })?;
-        let file_md5 = spawn(scope, "md5-files", tar, move || {
-            sink::hash_files(files_rx, digests).at(tar)
-        })?;
-        let image_md5 = spawn(scope, "md5-image", tar, move || {
-            Ok(sink::hash_image(image_rx))
+        let md5 = spawn(scope, "md5", tar, move || {
+            sink::hash(hashes_rx, digests).at(tar)
         })?;
         let writer = spawn(scope, "dxf-writer", tar, move || {
             sink::write_image(dxf_file, disk_rx).at(&writer_path)
         })?;
-        let consumers = Consumers { files, image, disk };
+        let consumers = Consumers { hashes, disk };
         let fed = feed::feed(catalog, archive, tar, steps_rx, consumers, progress);
 
         let planned = join(planner, tar);
-        let hashed = join(file_md5, tar);
-        let dxf_md5 = join(image_md5, tar);
+        let dxf_md5 = join(md5, tar);
         let written = join(writer, tar);
-        let failed = fed.is_err()
-            || planned.is_err()
-            || hashed.is_err()
-            || dxf_md5.is_err()
-            || written.is_err();
+        let failed = fed.is_err() || planned.is_err() || dxf_md5.is_err() || written.is_err();
         if failed {
             let index = join(indexer, tar).map(|_| ());
             let all = [
                 fed,
                 planned.map(|_| ()),
-                hashed,
                 dxf_md5.map(|_| ()),
                 written.map(|_| ()),
                 index,
@@ -284,7 +274,12 @@ fn encode_index(
             index::entry_len(e.path.len(), link, extents)
         })
         .sum();
-    sevenz::encode_single(&path, IndexStream::new(&header, index_entries), estimate)
+    sevenz::encode_single(
+        &path,
+        IndexStream::new(&header, index_entries),
+        estimate,
+        sevenz::Level::Quick,
+    )
 }
 
 /// Composes `img.json` and `app.json` for a finished `img.dxf`.

@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use super::BLOCK_SIZE;
 use super::catalog::Catalog;
 use super::plan::Step;
-use super::sink::{FileBatch, FilePiece, ImageBatch, stopped};
+use super::sink::{FilePiece, HashBatch, ImageBatch, stopped};
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::progress::Progress;
 use crate::engine::tar::EntryKind;
@@ -23,10 +23,8 @@ const BATCH: usize = 2 << 20;
 
 /// The threads the batches go to.
 pub struct Consumers {
-    /// Per-file MD5s.
-    pub files: SyncSender<FileBatch>,
-    /// The image's MD5.
-    pub image: SyncSender<ImageBatch>,
+    /// The MD5s of the files and of the image.
+    pub hashes: SyncSender<HashBatch>,
     /// The image's writer.
     pub disk: SyncSender<ImageBatch>,
 }
@@ -209,34 +207,28 @@ impl Feeder<'_> {
         let data = Arc::new(std::mem::replace(&mut self.buf, next));
         self.sent.push_back(Arc::clone(&data));
         self.used = 0;
-        if !self.pieces.is_empty() {
-            let pieces = std::mem::take(&mut self.pieces);
-            let batch = FileBatch {
-                data: Arc::clone(&data),
-                pieces,
-            };
-            self.consumers
-                .files
-                .send(batch)
-                .map_err(|_| stopped())
-                .at(self.tar)?;
-        }
-        if !self.ranges.is_empty() {
+        let ranges = std::mem::take(&mut self.ranges);
+        if !ranges.is_empty() {
             let batch = ImageBatch {
-                data,
-                ranges: std::mem::take(&mut self.ranges),
+                data: Arc::clone(&data),
+                ranges: ranges.clone(),
             };
-            self.consumers
-                .image
-                .send(batch.clone())
-                .map_err(|_| stopped())
-                .at(self.tar)?;
             self.consumers
                 .disk
                 .send(batch)
                 .map_err(|_| stopped())
                 .at(self.tar)?;
         }
+        let batch = HashBatch {
+            data,
+            pieces: std::mem::take(&mut self.pieces),
+            ranges,
+        };
+        self.consumers
+            .hashes
+            .send(batch)
+            .map_err(|_| stopped())
+            .at(self.tar)?;
         Ok(())
     }
 }

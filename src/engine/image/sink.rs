@@ -1,5 +1,6 @@
 //! The consumers of the data pass's batches, each on a thread of its own so they spread over
-//! the cores: per-file MD5s, the image's MD5, and the image's bytes on disk.
+//! the cores: the MD5s (each file's and the image's, side by side on one core), and the
+//! image's bytes on disk.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -7,7 +8,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 
-use md5::{Digest, Md5};
+use crate::engine::md5pair::{Md5, hash_two};
 
 /// A stretch of one file's bytes in a batch.
 pub struct FilePiece {
@@ -17,16 +18,18 @@ pub struct FilePiece {
     pub last: bool,
 }
 
-/// File bytes read once and shared by the consumers, with the file stretches they hold.
-pub struct FileBatch {
+/// File bytes read once and shared by the consumers, with the file stretches they hold and
+/// the stretches (whole blocks) that go next into the image.
+pub struct HashBatch {
     /// The batch's bytes.
     pub data: Arc<Vec<u8>>,
     /// File stretches in file order.
     pub pieces: Vec<FilePiece>,
+    /// Image bytes in image order.
+    pub ranges: Vec<Range<usize>>,
 }
 
 /// The same shared bytes, with the stretches (whole blocks) that go next into the image.
-#[derive(Clone)]
 pub struct ImageBatch {
     /// The batch's bytes.
     pub data: Arc<Vec<u8>>,
@@ -39,40 +42,43 @@ pub fn stopped() -> io::Error {
     io::Error::new(io::ErrorKind::BrokenPipe, "a build stage stopped")
 }
 
-/// Computes the MD5 of each file of `batches`, sending each digest as its file ends.
-pub fn hash_files(batches: Receiver<FileBatch>, digests: Sender<[u8; 16]>) -> io::Result<()> {
-    let mut md5 = Md5::new();
+/// Computes the MD5 of each file of `batches`, sending each digest as its file ends, and
+/// returns the MD5 of their image bytes.
+pub fn hash(batches: Receiver<HashBatch>, digests: Sender<[u8; 16]>) -> io::Result<[u8; 16]> {
+    let (mut file, mut image) = (Md5::default(), Md5::default());
     for batch in batches {
-        for piece in &batch.pieces {
-            md5.update(&batch.data[piece.range.clone()]);
-            if piece.last {
-                digests
-                    .send(md5.finalize_reset().into())
-                    .map_err(|_| stopped())?;
-            }
-        }
+        let data = &batch.data[..];
+        hash_two(
+            &mut file,
+            batch
+                .pieces
+                .iter()
+                .map(|p| (&data[p.range.clone()], p.last)),
+            |digest| digests.send(digest).map_err(|_| stopped()),
+            &mut image,
+            batch.ranges.iter().map(|r| (&data[r.clone()], false)),
+            |_| Ok(()),
+        )?;
     }
-    Ok(())
+    Ok(image.finish())
 }
 
-/// Computes the MD5 of the image bytes of `batches`.
-pub fn hash_image(batches: Receiver<ImageBatch>) -> [u8; 16] {
-    let mut md5 = Md5::new();
-    for batch in batches {
-        for range in &batch.ranges {
-            md5.update(&batch.data[range.clone()]);
-        }
-    }
-    md5.finalize().into()
-}
+/// Bytes written between two flushes to disk: the image reaches the disk while the build
+/// runs, so that committing it at the end has little left to wait for.
+const FLUSH_EVERY: u64 = 8 << 20;
 
-/// Appends the image bytes of `batches` to `file`; returns the bytes written.
+/// Appends the image bytes of `batches` to `file`, flushing them to disk as it goes; returns
+/// the bytes written.
 pub fn write_image(mut file: File, batches: Receiver<ImageBatch>) -> io::Result<u64> {
-    let mut written = 0;
+    let (mut written, mut flushed) = (0, 0);
     for batch in batches {
         for range in &batch.ranges {
             file.write_all(&batch.data[range.clone()])?;
             written += range.len() as u64;
+        }
+        if written - flushed >= FLUSH_EVERY {
+            file.sync_data()?;
+            flushed = written;
         }
     }
     file.flush()?;

@@ -170,7 +170,12 @@ pub fn make_patch(
     let mut raw_file = raw.file().try_clone().at(&raw_path)?;
     let map_len = raw_file.seek(SeekFrom::End(0)).at(&raw_path)?;
     raw_file.seek(SeekFrom::Start(0)).at(&raw_path)?;
-    sevenz::write_single(&out_dir.join(MAP_FILE), &mut raw_file, map_len)?;
+    sevenz::write_single(
+        &out_dir.join(MAP_FILE),
+        &mut raw_file,
+        map_len,
+        sevenz::Level::Smallest,
+    )?;
     drop(raw);
 
     let meta = PatchMeta {

@@ -11,7 +11,7 @@ use crate::engine::fsio::AtomicFile;
 
 mod writer;
 
-pub use writer::write_archive;
+pub use writer::{Level, write_archive};
 
 /// Largest LZMA2 dictionary of metadata members (maps, indexes): LZMA's preset-6 size.
 pub const METADATA_DICT: u32 = 8 << 20;
@@ -19,17 +19,23 @@ pub const METADATA_DICT: u32 = 8 << 20;
 /// Writes `target` as a 7z (LZMA2) archive holding one member with the bytes of `data`, about
 /// `size` bytes (the dictionary is sized for it; a wrong estimate only costs compression or
 /// memory). The member carries no name, timestamps or attributes, so output depends on
-/// content only; 7-Zip names it after the archive (`map.7z` extracts to `map`).
-pub fn write_single(target: &Path, data: impl Read, size: u64) -> Result<()> {
-    encode_single(target, data, size)?.commit()
+/// content only; 7-Zip names it after the archive (`map.7z` extracts to `map`). `level` says
+/// how hard LZMA works.
+pub fn write_single(target: &Path, data: impl Read, size: u64, level: Level) -> Result<()> {
+    encode_single(target, data, size, level)?.commit()
 }
 
 /// Like [`write_single`], but leaves the archive under its temporary name: the caller commits
 /// it once the rest of its output is known good.
-pub fn encode_single(target: &Path, data: impl Read, size: u64) -> Result<AtomicFile> {
+pub fn encode_single(
+    target: &Path,
+    data: impl Read,
+    size: u64,
+    level: Level,
+) -> Result<AtomicFile> {
     let mut out = AtomicFile::create(target)?;
     let file = out.file().try_clone().at(target)?;
-    write_archive(file, data, size, METADATA_DICT, &[]).at(target)?;
+    write_archive(file, data, size, METADATA_DICT, &[], level).at(target)?;
     Ok(out)
 }
 

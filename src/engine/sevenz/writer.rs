@@ -22,6 +22,18 @@ const SMALL_SETTINGS: [(u32, u32, u32); 3] = [(3, 0, 2), (1, 0, 0), (0, 0, 0)];
 /// costs more than that on short stretches. Small members try both ways instead.
 const MIN_STORED_STRETCH: u64 = 64 << 10;
 
+/// How hard LZMA works on a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Preset 9 with the longest match length, small members tried with every setting of
+    /// [`SMALL_SETTINGS`]: patches, which every installed copy of a game downloads.
+    Smallest,
+    /// Preset 1 (LZMA's fast mode, hash chains): the image index, made with every build and
+    /// downloaded once per install. On phaser's 460 KB index it is 4 % larger than
+    /// `Smallest`, and its compression no longer holds up the build.
+    Quick,
+}
+
 /// Smallest dictionary written: tiny members still get a conventional size.
 const MIN_DICT: u32 = 1 << 16;
 
@@ -59,6 +71,7 @@ pub fn write_archive<R: Read, W: Write + Seek>(
     size: u64,
     max_dict: u32,
     stretches: &[(u64, u64)],
+    level: Level,
 ) -> io::Result<W> {
     let start = out.stream_position()?;
     out.write_all(&[0u8; 32])?;
@@ -66,7 +79,7 @@ pub fn write_archive<R: Read, W: Write + Seek>(
     data.by_ref()
         .take(TRY_LIMIT as u64 + 1)
         .read_to_end(&mut head)?;
-    let (unpacked_size, crc, dict) = if head.len() <= TRY_LIMIT {
+    let (unpacked_size, crc, dict) = if head.len() <= TRY_LIMIT && level == Level::Smallest {
         let dict = dictionary(head.len() as u64, max_dict);
         out.write_all(&smallest_packing(&head, dict, stretches)?)?;
         (head.len() as u64, crc32fast::hash(&head), dict)
@@ -78,7 +91,7 @@ pub fn write_archive<R: Read, W: Write + Seek>(
                 .filter(|(s, e)| e - s >= MIN_STORED_STRETCH),
         );
         let mut input = Crc32Reader::new(io::Cursor::new(head).chain(data));
-        let unpacked = compress(&mut out, &mut input, dict, SMALL_SETTINGS[0], &cuts)?.1;
+        let unpacked = compress(&mut out, &mut input, dict, level, SMALL_SETTINGS[0], &cuts)?.1;
         (unpacked, input.hasher.finalize(), dict)
     };
     let packed_size = out.stream_position()? - start - 32;
@@ -116,7 +129,15 @@ fn smallest_packing(member: &[u8], dict: u32, stretches: &[(u64, u64)]) -> io::R
     let mut best: Option<Vec<u8>> = None;
     for setting in SMALL_SETTINGS {
         for cuts in cut_choices {
-            let packed = compress(Vec::new(), &mut &member[..], dict, setting, cuts)?.0;
+            let packed = compress(
+                Vec::new(),
+                &mut &member[..],
+                dict,
+                Level::Smallest,
+                setting,
+                cuts,
+            )?
+            .0;
             if best.as_ref().is_none_or(|b| packed.len() < b.len()) {
                 best = Some(packed);
             }
@@ -140,19 +161,27 @@ fn dictionary_prop(dict: u32) -> u8 {
         .unwrap_or(40)
 }
 
-/// Compresses all of `input` as one LZMA2 stream (preset 9, longest matches) into `out`,
-/// ending a chunk at each of `cuts`; returns `out` and the number of input bytes.
+/// Compresses all of `input` as one LZMA2 stream at `level` (with the literal settings
+/// `lc lp pb` for [`Level::Smallest`]) into `out`, ending a chunk at each of `cuts`; returns
+/// `out` and the number of input bytes.
 fn compress<W: Write>(
     out: W,
     input: &mut dyn Read,
     dict: u32,
+    level: Level,
     (lc, lp, pb): (u32, u32, u32),
     cuts: &[u64],
 ) -> io::Result<(W, u64)> {
-    let mut lzma = LzmaOptions::with_preset(9);
+    let mut lzma = match level {
+        Level::Smallest => {
+            let mut lzma = LzmaOptions::with_preset(9);
+            lzma.nice_len = LzmaOptions::NICE_LEN_MAX;
+            (lzma.lc, lzma.lp, lzma.pb) = (lc, lp, pb);
+            lzma
+        }
+        Level::Quick => LzmaOptions::with_preset(1),
+    };
     lzma.dict_size = dict;
-    lzma.nice_len = LzmaOptions::NICE_LEN_MAX;
-    (lzma.lc, lzma.lp, lzma.pb) = (lc, lp, pb);
     let options = Lzma2Options {
         lzma_options: lzma,
         chunk_size: None,
