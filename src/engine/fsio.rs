@@ -1,10 +1,44 @@
 //! File output that never leaves a half-written file under its final name.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::engine::error::{IoContext, Result};
+
+/// Bytes a [`FlushingWriter`] writes between two flushes to disk.
+const FLUSH_EVERY: u64 = 8 << 20;
+
+/// Writes to a file, flushing what it wrote to disk every [`FLUSH_EVERY`] bytes: a large
+/// output then reaches the disk while the rest of it is being made, so the fsync that
+/// commits it has little left to wait for.
+pub struct FlushingWriter {
+    file: File,
+    unflushed: u64,
+}
+
+impl FlushingWriter {
+    /// Writes to `file` from its current position.
+    pub fn new(file: File) -> Self {
+        Self { file, unflushed: 0 }
+    }
+}
+
+impl Write for FlushingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.unflushed += n as u64;
+        if self.unflushed >= FLUSH_EVERY {
+            self.file.sync_data()?;
+            self.unflushed = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
 
 /// A file written under a temporary name in its final directory and renamed into place by
 /// [`AtomicFile::commit`] after an fsync. Dropped uncommitted, the temporary file is removed.

@@ -3,6 +3,7 @@
 //! No HTTP, no store, no job runner: functions take paths and return metadata or an
 //! [`EngineError`] that carries the facts an API error body needs.
 
+mod buffers;
 pub mod delta;
 pub mod error;
 mod fsio;

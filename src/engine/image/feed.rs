@@ -2,7 +2,6 @@
 //! decisions, into large shared batches for the consumers in [`super::sink`]: the ordered
 //! blocks first, then every regular file in catalog order.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::ops::Range;
 use std::path::Path;
@@ -13,6 +12,7 @@ use super::BLOCK_SIZE;
 use super::catalog::Catalog;
 use super::plan::Step;
 use super::sink::{FilePiece, HashBatch, ImageBatch, stopped};
+use crate::engine::buffers::BufferPool;
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::progress::Progress;
 use crate::engine::tar::EntryKind;
@@ -45,7 +45,7 @@ pub fn feed(
         steps,
         next: None,
         consumers,
-        sent: VecDeque::new(),
+        pool: BufferPool::new(BATCH),
         buf: vec![0u8; BATCH],
         used: 0,
         pieces: Vec::new(),
@@ -64,8 +64,8 @@ struct Feeder<'a> {
     /// A step received but not used yet.
     next: Option<Step>,
     consumers: Consumers,
-    /// Batches handed out, oldest first; reused once the consumers let go of them.
-    sent: VecDeque<Arc<Vec<u8>>>,
+    /// The batches handed out, reused once the consumers let go of them.
+    pool: BufferPool,
     buf: Vec<u8>,
     used: usize,
     pieces: Vec<FilePiece>,
@@ -199,13 +199,8 @@ impl Feeder<'_> {
             self.used = 0;
             return Ok(());
         }
-        let free = self.sent.iter().position(|b| Arc::strong_count(b) == 1);
-        let next = match free.and_then(|i| self.sent.remove(i)).map(Arc::try_unwrap) {
-            Some(Ok(free)) => free,
-            _ => vec![0u8; BATCH],
-        };
-        let data = Arc::new(std::mem::replace(&mut self.buf, next));
-        self.sent.push_back(Arc::clone(&data));
+        let next = self.pool.take();
+        let data = self.pool.share(std::mem::replace(&mut self.buf, next));
         self.used = 0;
         let ranges = std::mem::take(&mut self.ranges);
         if !ranges.is_empty() {

@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 
+use crate::engine::fsio::FlushingWriter;
 use crate::engine::md5pair::{Md5, hash_two};
 
 /// A stretch of one file's bytes in a batch.
@@ -63,22 +64,15 @@ pub fn hash(batches: Receiver<HashBatch>, digests: Sender<[u8; 16]>) -> io::Resu
     Ok(image.finish())
 }
 
-/// Bytes written between two flushes to disk: the image reaches the disk while the build
-/// runs, so that committing it at the end has little left to wait for.
-const FLUSH_EVERY: u64 = 8 << 20;
-
 /// Appends the image bytes of `batches` to `file`, flushing them to disk as it goes; returns
 /// the bytes written.
-pub fn write_image(mut file: File, batches: Receiver<ImageBatch>) -> io::Result<u64> {
-    let (mut written, mut flushed) = (0, 0);
+pub fn write_image(file: File, batches: Receiver<ImageBatch>) -> io::Result<u64> {
+    let mut file = FlushingWriter::new(file);
+    let mut written = 0;
     for batch in batches {
         for range in &batch.ranges {
             file.write_all(&batch.data[range.clone()])?;
             written += range.len() as u64;
-        }
-        if written - flushed >= FLUSH_EVERY {
-            file.sync_data()?;
-            flushed = written;
         }
     }
     file.flush()?;

@@ -4,12 +4,12 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Arc;
 
 use super::map::{MapAnchors, MapReader, Source};
 use super::{DATA_FILE, MAP_FILE, PATCH_JSON, PatchMeta};
+use crate::engine::buffers::BufferPool;
 use crate::engine::error::{EngineError, IoContext, Result};
-use crate::engine::fsio::AtomicFile;
+use crate::engine::fsio::{AtomicFile, FlushingWriter};
 use crate::engine::hashing::Md5Worker;
 use crate::engine::image::reader::Image;
 use crate::engine::image::{BLOCK_SIZE, DXF_FILE};
@@ -77,7 +77,9 @@ pub(super) fn rebuild(
     let old_path = old.dir.join(DXF_FILE);
     progress.begin(meta.block_count * BLOCK_SIZE);
     let mut out = AtomicFile::create(out_dxf)?;
+    let mut writer = FlushingWriter::new(out.file().try_clone().at(out_dxf)?);
     let hasher = Md5Worker::spawn("md5-apply").at(out_dxf)?;
+    let mut buffers = BufferPool::new((CHUNK_BLOCKS * BLOCK_SIZE) as usize);
     read_map(patch_dir, meta, |map| {
         while let Some(run) = map
             .next_run(old.meta.block_count, meta.new_blocks)
@@ -86,19 +88,17 @@ pub(super) fn rebuild(
             let mut done = 0;
             while done < run.count {
                 let n = (run.count - done).min(CHUNK_BLOCKS);
-                let mut chunk = vec![0u8; (n * BLOCK_SIZE) as usize];
+                let len = (n * BLOCK_SIZE) as usize;
+                let mut buffer = buffers.take();
+                let chunk = &mut buffer[..len];
                 match run.source_at(done) {
-                    Source::Old(b) => old
-                        .dxf
-                        .read_exact_at(&mut chunk, b * BLOCK_SIZE)
-                        .at(&old_path)?,
+                    Source::Old(b) => old.dxf.read_exact_at(chunk, b * BLOCK_SIZE).at(&old_path)?,
                     // Kind-1 runs take `patch.data` in order, so the next bytes are block `b`.
-                    Source::Data(_) => data.read_exact(&mut chunk).at(data_name)?,
-                    Source::Zero => {}
+                    Source::Data(_) => data.read_exact(chunk).at(data_name)?,
+                    Source::Zero => chunk.fill(0),
                 }
-                out.file().write_all(&chunk).at(out_dxf)?;
-                let len = chunk.len();
-                hasher.update(Arc::new(chunk), 0..len).at(out_dxf)?;
+                writer.write_all(chunk).at(out_dxf)?;
+                hasher.update(buffers.share(buffer), 0..len).at(out_dxf)?;
                 progress.advance(len as u64);
                 done += n;
             }
