@@ -62,40 +62,57 @@ macro_rules! md5_block {
     }};
 }
 
+#[cfg(any(test, not(target_arch = "x86_64")))]
 macro_rules! scalar_konst {
     ($k:expr) => {
         $k
     };
 }
+#[cfg(any(test, not(target_arch = "x86_64")))]
 macro_rules! scalar_f {
     ($b:expr, $c:expr, $d:expr) => {
         $d ^ ($b & ($c ^ $d))
     };
 }
+#[cfg(any(test, not(target_arch = "x86_64")))]
 macro_rules! scalar_g {
     ($b:expr, $c:expr, $d:expr) => {
         $c ^ ($d & ($b ^ $c))
     };
 }
+#[cfg(any(test, not(target_arch = "x86_64")))]
 macro_rules! scalar_h {
     ($b:expr, $c:expr, $d:expr) => {
         $b ^ $c ^ $d
     };
 }
+#[cfg(any(test, not(target_arch = "x86_64")))]
 macro_rules! scalar_i {
     ($b:expr, $c:expr, $d:expr) => {
         $c ^ ($b | !$d)
     };
 }
+#[cfg(any(test, not(target_arch = "x86_64")))]
 macro_rules! scalar_rol {
     ($x:expr, $s:literal) => {
         $x.rotate_left($s)
     };
 }
 
-/// Compresses `blocks` into one message's `state`: for the ends of messages, and for CPUs
-/// without 128-bit lanes.
+/// Compresses `blocks` into one message's `state`: the ends of messages, and stretches only
+/// one of the two messages has. On x86_64 the `md5-asm` crate's assembly, a quarter faster
+/// than [`compress_portable`] here.
 pub fn compress(state: &mut [u32; 4], blocks: &[[u8; 64]]) {
+    #[cfg(target_arch = "x86_64")]
+    md5_asm::compress(state, blocks);
+    #[cfg(not(target_arch = "x86_64"))]
+    compress_portable(state, blocks);
+}
+
+/// [`compress`] in portable Rust: for CPUs without the assembly, and as the reference the
+/// lanes are tested against.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn compress_portable(state: &mut [u32; 4], blocks: &[[u8; 64]]) {
     let [mut a, mut b, mut c, mut d] = *state;
     let add = u32::wrapping_add;
     for block in blocks {
@@ -277,8 +294,12 @@ mod tests {
         let (b0, b1) = (blocks(1, 37), blocks(2, 37));
         let init = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
         let (mut r0, mut r1) = (init, init);
-        compress(&mut r0, &b0);
-        compress(&mut r1, &b1);
+        compress_portable(&mut r0, &b0);
+        compress_portable(&mut r1, &b1);
+        let (mut a0, mut a1) = (init, init);
+        compress(&mut a0, &b0);
+        compress(&mut a1, &b1);
+        assert_eq!((a0, a1), (r0, r1), "single messages");
         let (mut s0, mut s1) = (init, init);
         compress_pair(&mut s0, &b0, &mut s1, &b1);
         assert_eq!((s0, s1), (r0, r1));
