@@ -7,8 +7,9 @@
 //!
 //! # Raw delta stream
 //!
-//! Specified byte for byte in docs/FORMAT.md ("The raw delta stream"): a version byte, the
-//! new length, then chunks of 16 MiB of new (the last holds the rest), each holding its
+//! Specified byte for byte in docs/FORMAT.md ("The raw delta stream"): a version byte, then
+//! chunks of 16 MiB of new (the last holds the rest; the new length comes from
+//! `patch.json`, not from the stream), each holding its
 //! control records, its run-length coded difference bytes (gap lengths, run lengths and
 //! nonzero bytes as three lists) and its literal bytes as separate sections. A record
 //! appends literals, then copies old bytes plus difference bytes from an old offset coded

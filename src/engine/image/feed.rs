@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use super::BLOCK_SIZE;
 use super::catalog::Catalog;
 use super::plan::Step;
-use super::sink::{FilePiece, HashBatch, ImageBatch, stopped};
+use super::sink::{Batch, FilePiece, stopped};
 use crate::engine::buffers::BufferPool;
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::progress::Progress;
@@ -24,9 +24,9 @@ const BATCH: usize = 2 << 20;
 /// The threads the batches go to.
 pub struct Consumers {
     /// The MD5s of the files and of the image.
-    pub hashes: SyncSender<HashBatch>,
+    pub hashes: SyncSender<Arc<Batch>>,
     /// The image's writer.
-    pub disk: SyncSender<ImageBatch>,
+    pub disk: SyncSender<Arc<Batch>>,
 }
 
 /// Runs the data pass, following `steps`, and returns once every batch is sent.
@@ -202,28 +202,17 @@ impl Feeder<'_> {
         let next = self.pool.take();
         let data = self.pool.share(std::mem::replace(&mut self.buf, next));
         self.used = 0;
-        let ranges = std::mem::take(&mut self.ranges);
-        if !ranges.is_empty() {
-            let batch = ImageBatch {
-                data: Arc::clone(&data),
-                ranges: ranges.clone(),
-            };
-            self.consumers
-                .disk
-                .send(batch)
+        let batch = Arc::new(Batch {
+            data,
+            pieces: std::mem::take(&mut self.pieces),
+            ranges: std::mem::take(&mut self.ranges),
+        });
+        for consumer in [&self.consumers.hashes, &self.consumers.disk] {
+            consumer
+                .send(Arc::clone(&batch))
                 .map_err(|_| stopped())
                 .at(self.tar)?;
         }
-        let batch = HashBatch {
-            data,
-            pieces: std::mem::take(&mut self.pieces),
-            ranges,
-        };
-        self.consumers
-            .hashes
-            .send(batch)
-            .map_err(|_| stopped())
-            .at(self.tar)?;
         Ok(())
     }
 }

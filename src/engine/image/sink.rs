@@ -19,21 +19,14 @@ pub struct FilePiece {
     pub last: bool,
 }
 
-/// File bytes read once and shared by the consumers, with the file stretches they hold and
-/// the stretches (whole blocks) that go next into the image.
-pub struct HashBatch {
+/// Build bytes read once and shared by the consumers, with the file stretches they hold
+/// (for the files' MD5s) and the stretches, whole blocks, that go next into the image (for
+/// its MD5 and the writer).
+pub struct Batch {
     /// The batch's bytes.
     pub data: Arc<Vec<u8>>,
     /// File stretches in file order.
     pub pieces: Vec<FilePiece>,
-    /// Image bytes in image order.
-    pub ranges: Vec<Range<usize>>,
-}
-
-/// The same shared bytes, with the stretches (whole blocks) that go next into the image.
-pub struct ImageBatch {
-    /// The batch's bytes.
-    pub data: Arc<Vec<u8>>,
     /// Image bytes in image order.
     pub ranges: Vec<Range<usize>>,
 }
@@ -45,7 +38,7 @@ pub fn stopped() -> io::Error {
 
 /// Computes the MD5 of each file of `batches`, sending each digest as its file ends, and
 /// returns the MD5 of their image bytes.
-pub fn hash(batches: Receiver<HashBatch>, digests: Sender<[u8; 16]>) -> io::Result<[u8; 16]> {
+pub fn hash(batches: Receiver<Arc<Batch>>, digests: Sender<[u8; 16]>) -> io::Result<[u8; 16]> {
     let (mut file, mut image) = (Md5::default(), Md5::default());
     for batch in batches {
         let data = &batch.data[..];
@@ -66,7 +59,7 @@ pub fn hash(batches: Receiver<HashBatch>, digests: Sender<[u8; 16]>) -> io::Resu
 
 /// Appends the image bytes of `batches` to `file`, flushing them to disk as it goes; returns
 /// the bytes written.
-pub fn write_image(file: File, batches: Receiver<ImageBatch>) -> io::Result<u64> {
+pub fn write_image(file: File, batches: Receiver<Arc<Batch>>) -> io::Result<u64> {
     let mut file = FlushingWriter::new(file);
     let mut written = 0;
     for batch in batches {

@@ -86,7 +86,17 @@ struct Lane<'m, 'd, I> {
     input: I,
 }
 
-impl<'d, I: Iterator<Item = (&'d [u8], bool)>> Lane<'_, 'd, I> {
+impl<'m, 'd, I: Iterator<Item = (&'d [u8], bool)>> Lane<'m, 'd, I> {
+    /// A lane feeding `input` to `md5`.
+    fn new(md5: &'m mut Md5, input: I) -> Self {
+        Self {
+            md5,
+            rest: &[],
+            ends: false,
+            input,
+        }
+    }
+
     /// The whole blocks ready to compress now, finishing messages (`done` gets their
     /// digests) and taking stretches as needed; empty once the input is used up.
     fn ready(
@@ -129,18 +139,7 @@ pub fn hash_two<'d>(
     b_input: impl Iterator<Item = (&'d [u8], bool)>,
     mut b_done: impl FnMut([u8; 16]) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut a = Lane {
-        md5: a,
-        rest: &[],
-        ends: false,
-        input: a_input,
-    };
-    let mut b = Lane {
-        md5: b,
-        rest: &[],
-        ends: false,
-        input: b_input,
-    };
+    let (mut a, mut b) = (Lane::new(a, a_input), Lane::new(b, b_input));
     loop {
         let (xa, xb) = (a.ready(&mut a_done)?, b.ready(&mut b_done)?);
         let n = xa.len().min(xb.len());
@@ -160,28 +159,30 @@ pub fn hash_two<'d>(
     }
 }
 
+/// Deterministic pseudo-random bytes (xorshift) for this module's tests.
+#[cfg(test)]
+fn test_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use md5::Digest;
 
     use super::*;
 
-    fn bytes(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    }
-
     #[test]
     fn digests_match_md5_for_every_tail_length() {
         for len in (0..300).chain([4096, 100_000]) {
-            let data = bytes(len, len as u64);
+            let data = test_bytes(len, len as u64);
             let mut md5 = Md5::default();
             let (mut got, mut image) = (Vec::new(), Md5::default());
             // The message cut into stretches of 1, 2, 3 ... bytes on one lane, the whole of
@@ -216,7 +217,9 @@ mod tests {
 
     #[test]
     fn many_messages_against_one_stream_across_calls() {
-        let files: Vec<Vec<u8>> = (0..40).map(|i| bytes(i * 997 % 9000, i as u64)).collect();
+        let files: Vec<Vec<u8>> = (0..40)
+            .map(|i| test_bytes(i * 997 % 9000, i as u64))
+            .collect();
         let all: Vec<u8> = files.concat();
         let (mut md5, mut image, mut got) = (Md5::default(), Md5::default(), Vec::new());
         for half in files.chunks(20) {

@@ -275,18 +275,11 @@ pub fn compress_pair(s0: &mut [u32; 4], b0: &[[u8; 64]], s1: &mut [u32; 4], b1: 
 mod tests {
     use super::*;
 
-    fn blocks(seed: u32, n: usize) -> Vec<[u8; 64]> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                std::array::from_fn(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 17;
-                    x ^= x << 5;
-                    x as u8
-                })
-            })
-            .collect()
+    fn blocks(seed: u64, n: usize) -> Vec<[u8; 64]> {
+        super::super::test_bytes(64 * n, seed)
+            .as_chunks::<64>()
+            .0
+            .to_vec()
     }
 
     #[test]

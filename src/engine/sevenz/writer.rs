@@ -9,7 +9,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use lzma_rust2::{Lzma2Options, Lzma2Writer, LzmaOptions};
 
 /// Members up to this size are compressed with every setting of [`SMALL_SETTINGS`] and the
-/// smallest result kept; larger ones are streamed with the first.
+/// smallest result kept; larger ones, and every [`Level::Quick`] member, are streamed with
+/// their level's own settings (LZMA's defaults, the first of them).
 const TRY_LIMIT: usize = 128 << 10;
 
 /// LZMA literal context bits, literal position bits and position bits to try: LZMA's
@@ -32,6 +33,22 @@ pub enum Level {
     /// downloaded once per install. On phaser's 460 KB index it is 4 % larger than
     /// `Smallest`, and its compression no longer holds up the build.
     Quick,
+}
+
+impl Level {
+    /// The LZMA options of this level with dictionary `dict`.
+    fn options(self, dict: u32) -> LzmaOptions {
+        let mut lzma = match self {
+            Level::Smallest => {
+                let mut lzma = LzmaOptions::with_preset(9);
+                lzma.nice_len = LzmaOptions::NICE_LEN_MAX;
+                lzma
+            }
+            Level::Quick => LzmaOptions::with_preset(1),
+        };
+        lzma.dict_size = dict;
+        lzma
+    }
 }
 
 /// Smallest dictionary written: tiny members still get a conventional size.
@@ -91,7 +108,7 @@ pub fn write_archive<R: Read, W: Write + Seek>(
                 .filter(|(s, e)| e - s >= MIN_STORED_STRETCH),
         );
         let mut input = Crc32Reader::new(io::Cursor::new(head).chain(data));
-        let unpacked = compress(&mut out, &mut input, dict, level, SMALL_SETTINGS[0], &cuts)?.1;
+        let unpacked = compress(&mut out, &mut input, level.options(dict), &cuts)?.1;
         (unpacked, input.hasher.finalize(), dict)
     };
     let packed_size = out.stream_position()? - start - 32;
@@ -127,17 +144,11 @@ fn smallest_packing(member: &[u8], dict: u32, stretches: &[(u64, u64)]) -> io::R
         &[&[], &set_apart]
     };
     let mut best: Option<Vec<u8>> = None;
-    for setting in SMALL_SETTINGS {
+    for (lc, lp, pb) in SMALL_SETTINGS {
+        let mut lzma = Level::Smallest.options(dict);
+        (lzma.lc, lzma.lp, lzma.pb) = (lc, lp, pb);
         for cuts in cut_choices {
-            let packed = compress(
-                Vec::new(),
-                &mut &member[..],
-                dict,
-                Level::Smallest,
-                setting,
-                cuts,
-            )?
-            .0;
+            let packed = compress(Vec::new(), &mut &member[..], lzma.clone(), cuts)?.0;
             if best.as_ref().is_none_or(|b| packed.len() < b.len()) {
                 best = Some(packed);
             }
@@ -161,27 +172,14 @@ fn dictionary_prop(dict: u32) -> u8 {
         .unwrap_or(40)
 }
 
-/// Compresses all of `input` as one LZMA2 stream at `level` (with the literal settings
-/// `lc lp pb` for [`Level::Smallest`]) into `out`, ending a chunk at each of `cuts`; returns
-/// `out` and the number of input bytes.
+/// Compresses all of `input` as one LZMA2 stream with `lzma` into `out`, ending a chunk at
+/// each of `cuts`; returns `out` and the number of input bytes.
 fn compress<W: Write>(
     out: W,
     input: &mut dyn Read,
-    dict: u32,
-    level: Level,
-    (lc, lp, pb): (u32, u32, u32),
+    lzma: LzmaOptions,
     cuts: &[u64],
 ) -> io::Result<(W, u64)> {
-    let mut lzma = match level {
-        Level::Smallest => {
-            let mut lzma = LzmaOptions::with_preset(9);
-            lzma.nice_len = LzmaOptions::NICE_LEN_MAX;
-            (lzma.lc, lzma.lp, lzma.pb) = (lc, lp, pb);
-            lzma
-        }
-        Level::Quick => LzmaOptions::with_preset(1),
-    };
-    lzma.dict_size = dict;
     let options = Lzma2Options {
         lzma_options: lzma,
         chunk_size: None,
