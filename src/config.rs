@@ -23,6 +23,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub auth: AuthConfig,
     pub webhooks: WebhooksConfig,
+    pub origins: OriginsConfig,
     pub log: LogConfig,
 }
 
@@ -199,6 +200,16 @@ impl Default for WebhooksConfig {
     }
 }
 
+/// The S3 origins of deployments.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OriginsConfig {
+    /// Let origins have loopback, private or link-local addresses (local S3 servers, tests).
+    /// Off by default: an org's user picks an origin's host, and the appliance must not become
+    /// its probe into the network around it.
+    pub allow_private: bool,
+}
+
 /// Logging.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -242,6 +253,13 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The address rule for origins.
+    pub fn origin_policy(&self) -> crate::publish::guard::AddressPolicy {
+        crate::publish::guard::AddressPolicy {
+            allow_private: self.origins.allow_private,
+        }
+    }
+
     /// Builds the effective config from all layers.
     pub fn load(
         file: Option<&Path>,

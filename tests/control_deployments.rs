@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Be, S3Server, Server, assert_error, create_org, login};
+use common::{Be, LOCAL_ORIGINS, S3Server, Server, assert_error, create_org, login, wait_for};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ fn deployment(s3: &S3Server, name: &str, secret: &str) -> Value {
 #[test]
 fn the_seed_modify_body_works_and_secrets_stay_masked_and_sealed() {
     let Some(s3) = S3Server::start() else { return };
-    let server = Server::start();
+    let server = Server::start_with(&[], &[LOCAL_ORIGINS]);
     let admin = admin_of(&server);
     let (status, body) = admin.call(
         Method::POST,
@@ -117,7 +117,7 @@ fn the_seed_modify_body_works_and_secrets_stay_masked_and_sealed() {
 #[test]
 fn wrong_credentials_are_recorded_as_an_error_status_not_a_failure() {
     let Some(s3) = S3Server::start() else { return };
-    let server = Server::start();
+    let server = Server::start_with(&[], &[LOCAL_ORIGINS]);
     let admin = admin_of(&server);
     let (status, body) = admin.call(
         Method::POST,
@@ -171,7 +171,7 @@ fn wrong_credentials_are_recorded_as_an_error_status_not_a_failure() {
 #[test]
 fn a_registered_deployment_is_protected_and_deleting_it_empties_the_orgs_prefix() {
     let Some(s3) = S3Server::start() else { return };
-    let server = Server::start();
+    let server = Server::start_with(&[], &[LOCAL_ORIGINS]);
     let admin = admin_of(&server);
     admin.call(
         Method::POST,
@@ -207,18 +207,9 @@ fn a_registered_deployment_is_protected_and_deleting_it_empties_the_orgs_prefix(
         json!({"status": "success", "message": "deployment deleted"})
     );
 
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (status, _) = admin.call(Method::GET, "/be/v1/deployments/cdn", None);
-        if status == 404 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the deployment record was not removed"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_for("the deployment record to go", 30, || {
+        admin.call(Method::GET, "/be/v1/deployments/cdn", None).0 == 404
+    });
     assert!(
         s3.keys("dxf/acme/").is_empty() && s3.keys("pat/acme/").is_empty(),
         "org files removed"
@@ -320,4 +311,119 @@ fn apps_have_the_seed_shape_projections_and_validated_settings() {
     assert!(!server.data_dir().join("depot/dxf/acme/Sushi").exists());
     let (status, body) = admin.call(Method::GET, "/be/v1/apps/Sushi", None);
     assert_error(status, &body, 404, "not-found");
+}
+
+fn status_of(admin: &Be, name: &str) -> (String, String) {
+    let (status, shown) = admin.call(Method::GET, &format!("/be/v1/deployments/{name}"), None);
+    assert_eq!(status, 200, "{shown}");
+    let d = &shown["deployment"];
+    (
+        d["status"].as_str().unwrap_or("").to_string(),
+        d["statusMessage"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+#[test]
+fn the_probe_refuses_internal_addresses_and_never_echoes_an_answer() {
+    let Some(s3) = S3Server::start() else { return };
+    let server = Server::start();
+    let admin = admin_of(&server);
+    let (status, body) = admin.call(
+        Method::POST,
+        "/be/v1/deployments",
+        Some(deployment(&s3, "local", &s3.secret_key)),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (state, message) = status_of(&admin, "local");
+    assert_eq!(state, "error");
+    assert!(
+        message.contains("loopback") && message.contains("origins.allow_private"),
+        "{message}"
+    );
+    assert!(
+        s3.keys("").is_empty(),
+        "nothing was written: {:?}",
+        s3.keys("")
+    );
+
+    let open = Server::start_with(&[], &[LOCAL_ORIGINS]);
+    let admin = admin_of(&open);
+    let mut internal = deployment(&s3, "internal", "x");
+    internal["origin"]["s3"]["hostname"] =
+        json!(format!("http://{}", open.http.as_deref().expect("http")));
+    let (status, body) = admin.call(Method::POST, "/be/v1/deployments", Some(internal));
+    assert_eq!(status, 200, "{body}");
+    let (state, message) = status_of(&admin, "internal");
+    assert_eq!(state, "error");
+    assert!(message.contains("HTTP 404"), "{message}");
+    for leaked in ["no route", "not-found", "{", "reqwest"] {
+        assert!(
+            !message.contains(leaked),
+            "the answer leaked ({leaked}): {message}"
+        );
+    }
+}
+
+#[test]
+fn a_deployment_whose_origin_is_gone_can_be_fixed_and_deleted() {
+    let Some(s3) = S3Server::start() else { return };
+    let server = Server::start_with(&[], &[LOCAL_ORIGINS]);
+    let admin = admin_of(&server);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    for name in ["gone", "kept"] {
+        let mut body = deployment(&s3, name, &s3.secret_key);
+        body["origin"]["s3"]["hostname"] = json!(format!("http://127.0.0.1:{closed}"));
+        body["origin"]["s3"]["prefix"] = json!(name);
+        let (status, answer) = admin.call(Method::POST, "/be/v1/deployments", Some(body));
+        assert_eq!(status, 200, "{answer}");
+        assert!(status_of(&admin, name).1.contains("cannot connect"));
+    }
+    let (status, body) = admin.call(Method::DELETE, "/be/v1/deployments/gone", None);
+    assert_eq!(status, 200, "{body}");
+    wait_for("the failed deletion to show", 30, || {
+        status_of(&admin, "gone").1.contains("deletion failed")
+    });
+    let (state, message) = status_of(&admin, "gone");
+    assert_eq!(state, "error");
+    assert!(message.contains("keepFiles"), "{message}");
+    s3.put("dxf/acme/game/0001/uuid/img.dxf", b"image");
+    let (status, body) = admin.call(
+        Method::PATCH,
+        "/be/v1/deployments",
+        Some(
+            json!({"name": "gone", "origin": {"s3": {"hostname": s3.hostname(), "prefix": null}}}),
+        ),
+    );
+    assert_eq!(status, 200, "PATCH must fix a failed deletion: {body}");
+    assert_eq!(status_of(&admin, "gone").0, "ok");
+    let (status, body) = admin.call(Method::DELETE, "/be/v1/deployments/gone", None);
+    assert_eq!(status, 200, "DELETE must try again: {body}");
+    wait_for("the deployment record to go", 30, || {
+        admin.call(Method::GET, "/be/v1/deployments/gone", None).0 == 404
+    });
+    assert!(s3.keys("dxf/acme/").is_empty(), "its files went with it");
+
+    let (status, body) = admin.call(
+        Method::DELETE,
+        "/be/v1/deployments/kept?keepFiles=true",
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("left on the origin")),
+        "{body}"
+    );
+    let (status, body) = admin.call(Method::GET, "/be/v1/deployments/kept", None);
+    assert_error(status, &body, 404, "not-found");
+    let (status, body) = admin.call(
+        Method::POST,
+        "/be/v1/deployments",
+        Some(deployment(&s3, "kept", &s3.secret_key)),
+    );
+    assert_eq!(status, 200, "the name is free again: {body}");
 }

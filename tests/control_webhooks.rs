@@ -4,9 +4,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Be, Receiver, Server, assert_error, create_org, login};
+use common::{Be, Receiver, Server, assert_error, create_org, login, wait_for};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -37,14 +37,6 @@ fn bodies(receiver: &Receiver) -> Vec<Value> {
         .iter()
         .map(|r| serde_json::from_slice(&r.body).expect("JSON body"))
         .collect()
-}
-
-fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The Python verification snippet of docs/WEBHOOKS.md.

@@ -31,13 +31,20 @@ pub struct SessionClaims {
     pub exp: i64,
 }
 
+/// An org a two-step login may pick: its name and the id of the org the password opened.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SelectableOrg {
+    pub name: String,
+    pub id: u64,
+}
+
 /// Claims of an org-selection token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrgSelClaims {
     pub typ: TokenType,
     pub sub: String,
     /// The orgs whose password check passed.
-    pub orgs: Vec<String>,
+    pub orgs: Vec<SelectableOrg>,
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
@@ -94,7 +101,11 @@ impl TokenIssuer {
     }
 
     /// A signed org-selection token.
-    pub fn org_selection_token(&self, user: &str, orgs: Vec<String>) -> Result<String, AuthError> {
+    pub fn org_selection_token(
+        &self,
+        user: &str,
+        orgs: Vec<SelectableOrg>,
+    ) -> Result<String, AuthError> {
         let iat = Utc::now().timestamp();
         let claims = OrgSelClaims {
             typ: TokenType::OrgSel,

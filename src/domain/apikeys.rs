@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
-use super::DomainError;
 use super::caller::Caller;
 use super::users::add_api_key;
+use super::{DomainError, in_org};
 use crate::store::{API_KEYS, Account, Store, USERS, org_key};
 
 /// A minted key, shown once.
@@ -36,7 +36,7 @@ impl ApiKeyService {
     ) -> Result<MintedKey, DomainError> {
         let org = caller.org.clone();
         let username = username.to_string();
-        self.store
+        in_org(&self.store, caller)
             .write(move |tx| {
                 let user = tx
                     .open(&USERS)?
@@ -59,7 +59,7 @@ impl ApiKeyService {
     pub async fn delete(&self, caller: &Caller, key_id: &str) -> Result<(), DomainError> {
         let org = caller.org.clone();
         let key_id = key_id.to_string();
-        self.store
+        in_org(&self.store, caller)
             .write(move |tx| {
                 let mut keys = tx.open(&API_KEYS)?;
                 match keys.get(key_id.as_str())? {

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::names::check_name;
-use super::{DomainError, blocking};
-use crate::jobs::queue::NewTask;
+use super::{DomainError, blocking, in_org};
+use crate::jobs::queue::{self, NewTask};
 use crate::jobs::{CLEANUP, CleanupTask, Jobs};
 use crate::publish::depot::{Depot, LAYOUT_ROOTS};
 use crate::store::{
@@ -213,8 +213,7 @@ impl AppService {
         let max_builds = check_max_builds(new.max_builds.unwrap_or(5))?;
         let org = caller.org.clone();
         let now = Utc::now();
-        let record = self
-            .store
+        let record = in_org(&self.store, caller)
             .write(move |tx| {
                 let key = org_key(&org, &new.name);
                 if tx.open(&APPS)?.get(key.as_str())?.is_some() {
@@ -326,8 +325,7 @@ impl AppService {
         }
         let max_builds = patch.max_builds.map(check_max_builds).transpose()?;
         let org = caller.org.clone();
-        let record = self
-            .store
+        let record = in_org(&self.store, caller)
             .write(move |tx| {
                 let key = org_key(&org, &patch.name);
                 let mut app = tx
@@ -369,20 +367,22 @@ impl AppService {
         self.view(record).await
     }
 
-    /// Removes the app; a `cleanup` task removes its files from the depot and its origins.
+    /// Removes the app; a `cleanup` task, submitted in the same transaction, removes its files
+    /// from the depot and its origins.
     pub async fn delete(&self, caller: &Caller, name: &str) -> Result<String, DomainError> {
         let (org, wanted) = (caller.org.clone(), name.to_string());
-        let (app, targets) = self
-            .store
+        let task = in_org(&self.store, caller)
             .write(move |tx| {
-                let key = org_key(&org, &wanted);
+                let org = &org;
+                let key = org_key(org, &wanted);
                 let app = tx
                     .open(&APPS)?
                     .get(key.as_str())?
+                    .filter(|app| app.name == wanted)
                     .ok_or_else(|| DomainError::not_found(format!("app {wanted}")))?;
                 let targets: Vec<String> = if app.deployments.is_empty() {
                     tx.open(&DEPLOYMENTS)?
-                        .with_prefix(&org_prefix(&org))?
+                        .with_prefix(&org_prefix(org))?
                         .into_iter()
                         .map(|(_, d)| d.name)
                         .collect()
@@ -390,24 +390,26 @@ impl AppService {
                     app.deployments.clone()
                 };
                 tx.open(&APPS)?.remove(key.as_str())?;
-                Ok::<_, DomainError>((app, targets))
+                let task = queue::submit(
+                    tx,
+                    NewTask {
+                        kind: CLEANUP.into(),
+                        org: Some(app.org.clone()),
+                        app: Some(app.name.clone()),
+                        group: None,
+                        pipeline: Some(format!("app/{key}")),
+                        params: CleanupTask::app_params(
+                            &app.org,
+                            app_prefixes(&app.org, &app.name),
+                            targets,
+                        ),
+                    },
+                    Utc::now(),
+                )?;
+                Ok::<_, DomainError>(task.name)
             })
             .await?;
-        let task = self
-            .jobs
-            .submit(NewTask {
-                kind: CLEANUP.into(),
-                org: Some(app.org.clone()),
-                app: Some(app.name.clone()),
-                group: None,
-                pipeline: Some(format!("app/{}", org_key(&app.org, &app.name))),
-                params: CleanupTask::app_params(
-                    &app.org,
-                    app_prefixes(&app.org, &app.name),
-                    targets,
-                ),
-            })
-            .await?;
-        Ok(task.name)
+        self.jobs.wake();
+        Ok(task)
     }
 }

@@ -18,6 +18,9 @@ pub enum Principal {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub org: String,
+    /// The id of the org the caller authenticated in: a write on its behalf checks that this
+    /// org still exists, so a request in flight cannot land in a re-created namesake.
+    pub org_id: u64,
     pub username: String,
     pub principal: Principal,
     pub permissions: BTreeMap<String, u32>,

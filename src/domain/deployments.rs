@@ -5,15 +5,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::DomainError;
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::names::check_deployment_name;
+use super::{DomainError, in_org};
 use crate::auth::sealing::Sealer;
 use crate::config::MASK;
-use crate::jobs::queue::NewTask;
+use crate::jobs::queue::{self, NewTask};
 use crate::jobs::{CLEANUP, CleanupTask, Jobs};
 use crate::publish::depot::Depot;
+use crate::publish::guard::AddressPolicy;
 use crate::publish::s3::{S3Origin, S3Target};
 use crate::store::{
     APPS, DEPLOYMENTS, DeploymentRecord, DeploymentStatus, DlAuthSettings, S3Settings, Store,
@@ -243,15 +244,17 @@ pub struct DeploymentService {
     store: Store,
     sealer: Sealer,
     jobs: Jobs,
+    policy: AddressPolicy,
 }
 
 impl DeploymentService {
     /// Deployments in `store`, secrets sealed with `sealer`, cleanups through `jobs`.
-    pub fn new(store: Store, sealer: Sealer, jobs: Jobs) -> Self {
+    pub fn new(store: Store, sealer: Sealer, jobs: Jobs, policy: AddressPolicy) -> Self {
         Self {
             store,
             sealer,
             jobs,
+            policy,
         }
     }
 
@@ -268,7 +271,7 @@ impl DeploymentService {
     }
 
     /// Writes and deletes a probe object with the credentials.
-    async fn probe(s3: &S3Body) -> (DeploymentStatus, String) {
+    async fn probe(&self, s3: &S3Body) -> (DeploymentStatus, String) {
         let target = S3Target {
             hostname: s3.hostname.clone(),
             access_key: s3.access_key.clone(),
@@ -277,7 +280,7 @@ impl DeploymentService {
             bucket: s3.bucket.clone(),
             prefix: s3.prefix.clone().unwrap_or_default(),
         };
-        let outcome = match S3Origin::new(&target) {
+        let outcome = match S3Origin::new(&target, self.policy) {
             Ok(origin) => origin.probe().await,
             Err(e) => Err(e),
         };
@@ -384,9 +387,9 @@ impl DeploymentService {
     /// Creates a deployment; a failed credential probe is recorded, not refused.
     pub async fn create(&self, caller: &Caller, new: NewDeployment) -> Result<(), DomainError> {
         check(&new)?;
-        let probe = Self::probe(&new.origin.s3).await;
+        let probe = self.probe(&new.origin.s3).await;
         let record = self.record(&caller.org, &new, probe, Utc::now())?;
-        self.store
+        in_org(&self.store, caller)
             .write(move |tx| {
                 let key = org_key(&record.org, &record.name);
                 let mut table = tx.open(&DEPLOYMENTS)?;
@@ -466,9 +469,9 @@ impl DeploymentService {
         let new: NewDeployment = serde_json::from_value(merged)
             .map_err(|e| DomainError::invalid("body", e.to_string()))?;
         check(&new)?;
-        let probe = Self::probe(&new.origin.s3).await;
+        let probe = self.probe(&new.origin.s3).await;
         let record = self.record(&caller.org, &new, probe, stored.created)?;
-        self.store
+        in_org(&self.store, caller)
             .write(move |tx| {
                 let key = org_key(&record.org, &record.name);
                 let mut table = tx.open(&DEPLOYMENTS)?;
@@ -563,22 +566,29 @@ impl DeploymentService {
         })
     }
 
-    /// Refused while an app registers it; otherwise marked `deleting` and a `cleanup` task
-    /// removes the org's files from the origin, then the record.
-    pub async fn delete(&self, caller: &Caller, name: &str) -> Result<String, DomainError> {
+    /// Refused while an app registers it. Otherwise marked `deleting`, and a `cleanup` task
+    /// (submitted in the same transaction) removes the org's files from the origin, then the
+    /// record; with `keep_files` the record goes at once and the origin is left as it is.
+    /// Returns the cleanup task's name.
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        name: &str,
+        keep_files: bool,
+    ) -> Result<Option<String>, DomainError> {
         let (org, wanted) = (caller.org.clone(), name.to_string());
-        let deployment = self
-            .store
+        let task = in_org(&self.store, caller)
             .write(move |tx| {
-                let key = org_key(&org, &wanted);
+                let org = &org;
+                let key = org_key(org, &wanted);
                 let mut deployment = tx
                     .open(&DEPLOYMENTS)?
                     .get(key.as_str())?
-                    .filter(|d| d.status != DeploymentStatus::Deleting)
+                    .filter(|d| d.name == wanted && d.status != DeploymentStatus::Deleting)
                     .ok_or_else(|| DomainError::not_found(format!("deployment {wanted}")))?;
                 let registering: Vec<String> = tx
                     .open(&APPS)?
-                    .with_prefix(&org_prefix(&org))?
+                    .with_prefix(&org_prefix(org))?
                     .into_iter()
                     .filter(|(_, app)| {
                         app.deployments
@@ -594,31 +604,36 @@ impl DeploymentService {
                         registering.join(", ")
                     )));
                 }
+                if keep_files {
+                    tx.open(&DEPLOYMENTS)?.remove(key.as_str())?;
+                    return Ok(None);
+                }
                 deployment.status = DeploymentStatus::Deleting;
                 deployment.status_message = "removing published files".into();
                 deployment.updated = Utc::now();
                 tx.open(&DEPLOYMENTS)?.put(key.as_str(), &deployment)?;
-                Ok(deployment)
+                let task = queue::submit(
+                    tx,
+                    NewTask {
+                        kind: CLEANUP.into(),
+                        org: Some(deployment.org.clone()),
+                        app: None,
+                        group: None,
+                        pipeline: Some(format!("deployment/{key}")),
+                        params: CleanupTask::deployment_params(
+                            &deployment.org,
+                            &deployment.name,
+                            Depot::org_prefixes(&deployment.org),
+                        ),
+                    },
+                    Utc::now(),
+                )?;
+                Ok(Some(task.name))
             })
             .await?;
-        let task = self
-            .jobs
-            .submit(NewTask {
-                kind: CLEANUP.into(),
-                org: Some(deployment.org.clone()),
-                app: None,
-                group: None,
-                pipeline: Some(format!(
-                    "deployment/{}",
-                    org_key(&deployment.org, &deployment.name)
-                )),
-                params: CleanupTask::deployment_params(
-                    &deployment.org,
-                    &deployment.name,
-                    Depot::org_prefixes(&deployment.org),
-                ),
-            })
-            .await?;
-        Ok(task.name)
+        if task.is_some() {
+            self.jobs.wake();
+        }
+        Ok(task)
     }
 }

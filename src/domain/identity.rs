@@ -6,7 +6,9 @@ use super::DomainError;
 use super::caller::{Caller, Principal, effective};
 use crate::auth::tokens::{TokenIssuer, TokenType, secret_hash};
 use crate::auth::{AuthError, apikey, constant_time_eq};
-use crate::store::{API_KEYS, Account, ROLES, ReadTx, SESSIONS, Store, StoreError, USERS, org_key};
+use crate::store::{
+    API_KEYS, Account, ORGS, ROLES, ReadTx, SESSIONS, Store, StoreError, USERS, org_key,
+};
 
 /// Credentials as presented by a request.
 #[derive(Debug, Clone)]
@@ -32,13 +34,17 @@ fn unknown_key() -> DomainError {
     AuthError::Unauthorized("unknown or revoked API key".into()).into()
 }
 
-/// Loads a user of an org with the OR of its roles' permissions.
+/// Loads a user of an org with the OR of its roles' permissions; `None` when the user or
+/// the org is gone.
 pub fn load_caller(
     tx: &ReadTx,
     org: &str,
     username: &str,
     session: Option<String>,
 ) -> Result<Option<Caller>, StoreError> {
+    let Some(org_record) = tx.open(&ORGS)?.get(org.to_ascii_lowercase().as_str())? else {
+        return Ok(None);
+    };
     let Some(user) = tx.open(&USERS)?.get(org_key(org, username).as_str())? else {
         return Ok(None);
     };
@@ -55,6 +61,7 @@ pub fn load_caller(
     };
     Ok(Some(Caller {
         org: user.org,
+        org_id: org_record.id,
         username: user.username,
         principal,
         permissions: effective(masks.iter()),
@@ -93,7 +100,9 @@ impl IdentityService {
                     .ok_or_else(|| {
                         AuthError::Invalid("the session has ended; log in again".into())
                     })?;
+                let org_id = session.org_id;
                 load_caller(tx, &session.org, &session.username, Some(session.id))?
+                    .filter(|caller| org_id == 0 || caller.org_id == org_id)
                     .ok_or_else(|| AuthError::Invalid("the user no longer exists".into()).into())
             })
             .await

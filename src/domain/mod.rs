@@ -52,3 +52,43 @@ where
         })
         .await
 }
+
+/// Write transactions on behalf of a caller: each first checks that the caller's org still
+/// exists as the one it authenticated in, so a request in flight while its org is deleted (or
+/// re-created under the same name) cannot leave records behind.
+pub(crate) struct OrgWriter<'a> {
+    store: &'a crate::store::Store,
+    org: String,
+    org_id: u64,
+}
+
+/// The writer for `caller`'s org.
+pub(crate) fn in_org<'a>(store: &'a crate::store::Store, caller: &caller::Caller) -> OrgWriter<'a> {
+    OrgWriter {
+        store,
+        org: caller.org.clone(),
+        org_id: caller.org_id,
+    }
+}
+
+impl OrgWriter<'_> {
+    /// Runs `f` in a write transaction of the caller's live org.
+    pub(crate) async fn write<R: Send + 'static>(
+        self,
+        f: impl FnOnce(&crate::store::WriteTx) -> Result<R, DomainError> + Send + 'static,
+    ) -> Result<R, DomainError> {
+        let (org, org_id) = (self.org, self.org_id);
+        self.store
+            .write(move |tx| {
+                let live = tx
+                    .open(&crate::store::ORGS)?
+                    .get(org.to_ascii_lowercase().as_str())?
+                    .is_some_and(|record| record.id == org_id);
+                if !live {
+                    return Err(DomainError::not_found(format!("org {org}")));
+                }
+                f(tx)
+            })
+            .await
+    }
+}

@@ -8,12 +8,13 @@ use super::names::check_name;
 use super::permissions::{ADMINISTRATORS, maxima};
 use super::{DomainError, blocking};
 use crate::auth::password;
-use crate::jobs::queue::NewTask;
+use crate::jobs::queue::{self, NewTask};
 use crate::jobs::{CLEANUP, CleanupTask, Jobs};
 use crate::publish::depot::Depot;
+use crate::publish::origins::same_place;
 use crate::store::{
-    APPS, Account, ORGS, OrgRecord, ROLES, RoleRecord, Store, USERS, UserRecord, org_key,
-    org_prefix, put_user, remove_user,
+    APPS, Account, DeploymentRecord, ORG_IDS, ORGS, OrgRecord, ROLES, RoleRecord, S3Settings,
+    Store, StoreError, UserRecord, WriteTx, org_key, org_prefix, purge_org, put_user,
 };
 
 /// Shortest password accepted for a person.
@@ -94,6 +95,7 @@ impl OrgService {
         .await?;
         let now = Utc::now();
         let org = OrgRecord {
+            id: 0,
             label: new.label.unwrap_or_else(|| new.name.clone()),
             name: new.name,
             created: now,
@@ -121,21 +123,30 @@ impl OrgService {
             created: now,
             updated: now,
         };
-        let stored = org.clone();
-        self.store
+        let stored = self
+            .store
             .write(move |tx| {
-                let mut orgs = tx.open(&ORGS)?;
+                let mut org = org;
                 let key = org.name.to_ascii_lowercase();
-                if orgs.get(key.as_str())?.is_some() {
+                if tx.open(&ORGS)?.get(key.as_str())?.is_some() {
                     return Err(DomainError::Exists {
                         what: format!("org {}", org.name),
                     });
                 }
-                orgs.put(key.as_str(), &org)?;
+                if let Some(task) = pending_prune(tx, &org.name)? {
+                    return Err(DomainError::Exists {
+                        what: format!(
+                            "org {} (its files are still being removed by task {task}; retry when it ends)",
+                            org.name
+                        ),
+                    });
+                }
+                org.id = tx.next_id(ORG_IDS)?;
+                tx.open(&ORGS)?.put(key.as_str(), &org)?;
                 tx.open(&ROLES)?
                     .put(org_key(&org.name, &role.name).as_str(), &role)?;
                 put_user(tx, &user)?;
-                Ok(())
+                Ok(org)
             })
             .await?;
         Ok(CreatedOrg {
@@ -211,39 +222,65 @@ impl OrgService {
         })
     }
 
-    /// Deletes every record of the org; with `prune` a `cleanup` task also removes its
-    /// published files. Returns that task's name.
+    /// Deletes the org and every record of it in one transaction; with `prune` a `cleanup`
+    /// task, submitted in that transaction, also removes its published files from the depot
+    /// and from the origins of its deployments. Returns that task's name.
     pub async fn delete(&self, name: &str, prune: bool) -> Result<Option<String>, DomainError> {
         let org = self.record(name).await?;
-        let removed = org.clone();
-        self.store
-            .write(move |tx| {
-                let prefix = org_prefix(&removed.name);
-                tx.open(&ROLES)?.remove_prefix(&prefix)?;
-                let users = tx.open(&USERS)?.with_prefix(&prefix)?;
-                for (_, user) in users {
-                    remove_user(tx, &removed.name, &user.username)?;
-                }
-                tx.open(&APPS)?.remove_prefix(&prefix)?;
-                tx.open(&ORGS)?
-                    .remove(removed.name.to_ascii_lowercase().as_str())?;
-                Ok::<_, DomainError>(())
-            })
-            .await?;
-        if !prune {
-            return Ok(None);
-        }
         let task = self
-            .jobs
-            .submit(NewTask {
-                kind: CLEANUP.into(),
-                org: Some(org.name.clone()),
-                app: None,
-                group: None,
-                pipeline: Some(format!("org/{}", org.name.to_ascii_lowercase())),
-                params: CleanupTask::depot_params(Depot::org_prefixes(&org.name)),
+            .store
+            .write(move |tx| {
+                let deployments = purge_org(tx, &org)?;
+                if !prune {
+                    return Ok::<_, DomainError>(None);
+                }
+                let task = queue::submit(
+                    tx,
+                    NewTask {
+                        kind: CLEANUP.into(),
+                        org: None,
+                        app: None,
+                        group: None,
+                        pipeline: Some(prune_pipeline(&org.name)),
+                        params: CleanupTask::org_params(
+                            Depot::org_prefixes(&org.name),
+                            distinct_places(deployments),
+                        ),
+                    },
+                    Utc::now(),
+                )?;
+                Ok(Some(task.name))
             })
             .await?;
-        Ok(Some(task.name))
+        if task.is_some() {
+            self.jobs.wake();
+        }
+        Ok(task)
     }
+}
+
+/// The pipeline of an org's prune: while one of its tasks is unfinished, the name stays taken
+/// (a new org of that name would otherwise lose its files to the old one's cleanup).
+fn prune_pipeline(org: &str) -> String {
+    format!("org/{}", org.to_ascii_lowercase())
+}
+
+/// The unfinished prune task of an org name, if any.
+fn pending_prune(tx: &WriteTx, org: &str) -> Result<Option<String>, StoreError> {
+    let pipeline = prune_pipeline(org);
+    Ok(queue::unfinished(tx)?
+        .into_iter()
+        .find(|task| task.pipeline.as_deref() == Some(pipeline.as_str()))
+        .map(|task| task.name))
+}
+
+/// The origins of the deleted deployments, each place once.
+fn distinct_places(deployments: Vec<DeploymentRecord>) -> Vec<S3Settings> {
+    let mut kept: Vec<DeploymentRecord> = Vec::new();
+    for deployment in deployments {
+        if !kept.iter().any(|k| same_place(k, &deployment)) {
+            kept.push(deployment);
+        }
+    }
+    kept.into_iter().map(|d| d.origin).collect()
 }

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::DomainError;
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::names::check_name;
 use super::permissions::{ADMINISTRATORS, validate_mask};
+use super::{DomainError, in_org};
 use crate::store::{ROLES, RoleRecord, Store, USERS, org_key, org_prefix};
 
 /// A create request.
@@ -90,7 +90,7 @@ impl RoleService {
             created: now,
             updated: now,
         };
-        self.store
+        in_org(&self.store, caller)
             .write(move |tx| {
                 let key = org_key(&role.org, &role.name);
                 let mut roles = tx.open(&ROLES)?;
@@ -137,7 +137,7 @@ impl RoleService {
             check_permissions(permissions)?;
         }
         let key = org_key(&caller.org, &patch.name);
-        self.store
+        in_org(&self.store, caller)
             .write(move |tx| {
                 let mut roles = tx.open(&ROLES)?;
                 let mut role = roles
@@ -161,7 +161,7 @@ impl RoleService {
         protect_administrators(name)?;
         let org = caller.org.clone();
         let name = name.to_string();
-        self.store
+        in_org(&self.store, caller)
             .write(move |tx| {
                 let key = org_key(&org, &name);
                 let role = tx

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::identity::load_caller;
 use super::{DomainError, blocking};
 use crate::auth::throttle::Throttle;
-use crate::auth::tokens::{TokenIssuer, TokenType, secret_hash};
+use crate::auth::tokens::{SelectableOrg, TokenIssuer, TokenType, secret_hash};
 use crate::auth::{AuthError, constant_time_eq, password};
 use crate::store::{
     Account, ORGS, SESSIONS, SessionRecord, Store, USER_ORGS, USERS, WriteTx, org_key,
@@ -19,6 +19,8 @@ use crate::store::{
 /// An org the password opened.
 #[derive(Debug, Serialize)]
 pub struct OrgChoice {
+    #[serde(skip)]
+    pub id: u64,
     pub name: String,
     pub label: String,
 }
@@ -83,30 +85,16 @@ impl SessionService {
         }
     }
 
-    fn check_throttles(&self, username: &str, address: &str) -> Result<(), DomainError> {
-        let user_key = username.to_ascii_lowercase();
-        let locked = [
-            self.throttles.by_user.locked(&user_key),
-            self.throttles.by_address.locked(address),
-        ];
-        match locked.into_iter().flatten().max() {
+    /// 429 while the client address is locked out.
+    fn check_address(&self, address: &str) -> Result<(), DomainError> {
+        match self.throttles.by_address.locked(address) {
             Some(retry_after) => Err(DomainError::RateLimited { retry_after }),
             None => Ok(()),
         }
     }
 
-    fn record_attempt(&self, username: &str, address: &str, ok: bool) {
-        let user_key = username.to_ascii_lowercase();
-        if ok {
-            self.throttles.by_user.succeeded(&user_key);
-            self.throttles.by_address.succeeded(address);
-        } else {
-            self.throttles.by_user.failed(&user_key);
-            self.throttles.by_address.failed(address);
-        }
-    }
-
-    /// The orgs (name, label, stored password hash) where `username` is a person.
+    /// The orgs (name, id, label), user spelling and stored password hash where `username`
+    /// is a person.
     async fn candidates(
         &self,
         username: &str,
@@ -124,6 +112,7 @@ impl SessionService {
                         && let Account::Person { password_hash, .. } = user.account
                     {
                         let choice = OrgChoice {
+                            id: record.id,
                             name: record.name,
                             label: record.label,
                         };
@@ -135,7 +124,9 @@ impl SessionService {
             .await
     }
 
-    /// Checks the password in every candidate org; the orgs it opens, with the user's spelling.
+    /// Checks the password in every candidate org (or only `only_org`); the orgs it opens,
+    /// with the user's spelling. Failures lock out per org and username, so guessing in one
+    /// org never locks out a namesake in another, and per client address.
     async fn verify_password(
         &self,
         username: &str,
@@ -143,10 +134,41 @@ impl SessionService {
         only_org: Option<&str>,
         address: &str,
     ) -> Result<Vec<(OrgChoice, String)>, DomainError> {
-        self.check_throttles(username, address)?;
+        self.check_address(address)?;
         let mut candidates = self.candidates(username).await?;
         if let Some(org) = only_org {
             candidates.retain(|(choice, _, _)| choice.name.eq_ignore_ascii_case(org));
+        }
+        // The keys a failure counts against: the candidates' (or, when the username exists
+        // nowhere, one key for it, so unknown and known usernames behave alike).
+        let mut keys: Vec<String> = match only_org {
+            Some(org) => vec![org_key(org, username)],
+            None if candidates.is_empty() => vec![org_key("", username)],
+            None => Vec::new(),
+        };
+        let mut locked_out = None;
+        candidates.retain(|(choice, _, _)| {
+            let key = org_key(&choice.name, username);
+            match self.throttles.by_user.locked(&key) {
+                Some(left) => {
+                    locked_out = locked_out.max(Some(left));
+                    false
+                }
+                None => {
+                    if only_org.is_none() {
+                        keys.push(key);
+                    }
+                    true
+                }
+            }
+        });
+        for key in &keys {
+            if let Some(left) = self.throttles.by_user.locked(key) {
+                locked_out = locked_out.max(Some(left));
+            }
+        }
+        if let Some(retry_after) = locked_out.filter(|_| candidates.is_empty()) {
+            return Err(DomainError::RateLimited { retry_after });
         }
         let password_text = password_text.to_string();
         let opened = blocking(move || {
@@ -161,9 +183,17 @@ impl SessionService {
                 .collect::<Vec<_>>())
         })
         .await?;
-        self.record_attempt(username, address, !opened.is_empty());
         if opened.is_empty() {
+            self.throttles.by_address.failed(address);
+            for key in &keys {
+                self.throttles.by_user.failed(key);
+            }
             return Err(bad_login());
+        }
+        for (choice, _) in &opened {
+            self.throttles
+                .by_user
+                .succeeded(&org_key(&choice.name, username));
         }
         Ok(opened)
     }
@@ -180,7 +210,10 @@ impl SessionService {
             .await?;
         let names = opened
             .iter()
-            .map(|(choice, _)| choice.name.clone())
+            .map(|(choice, _)| SelectableOrg {
+                name: choice.name.clone(),
+                id: choice.id,
+            })
             .collect();
         let user = opened[0].1.clone();
         Ok(OrgSelection {
@@ -200,11 +233,11 @@ impl SessionService {
         let org = claims
             .orgs
             .iter()
-            .find(|name| name.eq_ignore_ascii_case(org))
+            .find(|selectable| selectable.name.eq_ignore_ascii_case(org))
             .ok_or_else(|| {
                 AuthError::Unauthorized(format!("the org-selection token does not open org {org}"))
             })?;
-        self.open_session(org, &claims.sub).await
+        self.open_session(&org.name, org.id, &claims.sub).await
     }
 
     /// One-step login into a named org.
@@ -219,7 +252,7 @@ impl SessionService {
             .verify_password(username, password_text, Some(org), address)
             .await?;
         let (choice, user) = &opened[0];
-        self.open_session(&choice.name, user).await
+        self.open_session(&choice.name, choice.id, user).await
     }
 
     fn tokens(&self, session: &SessionRecord) -> Result<(String, String), AuthError> {
@@ -253,11 +286,19 @@ impl SessionService {
         }
     }
 
-    async fn open_session(&self, org: &str, username: &str) -> Result<SessionTokens, DomainError> {
+    /// Opens a session in the org whose password check passed: refused when that org was
+    /// deleted (or re-created under its name) since.
+    async fn open_session(
+        &self,
+        org: &str,
+        org_id: u64,
+        username: &str,
+    ) -> Result<SessionTokens, DomainError> {
         let now = Utc::now();
         let mut session = SessionRecord {
             id: uuid::Uuid::new_v4().to_string(),
             org: org.to_string(),
+            org_id,
             username: username.to_string(),
             created: now,
             expires: now + Duration::seconds(self.issuer.lifetimes.refresh),
@@ -268,7 +309,21 @@ impl SessionService {
         session.refresh_hash = secret_hash(&refresh);
         let permissions = self.permissions(org, username).await?;
         self.store
-            .write(move |tx| tx.open(&SESSIONS)?.put(session.id.as_str(), &session))
+            .write(move |tx| {
+                let live = tx
+                    .open(&ORGS)?
+                    .get(session.org.to_ascii_lowercase().as_str())?
+                    .is_some_and(|org| org.id == session.org_id)
+                    && tx
+                        .open(&USERS)?
+                        .get(org_key(&session.org, &session.username).as_str())?
+                        .is_some();
+                if !live {
+                    return Err(bad_login());
+                }
+                tx.open(&SESSIONS)?.put(session.id.as_str(), &session)?;
+                Ok(())
+            })
             .await?;
         Ok(self.session_tokens(access, refresh, permissions))
     }

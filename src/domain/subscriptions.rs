@@ -5,10 +5,10 @@ use std::cmp::Ordering;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::DomainError;
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::names::check_name;
+use super::{DomainError, in_org};
 use crate::auth::password;
 use crate::auth::sealing::Sealer;
 use crate::config::MASK;
@@ -211,8 +211,7 @@ impl SubscriptionService {
             last_error: None,
             retry_at: None,
         };
-        let view = self
-            .store
+        let view = in_org(&self.store, caller)
             .write(move |tx| {
                 let key = org_key(&record.org, &record.name);
                 if tx.open(&SUBSCRIPTIONS)?.get(key.as_str())?.is_some() {
@@ -283,7 +282,7 @@ impl SubscriptionService {
     pub async fn delete(&self, caller: &Caller, name: &str) -> Result<(), DomainError> {
         let key = org_key(&caller.org, name);
         let shown = name.to_string();
-        self.store
+        in_org(&self.store, caller)
             .write(move |tx| {
                 if tx.open(&SUBSCRIPTIONS)?.remove(key.as_str())? {
                     Ok(())

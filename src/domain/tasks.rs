@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::DomainError;
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
+use super::{DomainError, in_org};
 use crate::jobs::Jobs;
 use crate::jobs::queue;
 use crate::store::{Store, TASKS, TaskRecord, TaskStatus, TaskWarning, WriteTx};
@@ -181,7 +181,7 @@ impl TaskService {
             });
         }
         let org = caller.org.clone();
-        self.store
+        in_org(&self.store, caller)
             .write(move |tx| {
                 let mut task = org_task(tx, &org, &patch.name)?;
                 for id in &patch.acknowledge {
@@ -217,8 +217,7 @@ impl TaskService {
     /// Re-queues a failed (or expired) task of the caller's org.
     pub async fn retry(&self, caller: &Caller, name: &str) -> Result<TaskView, DomainError> {
         let (org, name) = (caller.org.clone(), name.to_string());
-        let task = self
-            .store
+        let task = in_org(&self.store, caller)
             .write(move |tx| {
                 let task = org_task(tx, &org, &name)?;
                 if !matches!(task.status, TaskStatus::Failed | TaskStatus::Expired) {

@@ -10,7 +10,7 @@ use super::listing::{ListParams, Page};
 use super::names::check_name;
 use super::orgs::MIN_PASSWORD_LEN;
 use super::permissions::{ADMINISTRATORS, Permission, UPDATE};
-use super::{DomainError, blocking};
+use super::{DomainError, blocking, in_org};
 use crate::auth::tokens::secret_hash;
 use crate::auth::{apikey, password};
 use crate::store::{
@@ -258,8 +258,7 @@ impl UserService {
         let machine = matches!(account, Account::Machine { .. });
         let org = caller.org.clone();
         let (username, roles) = (new.username, new.roles);
-        let (user, key) = self
-            .store
+        let (user, key) = in_org(&self.store, caller)
             .write(move |tx| {
                 if tx
                     .open(&USERS)?
@@ -382,73 +381,73 @@ impl UserService {
         };
         let old_pw = patch.old_pw.clone();
         let org = caller.org.clone();
-        let (user, key) =
-            self.store
-                .write(move |tx| {
-                    let key = org_key(&org, &patch.username);
-                    let mut user = tx.open(&USERS)?.get(key.as_str())?.ok_or_else(|| {
-                        DomainError::not_found(format!("user {}", patch.username))
-                    })?;
-                    if let Some(roles) = &patch.roles {
-                        let roles = check_roles(tx, &org, roles)?;
-                        if !roles.iter().any(|r| r == ADMINISTRATORS) {
-                            keep_an_administrator(tx, &org, &user.username)?;
-                        }
-                        user.roles = roles;
+        let (user, key) = in_org(&self.store, caller)
+            .write(move |tx| {
+                let key = org_key(&org, &patch.username);
+                let mut user = tx
+                    .open(&USERS)?
+                    .get(key.as_str())?
+                    .ok_or_else(|| DomainError::not_found(format!("user {}", patch.username)))?;
+                if let Some(roles) = &patch.roles {
+                    let roles = check_roles(tx, &org, roles)?;
+                    if !roles.iter().any(|r| r == ADMINISTRATORS) {
+                        keep_an_administrator(tx, &org, &user.username)?;
                     }
-                    let mut new_key = None;
-                    match &mut user.account {
-                        Account::Person {
-                            email,
-                            firstname,
-                            surname,
-                            title,
-                            password_hash,
-                        } => {
-                            if patch.label.is_some() {
-                                return Err(DomainError::invalid("label", "a person has no label"));
-                            }
-                            if let (Some(old), Some(hash)) = (&old_pw, new_hash) {
-                                if !password::verify(old, password_hash) {
-                                    return Err(DomainError::invalid(
-                                        "oldPW",
-                                        "does not match the current password",
-                                    ));
-                                }
-                                *password_hash = hash;
-                            }
-                            if let Some(hash) = reset_hash {
-                                *password_hash = hash;
-                            }
-                            replace(email, patch.email);
-                            replace(firstname, patch.firstname);
-                            replace(surname, patch.surname);
-                            if patch.title.is_some() {
-                                *title = patch.title;
-                            }
+                    user.roles = roles;
+                }
+                let mut new_key = None;
+                match &mut user.account {
+                    Account::Person {
+                        email,
+                        firstname,
+                        surname,
+                        title,
+                        password_hash,
+                    } => {
+                        if patch.label.is_some() {
+                            return Err(DomainError::invalid("label", "a person has no label"));
                         }
-                        Account::Machine { label } => {
-                            if patch.email.is_some() || old_pw.is_some() {
+                        if let (Some(old), Some(hash)) = (&old_pw, new_hash) {
+                            if !password::verify(old, password_hash) {
                                 return Err(DomainError::invalid(
-                                    "email",
-                                    "a machine user has no email or password",
+                                    "oldPW",
+                                    "does not match the current password",
                                 ));
                             }
-                            replace(label, patch.label);
-                            if patch.reset_creds {
-                                tx.open(&API_KEYS)?.remove_where(|k| {
-                                    k.org.eq_ignore_ascii_case(&org)
-                                        && k.username.eq_ignore_ascii_case(&user.username)
-                                })?;
-                                new_key = Some(add_api_key(tx, &org, &user.username, "reset")?);
-                            }
+                            *password_hash = hash;
+                        }
+                        if let Some(hash) = reset_hash {
+                            *password_hash = hash;
+                        }
+                        replace(email, patch.email);
+                        replace(firstname, patch.firstname);
+                        replace(surname, patch.surname);
+                        if patch.title.is_some() {
+                            *title = patch.title;
                         }
                     }
-                    user.updated = Utc::now();
-                    put_user(tx, &user)?;
-                    Ok::<_, DomainError>((user, new_key))
-                })
-                .await?;
+                    Account::Machine { label } => {
+                        if patch.email.is_some() || old_pw.is_some() {
+                            return Err(DomainError::invalid(
+                                "email",
+                                "a machine user has no email or password",
+                            ));
+                        }
+                        replace(label, patch.label);
+                        if patch.reset_creds {
+                            tx.open(&API_KEYS)?.remove_where(|k| {
+                                k.org.eq_ignore_ascii_case(&org)
+                                    && k.username.eq_ignore_ascii_case(&user.username)
+                            })?;
+                            new_key = Some(add_api_key(tx, &org, &user.username, "reset")?);
+                        }
+                    }
+                }
+                user.updated = Utc::now();
+                put_user(tx, &user)?;
+                Ok::<_, DomainError>((user, new_key))
+            })
+            .await?;
         let mut issued = IssuedCredentials::default();
         if matches!(user.account, Account::Person { .. }) {
             issued.password = reset_password;
@@ -467,7 +466,7 @@ impl UserService {
     pub async fn delete(&self, caller: &Caller, username: &str) -> Result<(), DomainError> {
         let org = caller.org.clone();
         let username = username.to_string();
-        self.store
+        in_org(&self.store, caller)
             .write(move |tx| {
                 let user = tx
                     .open(&USERS)?

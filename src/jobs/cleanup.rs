@@ -7,8 +7,13 @@ use serde_json::json;
 use super::{TaskContext, TaskError, TaskFuture, TaskHandler};
 use crate::auth::sealing::Sealer;
 use crate::publish::depot::Depot;
+use crate::publish::guard::AddressPolicy;
 use crate::publish::origins::{origin_of, same_place};
-use crate::store::{DEPLOYMENTS, DeploymentRecord, Store, StoreError, org_key, org_prefix};
+use crate::publish::s3::PublishError;
+use crate::store::{
+    DEPLOYMENTS, DeploymentRecord, DeploymentStatus, S3Settings, Store, StoreError, org_key,
+    org_prefix,
+};
 
 /// The task type name.
 pub const CLEANUP: &str = "cleanup";
@@ -29,6 +34,9 @@ struct Params {
     /// Delete this deployment's record at the end.
     #[serde(default)]
     remove_deployment: Option<String>,
+    /// Remove them from these origins too (of deployments whose records are already gone).
+    #[serde(default)]
+    origins: Vec<S3Settings>,
 }
 
 /// Runs `cleanup` tasks.
@@ -36,6 +44,7 @@ pub struct CleanupTask {
     depot: Depot,
     store: Store,
     sealer: Sealer,
+    policy: AddressPolicy,
 }
 
 fn params_value(params: Params) -> serde_json::Value {
@@ -44,19 +53,21 @@ fn params_value(params: Params) -> serde_json::Value {
 
 impl CleanupTask {
     /// A cleanup handler for the depot and the org's origins.
-    pub fn new(depot: Depot, store: Store, sealer: Sealer) -> Self {
+    pub fn new(depot: Depot, store: Store, sealer: Sealer, policy: AddressPolicy) -> Self {
         Self {
             depot,
             store,
             sealer,
+            policy,
         }
     }
 
-    /// Removes layout prefixes from the depot only.
-    pub fn depot_params(prefixes: Vec<String>) -> serde_json::Value {
+    /// Removes a deleted org's layout prefixes from the depot and from its former origins.
+    pub fn org_params(prefixes: Vec<String>, origins: Vec<S3Settings>) -> serde_json::Value {
         params_value(Params {
             prefixes,
             depot: true,
+            origins,
             ..Params::default()
         })
     }
@@ -72,7 +83,7 @@ impl CleanupTask {
             prefixes,
             depot: true,
             deployments,
-            remove_deployment: None,
+            ..Params::default()
         })
     }
 
@@ -88,6 +99,7 @@ impl CleanupTask {
             depot: false,
             deployments: vec![deployment.to_string()],
             remove_deployment: Some(deployment.to_string()),
+            ..Params::default()
         })
     }
 }
@@ -105,6 +117,7 @@ impl TaskHandler for CleanupTask {
 
     fn run(&self, ctx: TaskContext) -> TaskFuture {
         let (depot, store, sealer) = (self.depot.clone(), self.store.clone(), self.sealer.clone());
+        let policy = self.policy;
         Box::pin(async move {
             let params: Params = serde_json::from_value(ctx.params().clone())
                 .map_err(|e| TaskError::internal(format!("bad cleanup parameters: {e}")))?;
@@ -128,7 +141,7 @@ impl TaskHandler for CleanupTask {
                     .map(|(_, d)| d)
                     .collect()
             };
-            let mut removed = 0;
+            let mut places: Vec<(String, &S3Settings)> = Vec::new();
             for name in &params.deployments {
                 let Some(deployment) = all.iter().find(|d| d.name.eq_ignore_ascii_case(name))
                 else {
@@ -141,15 +154,21 @@ impl TaskHandler for CleanupTask {
                 let shared = all.iter().any(|other| {
                     !other.name.eq_ignore_ascii_case(name) && same_place(other, deployment)
                 });
-                if leaving && shared {
-                    continue;
+                if !(leaving && shared) {
+                    places.push((deployment.name.clone(), &deployment.origin));
                 }
-                let origin = origin_of(deployment, &sealer).map_err(|e| failed(name, e))?;
-                for prefix in &params.prefixes {
-                    removed += origin
-                        .remove_prefix(prefix)
-                        .await
-                        .map_err(|e| failed(name, e))?;
+            }
+            places.extend(params.origins.iter().map(|o| (o.bucket.clone(), o)));
+            let mut removed = 0;
+            for (name, settings) in places {
+                match empty_origin(settings, &sealer, policy, &params.prefixes).await {
+                    Ok(count) => removed += count,
+                    Err(e) => {
+                        if let Some(leaving) = &params.remove_deployment {
+                            record_failed_deletion(&store, &org, leaving, &e).await;
+                        }
+                        return Err(failed(&name, e));
+                    }
                 }
             }
             if let Some(name) = &params.remove_deployment {
@@ -161,5 +180,45 @@ impl TaskHandler for CleanupTask {
             }
             Ok(json!({ "prefixes": params.prefixes, "originObjectsRemoved": removed }))
         })
+    }
+}
+
+/// Removes the layout prefixes from one origin; how many objects went.
+async fn empty_origin(
+    settings: &S3Settings,
+    sealer: &Sealer,
+    policy: AddressPolicy,
+    prefixes: &[String],
+) -> Result<u64, PublishError> {
+    let origin = origin_of(settings, sealer, policy)?;
+    let mut removed = 0;
+    for prefix in prefixes {
+        removed += origin.remove_prefix(prefix).await?;
+    }
+    Ok(removed)
+}
+
+/// A deployment whose files could not be removed leaves `deleting` for `error`, with the cause
+/// and the ways out, so it can be fixed with PATCH and deleted again.
+async fn record_failed_deletion(store: &Store, org: &str, name: &str, cause: &PublishError) {
+    let key = org_key(org, name);
+    let message = format!(
+        "deletion failed: {cause}; fix the credentials with PATCH and DELETE again, \
+         or DELETE with ?keepFiles=true to remove only the record"
+    );
+    let result = store
+        .write(move |tx| {
+            let mut table = tx.open(&DEPLOYMENTS)?;
+            if let Some(mut deployment) = table.get(key.as_str())? {
+                deployment.status = DeploymentStatus::Error;
+                deployment.status_message = message;
+                deployment.updated = chrono::Utc::now();
+                table.put(key.as_str(), &deployment)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, deployment = %name, "cannot record a failed deletion");
     }
 }

@@ -113,6 +113,16 @@ fn scan_queue(
     failure.map_or(Ok(()), Err)
 }
 
+/// Every unfinished task, in submission order.
+pub fn unfinished(tx: &WriteTx) -> Result<Vec<TaskRecord>, StoreError> {
+    let mut found = Vec::new();
+    scan_queue(tx, |task| {
+        found.push(task);
+        ControlFlow::Continue(())
+    })?;
+    Ok(found)
+}
+
 fn lease_live(task: &TaskRecord, now: DateTime<Utc>) -> bool {
     task.lease.as_ref().is_some_and(|lease| lease.expires > now)
 }

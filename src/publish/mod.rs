@@ -1,5 +1,6 @@
 //! Origins: where published images and patches live (the depot now; S3 origins later).
 
 pub mod depot;
+pub mod guard;
 pub mod origins;
 pub mod s3;

@@ -1,12 +1,12 @@
-//! From a stored deployment to a live origin client.
+//! From stored origin settings to a live origin client.
 
+use super::guard::AddressPolicy;
 use super::s3::{PublishError, S3Origin, S3Target};
 use crate::auth::sealing::Sealer;
-use crate::store::DeploymentRecord;
+use crate::store::{DeploymentRecord, S3Settings};
 
-/// The S3 target of a deployment, its secret unsealed.
-pub fn target_of(deployment: &DeploymentRecord, sealer: &Sealer) -> Result<S3Target, PublishError> {
-    let origin = &deployment.origin;
+/// The S3 target of stored origin settings, its secret unsealed.
+pub fn target_of(origin: &S3Settings, sealer: &Sealer) -> Result<S3Target, PublishError> {
     Ok(S3Target {
         hostname: origin.hostname.clone(),
         access_key: origin.access_key.clone(),
@@ -19,9 +19,13 @@ pub fn target_of(deployment: &DeploymentRecord, sealer: &Sealer) -> Result<S3Tar
     })
 }
 
-/// A client for a deployment's origin.
-pub fn origin_of(deployment: &DeploymentRecord, sealer: &Sealer) -> Result<S3Origin, PublishError> {
-    S3Origin::new(&target_of(deployment, sealer)?)
+/// A client for stored origin settings under the address policy.
+pub fn origin_of(
+    origin: &S3Settings,
+    sealer: &Sealer,
+    policy: AddressPolicy,
+) -> Result<S3Origin, PublishError> {
+    S3Origin::new(&target_of(origin, sealer)?, policy)
 }
 
 /// Whether two deployments store into the same place (same host, bucket and prefix).

@@ -7,8 +7,13 @@ use s3::creds::Credentials;
 use s3::error::S3Error;
 use s3::{Bucket, Region};
 
+use super::guard::{self, AddressPolicy};
+
 /// How long a credential probe may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the probe's presigned URLs are valid.
+const PRESIGN_SECS: u32 = 60;
 
 /// The object key probed on create and modify.
 const PROBE_KEY: &str = ".rockit-edge-probe";
@@ -27,17 +32,21 @@ pub struct S3Target {
     pub prefix: String,
 }
 
-/// Why an origin operation failed; the message names the cause for the deployment's status.
+/// Why an origin operation failed; the message names the cause for the deployment's status
+/// (only an S3 error code and an HTTP status come from the origin's answer, never its body).
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("the origin answered HTTP {status}: {reason}")]
-    Refused { status: u16, reason: String },
+    #[error("the origin answered HTTP {status}{}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    Refused { status: u16, code: Option<String> },
     #[error("the origin cannot be reached: {0}")]
     Unreachable(String),
     #[error("the origin did not answer within {0:?}")]
     Timeout(Duration),
     #[error("invalid origin settings: {0}")]
     Settings(String),
+    /// The address policy refused the origin's address.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl From<S3Error> for PublishError {
@@ -45,43 +54,75 @@ impl From<S3Error> for PublishError {
         match error {
             S3Error::HttpFailWithBody(status, body) => PublishError::Refused {
                 status,
-                reason: s3_error_code(&body),
+                code: s3_error_code(&body),
             },
-            other => PublishError::Unreachable(other.to_string()),
+            S3Error::Reqwest(e) => guard::describe(&e),
+            other => {
+                tracing::warn!(error = %other, "S3 request failed");
+                PublishError::Unreachable("the S3 request could not be made".into())
+            }
         }
     }
 }
 
-/// The `<Code>` and `<Message>` of an S3 XML error body, else the body's start.
-fn s3_error_code(body: &str) -> String {
-    let tag = |name: &str| {
-        let open = format!("<{name}>");
-        let start = body.find(&open)? + open.len();
-        let end = start + body[start..].find(&format!("</{name}>"))?;
-        Some(body[start..end].to_string())
-    };
-    match (tag("Code"), tag("Message")) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code,
-        _ => body.chars().take(200).collect(),
-    }
+/// The `<Code>` of an S3 XML error body: a word from a fixed vocabulary, safe to show.
+fn s3_error_code(body: &str) -> Option<String> {
+    let start = body.find("<Code>")? + "<Code>".len();
+    let end = start + body[start..].find("</Code>")?;
+    let code = &body[start..end];
+    let plain = !code.is_empty()
+        && code.len() <= 64
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+    plain.then(|| code.to_string())
 }
 
 /// One bucket of one origin.
 pub struct S3Origin {
     bucket: Box<Bucket>,
     prefix: String,
+    policy: AddressPolicy,
+    host: String,
+    port: u16,
+}
+
+/// Largest error body read from an origin (for its S3 code).
+const ERROR_BODY_LIMIT: usize = 16 * 1024;
+
+/// Accepts a 2xx answer; otherwise its status and S3 error code.
+async fn accepted(answer: Result<reqwest::Response, reqwest::Error>) -> Result<(), PublishError> {
+    let mut response = answer.map_err(|e| guard::describe(&e))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let mut body = Vec::new();
+    while body.len() < ERROR_BODY_LIMIT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    Err(PublishError::Refused {
+        status: status.as_u16(),
+        code: s3_error_code(&String::from_utf8_lossy(&body)),
+    })
 }
 
 impl S3Origin {
-    /// A client for the target (no request is made).
-    pub fn new(target: &S3Target) -> Result<Self, PublishError> {
+    /// A client for the target under the address policy (no request is made).
+    pub fn new(target: &S3Target, policy: AddressPolicy) -> Result<Self, PublishError> {
         let endpoint =
             if target.hostname.starts_with("http://") || target.hostname.starts_with("https://") {
                 target.hostname.trim_end_matches('/').to_string()
             } else {
                 format!("https://{}", target.hostname.trim_end_matches('/'))
             };
+        let url = reqwest::Url::parse(&endpoint)
+            .map_err(|_| PublishError::Settings(format!("bad endpoint {endpoint}")))?;
+        let (host, port) = match (url.host_str(), url.port_or_known_default()) {
+            (Some(host), Some(port)) => (host.to_string(), port),
+            _ => return Err(PublishError::Settings(format!("bad endpoint {endpoint}"))),
+        };
         let region = Region::Custom {
             region: target.location.clone(),
             endpoint,
@@ -100,6 +141,9 @@ impl S3Origin {
         Ok(Self {
             bucket,
             prefix: target.prefix.trim_matches('/').to_string(),
+            policy,
+            host,
+            port,
         })
     }
 
@@ -112,15 +156,28 @@ impl S3Origin {
         }
     }
 
-    /// Writes and deletes a probe object: proves the credentials may write.
+    /// Writes and deletes a probe object: proves the credentials may write. It runs through
+    /// presigned URLs on the guarded client: every resolved address is checked, no redirect
+    /// is followed, and of the answer only its status and S3 error code are kept.
     pub async fn probe(&self) -> Result<(), PublishError> {
         let key = self.key(PROBE_KEY);
         let attempt = async {
-            self.bucket
-                .put_object(&key, b"rockit-edge credential probe")
+            self.policy.admit(&self.host, self.port).await?;
+            let client = self.policy.client(PROBE_TIMEOUT)?;
+            let put = self
+                .bucket
+                .presign_put(&key, PRESIGN_SECS, None, None)
                 .await?;
-            self.bucket.delete_object(&key).await?;
-            Ok::<_, PublishError>(())
+            accepted(
+                client
+                    .put(put)
+                    .body(&b"rockit-edge credential probe"[..])
+                    .send()
+                    .await,
+            )
+            .await?;
+            let delete = self.bucket.presign_delete(&key, PRESIGN_SECS).await?;
+            accepted(client.delete(delete).send().await).await
         };
         tokio::time::timeout(PROBE_TIMEOUT, attempt)
             .await
@@ -129,6 +186,7 @@ impl S3Origin {
 
     /// Deletes every object under a layout path prefix; returns how many.
     pub async fn remove_prefix(&self, path: &str) -> Result<u64, PublishError> {
+        self.policy.admit(&self.host, self.port).await?;
         let prefix = format!("{}/", self.key(path.trim_end_matches('/')));
         let mut removed = 0;
         for page in self.bucket.list(prefix, None).await? {
@@ -148,6 +206,12 @@ mod tests {
     #[test]
     fn error_bodies_name_the_cause() {
         let body = "<Error><Code>SignatureDoesNotMatch</Code><Message>bad sig</Message></Error>";
-        assert_eq!(s3_error_code(body), "SignatureDoesNotMatch: bad sig");
+        assert_eq!(
+            s3_error_code(body).as_deref(),
+            Some("SignatureDoesNotMatch")
+        );
+        let internal = r#"{"error":"not-found","message":"no route PUT /bk/probe"}"#;
+        assert_eq!(s3_error_code(internal), None);
+        assert_eq!(s3_error_code("<Code>a <b>x</b></Code>"), None);
     }
 }

@@ -68,6 +68,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             depot.clone(),
             store.clone(),
             sealer.clone(),
+            config.origin_policy(),
         )),
     ];
     let jobs = Jobs::start(
@@ -210,7 +211,12 @@ fn app_state(
         apps: AppService::new(store.clone(), jobs.clone(), depot.clone()),
         audit: AuditService::new(store.clone()),
         subscriptions: SubscriptionService::new(store.clone(), sealer.clone()),
-        deployments: DeploymentService::new(store.clone(), sealer.clone(), jobs.clone()),
+        deployments: DeploymentService::new(
+            store.clone(),
+            sealer.clone(),
+            jobs.clone(),
+            config.origin_policy(),
+        ),
         tasks: TaskService::new(store.clone(), jobs.clone()),
         health: HealthService::new(
             store.clone(),

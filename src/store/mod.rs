@@ -4,6 +4,7 @@
 //! store call blocks the async reactor, and every write commits with `Immediate` durability and
 //! quick repair so a crash at any point leaves the last committed state.
 
+mod purge;
 mod records;
 mod schema;
 mod table;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use redb::{Database, Key, ReadableDatabase, ReadableTable};
 
+pub use purge::purge_org;
 pub use records::*;
 pub use schema::SCHEMA_VERSION;
 pub use table::{JsonTable, ReadTable, Typed, WriteTable};

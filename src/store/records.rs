@@ -9,6 +9,9 @@ use serde_json::Value;
 /// An organisation: the tenant every other record belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrgRecord {
+    /// Never reused: records and sessions of a deleted org cannot match a re-created one.
+    #[serde(default)]
+    pub id: u64,
     pub name: String,
     pub label: String,
     pub created: DateTime<Utc>,
@@ -236,6 +239,9 @@ pub struct EventRecord {
 pub struct SessionRecord {
     pub id: String,
     pub org: String,
+    /// The id of the org the session was opened in (0 in sessions of schema 3 and older).
+    #[serde(default)]
+    pub org_id: u64,
     pub username: String,
     pub created: DateTime<Utc>,
     /// When the current refresh token expires.

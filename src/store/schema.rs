@@ -13,6 +13,7 @@ const MIGRATIONS: &[Migration] = &[
     tables::create_initial_tables,
     tables::add_identity_tables,
     tables::add_control_plane_tables,
+    tables::number_orgs,
 ];
 
 /// The schema version this binary writes.

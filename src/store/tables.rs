@@ -74,6 +74,22 @@ pub(super) fn add_control_plane_tables(tx: &WriteTx) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Schema 4: every org gets its never-reused id.
+pub(super) fn number_orgs(tx: &WriteTx) -> Result<(), StoreError> {
+    let orgs = tx.open(&ORGS)?.with_prefix("")?;
+    let mut table = tx.open(&ORGS)?;
+    for (key, mut org) in orgs {
+        if org.id == 0 {
+            org.id = tx.next_id(ORG_IDS)?;
+            table.put(key.as_str(), &org)?;
+        }
+    }
+    Ok(())
+}
+
+/// The counter org ids are drawn from.
+pub const ORG_IDS: &str = "orgs";
+
 /// The key of the username → org index.
 pub fn user_org_key(username: &str, org: &str) -> String {
     format!(

@@ -1,6 +1,7 @@
 //! Deployments (CDN origins) of the caller's org.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::tasks::time_filter;
@@ -69,12 +70,30 @@ pub async fn modify(
     success("deployment modified", ())
 }
 
-/// `DELETE /be/v1/deployments/{name}`: exactly the seed's body; a `cleanup` task follows.
+/// `?keepFiles=true`: remove only the record, leave the origin's files.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteQuery {
+    #[serde(default)]
+    pub keep_files: bool,
+}
+
+/// `DELETE /be/v1/deployments/{name}`: exactly the seed's body; a `cleanup` task follows
+/// (none with `?keepFiles=true`, which the message then says).
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
     name: web::Path<String>,
+    query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    state.deployments.delete(&caller, &name).await?;
-    success("deployment deleted", ())
+    let keep_files = query.keep_files;
+    state.deployments.delete(&caller, &name, keep_files).await?;
+    if keep_files {
+        success(
+            "deployment deleted; its files were left on the origin (keepFiles)",
+            (),
+        )
+    } else {
+        success("deployment deleted", ())
+    }
 }
