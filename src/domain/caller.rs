@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::DomainError;
-use super::permissions::{ADMINISTRATORS, Need, Permission};
+use super::permissions::{ADMINISTRATORS, Need, Permission, first_ungranted};
 
 /// What kind of account is calling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +73,20 @@ impl Caller {
                 })
             }
             Need::OrgAdministrator | Need::SelfOr(_) | Need::Public | Need::Admin => Ok(()),
+        }
+    }
+
+    /// 403 unless the caller holds every bit `granted` adds to `before`.
+    pub fn may_grant(
+        &self,
+        granted: &BTreeMap<String, u32>,
+        before: &BTreeMap<String, u32>,
+    ) -> Result<(), DomainError> {
+        match first_ungranted(granted, before, &self.permissions) {
+            None => Ok(()),
+            Some(bit) => Err(DomainError::Forbidden {
+                needed: format!("{bit} (nobody may grant a permission they do not hold)"),
+            }),
         }
     }
 

@@ -99,3 +99,20 @@ pub fn validate_mask(permissions: &BTreeMap<String, u32>) -> Result<(), String> 
     }
     Ok(())
 }
+
+/// The first bit `granted` has beyond `held` and beyond what `before` already had: nobody may
+/// grant (by assigning a role or editing one) a permission they do not hold themselves.
+pub fn first_ungranted(
+    granted: &BTreeMap<String, u32>,
+    before: &BTreeMap<String, u32>,
+    held: &BTreeMap<String, u32>,
+) -> Option<Permission> {
+    RESOURCE_MAXIMA.iter().find_map(|(resource, _)| {
+        let mask = |map: &BTreeMap<String, u32>| map.get(*resource).copied().unwrap_or(0);
+        let beyond = mask(granted) & !mask(before) & !mask(held);
+        [CREATE, READ, UPDATE, DELETE, EXECUTE]
+            .into_iter()
+            .find(|bit| beyond & bit != 0)
+            .map(|bit| Permission::new(resource, bit))
+    })
+}

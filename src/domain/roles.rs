@@ -81,6 +81,7 @@ impl RoleService {
     pub async fn create(&self, caller: &Caller, new: NewRole) -> Result<RoleView, DomainError> {
         check_name("name", &new.name)?;
         check_permissions(&new.permissions)?;
+        caller.may_grant(&new.permissions, &BTreeMap::new())?;
         let now = Utc::now();
         let role = RoleRecord {
             org: caller.org.clone(),
@@ -137,16 +138,19 @@ impl RoleService {
             check_permissions(permissions)?;
         }
         let key = org_key(&caller.org, &patch.name);
+        let granter = caller.clone();
         in_org(&self.store, caller)
             .write(move |tx| {
                 let mut roles = tx.open(&ROLES)?;
                 let mut role = roles
                     .get(key.as_str())?
+                    .filter(|role| role.name == patch.name)
                     .ok_or_else(|| DomainError::not_found(format!("role {}", patch.name)))?;
                 if let Some(label) = patch.label {
                     role.label = label;
                 }
                 if let Some(permissions) = patch.permissions {
+                    granter.may_grant(&permissions, &role.permissions)?;
                     role.permissions = permissions;
                 }
                 role.updated = Utc::now();

@@ -1,6 +1,7 @@
 //! Accounts: persons (password) and machine users (API keys), always within the caller's org.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,8 +15,8 @@ use super::{DomainError, blocking, in_org};
 use crate::auth::tokens::secret_hash;
 use crate::auth::{apikey, password};
 use crate::store::{
-    API_KEYS, Account, ApiKeyRecord, ROLES, Store, USERS, UserRecord, WriteTx, org_key, org_prefix,
-    put_user, remove_user,
+    API_KEYS, Account, ApiKeyRecord, ROLES, Store, USERS, UserRecord, WriteTx, end_sessions,
+    org_key, org_prefix, put_user, remove_user,
 };
 
 const BE_USERS_UPDATE: Permission = Permission::new("beUsers", UPDATE);
@@ -158,15 +159,28 @@ async fn hash_password(secret: String) -> Result<String, DomainError> {
 }
 
 /// Every role name must exist in the org.
-fn check_roles(tx: &WriteTx, org: &str, roles: &[String]) -> Result<Vec<String>, DomainError> {
+/// Every role name must exist in the org, and the caller must hold every bit of each role it
+/// newly assigns (those not in `held`).
+fn check_roles(
+    tx: &WriteTx,
+    caller: &Caller,
+    roles: &[String],
+    held: &[String],
+) -> Result<Vec<String>, DomainError> {
     let table = tx.open(&ROLES)?;
     roles
         .iter()
         .map(|name| {
-            table
-                .get(org_key(org, name).as_str())?
-                .map(|role| role.name)
-                .ok_or_else(|| DomainError::invalid("roles", format!("no role {name} in this org")))
+            let role = table
+                .get(org_key(&caller.org, name).as_str())?
+                .filter(|role| &role.name == name)
+                .ok_or_else(|| {
+                    DomainError::invalid("roles", format!("no role {name} in this org"))
+                })?;
+            if !held.contains(&role.name) {
+                caller.may_grant(&role.permissions, &BTreeMap::new())?;
+            }
+            Ok(role.name)
         })
         .collect()
 }
@@ -256,7 +270,7 @@ impl UserService {
             }
         };
         let machine = matches!(account, Account::Machine { .. });
-        let org = caller.org.clone();
+        let (org, granter) = (caller.org.clone(), caller.clone());
         let (username, roles) = (new.username, new.roles);
         let (user, key) = in_org(&self.store, caller)
             .write(move |tx| {
@@ -270,7 +284,7 @@ impl UserService {
                     });
                 }
                 let user = UserRecord {
-                    roles: check_roles(tx, &org, &roles)?,
+                    roles: check_roles(tx, &granter, &roles, &[])?,
                     org: org.clone(),
                     username,
                     account,
@@ -380,7 +394,7 @@ impl UserService {
             None => None,
         };
         let old_pw = patch.old_pw.clone();
-        let org = caller.org.clone();
+        let (org, granter) = (caller.org.clone(), caller.clone());
         let (user, key) = in_org(&self.store, caller)
             .write(move |tx| {
                 let key = org_key(&org, &patch.username);
@@ -389,13 +403,14 @@ impl UserService {
                     .get(key.as_str())?
                     .ok_or_else(|| DomainError::not_found(format!("user {}", patch.username)))?;
                 if let Some(roles) = &patch.roles {
-                    let roles = check_roles(tx, &org, roles)?;
+                    let roles = check_roles(tx, &granter, roles, &user.roles)?;
                     if !roles.iter().any(|r| r == ADMINISTRATORS) {
                         keep_an_administrator(tx, &org, &user.username)?;
                     }
                     user.roles = roles;
                 }
                 let mut new_key = None;
+                let mut credentials_changed = false;
                 match &mut user.account {
                     Account::Person {
                         email,
@@ -415,9 +430,11 @@ impl UserService {
                                 ));
                             }
                             *password_hash = hash;
+                            credentials_changed = true;
                         }
                         if let Some(hash) = reset_hash {
                             *password_hash = hash;
+                            credentials_changed = true;
                         }
                         replace(email, patch.email);
                         replace(firstname, patch.firstname);
@@ -445,6 +462,13 @@ impl UserService {
                 }
                 user.updated = Utc::now();
                 put_user(tx, &user)?;
+                if credentials_changed {
+                    let keep = granter
+                        .is(&user.username)
+                        .then_some(granter.session.as_deref())
+                        .flatten();
+                    end_sessions(tx, &org, &user.username, keep)?;
+                }
                 Ok::<_, DomainError>((user, new_key))
             })
             .await?;

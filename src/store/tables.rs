@@ -117,9 +117,22 @@ pub fn remove_user(tx: &WriteTx, org: &str, username: &str) -> Result<bool, Stor
     };
     tx.open(&API_KEYS)?
         .remove_where(|key| owned_by(&key.org, &key.username))?;
-    tx.open(&SESSIONS)?
-        .remove_where(|session| owned_by(&session.org, &session.username))?;
+    end_sessions(tx, org, username, None)?;
     Ok(existed)
+}
+
+/// Ends every session of a user but `except` (the caller's own, after changing its password).
+pub fn end_sessions(
+    tx: &WriteTx,
+    org: &str,
+    username: &str,
+    except: Option<&str>,
+) -> Result<usize, StoreError> {
+    tx.open(&SESSIONS)?.remove_where(|session| {
+        session.org.eq_ignore_ascii_case(org)
+            && session.username.eq_ignore_ascii_case(username)
+            && except != Some(session.id.as_str())
+    })
 }
 
 /// The key of an org-scoped record: names are case-insensitively unique within an org.
