@@ -62,9 +62,19 @@ impl DataDir {
         self.root.join("run").join("server.json")
     }
 
-    /// Creates the layout, checks it is writable and empties `work/`.
+    /// Creates the layout (every new file and dir private to the service account, whatever
+    /// the umask: the store holds password hashes and e-mail addresses), warns about an
+    /// existing data dir or store that others can read, checks it is writable and empties
+    /// `work/`.
     pub fn prepare(&self) -> std::io::Result<()> {
-        fs::create_dir_all(&self.root)?;
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+        if !self.root.exists() {
+            fs::create_dir_all(&self.root)?;
+            fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))?;
+        }
+        for path in [self.root.clone(), self.store_file()] {
+            warn_if_open(&path);
+        }
         for dir in [
             self.depot(),
             self.traces(),
@@ -86,10 +96,27 @@ impl DataDir {
     }
 
     /// Writes and removes a small file: the data dir must be writable for the appliance to work.
+    /// Each check has its own file, so concurrent checks never remove each other's.
     pub fn probe_writable(&self) -> std::io::Result<()> {
-        let probe = self.root.join(".write-probe");
+        let probe = self
+            .root
+            .join(format!(".write-probe-{}", uuid::Uuid::new_v4().simple()));
         write_atomic(&probe, b"ok", 0o600)?;
         fs::remove_file(probe)
+    }
+}
+
+/// Logs a warning when group or others may access `path` (left as the operator set it).
+fn warn_if_open(path: &Path) {
+    if let Ok(meta) = fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{mode:o}"),
+                "readable by other users: the store holds password hashes and e-mail addresses; chmod go-rwx it"
+            );
+        }
     }
 }
 
