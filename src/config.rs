@@ -13,6 +13,22 @@ pub const ENV_PREFIX: &str = "ROCKIT_EDGE__";
 /// Shown instead of a secret in `config show` and logs.
 pub const MASK: &str = "********";
 
+/// A URL as it may be logged or shown: user-info and query string (where secrets hide) masked.
+pub fn mask_url(url: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return MASK.into();
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        let _ = parsed.set_username(MASK);
+        let _ = parsed.set_password(None);
+    }
+    if parsed.query().is_some() {
+        parsed.set_query(Some(MASK));
+    }
+    parsed.set_fragment(None);
+    parsed.to_string()
+}
+
 /// The effective configuration of one appliance process.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -454,6 +470,16 @@ mod tests {
         assert_eq!(config.auth.admin_secret.as_deref(), Some("1234"));
         assert!(config.masked_toml().contains(MASK));
         assert!(!config.masked_toml().contains("1234"));
+    }
+
+    #[test]
+    fn urls_lose_their_secrets() {
+        assert_eq!(
+            mask_url("https://user:pw@hooks.example/x?token=abc#f"),
+            "https://********@hooks.example/x?********"
+        );
+        assert_eq!(mask_url("http://h/p"), "http://h/p");
+        assert_eq!(mask_url("not a url"), MASK);
     }
 
     #[test]

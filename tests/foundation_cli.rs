@@ -301,8 +301,16 @@ fn an_operator_certificate_is_served_and_reloaded_on_sighup_and_on_change() {
         ],
     );
     assert!(ping_trusting(&watched, &second));
-    std::thread::sleep(Duration::from_millis(1100));
     let third = issue(certs.path(), "three");
+    // A modification time the watcher cannot have seen, even on a file system that keeps
+    // whole seconds only.
+    for file in ["op.crt", "op.key"] {
+        std::fs::File::options()
+            .write(true)
+            .open(certs.path().join(file))
+            .and_then(|f| f.set_modified(std::time::SystemTime::now() + Duration::from_secs(60)))
+            .expect("set mtime");
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     while !ping_trusting(&watched, &third) {
         assert!(

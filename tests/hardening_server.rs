@@ -94,5 +94,9 @@ fn concurrent_health_checks_all_pass() {
             .map(|(status, body)| format!("{status}: {body}"))
             .collect()
     });
-    assert!(failures.is_empty(), "{} of 40 failed: {failures:?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of 40 failed: {failures:?}",
+        failures.len()
+    );
 }

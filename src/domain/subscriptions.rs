@@ -11,7 +11,7 @@ use super::names::check_name;
 use super::{DomainError, in_org};
 use crate::auth::password;
 use crate::auth::sealing::Sealer;
-use crate::config::MASK;
+use crate::config::{MASK, mask_url};
 use crate::store::{
     DeliveryError, EVENTS, SUBSCRIPTIONS, Store, SubscriptionRecord, Target, org_key, org_prefix,
 };
@@ -78,7 +78,7 @@ pub struct SubscriptionView {
 impl From<SubscriptionRecord> for SubscriptionView {
     fn from(sub: SubscriptionRecord) -> Self {
         let (url, slack) = match sub.target {
-            Target::Webhook { url } => (Some(url), None),
+            Target::Webhook { url } => (Some(mask_url(&url)), None),
             Target::Slack {
                 channel, api_url, ..
             } => (
@@ -86,7 +86,7 @@ impl From<SubscriptionRecord> for SubscriptionView {
                 Some(SlackView {
                     channel,
                     token: MASK,
-                    api_url,
+                    api_url: mask_url(&api_url),
                 }),
             ),
         };

@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::jwt;
 use crate::auth::sealing::Sealer;
+use crate::config::mask_url;
 use crate::store::{EventRecord, SubscriptionRecord, Target};
 
 /// Header carrying the JWT that signs a webhook body.
@@ -79,11 +80,15 @@ pub async fn deliver(
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| format!("POST {url} failed: {e}"))?;
+                .map_err(|e| format!("POST {} failed: {}", mask_url(url), failure(&e)))?;
             if response.status().is_success() {
                 Ok(())
             } else {
-                Err(format!("POST {url} answered {}", response.status()))
+                Err(format!(
+                    "POST {} answered {}",
+                    mask_url(url),
+                    response.status()
+                ))
             }
         }
         Target::Slack {
@@ -98,7 +103,7 @@ pub async fn deliver(
                 .json(&json!({ "channel": channel, "text": slack_text(event) }))
                 .send()
                 .await
-                .map_err(|e| format!("Slack API {api_url} failed: {e}"))?;
+                .map_err(|e| format!("Slack API {} failed: {}", mask_url(api_url), failure(&e)))?;
             let status = response.status();
             let answer: Value = response.json().await.unwrap_or(Value::Null);
             if status.is_success() && answer["ok"] == true {
@@ -110,5 +115,16 @@ pub async fn deliver(
                 ))
             }
         }
+    }
+}
+
+/// Why a delivery request failed, in words (a request error's text repeats the URL).
+fn failure(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "no answer in time"
+    } else if error.is_connect() {
+        "cannot connect (refused, unreachable, or the name does not resolve)"
+    } else {
+        "the request failed before an answer"
     }
 }
