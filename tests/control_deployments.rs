@@ -228,7 +228,9 @@ fn apps_have_the_seed_shape_projections_and_validated_settings() {
     );
     assert_eq!(status, 200, "{body}");
     let (status, body) = admin.call(Method::GET, "/be/v1/apps/sushi", None);
-    assert_eq!(status, 200, "{body}");
+    assert_error(status, &body, 404, "not-found");
+    let (status, body) = admin.call(Method::GET, "/be/v1/apps/Sushi", None);
+    assert_eq!(status, 200, "names are case-sensitive: {body}");
     let app = &body["app"];
     assert_eq!(app["name"], "Sushi");
     assert!(app["label"].is_string());

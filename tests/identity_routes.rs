@@ -196,7 +196,7 @@ fn sample(
         ("PATCH", "/be/v1/users") => Some(json!({"username": "target", "label": "changed"})),
         ("POST", "/be/v1/apikeys") => Some(json!({"username": "target"})),
         ("POST", "/be/v1/roles") => {
-            Some(json!({"name": format!("role_{n}"), "permissions": {"apps": 2}}))
+            Some(json!({"name": format!("role_{n}"), "permissions": {"roles": 1}}))
         }
         ("PATCH", "/be/v1/roles") => Some(json!({"name": "target_role", "label": "changed"})),
         ("POST", "/be/v1/apps") => Some(json!({"name": format!("app_{n}"), "label": "x"})),
@@ -219,7 +219,7 @@ fn deployment_body(name: &str) -> Value {
     json!({
         "name": name,
         "label": "unreachable",
-        "origin": {"s3": {"hostname": "http://127.0.0.1:9", "accessKey": "a", "secretKey": "s", "location": "us-east-1", "bucket": "b"}}
+        "origin": {"s3": {"hostname": "http://127.0.0.1:9", "accessKey": "a", "secretKey": "s", "location": "us-east-1", "bucket": "edge"}}
     })
 }
 

@@ -3,9 +3,10 @@
 use serde::Serialize;
 
 use super::caller::Caller;
+use super::text::check_label;
 use super::users::add_api_key;
 use super::{DomainError, in_org};
-use crate::store::{API_KEYS, Account, Store, USERS, org_key};
+use crate::store::{API_KEYS, Account, Store, USERS};
 
 /// A minted key, shown once.
 #[derive(Debug, Serialize)]
@@ -34,13 +35,16 @@ impl ApiKeyService {
         username: &str,
         label: Option<String>,
     ) -> Result<MintedKey, DomainError> {
+        if let Some(label) = &label {
+            check_label("label", label)?;
+        }
         let org = caller.org.clone();
         let username = username.to_string();
         in_org(&self.store, caller)
             .write(move |tx| {
                 let user = tx
                     .open(&USERS)?
-                    .get(org_key(&org, &username).as_str())?
+                    .named(Some(&org), &username)?
                     .ok_or_else(|| DomainError::not_found(format!("user {username}")))?;
                 if !matches!(user.account, Account::Machine { .. }) {
                     return Err(DomainError::invalid(
@@ -57,6 +61,15 @@ impl ApiKeyService {
 
     /// Revokes a key of the caller's org.
     pub async fn delete(&self, caller: &Caller, key_id: &str) -> Result<(), DomainError> {
+        if key_id.is_empty()
+            || key_id.len() > 64
+            || !key_id.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(DomainError::invalid(
+                "keyId",
+                "must be the key id the key was issued with (letters and digits)",
+            ));
+        }
         let org = caller.org.clone();
         let key_id = key_id.to_string();
         in_org(&self.store, caller)

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::names::check_name;
+use super::text::check_label;
 use super::{DomainError, blocking, in_org};
 use crate::jobs::queue::{self, NewTask};
 use crate::jobs::{CLEANUP, CleanupTask, Jobs};
@@ -150,7 +151,7 @@ fn check_deployments(
     let mut found: Vec<String> = Vec::new();
     for name in names {
         let deployment = table
-            .get(org_key(org, name).as_str())?
+            .named(Some(org), name)?
             .filter(|d| d.status != DeploymentStatus::Deleting)
             .ok_or_else(|| {
                 DomainError::invalid("deployments", format!("no deployment {name} in this org"))
@@ -205,6 +206,7 @@ impl AppService {
     /// Creates an app.
     pub async fn create(&self, caller: &Caller, new: NewApp) -> Result<AppView, DomainError> {
         check_name("name", &new.name)?;
+        check_label("label", &new.label)?;
         if new.label.trim().is_empty() {
             return Err(DomainError::Missing {
                 field: "label".into(),
@@ -280,7 +282,7 @@ impl AppService {
     }
 
     async fn load(&self, org: &str, name: &str) -> Result<AppRecord, DomainError> {
-        super::find_in_org(&self.store, &APPS, org, name, "app").await
+        super::find_in_org(&self.store, &APPS, org, name, "app", check_name).await
     }
 
     /// One app.
@@ -317,6 +319,9 @@ impl AppService {
 
     /// Changes label, deployments, retention, publishing mode.
     pub async fn patch(&self, caller: &Caller, patch: AppPatch) -> Result<AppView, DomainError> {
+        if let Some(label) = &patch.label {
+            check_label("label", label)?;
+        }
         if let Some(build) = patch.i_cur_build {
             return Err(DomainError::invalid(
                 "iCurBuild",
@@ -330,7 +335,7 @@ impl AppService {
                 let key = org_key(&org, &patch.name);
                 let mut app = tx
                     .open(&APPS)?
-                    .get(key.as_str())?
+                    .named(Some(&org), &patch.name)?
                     .ok_or_else(|| DomainError::not_found(format!("app {}", patch.name)))?;
                 if let Some(label) = patch.label {
                     app.label = label;
@@ -345,7 +350,7 @@ impl AppService {
                 }
                 for name in &patch.deregister {
                     let before = app.deployments.len();
-                    app.deployments.retain(|d| !d.eq_ignore_ascii_case(name));
+                    app.deployments.retain(|d| d != name);
                     if app.deployments.len() == before {
                         return Err(DomainError::invalid(
                             "deregister",
@@ -370,6 +375,7 @@ impl AppService {
     /// Removes the app; a `cleanup` task, submitted in the same transaction, removes its files
     /// from the depot and its origins.
     pub async fn delete(&self, caller: &Caller, name: &str) -> Result<String, DomainError> {
+        check_name("app", name)?;
         let (org, wanted) = (caller.org.clone(), name.to_string());
         let task = in_org(&self.store, caller)
             .write(move |tx| {

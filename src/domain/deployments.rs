@@ -8,6 +8,9 @@ use serde_json::{Map, Value, json};
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::names::check_deployment_name;
+use super::text::{
+    SECRET_MAX_CHARS, check_bucket, check_host, check_label, check_prefix, check_text, check_url,
+};
 use super::{DomainError, in_org};
 use crate::auth::sealing::Sealer;
 use crate::config::MASK;
@@ -108,16 +111,6 @@ pub struct DeploymentFilter {
     pub updated_after: Option<DateTime<Utc>>,
 }
 
-fn check_url(field: &str, value: &str) -> Result<(), DomainError> {
-    match reqwest::Url::parse(value) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(()),
-        _ => Err(DomainError::invalid(
-            field,
-            format!("must be an http(s) URL, got {value:?}"),
-        )),
-    }
-}
-
 fn required(field: &str, value: &str) -> Result<(), DomainError> {
     if value.trim().is_empty() {
         return Err(DomainError::Missing {
@@ -130,6 +123,7 @@ fn required(field: &str, value: &str) -> Result<(), DomainError> {
 fn check(new: &NewDeployment) -> Result<(), DomainError> {
     check_deployment_name("name", &new.name)?;
     required("label", &new.label)?;
+    check_label("label", &new.label)?;
     let s3 = &new.origin.s3;
     for (field, value) in [
         ("origin.s3.hostname", &s3.hostname),
@@ -139,24 +133,28 @@ fn check(new: &NewDeployment) -> Result<(), DomainError> {
         ("origin.s3.bucket", &s3.bucket),
     ] {
         required(field, value)?;
+        check_text(field, value, SECRET_MAX_CHARS)?;
     }
-    if let Some((scheme, _)) = s3.hostname.split_once("://") {
-        if !matches!(scheme, "http" | "https") {
-            return Err(DomainError::invalid(
-                "origin.s3.hostname",
-                "use host[:port], http://host[:port] or https://host[:port]",
-            ));
-        }
-    } else if s3.hostname.contains('/') {
-        return Err(DomainError::invalid(
-            "origin.s3.hostname",
-            "the endpoint host without the bucket or a path",
-        ));
+    check_host("origin.s3.hostname", &s3.hostname)?;
+    check_bucket("origin.s3.bucket", &s3.bucket)?;
+    if let Some(prefix) = &s3.prefix {
+        check_prefix("origin.s3.prefix", prefix)?;
     }
     match &new.dl_auth {
         Some(DlAuthBody::Gcore(g)) => {
             check_url("dlAuth.gcore.baseUrl", &g.base_url)?;
             required("dlAuth.gcore.secureToken", &g.secure_token)?;
+            check_text(
+                "dlAuth.gcore.secureToken",
+                &g.secure_token,
+                SECRET_MAX_CHARS,
+            )?;
+            if let Some(bucket) = &g.bucket {
+                check_bucket("dlAuth.gcore.bucket", bucket)?;
+            }
+            if let Some(prefix) = &g.prefix {
+                check_prefix("dlAuth.gcore.prefix", prefix)?;
+            }
             if g.ttl == Some(0) {
                 return Err(DomainError::invalid(
                     "dlAuth.gcore.ttl",
@@ -166,7 +164,7 @@ fn check(new: &NewDeployment) -> Result<(), DomainError> {
         }
         Some(DlAuthBody::Akamai(a)) => {
             check_url("dlAuth.akamai.baseUrl", &a.base_url)?;
-            if a.key.is_empty() || hex::decode(&a.key).is_err() {
+            if a.key.is_empty() || a.key.len() > SECRET_MAX_CHARS || hex::decode(&a.key).is_err() {
                 return Err(DomainError::invalid(
                     "dlAuth.akamai.key",
                     "must be a hex-encoded key",
@@ -405,7 +403,15 @@ impl DeploymentService {
     }
 
     async fn load(&self, org: &str, name: &str) -> Result<DeploymentRecord, DomainError> {
-        super::find_in_org(&self.store, &DEPLOYMENTS, org, name, "deployment").await
+        super::find_in_org(
+            &self.store,
+            &DEPLOYMENTS,
+            org,
+            name,
+            "deployment",
+            check_deployment_name,
+        )
+        .await
     }
 
     /// Applies a partial modification (API.md merge rules) and re-checks the credentials.
@@ -576,6 +582,7 @@ impl DeploymentService {
         name: &str,
         keep_files: bool,
     ) -> Result<Option<String>, DomainError> {
+        check_deployment_name("deployment", name)?;
         let (org, wanted) = (caller.org.clone(), name.to_string());
         let task = in_org(&self.store, caller)
             .write(move |tx| {

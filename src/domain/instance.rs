@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::DomainError;
 use super::names::check_name;
+use super::text::{MESSAGE_MAX_CHARS, check_text};
 use crate::jobs::queue::NewTask;
 use crate::jobs::{HELLO, Jobs};
 use crate::store::{ORGS, SCHEMA_VERSION, Store};
@@ -74,6 +75,7 @@ impl InstanceService {
 
     /// Applies a maintenance switch and submits a `hello` task; returns the task name.
     pub async fn hello(&self, request: HelloRequest) -> Result<String, DomainError> {
+        check_text("message", &request.message, MESSAGE_MAX_CHARS)?;
         let delay_ms = request.delay_ms.unwrap_or(self.hello_delay_ms);
         if delay_ms > MAX_HELLO_DELAY_MS {
             return Err(DomainError::invalid(
@@ -84,10 +86,10 @@ impl InstanceService {
         let org = match request.org_name {
             Some(name) => {
                 check_name("orgName", &name)?;
-                let key = name.to_ascii_lowercase();
+                let wanted = name.clone();
                 let record = self
                     .store
-                    .read(move |tx| Ok::<_, DomainError>(tx.open(&ORGS)?.get(key.as_str())?))
+                    .read(move |tx| Ok::<_, DomainError>(tx.open(&ORGS)?.named(None, &wanted)?))
                     .await?
                     .ok_or_else(|| DomainError::not_found(format!("org {name}")))?;
                 Some(record.name)

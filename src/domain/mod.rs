@@ -18,6 +18,7 @@ pub mod roles;
 pub mod sessions;
 pub mod subscriptions;
 pub mod tasks;
+pub mod text;
 pub mod users;
 
 pub use error::DomainError;
@@ -31,24 +32,29 @@ pub(crate) async fn blocking<R: Send + 'static>(
         .map_err(|e| DomainError::Internal(format!("background work failed: {e}")))?
 }
 
-/// The record `name` of `org` in an org-scoped table, or a 404 naming `what` and the name.
+/// A name rule ([`names::check_name`], [`names::check_deployment_name`]).
+pub(crate) type NameRule = fn(&str, &str) -> Result<(), DomainError>;
+
+/// The record spelled exactly `name` of `org` in an org-scoped table: 400 when `name` breaks
+/// `rule`, 404 naming `what` when there is none.
 pub(crate) async fn find_in_org<V>(
     store: &crate::store::Store,
     table: &'static crate::store::JsonTable<&'static str, V>,
     org: &str,
     name: &str,
     what: &'static str,
+    rule: NameRule,
 ) -> Result<V, DomainError>
 where
-    V: serde::de::DeserializeOwned + Send + 'static,
+    V: serde::de::DeserializeOwned + crate::store::Named + Send + 'static,
 {
-    let key = crate::store::org_key(org, name);
-    let shown = name.to_string();
+    rule(what, name)?;
+    let (org, name) = (org.to_string(), name.to_string());
     store
         .read(move |tx| {
             tx.open(table)?
-                .get(key.as_str())?
-                .ok_or_else(|| DomainError::not_found(format!("{what} {shown}")))
+                .named(Some(&org), &name)?
+                .ok_or_else(|| DomainError::not_found(format!("{what} {name}")))
         })
         .await
 }

@@ -37,7 +37,10 @@ fn check(
     if !(2..=50).contains(&length) || !value.chars().all(allowed) {
         return Err(DomainError::invalid(
             field,
-            format!("must be 2 to 50 characters of {alphabet}, got {value:?}"),
+            format!(
+                "must be 2 to 50 characters of {alphabet}, got {}",
+                super::text::shown(value)
+            ),
         ));
     }
     Ok(())

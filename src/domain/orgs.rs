@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::listing::{ListParams, Page};
 use super::names::check_name;
 use super::permissions::{ADMINISTRATORS, maxima};
+use super::text::{check_email, check_label};
+use super::users::check_password;
 use super::{DomainError, blocking};
 use crate::auth::password;
 use crate::jobs::queue::{self, NewTask};
@@ -75,13 +77,14 @@ impl OrgService {
         check_name("name", &new.name)?;
         let admin_username = new.admin_username.unwrap_or_else(|| "admin".into());
         check_name("adminUsername", &admin_username)?;
-        if let Some(given) = &new.password
-            && given.chars().count() < MIN_PASSWORD_LEN
-        {
-            return Err(DomainError::invalid(
-                "password",
-                format!("must have at least {MIN_PASSWORD_LEN} characters"),
-            ));
+        if let Some(given) = &new.password {
+            check_password("password", given)?;
+        }
+        if let Some(label) = &new.label {
+            check_label("label", label)?;
+        }
+        if let Some(email) = &new.email {
+            check_email("email", email)?;
         }
         let generated = new.password.is_none().then(password::generate);
         let secret = new
@@ -185,13 +188,13 @@ impl OrgService {
     }
 
     async fn record(&self, name: &str) -> Result<OrgRecord, DomainError> {
-        let key = name.to_ascii_lowercase();
-        let shown = name.to_string();
+        check_name("org", name)?;
+        let name = name.to_string();
         self.store
             .read(move |tx| {
                 tx.open(&ORGS)?
-                    .get(key.as_str())?
-                    .ok_or_else(|| DomainError::not_found(format!("org {shown}")))
+                    .named(None, &name)?
+                    .ok_or_else(|| DomainError::not_found(format!("org {name}")))
             })
             .await
     }

@@ -9,6 +9,7 @@ use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::names::check_name;
 use super::permissions::{ADMINISTRATORS, validate_mask};
+use super::text::check_label;
 use super::{DomainError, in_org};
 use crate::store::{ROLES, RoleRecord, Store, USERS, org_key, org_prefix};
 
@@ -80,6 +81,9 @@ impl RoleService {
     /// Creates a role in the caller's org.
     pub async fn create(&self, caller: &Caller, new: NewRole) -> Result<RoleView, DomainError> {
         check_name("name", &new.name)?;
+        if let Some(label) = &new.label {
+            check_label("label", label)?;
+        }
         check_permissions(&new.permissions)?;
         caller.may_grant(&new.permissions, &BTreeMap::new())?;
         let now = Utc::now();
@@ -126,13 +130,16 @@ impl RoleService {
 
     /// One role.
     pub async fn get(&self, caller: &Caller, name: &str) -> Result<RoleView, DomainError> {
-        super::find_in_org(&self.store, &ROLES, &caller.org, name, "role")
+        super::find_in_org(&self.store, &ROLES, &caller.org, name, "role", check_name)
             .await
             .map(RoleView::from)
     }
 
     /// Changes label and/or permissions.
     pub async fn patch(&self, caller: &Caller, patch: RolePatch) -> Result<RoleView, DomainError> {
+        if let Some(label) = &patch.label {
+            check_label("label", label)?;
+        }
         protect_administrators(&patch.name)?;
         if let Some(permissions) = &patch.permissions {
             check_permissions(permissions)?;
@@ -162,6 +169,7 @@ impl RoleService {
 
     /// Deletes a role nobody holds.
     pub async fn delete(&self, caller: &Caller, name: &str) -> Result<(), DomainError> {
+        check_name("role", name)?;
         protect_administrators(name)?;
         let org = caller.org.clone();
         let name = name.to_string();
@@ -170,7 +178,7 @@ impl RoleService {
                 let key = org_key(&org, &name);
                 let role = tx
                     .open(&ROLES)?
-                    .get(key.as_str())?
+                    .named(Some(&org), &name)?
                     .ok_or_else(|| DomainError::not_found(format!("role {name}")))?;
                 let holders: Vec<String> = tx
                     .open(&USERS)?

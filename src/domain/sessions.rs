@@ -109,6 +109,7 @@ impl SessionService {
                     let user = users.get(org_key(&org, &username).as_str())?;
                     let record = orgs.get(org.to_ascii_lowercase().as_str())?;
                     if let (Some(user), Some(record)) = (user, record)
+                        && user.username == username
                         && let Account::Person { password_hash, .. } = user.account
                     {
                         let choice = OrgChoice {
@@ -137,7 +138,7 @@ impl SessionService {
         self.check_address(address)?;
         let mut candidates = self.candidates(username).await?;
         if let Some(org) = only_org {
-            candidates.retain(|(choice, _, _)| choice.name.eq_ignore_ascii_case(org));
+            candidates.retain(|(choice, _, _)| choice.name == org);
         }
         // The keys a failure counts against: the candidates' (or, when the username exists
         // nowhere, one key for it, so unknown and known usernames behave alike).
@@ -233,7 +234,7 @@ impl SessionService {
         let org = claims
             .orgs
             .iter()
-            .find(|selectable| selectable.name.eq_ignore_ascii_case(org))
+            .find(|selectable| selectable.name == org)
             .ok_or_else(|| {
                 AuthError::Unauthorized(format!("the org-selection token does not open org {org}"))
             })?;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::names::check_name;
+use super::text::{SECRET_MAX_CHARS, check_label, check_text, check_url};
 use super::{DomainError, in_org};
 use crate::auth::password;
 use crate::auth::sealing::Sealer;
@@ -111,18 +112,6 @@ pub struct CreatedSubscription {
     pub secret: String,
 }
 
-fn check_url(field: &str, url: &str) -> Result<(), DomainError> {
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|e| DomainError::invalid(field, format!("{url:?} is not a URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(DomainError::invalid(
-            field,
-            "must be an http:// or https:// URL with a host",
-        ));
-    }
-    Ok(())
-}
-
 fn check_events(events: &[String]) -> Result<(), DomainError> {
     for name in events {
         let valid = name.split_once('.').is_some_and(|(kind, event)| {
@@ -176,6 +165,8 @@ impl SubscriptionService {
             (None, Some(slack)) => {
                 let api_url = slack.api_url.unwrap_or_else(|| SLACK_API_URL.to_string());
                 check_url("slack.apiUrl", &api_url)?;
+                check_label("slack.channel", &slack.channel)?;
+                check_text("slack.token", &slack.token, SECRET_MAX_CHARS)?;
                 if slack.channel.trim().is_empty() {
                     return Err(DomainError::Missing {
                         field: "slack.channel".into(),
@@ -273,6 +264,7 @@ impl SubscriptionService {
             &caller.org,
             name,
             "subscription",
+            check_name,
         )
         .await
         .map(SubscriptionView::from)
@@ -280,15 +272,16 @@ impl SubscriptionService {
 
     /// Unsubscribes.
     pub async fn delete(&self, caller: &Caller, name: &str) -> Result<(), DomainError> {
-        let key = org_key(&caller.org, name);
-        let shown = name.to_string();
+        check_name("subscription", name)?;
+        let (org, name) = (caller.org.clone(), name.to_string());
         in_org(&self.store, caller)
             .write(move |tx| {
-                if tx.open(&SUBSCRIPTIONS)?.remove(key.as_str())? {
-                    Ok(())
-                } else {
-                    Err(DomainError::not_found(format!("subscription {shown}")))
+                let mut table = tx.open(&SUBSCRIPTIONS)?;
+                if table.named(Some(&org), &name)?.is_none() {
+                    return Err(DomainError::not_found(format!("subscription {name}")));
                 }
+                table.remove(org_key(&org, &name).as_str())?;
+                Ok(())
             })
             .await
     }

@@ -239,6 +239,12 @@ impl TaskService {
 
     /// One task by name, of any org (the instance administrator's view).
     pub async fn any(&self, name: &str) -> Result<TaskView, DomainError> {
+        if uuid::Uuid::parse_str(name).is_err() {
+            return Err(DomainError::invalid(
+                "taskName",
+                "must be a task name as returned when the task was submitted (a UUID)",
+            ));
+        }
         let key = name.to_string();
         self.store
             .read(move |tx| {

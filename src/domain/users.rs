@@ -11,6 +11,7 @@ use super::listing::{ListParams, Page};
 use super::names::check_name;
 use super::orgs::MIN_PASSWORD_LEN;
 use super::permissions::{ADMINISTRATORS, Permission, UPDATE};
+use super::text::{PERSON_MAX_CHARS, check_email, check_label, check_text};
 use super::{DomainError, blocking, in_org};
 use crate::auth::tokens::secret_hash;
 use crate::auth::{apikey, password};
@@ -140,12 +141,43 @@ pub struct UserService {
     store: Store,
 }
 
-fn check_password(field: &str, value: &str) -> Result<(), DomainError> {
-    if value.chars().count() < MIN_PASSWORD_LEN {
+/// A password of [`MIN_PASSWORD_LEN`] to [`MAX_PASSWORD_LEN`] characters.
+pub(super) fn check_password(field: &str, value: &str) -> Result<(), DomainError> {
+    let length = value.chars().count();
+    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&length) {
         return Err(DomainError::invalid(
             field,
-            format!("must have at least {MIN_PASSWORD_LEN} characters"),
+            format!("must have {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
         ));
+    }
+    Ok(())
+}
+
+/// Longest password accepted (hashing cost grows with it).
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Bounds every free-text field a create or patch carries.
+fn check_profile(
+    email: Option<&str>,
+    firstname: Option<&str>,
+    surname: Option<&str>,
+    title: Option<&str>,
+    label: Option<&str>,
+) -> Result<(), DomainError> {
+    if let Some(email) = email {
+        check_email("email", email)?;
+    }
+    for (field, value) in [
+        ("firstname", firstname),
+        ("surname", surname),
+        ("title", title),
+    ] {
+        if let Some(value) = value {
+            check_text(field, value, PERSON_MAX_CHARS)?;
+        }
+    }
+    if let Some(label) = label {
+        check_label("label", label)?;
     }
     Ok(())
 }
@@ -237,6 +269,13 @@ impl UserService {
         new: NewUser,
     ) -> Result<UserWithCredentials, DomainError> {
         check_name("username", &new.username)?;
+        check_profile(
+            new.email.as_deref(),
+            new.firstname.as_deref(),
+            new.surname.as_deref(),
+            new.title.as_deref(),
+            new.label.as_deref(),
+        )?;
         let mut issued = IssuedCredentials::default();
         let now = Utc::now();
         let account = match (&new.email, &new.label) {
@@ -347,9 +386,16 @@ impl UserService {
 
     /// One user of the caller's org.
     pub async fn get(&self, caller: &Caller, username: &str) -> Result<UserView, DomainError> {
-        super::find_in_org(&self.store, &USERS, &caller.org, username, "user")
-            .await
-            .map(UserView::from)
+        super::find_in_org(
+            &self.store,
+            &USERS,
+            &caller.org,
+            username,
+            "user",
+            check_name,
+        )
+        .await
+        .map(UserView::from)
     }
 
     /// Applies a profile change, an own password change or a credential reset.
@@ -358,6 +404,13 @@ impl UserService {
         caller: &Caller,
         patch: UserPatch,
     ) -> Result<UserWithCredentials, DomainError> {
+        check_profile(
+            patch.email.as_deref(),
+            patch.firstname.as_deref(),
+            patch.surname.as_deref(),
+            patch.title.as_deref(),
+            patch.label.as_deref(),
+        )?;
         let own_password = patch.old_pw.is_some() || patch.new_pw.is_some();
         if own_password {
             if !caller.is(&patch.username) {
@@ -397,10 +450,9 @@ impl UserService {
         let (org, granter) = (caller.org.clone(), caller.clone());
         let (user, key) = in_org(&self.store, caller)
             .write(move |tx| {
-                let key = org_key(&org, &patch.username);
                 let mut user = tx
                     .open(&USERS)?
-                    .get(key.as_str())?
+                    .named(Some(&org), &patch.username)?
                     .ok_or_else(|| DomainError::not_found(format!("user {}", patch.username)))?;
                 if let Some(roles) = &patch.roles {
                     let roles = check_roles(tx, &granter, roles, &user.roles)?;
@@ -488,13 +540,14 @@ impl UserService {
 
     /// Deletes a user (never the org's last `Administrators` holder).
     pub async fn delete(&self, caller: &Caller, username: &str) -> Result<(), DomainError> {
+        check_name("user", username)?;
         let org = caller.org.clone();
         let username = username.to_string();
         in_org(&self.store, caller)
             .write(move |tx| {
                 let user = tx
                     .open(&USERS)?
-                    .get(org_key(&org, &username).as_str())?
+                    .named(Some(&org), &username)?
                     .ok_or_else(|| DomainError::not_found(format!("user {username}")))?;
                 if user.roles.iter().any(|r| r == ADMINISTRATORS) {
                     keep_an_administrator(tx, &org, &user.username)?;

@@ -30,12 +30,25 @@ pub async fn maintenance_gate(
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
+/// Longest request URI (path and query) answered with anything but 414.
+const MAX_URI_BYTES: usize = 8192;
+
 /// Gives every error response the API's JSON shape, including those made by routing
 /// (unknown route, wrong method) rather than by a handler.
 pub async fn error_bodies(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    let uri_length = req.uri().to_string().len();
+    if uri_length > MAX_URI_BYTES {
+        let response = ApiError::new(
+            actix_web::http::StatusCode::URI_TOO_LONG,
+            "uri-too-long",
+            format!("the request URI has {uri_length} bytes; at most {MAX_URI_BYTES} are accepted"),
+        )
+        .error_response();
+        return Ok(req.into_response(response));
+    }
     let method = req.method().to_string();
     let path = req.path().to_string();
     let response = match next.call(req).await {

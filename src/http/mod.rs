@@ -77,9 +77,27 @@ pub fn app(
 }
 
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    if let Some(param) = missing_path_param(req.method().as_str(), req.path()) {
+        return Err(ApiError::missing(format!(
+            "{param} is missing from the path: {} {}{{{param}}}",
+            req.method(),
+            req.path()
+        )));
+    }
     Err(ApiError::for_status(
         actix_web::http::StatusCode::NOT_FOUND,
         req.method().as_str(),
         req.path(),
     ))
+}
+
+/// The name of a route's last path parameter when `path` is that route with it left empty
+/// (`DELETE /be/v1/deployments/`).
+fn missing_path_param(method: &str, path: &str) -> Option<&'static str> {
+    let stem = path.strip_suffix('/')?;
+    BE_ROUTES.iter().find_map(|route| {
+        let (route_stem, last) = route.path.rsplit_once('/')?;
+        let param = last.strip_prefix('{')?.strip_suffix('}')?;
+        (route.method == method && route_stem == stem).then_some(param)
+    })
 }

@@ -28,9 +28,9 @@ pub async fn list(
     _admin: AdminCaller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(req.query_string())?;
+    let query = ListQuery::parse(req.query_string())?.without_filters()?;
     let page = state.orgs.list(query.params).await?;
-    success_page("orgs", page)
+    success_page("orgs", page, &query.fields)
 }
 
 /// One org.

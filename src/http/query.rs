@@ -37,6 +37,18 @@ impl ListQuery {
     }
 }
 
+impl ListQuery {
+    /// 400 for any filter: for lists that take none.
+    pub fn without_filters(self) -> Result<ListQuery, ApiError> {
+        match self.filters.first() {
+            Some((key, _)) => Err(ApiError::invalid(format!(
+                "unknown filter {key}; this list takes offset, limit, order[] and fields[] only"
+            ))),
+            None => Ok(self),
+        }
+    }
+}
+
 fn number(name: &str, value: &str) -> Result<usize, ApiError> {
     value.trim().parse().map_err(|_| {
         ApiError::invalid(format!(

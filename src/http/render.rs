@@ -20,18 +20,12 @@ pub fn success(message: &str, payload: impl Serialize) -> Result<HttpResponse, A
 }
 
 /// Projects a resource object onto the `fields[]` a caller asked for (all when none); a field
-/// outside `allowed` is a 400.
+/// outside `allowed` (by default the object's own keys) is a 400.
 pub fn project(
     resource: impl Serialize,
     fields: &[String],
-    allowed: &[&str],
+    allowed: Option<&[&str]>,
 ) -> Result<Value, ApiError> {
-    if let Some(unknown) = fields.iter().find(|f| !allowed.contains(&f.as_str())) {
-        return Err(ApiError::invalid(format!(
-            "fields[] names unknown field {unknown:?}; use any of {}",
-            allowed.join(", ")
-        )));
-    }
     let value = serde_json::to_value(resource).map_err(|_| ApiError::internal())?;
     if fields.is_empty() {
         return Ok(value);
@@ -39,6 +33,14 @@ pub fn project(
     let Value::Object(object) = value else {
         return Err(ApiError::internal());
     };
+    let own: Vec<&str> = object.keys().map(String::as_str).collect();
+    let allowed = allowed.unwrap_or(&own);
+    if let Some(unknown) = fields.iter().find(|f| !allowed.contains(&f.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "fields[] names unknown field {unknown:?}; use any of {}",
+            allowed.join(", ")
+        )));
+    }
     Ok(Value::Object(
         object
             .into_iter()
@@ -47,16 +49,20 @@ pub fn project(
     ))
 }
 
-/// A list answer: the items under the plural `key` and the `total` before paging.
+/// A list answer: the items (projected onto `fields`) under the plural `key` and the `total`
+/// before paging.
 pub fn success_page<T: Serialize>(
     key: &str,
     page: crate::domain::listing::Page<T>,
+    fields: &[String],
 ) -> Result<HttpResponse, ApiError> {
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| project(item, fields, None))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut payload = Map::new();
-    payload.insert(
-        key.into(),
-        serde_json::to_value(page.items).map_err(|_| ApiError::internal())?,
-    );
+    payload.insert(key.into(), Value::Array(items));
     payload.insert("total".into(), Value::from(page.total));
     success(key, Value::Object(payload))
 }

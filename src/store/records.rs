@@ -6,6 +6,32 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// A record with a name: looked up by its exact spelling (names are case-sensitive; only their
+/// uniqueness ignores case, through lower-cased keys).
+pub trait Named {
+    /// The name as created.
+    fn name(&self) -> &str;
+}
+
+macro_rules! named {
+    ($($record:ty => $field:ident),*) => {$(
+        impl Named for $record {
+            fn name(&self) -> &str {
+                &self.$field
+            }
+        }
+    )*};
+}
+
+named!(
+    OrgRecord => name,
+    RoleRecord => name,
+    UserRecord => username,
+    AppRecord => name,
+    DeploymentRecord => name,
+    SubscriptionRecord => name
+);
+
 /// An organisation: the tenant every other record belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrgRecord {

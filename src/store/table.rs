@@ -125,6 +125,20 @@ where
     T: ReadableTable<&'static str, &'static [u8]>,
     V: DeserializeOwned,
 {
+    /// The record of `org` (or the org itself, with `org` `None`) spelled exactly `name`.
+    pub fn named(&self, org: Option<&str>, name: &str) -> Result<Option<V>, StoreError>
+    where
+        V: super::Named,
+    {
+        let key = match org {
+            Some(org) => super::org_key(org, name),
+            None => name.to_ascii_lowercase(),
+        };
+        Ok(self
+            .get(key.as_str())?
+            .filter(|record| record.name() == name))
+    }
+
     /// Every record whose key starts with `prefix`, in key order.
     pub fn with_prefix(&self, prefix: &str) -> Result<Vec<(String, V)>, StoreError> {
         let mut found = Vec::new();

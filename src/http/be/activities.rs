@@ -28,5 +28,5 @@ pub async fn list(
         }
     }
     let page = state.audit.list(&caller, filter, query.params).await?;
-    success_page("activities", page)
+    success_page("activities", page, &query.fields)
 }

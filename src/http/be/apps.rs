@@ -39,7 +39,7 @@ pub async fn list(
     let apps = page
         .items
         .into_iter()
-        .map(|app| project(app, &query.fields, &APP_FIELDS))
+        .map(|app| project(app, &query.fields, Some(&APP_FIELDS)))
         .collect::<Result<Vec<_>, _>>()?;
     success("apps", json!({ "apps": apps, "total": page.total }))
 }
@@ -55,7 +55,7 @@ pub async fn details(
     let app = state.apps.get(&caller, &name).await?;
     success(
         "app details",
-        json!({ "app": project(app, &query.fields, &APP_FIELDS)? }),
+        json!({ "app": project(app, &query.fields, Some(&APP_FIELDS))? }),
     )
 }
 

@@ -9,7 +9,7 @@ use crate::domain::caller::Caller;
 use crate::domain::deployments::{DeploymentFilter, NewDeployment};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::{success, success_page};
+use crate::http::render::{project, success, success_page};
 use crate::http::state::AppState;
 
 /// `POST /be/v1/deployments`: 200 even when the credential probe fails (see `status`).
@@ -47,7 +47,7 @@ pub async fn list(
         .deployments
         .list(&caller, filter, query.params)
         .await?;
-    success_page("deployments", page)
+    success_page("deployments", page, &query.fields)
 }
 
 /// `GET /be/v1/deployments/{name}`.
@@ -55,9 +55,14 @@ pub async fn details(
     state: web::Data<AppState>,
     caller: Caller,
     name: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let query = ListQuery::parse(req.query_string())?.without_filters()?;
     let deployment = state.deployments.get(&caller, &name).await?;
-    success("deployment", json!({ "deployment": deployment }))
+    success(
+        "deployment",
+        json!({ "deployment": project(deployment, &query.fields, None)? }),
+    )
 }
 
 /// `PATCH /be/v1/deployments`: partial; `null` removes optional parts; `********` keeps secrets.

@@ -16,7 +16,8 @@ pub async fn delete(
     org: web::Path<String>,
     query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    if !org.eq_ignore_ascii_case(&caller.org) {
+    crate::domain::names::check_name("org", &org)?;
+    if *org != caller.org {
         return Err(crate::domain::DomainError::not_found(format!("org {org}")).into());
     }
     let task = state.orgs.delete(&caller.org, query.prune).await?;

@@ -26,9 +26,9 @@ pub async fn list(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(req.query_string())?;
+    let query = ListQuery::parse(req.query_string())?.without_filters()?;
     let page = state.roles.list(&caller, query.params).await?;
-    success_page("roles", page)
+    success_page("roles", page, &query.fields)
 }
 
 /// `GET /be/v1/roles/{name}`.

@@ -31,9 +31,9 @@ pub async fn list(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(req.query_string())?;
+    let query = ListQuery::parse(req.query_string())?.without_filters()?;
     let page = state.subscriptions.list(&caller, query.params).await?;
-    success_page("subscriptions", page)
+    success_page("subscriptions", page, &query.fields)
 }
 
 /// `GET /be/v1/subscriptions/{name}`.

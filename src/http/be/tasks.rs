@@ -48,7 +48,7 @@ pub async fn list(
         }
     }
     let page = state.tasks.list(&caller, filter, query.params).await?;
-    success_page("tasks", page)
+    success_page("tasks", page, &query.fields)
 }
 
 /// `GET /be/v1/tasks/{taskName}`.

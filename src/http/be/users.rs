@@ -29,9 +29,9 @@ pub async fn list(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(req.query_string())?;
+    let query = ListQuery::parse(req.query_string())?.without_filters()?;
     let page = state.users.list(&caller, query.params).await?;
-    success_page("users", page)
+    success_page("users", page, &query.fields)
 }
 
 /// `GET /be/v1/users/{username}`: oneself, or with `beUsers` R.
