@@ -142,6 +142,9 @@ pub struct JobsConfig {
     pub lease_secs: u64,
     /// Default duration of a `hello` task in milliseconds (lets tests interrupt one).
     pub hello_delay_ms: u64,
+    /// Tasks of one org running at once (0 = all workers but one, at least one), so other
+    /// orgs always find a worker.
+    pub max_per_org: usize,
 }
 
 impl Default for JobsConfig {
@@ -150,6 +153,7 @@ impl Default for JobsConfig {
             workers: 0,
             lease_secs: 30,
             hello_delay_ms: 0,
+            max_per_org: 0,
         }
     }
 }
@@ -370,6 +374,14 @@ impl Config {
     /// Tasks that may run at once.
     pub fn job_workers(&self) -> usize {
         resolve_count(self.jobs.workers)
+    }
+
+    /// Tasks of one org running at once.
+    pub fn jobs_per_org(&self) -> usize {
+        match self.jobs.max_per_org {
+            0 => self.job_workers().saturating_sub(1).max(1),
+            n => n,
+        }
     }
 
     /// HTTP worker threads.

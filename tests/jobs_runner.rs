@@ -45,6 +45,10 @@ struct Harness {
 }
 
 async fn harness(workers: usize) -> Harness {
+    harness_per_org(workers, workers).await
+}
+
+async fn harness_per_org(workers: usize, per_org: usize) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&dir.path().join("edge.redb"), 1 << 20, dir.path()).expect("store");
     let peak = Arc::new(AtomicUsize::new(0));
@@ -57,6 +61,7 @@ async fn harness(workers: usize) -> Harness {
         RunnerConfig {
             workers,
             lease: Duration::from_secs(5),
+            per_org,
         },
         vec![Arc::new(probe)],
         CancellationToken::new(),
@@ -72,9 +77,13 @@ async fn harness(workers: usize) -> Harness {
 }
 
 fn probe(params: Value, pipeline: Option<&str>) -> NewTask {
+    probe_of(None, params, pipeline)
+}
+
+fn probe_of(org: Option<&str>, params: Value, pipeline: Option<&str>) -> NewTask {
     NewTask {
         kind: "probe".into(),
-        org: None,
+        org: org.map(str::to_string),
         app: None,
         group: None,
         pipeline: pipeline.map(str::to_string),
@@ -178,4 +187,40 @@ async fn concurrency_is_bounded_by_the_worker_count() {
         2,
         "different apps run in parallel, at most 2"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_orgs_long_tasks_leave_a_worker_for_another_org() {
+    let h = harness_per_org(2, 1).await;
+    let mut long = Vec::new();
+    for i in 0..3 {
+        let pipeline = format!("busy/app{i}");
+        long.push(
+            h.jobs
+                .submit(probe_of(Some("busy"), json!({"ms": 400}), Some(&pipeline)))
+                .await
+                .expect("submit")
+                .name,
+        );
+    }
+    let quick = h
+        .jobs
+        .submit(probe_of(Some("other"), json!({}), None))
+        .await
+        .expect("submit")
+        .name;
+    let mut names = long.clone();
+    names.push(quick);
+    let tasks = wait_all(&h.store, &names).await;
+    let (busy, other) = (&tasks[..3], &tasks[3]);
+    assert!(
+        other.ended.expect("ended") < busy[0].ended.expect("ended"),
+        "the other org's task waited for the busy org's first task"
+    );
+    for pair in busy.windows(2) {
+        assert!(
+            pair[1].started.expect("started") >= pair[0].ended.expect("ended"),
+            "the busy org ran more tasks at once than its bound"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! The durable queue: every task state change is one write transaction that also appends the
 //! matching event to the outbox.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
 use chrono::{DateTime, Duration, Utc};
@@ -127,33 +127,53 @@ fn lease_live(task: &TaskRecord, now: DateTime<Utc>) -> bool {
     task.lease.as_ref().is_some_and(|lease| lease.expires > now)
 }
 
-/// Claims the first runnable task: submitted, or running under an expired lease (resumed),
-/// and not behind an unfinished earlier task of the same pipeline.
+/// The org a task counts against when sharing workers (instance tasks share one slot).
+fn tenant(task: &TaskRecord) -> String {
+    task.org.as_deref().unwrap_or("").to_ascii_lowercase()
+}
+
+/// Claims a runnable task: submitted, or running under an expired lease (resumed), and not
+/// behind an unfinished earlier task of the same pipeline. Orgs share the workers fairly: of
+/// each org's first runnable task, the one whose org runs the fewest tasks now wins (ties go
+/// to the earlier), and an org already running `per_org` tasks gets no more, so one org's long
+/// tasks never hold every worker.
 pub fn claim(
     tx: &WriteTx,
     owner: &str,
     lease: Duration,
+    per_org: usize,
     now: DateTime<Utc>,
 ) -> Result<Option<TaskRecord>, StoreError> {
-    let mut candidate = None;
+    let mut firsts: Vec<TaskRecord> = Vec::new();
+    let mut running: HashMap<String, usize> = HashMap::new();
     let mut busy_pipelines = HashSet::new();
     scan_queue(tx, |task| {
         let blocked = task
             .pipeline
             .as_ref()
             .is_some_and(|p| busy_pipelines.contains(p));
-        let runnable = task.status == TaskStatus::Submitted
-            || (task.status == TaskStatus::Running && !lease_live(&task, now));
-        if runnable && !blocked {
-            candidate = Some(task);
-            return ControlFlow::Break(());
+        let live = task.status == TaskStatus::Running && lease_live(&task, now);
+        if live {
+            *running.entry(tenant(&task)).or_default() += 1;
         }
+        let runnable =
+            task.status == TaskStatus::Submitted || (task.status == TaskStatus::Running && !live);
         if let Some(pipeline) = &task.pipeline {
             busy_pipelines.insert(pipeline.clone());
         }
+        if runnable && !blocked && !firsts.iter().any(|f| tenant(f) == tenant(&task)) {
+            firsts.push(task);
+        }
         ControlFlow::Continue(())
     })?;
-    let Some(mut task) = candidate else {
+    let load = |task: &TaskRecord| running.get(&tenant(task)).copied().unwrap_or(0);
+    let chosen = firsts
+        .into_iter()
+        .enumerate()
+        .filter(|(_, task)| load(task) < per_org.max(1))
+        .min_by_key(|(order, task)| (load(task), *order))
+        .map(|(_, task)| task);
+    let Some(mut task) = chosen else {
         return Ok(None);
     };
     let resuming = task.status == TaskStatus::Running;

@@ -20,6 +20,8 @@ pub struct RunnerConfig {
     pub workers: usize,
     /// How long a claim lasts without renewal.
     pub lease: StdDuration,
+    /// Tasks of one org running at once at most.
+    pub per_org: usize,
 }
 
 /// State shared by the workers, the heartbeat and every task context.
@@ -29,6 +31,7 @@ pub(super) struct Shared {
     pub(super) owner: String,
     pub(super) cancel: CancellationToken,
     lease: Duration,
+    per_org: usize,
     handlers: HashMap<&'static str, Arc<dyn TaskHandler>>,
     wake: Notify,
     running: Mutex<HashSet<String>>,
@@ -55,6 +58,7 @@ impl Jobs {
             owner: uuid::Uuid::new_v4().to_string(),
             cancel,
             lease,
+            per_org: config.per_org,
             handlers: handlers.into_iter().map(|h| (h.kind(), h)).collect(),
             wake: Notify::new(),
             running: Mutex::new(HashSet::new()),
@@ -114,10 +118,10 @@ const POLL: StdDuration = StdDuration::from_secs(1);
 
 async fn worker(shared: Arc<Shared>) {
     while !shared.cancel.is_cancelled() {
-        let (owner, lease) = (shared.owner.clone(), shared.lease);
+        let (owner, lease, per_org) = (shared.owner.clone(), shared.lease, shared.per_org);
         let claimed = shared
             .store
-            .write(move |tx| queue::claim(tx, &owner, lease, Utc::now()))
+            .write(move |tx| queue::claim(tx, &owner, lease, per_org, Utc::now()))
             .await;
         match claimed {
             Ok(Some(task)) => run(&shared, task).await,

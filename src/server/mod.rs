@@ -75,6 +75,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store.clone(),
         RunnerConfig {
             workers: config.job_workers(),
+            per_org: config.jobs_per_org(),
             lease: Duration::from_secs(config.jobs.lease_secs),
         },
         handlers,
