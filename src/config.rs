@@ -118,8 +118,13 @@ pub struct TlsConfig {
     pub cert_file: Option<PathBuf>,
     /// Operator private key (PEM).
     pub key_file: Option<PathBuf>,
-    /// Seconds between checks of the certificate files for changes.
+    /// Seconds between checks of the certificate files for changes (and of the self-signed
+    /// certificate's expiry).
     pub reload_interval_secs: u64,
+    /// Days a self-signed leaf certificate is valid (at most 397, what browsers accept).
+    pub self_signed_days: u32,
+    /// A self-signed leaf certificate is re-issued this many days before it expires.
+    pub renew_days_before: u32,
 }
 
 impl Default for TlsConfig {
@@ -128,6 +133,8 @@ impl Default for TlsConfig {
             cert_file: None,
             key_file: None,
             reload_interval_secs: 10,
+            self_signed_days: 397,
+            renew_days_before: 30,
         }
     }
 }
@@ -336,6 +343,14 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=397).contains(&self.tls.self_signed_days)
+            || self.tls.renew_days_before >= self.tls.self_signed_days
+        {
+            return Err(ConfigError::Invalid(
+                "tls.self_signed_days must be 1 to 397 and tls.renew_days_before less than it"
+                    .into(),
+            ));
+        }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             return Err(ConfigError::Invalid(
                 "tls.cert_file and tls.key_file must be set together".into(),

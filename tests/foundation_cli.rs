@@ -189,35 +189,64 @@ fn first_start_creates_the_layout_and_later_starts_reuse_it() {
 
 #[test]
 fn public_names_reissue_the_leaf_under_the_same_ca() {
-    let mut server = Server::start();
+    let names = |list: &str| {
+        (
+            "ROCKIT_EDGE__SERVER__PUBLIC_NAMES".to_string(),
+            list.to_string(),
+        )
+    };
+    let mut server = Server::start_with(
+        &[],
+        &[(
+            "ROCKIT_EDGE__SERVER__PUBLIC_NAMES",
+            "[\"edge.example.test\", \"old.example.test\"]",
+        )],
+    );
     let ca = std::fs::read(server.data_dir().join("tls/ca.pem")).expect("ca");
     assert!(server.terminate());
-    server.env.push((
-        "ROCKIT_EDGE__SERVER__PUBLIC_NAMES".into(),
-        "[\"edge.example.test\"]".into(),
-    ));
+    server.env = vec![names("[\"edge.example.test\"]")];
     server.launch();
     assert_eq!(
         std::fs::read(server.data_dir().join("tls/ca.pem")).expect("ca"),
-        ca
+        ca,
+        "names the CA may sign keep the CA"
     );
-    let sans = std::fs::read_to_string(server.data_dir().join("tls/leaf.sans")).expect("sans");
-    assert!(sans.lines().any(|l| l == "edge.example.test"), "{sans}");
+    let facts = std::fs::read_to_string(server.data_dir().join("tls/leaf.json")).expect("facts");
+    assert!(
+        facts.contains("edge.example.test") && !facts.contains("old.example.test"),
+        "{facts}"
+    );
+    assert_eq!(ping_name(&server, &ca, "edge.example.test"), 200);
+
+    // A name the CA may not sign: a new, again constrained, CA (clients trust it anew).
+    assert!(server.terminate());
+    server.env = vec![names("[\"new.example.test\"]")];
+    server.launch();
+    let new_ca = std::fs::read(server.data_dir().join("tls/ca.pem")).expect("ca");
+    assert_ne!(new_ca, ca);
+    assert!(
+        server
+            .log()
+            .contains("clients must trust the new tls/ca.pem")
+    );
+    assert_eq!(ping_name(&server, &new_ca, "new.example.test"), 200);
+}
+
+/// Pings the server under `name` (resolved to loopback), trusting only `ca`.
+fn ping_name(server: &Server, ca: &[u8], name: &str) -> u16 {
     let port = server.https.rsplit(':').next().expect("port").to_string();
     let client = reqwest::blocking::Client::builder()
         .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("ca"))
-        .resolve(
-            "edge.example.test",
-            format!("127.0.0.1:{port}").parse().expect("addr"),
-        )
+        .add_root_certificate(reqwest::Certificate::from_pem(ca).expect("ca"))
+        .resolve(name, format!("127.0.0.1:{port}").parse().expect("addr"))
         .build()
         .expect("client");
-    let response = client
-        .post(format!("https://edge.example.test:{port}/srv/v1/ping"))
+    client
+        .post(format!("https://{name}:{port}/srv/v1/ping"))
         .send()
-        .expect("the new name validates");
-    assert_eq!(response.status().as_u16(), 200);
+        .expect("the name validates")
+        .status()
+        .as_u16()
 }
 
 fn issue(dir: &std::path::Path, tag: &str) -> Vec<u8> {

@@ -100,3 +100,84 @@ fn concurrent_health_checks_all_pass() {
         failures.len()
     );
 }
+
+/// The first certificate of a PEM file, parsed.
+fn with_cert<R>(
+    path: &Path,
+    read: impl FnOnce(&x509_parser::certificate::X509Certificate) -> R,
+) -> R {
+    let pem = std::fs::read(path).expect("pem");
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).expect("pem block");
+    let cert = pem.parse_x509().expect("certificate");
+    read(&cert)
+}
+
+fn validity_days(cert: &x509_parser::certificate::X509Certificate) -> i64 {
+    let validity = cert.validity();
+    (validity.not_after.timestamp() - validity.not_before.timestamp()) / 86_400
+}
+
+#[test]
+fn the_generated_ca_is_constrained_and_the_leaf_short_lived_and_renewed() {
+    let server = Server::start_with(&[], &[("ROCKIT_EDGE__TLS__RELOAD_INTERVAL_SECS", "1")]);
+    let tls = server.data_dir().join("tls");
+    with_cert(&tls.join("ca.pem"), |ca| {
+        assert!(
+            validity_days(ca) <= 3651,
+            "CA valid {} days",
+            validity_days(ca)
+        );
+        let constraints = ca
+            .name_constraints()
+            .expect("extension")
+            .expect("the CA has name constraints");
+        let permitted = constraints
+            .value
+            .permitted_subtrees
+            .as_ref()
+            .expect("permitted");
+        assert!(permitted.len() >= 3, "{permitted:?}");
+    });
+    let first_serial = with_cert(&tls.join("cert.pem"), |leaf| {
+        assert!(
+            validity_days(leaf) <= 398,
+            "leaf valid {} days",
+            validity_days(leaf)
+        );
+        let eku = leaf
+            .extended_key_usage()
+            .expect("ext")
+            .expect("extendedKeyUsage");
+        assert!(eku.value.server_auth, "serverAuth");
+        let usage = leaf.key_usage().expect("ext").expect("keyUsage");
+        assert!(usage.value.digital_signature());
+        leaf.raw_serial().to_vec()
+    });
+    let (status, _) = common::json_response(
+        server
+            .client
+            .post(server.url("/srv/v1/ping"))
+            .send()
+            .expect("ping"),
+    );
+    assert_eq!(status, 200, "a client trusting ca.pem accepts the leaf");
+
+    // Ten days left: inside the renewal window, so the running server re-issues and serves it.
+    let facts_file = tls.join("leaf.json");
+    let mut facts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&facts_file).expect("facts")).expect("json");
+    facts["notAfter"] = serde_json::json!(chrono::Utc::now().timestamp() + 10 * 86_400);
+    std::fs::write(&facts_file, facts.to_string()).expect("write facts");
+    wait_for("the leaf to be renewed and reloaded", 30, || {
+        with_cert(&tls.join("cert.pem"), |leaf| leaf.raw_serial().to_vec()) != first_serial
+            && server.log().contains("TLS certificate reloaded")
+    });
+    let (status, _) = common::json_response(
+        server
+            .trusting_client()
+            .post(server.url("/srv/v1/ping"))
+            .send()
+            .expect("ping"),
+    );
+    assert_eq!(status, 200, "the renewed leaf chains to the same CA");
+}

@@ -118,7 +118,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             data_dir.root().display()
         );
     }
-    if resolver.source().self_signed {
+    if resolver.source().self_signed.is_some() {
         tracing::info!(ca = %data_dir.tls().join("ca.pem").display(), "serving a self-signed certificate; clients can trust this CA");
     }
 
@@ -279,6 +279,11 @@ async fn watch_certificate(
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = cancel.cancelled() => return,
+        }
+        if let Some(generated) = &resolver.source().self_signed
+            && let Err(e) = generated.ensure()
+        {
+            tracing::error!(error = %e, "cannot renew the self-signed certificate");
         }
         let now = resolver.source().stamp();
         if now.is_some() && now != seen {

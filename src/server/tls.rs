@@ -1,18 +1,23 @@
 //! TLS: a local CA and a leaf certificate generated on first start, or the operator's own
 //! certificate; served through a resolver whose key can be swapped while the server runs.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    NameConstraints,
 };
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
+use serde::{Deserialize, Serialize};
+use time::{Duration as TimeDuration, OffsetDateTime};
 
 use crate::config::TlsConfig;
 use crate::server::datadir::{DataDir, write_atomic};
@@ -37,16 +42,18 @@ pub enum TlsError {
     },
 }
 
-/// Where the served certificate and key live, and whether they were generated here.
+/// Where the served certificate and key live; `self_signed` when generated here (and then
+/// renewed here too).
 #[derive(Debug, Clone)]
 pub struct CertSource {
     pub cert: PathBuf,
     pub key: PathBuf,
-    pub self_signed: bool,
+    pub self_signed: Option<SelfSigned>,
 }
 
 impl CertSource {
-    /// The operator's files when configured, else the generated ones (created when missing).
+    /// The operator's files when configured, else the generated ones (created or renewed when
+    /// due).
     pub fn prepare(
         config: &TlsConfig,
         data_dir: &DataDir,
@@ -56,10 +63,24 @@ impl CertSource {
             return Ok(CertSource {
                 cert: cert.clone(),
                 key: key.clone(),
-                self_signed: false,
+                self_signed: None,
             });
         }
-        ensure_self_signed(&data_dir.tls(), public_names)
+        let generated = SelfSigned {
+            dir: data_dir.tls(),
+            names: subject_alt_names(public_names),
+            leaf_days: i64::from(config.self_signed_days),
+            renew_days_before: i64::from(config.renew_days_before),
+        };
+        generated.ensure()?;
+        if !generated.dir.join("ca.names").exists() {
+            tracing::warn!(dir = %generated.dir.display(), "the local CA predates name constraints and may sign any name; rotate it (docs/OPERATIONS.md, TLS)");
+        }
+        Ok(CertSource {
+            cert: generated.cert(),
+            key: generated.key(),
+            self_signed: Some(generated),
+        })
     }
 
     /// Modification times of both files, to notice replacements.
@@ -82,58 +103,149 @@ fn subject_alt_names(public_names: &[String]) -> Vec<String> {
     names
 }
 
-fn ca_params() -> Result<CertificateParams, TlsError> {
-    let mut params = CertificateParams::new(Vec::<String>::new())?;
-    let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, "rockit-edge local CA");
-    params.distinguished_name = name;
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    Ok(params)
+/// How long the local CA is valid.
+const CA_DAYS: i64 = 3650;
+
+/// What the leaf was issued for, kept beside it to decide when to re-issue.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct LeafFacts {
+    names: Vec<String>,
+    /// Unix seconds.
+    not_after: i64,
 }
 
-/// Creates `ca.pem`/`ca.key` once and a leaf `cert.pem`/`key.pem` signed by it; the leaf is
-/// re-issued (same CA) when the wanted names change, so clients trusting `ca.pem` keep working.
-fn ensure_self_signed(dir: &Path, public_names: &[String]) -> Result<CertSource, TlsError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| TlsError::Io { path, source }
-    };
-    let (ca_cert, ca_key_file) = (dir.join("ca.pem"), dir.join("ca.key"));
-    let (cert, key, sans_file) = (
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-        dir.join("leaf.sans"),
-    );
-    if !ca_cert.exists() || !ca_key_file.exists() {
-        let ca_key = KeyPair::generate()?;
-        let ca = ca_params()?.self_signed(&ca_key)?;
-        write_atomic(&ca_key_file, ca_key.serialize_pem().as_bytes(), 0o600)
-            .map_err(io(&ca_key_file))?;
-        write_atomic(&ca_cert, ca.pem().as_bytes(), 0o644).map_err(io(&ca_cert))?;
-        tracing::info!(ca = %ca_cert.display(), "generated local certificate authority");
+/// The generated TLS material of a data dir: a local CA that may sign only the appliance's
+/// own names, and a short-lived leaf signed by it.
+#[derive(Debug, Clone)]
+pub struct SelfSigned {
+    dir: PathBuf,
+    names: Vec<String>,
+    leaf_days: i64,
+    renew_days_before: i64,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TlsError + use<> {
+    let path = path.to_path_buf();
+    move |source| TlsError::Io { path, source }
+}
+
+/// The name-constraint subtree of one certificate name.
+fn subtree(name: &str) -> GeneralSubtree {
+    match name.parse::<IpAddr>() {
+        Ok(ip @ IpAddr::V4(_)) => GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(ip, 32)),
+        Ok(ip @ IpAddr::V6(_)) => GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(ip, 128)),
+        Err(_) => GeneralSubtree::DnsName(name.to_string()),
     }
-    let sans = subject_alt_names(public_names);
-    let wanted = sans.join("\n");
-    let current = std::fs::read_to_string(&sans_file).unwrap_or_default();
-    if current != wanted || !cert.exists() || !key.exists() {
-        let ca_pem = std::fs::read_to_string(&ca_key_file).map_err(io(&ca_key_file))?;
-        let issuer = Issuer::new(ca_params()?, KeyPair::from_pem(&ca_pem)?);
+}
+
+/// `days` from now (and an hour back for `not_before`, against clock skew).
+fn validity(days: i64) -> (OffsetDateTime, OffsetDateTime) {
+    let now = OffsetDateTime::now_utc();
+    (now - TimeDuration::hours(1), now + TimeDuration::days(days))
+}
+
+impl SelfSigned {
+    fn cert(&self) -> PathBuf {
+        self.dir.join("cert.pem")
+    }
+
+    fn key(&self) -> PathBuf {
+        self.dir.join("key.pem")
+    }
+
+    fn ca_params(&self, names: &[String]) -> Result<CertificateParams, TlsError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        let mut name = DistinguishedName::new();
+        name.push(DnType::CommonName, "rockit-edge local CA");
+        params.distinguished_name = name;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.name_constraints = Some(NameConstraints {
+            permitted_subtrees: names.iter().map(|n| subtree(n)).collect(),
+            excluded_subtrees: Vec::new(),
+        });
+        (params.not_before, params.not_after) = validity(CA_DAYS);
+        Ok(params)
+    }
+
+    /// Creates the CA when missing (or when it may not sign a wanted name: a new CA then, which
+    /// clients must trust anew), and issues the leaf when missing, when the names changed, or
+    /// when it expires within `renew_days_before`. True when a new leaf was written.
+    pub fn ensure(&self) -> Result<bool, TlsError> {
+        let (ca_cert, ca_key_file, ca_names_file) = (
+            self.dir.join("ca.pem"),
+            self.dir.join("ca.key"),
+            self.dir.join("ca.names"),
+        );
+        let ca_names: Option<Vec<String>> = std::fs::read_to_string(&ca_names_file)
+            .ok()
+            .map(|text| text.lines().map(str::to_string).collect());
+        let uncovered = ca_names
+            .as_ref()
+            .is_some_and(|allowed| self.names.iter().any(|n| !allowed.contains(n)));
+        let mut new_ca = false;
+        if !ca_cert.exists() || !ca_key_file.exists() || uncovered {
+            if uncovered {
+                tracing::warn!(names = ?self.names, "the local CA may not sign every configured name: a new CA is created, clients must trust the new tls/ca.pem");
+            }
+            let ca_key = KeyPair::generate()?;
+            let ca = self.ca_params(&self.names)?.self_signed(&ca_key)?;
+            write_atomic(&ca_key_file, ca_key.serialize_pem().as_bytes(), 0o600)
+                .map_err(io_error(&ca_key_file))?;
+            write_atomic(&ca_cert, ca.pem().as_bytes(), 0o644).map_err(io_error(&ca_cert))?;
+            write_atomic(&ca_names_file, self.names.join("\n").as_bytes(), 0o644)
+                .map_err(io_error(&ca_names_file))?;
+            tracing::info!(ca = %ca_cert.display(), "generated local certificate authority");
+            new_ca = true;
+        }
+        let facts_file = self.dir.join("leaf.json");
+        let facts: Option<LeafFacts> = std::fs::read(&facts_file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let renew_at = OffsetDateTime::now_utc() + TimeDuration::days(self.renew_days_before);
+        let due = match &facts {
+            None => true,
+            Some(facts) => {
+                facts.names != self.names || facts.not_after <= renew_at.unix_timestamp()
+            }
+        };
+        if !due && !new_ca && self.cert().exists() && self.key().exists() {
+            return Ok(false);
+        }
+        let ca_pem = std::fs::read_to_string(&ca_key_file).map_err(io_error(&ca_key_file))?;
+        let allowed = ca_names
+            .filter(|_| !new_ca)
+            .unwrap_or_else(|| self.names.clone());
+        let issuer = Issuer::new(self.ca_params(&allowed)?, KeyPair::from_pem(&ca_pem)?);
         let leaf_key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(sans.clone())?;
+        let mut params = CertificateParams::new(self.names.clone())?;
         params
             .distinguished_name
             .push(DnType::CommonName, "rockit-edge appliance");
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        (params.not_before, params.not_after) = validity(self.leaf_days);
+        let not_after = params.not_after.unix_timestamp();
         let leaf = params.signed_by(&leaf_key, &issuer)?;
-        write_atomic(&key, leaf_key.serialize_pem().as_bytes(), 0o600).map_err(io(&key))?;
-        write_atomic(&cert, leaf.pem().as_bytes(), 0o644).map_err(io(&cert))?;
-        write_atomic(&sans_file, wanted.as_bytes(), 0o644).map_err(io(&sans_file))?;
-        tracing::info!(names = ?sans, cert = %cert.display(), "issued self-signed TLS certificate");
+        let (cert, key) = (self.cert(), self.key());
+        write_atomic(&key, leaf_key.serialize_pem().as_bytes(), 0o600).map_err(io_error(&key))?;
+        write_atomic(&cert, leaf.pem().as_bytes(), 0o644).map_err(io_error(&cert))?;
+        let facts = LeafFacts {
+            names: self.names.clone(),
+            not_after,
+        };
+        let bytes = serde_json::to_vec(&facts).map_err(|e| TlsError::Io {
+            path: facts_file.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomic(&facts_file, &bytes, 0o644).map_err(io_error(&facts_file))?;
+        tracing::info!(names = ?self.names, cert = %cert.display(), days = self.leaf_days, "issued self-signed TLS certificate");
+        Ok(true)
     }
-    Ok(CertSource {
-        cert,
-        key,
-        self_signed: true,
-    })
 }
 
 /// Serves the current certificate; [`CertResolver::reload`] swaps it without a restart.
