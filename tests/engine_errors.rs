@@ -11,7 +11,7 @@ use common_engine::*;
 /// Builds `tar` into a fresh directory and returns (exit code, stderr).
 fn build_fails(tar: &Path) -> (Option<i32>, String) {
     let out = tar.with_extension("img");
-    let result = cli(&[&"image", &"build", &tar, &out]);
+    let result = cli(&[&"image", &"build", &tar, &out, &"--build-id", &"1"]);
     (
         result.status.code(),
         String::from_utf8_lossy(&result.stderr).into_owned(),
@@ -83,7 +83,14 @@ fn devices_and_fifos_are_skipped_with_a_warning() {
         &tar,
         "[('fifo', b'6', b''), ('dev/null', b'3', b''), ('ok.txt', b'0', b'ok')]",
     );
-    let out = cli(&[&"image", &"build", &tar, &work.path().join("img")]);
+    let out = cli(&[
+        &"image",
+        &"build",
+        &tar,
+        &work.path().join("img"),
+        &"--build-id",
+        &"1",
+    ]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("warning: fifo: FIFO skipped"), "{stderr}");
@@ -182,6 +189,8 @@ fn bad_order_file() {
             &"build",
             &tar,
             &work.path().join("img"),
+            &"--build-id",
+            &"1",
             &"--order",
             &order,
         ]);

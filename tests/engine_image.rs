@@ -90,8 +90,8 @@ fn default_metadata_is_reproducible() {
     let tar = work.path().join("game.tar");
     tar_of(&src, &tar, "");
     let (a, b) = (work.path().join("a"), work.path().join("b"));
-    cli_ok(&[&"image", &"build", &tar, &a]);
-    cli_ok(&[&"image", &"build", &tar, &b]);
+    cli_ok(&[&"image", &"build", &tar, &a, &"--build-id", &"1"]);
+    cli_ok(&[&"image", &"build", &tar, &b, &"--build-id", &"1"]);
     assert_eq!(output_md5s(&a), output_md5s(&b));
     let app = read_json(&a.join("app.json"));
     assert_eq!(app["appName"], "game");
@@ -176,7 +176,16 @@ fn access_order_puts_blocks_first() {
     let order = work.path().join("order.txt");
     fs::write(&order, "# first reads\n2 2 z.bin\n5 1 a.bin\n3 1 z.bin\n").expect("order");
     let img = work.path().join("img");
-    cli_ok(&[&"image", &"build", &tar, &img, &"--order", &order]);
+    cli_ok(&[
+        &"image",
+        &"build",
+        &tar,
+        &img,
+        &"--build-id",
+        &"1",
+        &"--order",
+        &order,
+    ]);
     let dxf = fs::read(img.join("img.dxf")).expect("dxf");
     let z = noise(4 * 4096, 11);
     let a = noise(10 * 4096, 10);

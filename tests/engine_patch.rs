@@ -32,7 +32,16 @@ fn two_images() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let order = work.path().join("order.txt");
     fs::write(&order, "10 3 data/b.pak\n0 3 assets/levels/a.pak\n").expect("order");
     let new_img = work.path().join("new-img");
-    cli_ok(&[&"image", &"build", &new_tar, &new_img, &"--order", &order]);
+    cli_ok(&[
+        &"image",
+        &"build",
+        &new_tar,
+        &new_img,
+        &"--build-id",
+        &"2",
+        &"--order",
+        &order,
+    ]);
     (work, old_img, new_img)
 }
 

@@ -14,8 +14,10 @@ use serde_json::json;
 
 #[test]
 fn version_prints_the_binary_and_format_versions() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = cli(dir.path(), &["version"]);
+    let out = std::process::Command::new(common::binary())
+        .arg("version")
+        .output()
+        .expect("run");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let schema = format!("store schema {}", rockit_edge::store::SCHEMA_VERSION);

@@ -48,8 +48,8 @@ pub struct BuildArgs {
     /// App label for app.json [default: the app name].
     #[arg(long)]
     label: Option<String>,
-    /// Build number.
-    #[arg(long, default_value_t = 1)]
+    /// Build number (required: it names the image in patches, `FROM -> TO`).
+    #[arg(long)]
     build_id: u64,
     /// Build name for app.json [default: the tar's file stem].
     #[arg(long)]

@@ -11,29 +11,47 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{Config, FlagOverrides};
+use crate::config::{Config, ENV_PREFIX, FlagOverrides};
 use crate::engine::EngineError;
 
 /// rockit-edge: streamable game builds, patches and CDN publishing on one edge server.
 #[derive(Debug, Parser)]
-#[command(name = "rockit-edge", version, about)]
+#[command(name = "rockit-edge", about, disable_version_flag = true)]
 pub struct Cli {
+    /// Print the versions of the binary and its formats (as `version` does).
+    #[arg(short = 'V', long)]
+    pub version: bool,
+    /// Where the instance is, for `serve` when no command is given (and, before a command,
+    /// for that command).
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub instance: InstanceArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// Options every command understands.
-#[derive(Debug, Args)]
-pub struct GlobalArgs {
+/// Where an instance's state and configuration are: for the commands that use them.
+#[derive(Debug, Args, Default, Clone)]
+pub struct InstanceArgs {
     /// Data dir (store, secrets, TLS, depot); default ./data.
-    #[arg(long, global = true, env = "ROCKIT_EDGE_DATA_DIR")]
+    #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// TOML config file (see packaging/rockit-edge.toml).
-    #[arg(long, global = true, env = "ROCKIT_EDGE_CONFIG")]
+    #[arg(long, env = "ROCKIT_EDGE_CONFIG")]
     pub config: Option<PathBuf>,
 }
+
+impl InstanceArgs {
+    /// These arguments, filled in from `outer` (given before the command) where absent.
+    fn or(self, outer: &InstanceArgs) -> InstanceArgs {
+        InstanceArgs {
+            data_dir: self.data_dir.or_else(|| outer.data_dir.clone()),
+            config: self.config.or_else(|| outer.config.clone()),
+        }
+    }
+}
+
+/// The old name of `ROCKIT_EDGE__STORAGE__DATA_DIR`, still honoured with a warning.
+const DEPRECATED_DATA_DIR_ENV: &str = "ROCKIT_EDGE_DATA_DIR";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -58,9 +76,14 @@ pub enum InstanceCommand {
         /// The administrator's name, recorded in logs and the audit trail.
         #[arg(long)]
         username: String,
+        #[command(flatten)]
+        instance: InstanceArgs,
     },
     /// Exit 0 when the local server answers /healthz with 200.
-    Healthcheck,
+    Healthcheck {
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -73,6 +96,8 @@ pub enum InstanceCommand {
 /// Listener flags of `serve`.
 #[derive(Debug, Args, Default)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub instance: InstanceArgs,
     /// HTTPS listen address (default 0.0.0.0:8443).
     #[arg(long)]
     pub https_listen: Option<String>,
@@ -85,32 +110,74 @@ pub struct ServeArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigAction {
     /// Print the effective configuration (all layers merged), secrets masked.
-    Show,
+    Show {
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
 }
 
 /// Parses the command line and runs the command; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.version {
+        instance::version();
+        return ExitCode::SUCCESS;
+    }
+    let outer_given = cli.instance.data_dir.is_some() || cli.instance.config.is_some();
     match cli.command {
+        Some(
+            Command::Image(_) | Command::Patch(_) | Command::Instance(InstanceCommand::Version),
+        ) if outer_given => {
+            eprintln!(
+                "rockit-edge: --data-dir and --config apply to serve, admin-token, healthcheck and config only"
+            );
+            ExitCode::from(2)
+        }
         Some(Command::Image(command)) => image::run(command),
         Some(Command::Patch(command)) => patch::run(command),
-        Some(Command::Instance(command)) => run_instance(&cli.global, command),
-        None => run_instance(&cli.global, InstanceCommand::Serve(ServeArgs::default())),
+        Some(Command::Instance(command)) => run_instance(&cli.instance, command),
+        None => run_instance(&cli.instance, InstanceCommand::Serve(ServeArgs::default())),
     }
 }
 
+/// The environment the configuration reads, with the deprecated data dir variable mapped to
+/// its `ROCKIT_EDGE__STORAGE__DATA_DIR` name (which wins when both are set).
+fn config_env() -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    let current = format!("{ENV_PREFIX}STORAGE__DATA_DIR");
+    if let Some(old) = env
+        .iter()
+        .position(|(name, _)| name == DEPRECATED_DATA_DIR_ENV)
+    {
+        let (_, value) = env.remove(old);
+        eprintln!(
+            "rockit-edge: warning: {DEPRECATED_DATA_DIR_ENV} is deprecated; set {current} instead"
+        );
+        if !env.iter().any(|(name, _)| *name == current) {
+            env.push((current, value));
+        }
+    }
+    env
+}
+
 /// Loads the configuration and runs an instance command.
-fn run_instance(global: &GlobalArgs, command: InstanceCommand) -> ExitCode {
-    let serve_args = match &command {
-        InstanceCommand::Serve(args) => Some(args),
-        _ => None,
+fn run_instance(outer: &InstanceArgs, command: InstanceCommand) -> ExitCode {
+    let (instance, serve_args) = match &command {
+        InstanceCommand::Serve(args) => (args.instance.clone(), Some(args)),
+        InstanceCommand::AdminToken { instance, .. }
+        | InstanceCommand::Healthcheck { instance }
+        | InstanceCommand::Config {
+            action: ConfigAction::Show { instance },
+        } => (instance.clone(), None),
+        InstanceCommand::Version => (InstanceArgs::default(), None),
     };
+    let instance = instance.or(outer);
     let flags = FlagOverrides {
-        data_dir: global.data_dir.clone(),
+        data_dir: instance.data_dir.clone(),
         https_listen: serve_args.and_then(|a| a.https_listen.clone()),
         http_listen: serve_args.and_then(|a| a.http_listen.clone()),
     };
-    let config = match Config::load(global.config.as_deref(), std::env::vars(), &flags) {
+    let config = match Config::load(instance.config.as_deref(), config_env(), &flags) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("rockit-edge: {e}");
@@ -119,10 +186,10 @@ fn run_instance(global: &GlobalArgs, command: InstanceCommand) -> ExitCode {
     };
     let result = match command {
         InstanceCommand::Serve(_) => instance::serve(config),
-        InstanceCommand::AdminToken { username } => instance::admin_token(&config, &username),
-        InstanceCommand::Healthcheck => instance::healthcheck(&config),
+        InstanceCommand::AdminToken { username, .. } => instance::admin_token(&config, &username),
+        InstanceCommand::Healthcheck { .. } => instance::healthcheck(&config),
         InstanceCommand::Config {
-            action: ConfigAction::Show,
+            action: ConfigAction::Show { .. },
         } => {
             print!("{}", config.masked_toml());
             Ok(())

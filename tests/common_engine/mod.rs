@@ -127,6 +127,8 @@ pub fn build(tar: &Path, out: &Path) -> PathBuf {
         &"build",
         &tar,
         &out,
+        &"--build-id",
+        &"1",
         &"--dxf-name",
         &"6f1c5b9e-8f5e-4c1e-9a39-0d7d6f0d2a11",
         &"--created",
