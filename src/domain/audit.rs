@@ -7,7 +7,75 @@ use chrono::{DateTime, Utc};
 use super::DomainError;
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
-use crate::store::{AUDIT, AuditRecord, Store};
+use crate::store::{AUDIT, AuditRecord, Store, StoreError, WriteTx};
+
+/// What the audit trail will say of the request being served, until an entry is written.
+#[derive(Debug)]
+pub struct PendingAudit {
+    pub action: String,
+    pub target: String,
+    pub client_address: String,
+    recorded: std::cell::Cell<bool>,
+}
+
+tokio::task_local! {
+    static PENDING: PendingAudit;
+}
+
+impl PendingAudit {
+    /// The entry-to-be of one mutating request.
+    pub fn new(action: String, target: String, client_address: String) -> Self {
+        Self {
+            action,
+            target,
+            client_address,
+            recorded: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Runs a request's handling with this pending entry; true when a change wrote the entry
+    /// in its own transaction (else the caller records the outcome itself).
+    pub async fn scope<F: std::future::Future>(self, handling: F) -> (F::Output, bool) {
+        PENDING
+            .scope(self, async move {
+                let output = handling.await;
+                (output, PENDING.with(|p| p.recorded.get()))
+            })
+            .await
+    }
+}
+
+/// The entry a change by `caller` writes in its own transaction, when the request being
+/// served has none yet: the change and its record of who made it commit together.
+pub(crate) fn entry_for(caller: &Caller) -> Option<AuditRecord> {
+    PENDING
+        .try_with(|pending| {
+            (!pending.recorded.get()).then(|| AuditRecord {
+                id: 0,
+                time: Utc::now(),
+                org: Some(caller.org.clone()),
+                actor: caller.username.clone(),
+                action: pending.action.clone(),
+                target: pending.target.clone(),
+                result: 200,
+                client_address: pending.client_address.clone(),
+            })
+        })
+        .ok()
+        .flatten()
+}
+
+/// Notes that the request's entry was committed.
+pub(crate) fn mark_recorded() {
+    let _ = PENDING.try_with(|pending| pending.recorded.set(true));
+}
+
+/// Appends an entry in `tx` (its id and time are assigned here).
+pub(crate) fn append(tx: &WriteTx, mut entry: AuditRecord) -> Result<(), StoreError> {
+    entry.id = tx.next_id("audit")?;
+    entry.time = Utc::now();
+    tx.open(&AUDIT)?.put(entry.id, &entry)
+}
 
 /// Filters of `GET /be/v1/activities`.
 #[derive(Debug, Default)]
@@ -30,15 +98,10 @@ impl AuditService {
         Self { store }
     }
 
-    /// Appends an entry (its id and time are assigned here).
-    pub async fn record(&self, mut entry: AuditRecord) -> Result<(), DomainError> {
+    /// Appends an entry in its own transaction: for requests whose outcome changed nothing.
+    pub async fn record(&self, entry: AuditRecord) -> Result<(), DomainError> {
         self.store
-            .write(move |tx| {
-                entry.id = tx.next_id("audit")?;
-                entry.time = Utc::now();
-                tx.open(&AUDIT)?.put(entry.id, &entry)?;
-                Ok(())
-            })
+            .write(move |tx| Ok::<_, DomainError>(append(tx, entry)?))
             .await
     }
 

@@ -59,13 +59,15 @@ where
         .await
 }
 
-/// Write transactions on behalf of a caller: each first checks that the caller's org still
+/// Write transactions on behalf of a caller, with the request's audit entry: each first checks that the caller's org still
 /// exists as the one it authenticated in, so a request in flight while its org is deleted (or
 /// re-created under the same name) cannot leave records behind.
 pub(crate) struct OrgWriter<'a> {
     store: &'a crate::store::Store,
     org: String,
     org_id: u64,
+    /// The audit entry of the request, written in the change's transaction.
+    entry: Option<crate::store::AuditRecord>,
 }
 
 /// The writer for `caller`'s org.
@@ -74,6 +76,7 @@ pub(crate) fn in_org<'a>(store: &'a crate::store::Store, caller: &caller::Caller
         store,
         org: caller.org.clone(),
         org_id: caller.org_id,
+        entry: audit::entry_for(caller),
     }
 }
 
@@ -83,8 +86,10 @@ impl OrgWriter<'_> {
         self,
         f: impl FnOnce(&crate::store::WriteTx) -> Result<R, DomainError> + Send + 'static,
     ) -> Result<R, DomainError> {
-        let (org, org_id) = (self.org, self.org_id);
-        self.store
+        let (org, org_id, entry) = (self.org, self.org_id, self.entry);
+        let audited = entry.is_some();
+        let result = self
+            .store
             .write(move |tx| {
                 let live = tx
                     .open(&crate::store::ORGS)?
@@ -93,8 +98,16 @@ impl OrgWriter<'_> {
                 if !live {
                     return Err(DomainError::not_found(format!("org {org}")));
                 }
-                f(tx)
+                let result = f(tx)?;
+                if let Some(entry) = entry {
+                    audit::append(tx, entry)?;
+                }
+                Ok(result)
             })
-            .await
+            .await;
+        if audited && result.is_ok() {
+            audit::mark_recorded();
+        }
+        result
     }
 }

@@ -10,6 +10,7 @@ use actix_web::{Error, HttpMessage, ResponseError, web};
 use super::actor::{Actor, client_address};
 use super::error::ApiError;
 use super::state::AppState;
+use crate::domain::audit::PendingAudit;
 use crate::store::AuditRecord;
 
 /// The service API stays reachable in maintenance mode, so the mode can be switched off.
@@ -72,7 +73,9 @@ pub async fn error_bodies(
 const AUDITED_PREFIXES: [&str; 2] = ["/be/v1/", "/adm/v1/"];
 
 /// Records every mutating `/be/v1` and `/adm/v1` request (actor, org, action, target, result,
-/// client address) once its answer is known.
+/// client address): a change made on behalf of an org's caller writes the entry in its own
+/// transaction (so a crash cannot keep the change and lose its record); any other outcome is
+/// recorded here once the answer is known.
 pub async fn audit_trail(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -84,7 +87,9 @@ pub async fn audit_trail(
     if !mutating || !AUDITED_PREFIXES.iter().any(|p| req.path().starts_with(p)) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
     let action = format!(
         "{} {}",
         req.method(),
@@ -92,22 +97,26 @@ pub async fn audit_trail(
             .unwrap_or_else(|| req.path().to_string())
     );
     let target = req.path().to_string();
-    let response = next.call(req).await?.map_into_boxed_body();
-    if let Some(state) = state {
-        let actor = response.request().extensions().get::<Actor>().cloned();
-        let entry = AuditRecord {
-            id: 0,
-            time: chrono::Utc::now(),
-            org: actor.as_ref().and_then(|a| a.org.clone()),
-            actor: actor.map_or_else(|| "anonymous".to_string(), |a| a.name),
-            action,
-            target,
-            result: response.status().as_u16(),
-            client_address: client_address(response.request(), &state.trusted_proxies),
-        };
-        if let Err(e) = state.audit.record(entry).await {
-            tracing::error!(error = %e, "cannot record an audit entry");
-        }
+    let address = client_address(req.request(), &state.trusted_proxies);
+    let pending = PendingAudit::new(action.clone(), target.clone(), address.clone());
+    let (response, recorded) = pending.scope(next.call(req)).await;
+    let response = response?.map_into_boxed_body();
+    if recorded {
+        return Ok(response);
+    }
+    let actor = response.request().extensions().get::<Actor>().cloned();
+    let entry = AuditRecord {
+        id: 0,
+        time: chrono::Utc::now(),
+        org: actor.as_ref().and_then(|a| a.org.clone()),
+        actor: actor.map_or_else(|| "anonymous".to_string(), |a| a.name),
+        action,
+        target,
+        result: response.status().as_u16(),
+        client_address: address,
+    };
+    if let Err(e) = state.audit.record(entry).await {
+        tracing::error!(error = %e, "cannot record an audit entry");
     }
     Ok(response)
 }
