@@ -71,15 +71,17 @@ pub fn check_email(field: &str, value: &str) -> Result<(), DomainError> {
         }
         None => false,
     };
+    expect(valid, field, "an e-mail address like name@example.com", value)
+}
+
+/// 400 naming what `field` must be and (the start of) what it was, unless `valid`.
+fn expect(valid: bool, field: &str, expected: &str, value: &str) -> Result<(), DomainError> {
     if valid {
         Ok(())
     } else {
         Err(DomainError::invalid(
             field,
-            format!(
-                "must be an e-mail address like name@example.com, got {}",
-                shown(value)
-            ),
+            format!("must be {expected}, got {}", shown(value)),
         ))
     }
 }
@@ -87,16 +89,9 @@ pub fn check_email(field: &str, value: &str) -> Result<(), DomainError> {
 /// An http(s) URL with a host, at most [`URL_MAX_CHARS`].
 pub fn check_url(field: &str, value: &str) -> Result<(), DomainError> {
     check_text(field, value, URL_MAX_CHARS)?;
-    match reqwest::Url::parse(value) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Ok(()),
-        _ => Err(DomainError::invalid(
-            field,
-            format!(
-                "must be an http:// or https:// URL with a host, got {}",
-                shown(value)
-            ),
-        )),
-    }
+    let valid = reqwest::Url::parse(value)
+        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some());
+    expect(valid, field, "an http:// or https:// URL with a host", value)
 }
 
 /// An S3 bucket name (the S3 naming rules): 3 to 63 characters of lower-case letters, digits,
@@ -111,17 +106,12 @@ pub fn check_bucket(field: &str, value: &str) -> Result<(), DomainError> {
         && edge_ok(value.chars().last())
         && !value.contains("..")
         && value.parse::<std::net::Ipv4Addr>().is_err();
-    if valid {
-        Ok(())
-    } else {
-        Err(DomainError::invalid(
-            field,
-            format!(
-                "must be an S3 bucket name (3 to 63 of a-z, 0-9, . and -, starting and ending with a letter or digit), got {}",
-                shown(value)
-            ),
-        ))
-    }
+    expect(
+        valid,
+        field,
+        "an S3 bucket name (3 to 63 of a-z, 0-9, . and -, starting and ending with a letter or digit)",
+        value,
+    )
 }
 
 /// A key prefix on an origin: path segments of printable characters, no `.` or `..` segment
@@ -131,16 +121,12 @@ pub fn check_prefix(field: &str, value: &str) -> Result<(), DomainError> {
     let unsafe_segment = value
         .split('/')
         .any(|segment| matches!(segment, "." | ".."));
-    if unsafe_segment || value.contains('\\') {
-        return Err(DomainError::invalid(
-            field,
-            format!(
-                "must be a plain key prefix without . or .. segments, got {}",
-                shown(value)
-            ),
-        ));
-    }
-    Ok(())
+    expect(
+        !unsafe_segment && !value.contains('\\'),
+        field,
+        "a plain key prefix without . or .. segments",
+        value,
+    )
 }
 
 /// A DNS host name: labels of letters, digits and hyphens, 1 to 63 characters each, not
