@@ -71,7 +71,12 @@ pub fn check_email(field: &str, value: &str) -> Result<(), DomainError> {
         }
         None => false,
     };
-    expect(valid, field, "an e-mail address like name@example.com", value)
+    expect(
+        valid,
+        field,
+        "an e-mail address like name@example.com",
+        value,
+    )
 }
 
 /// 400 naming what `field` must be and (the start of) what it was, unless `valid`.
@@ -91,7 +96,12 @@ pub fn check_url(field: &str, value: &str) -> Result<(), DomainError> {
     check_text(field, value, URL_MAX_CHARS)?;
     let valid = reqwest::Url::parse(value)
         .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some());
-    expect(valid, field, "an http:// or https:// URL with a host", value)
+    expect(
+        valid,
+        field,
+        "an http:// or https:// URL with a host",
+        value,
+    )
 }
 
 /// An S3 bucket name (the S3 naming rules): 3 to 63 characters of lower-case letters, digits,
