@@ -40,7 +40,7 @@ pub async fn error_bodies(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let uri_length = req.uri().to_string().len();
+    let uri_length = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
     if uri_length > MAX_URI_BYTES {
         let response = ApiError::new(
             actix_web::http::StatusCode::URI_TOO_LONG,
