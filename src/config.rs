@@ -143,14 +143,17 @@ impl Default for TlsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JobsConfig {
-    /// Tasks running at once (0 = number of cores).
+    /// Light tasks (cleanups, downloads, publishing) running at once (0 = number of cores).
     pub workers: usize,
+    /// Heavy tasks (engine processing) running at once, besides the light ones
+    /// (0 = number of cores).
+    pub heavy_workers: usize,
     /// Seconds a worker's claim on a task lasts without renewal.
     pub lease_secs: u64,
     /// Default duration of a `hello` task in milliseconds (lets tests interrupt one).
     pub hello_delay_ms: u64,
-    /// Tasks of one org running at once (0 = all workers but one, at least one), so other
-    /// orgs always find a worker.
+    /// Tasks of one org running at once in each pool (0 = the pool's workers but one, at
+    /// least one), so other orgs always find a worker.
     pub max_per_org: usize,
 }
 
@@ -158,6 +161,7 @@ impl Default for JobsConfig {
     fn default() -> Self {
         Self {
             workers: 0,
+            heavy_workers: 0,
             lease_secs: 30,
             hello_delay_ms: 0,
             max_per_org: 0,
@@ -386,15 +390,20 @@ impl Config {
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
 
-    /// Tasks that may run at once.
+    /// Light tasks that may run at once.
     pub fn job_workers(&self) -> usize {
         resolve_count(self.jobs.workers)
     }
 
-    /// Tasks of one org running at once.
-    pub fn jobs_per_org(&self) -> usize {
+    /// Heavy tasks that may run at once.
+    pub fn heavy_job_workers(&self) -> usize {
+        resolve_count(self.jobs.heavy_workers)
+    }
+
+    /// Tasks of one org running at once in a pool of `workers`.
+    pub fn jobs_per_org(&self, workers: usize) -> usize {
         match self.jobs.max_per_org {
-            0 => self.job_workers().saturating_sub(1).max(1),
+            0 => workers.saturating_sub(1).max(1),
             n => n,
         }
     }

@@ -1,8 +1,8 @@
 //! rockit-edge: a self-hosted ROCKIT Edge appliance.
 //!
-//! Layers, in one direction: `http` → `domain` → `store` / `publish` / `jobs`; `notify` delivers
-//! the event outbox; `engine` is pure processing; `server` wires them together; `cli` is the
-//! command line.
+//! Layers, in one direction: `http` → `domain` → `pipeline` (what tasks do) → `store` /
+//! `publish` / `jobs` (the runner); `notify` delivers the event outbox; `engine` is pure
+//! processing; `server` wires them together; `cli` is the command line.
 // Denied, not forbidden: the one exception is the call into MD5's AVX-512 lanes after the
 // CPU was checked to have them (engine::md5pair).
 #![deny(unsafe_code)]
@@ -15,6 +15,7 @@ pub mod engine;
 pub mod http;
 pub mod jobs;
 pub mod notify;
+pub mod pipeline;
 pub mod publish;
 pub mod server;
 pub mod store;

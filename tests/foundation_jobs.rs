@@ -126,3 +126,50 @@ fn the_configured_hello_delay_applies_when_none_is_given() {
         "{task}"
     );
 }
+
+/// The store file's modification time and length: they change with every committed write.
+fn store_stamp(server: &Server) -> (std::time::SystemTime, u64) {
+    let meta = std::fs::metadata(server.data_dir().join("edge.redb")).expect("store file");
+    (meta.modified().expect("mtime"), meta.len())
+}
+
+#[test]
+fn an_idle_server_writes_nothing_to_its_store() {
+    let server = Server::start_with(&[], &[("ROCKIT_EDGE__WEBHOOKS__POLL_INTERVAL_MS", "50")]);
+    let name = submit_hello(&server, json!({"message": "then idle", "delayMs": 0}));
+    assert_eq!(server.wait_task(&name)["status"], "done");
+    let (status, body) = server.admin(Method::POST, "/srv/v1/ping", None);
+    assert_eq!(status, 200, "{body}");
+    let before = store_stamp(&server);
+    let watched = Instant::now();
+    // Idle workers used to claim in a write transaction every second: watch several seconds.
+    while watched.elapsed() < Duration::from_secs(4) {
+        assert_eq!(
+            store_stamp(&server),
+            before,
+            "the idle server wrote to its store after {:?}",
+            watched.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_heavy_task_runs_in_the_heavy_pool_beside_light_ones() {
+    let server = Server::start_with(
+        &[],
+        &[
+            ("ROCKIT_EDGE__JOBS__WORKERS", "1"),
+            ("ROCKIT_EDGE__JOBS__HEAVY_WORKERS", "1"),
+        ],
+    );
+    let heavy = submit_hello(
+        &server,
+        json!({"message": "heavy", "delayMs": 600_000, "heavy": true}),
+    );
+    wait_running(&server, &heavy);
+    let light = submit_hello(&server, json!({"message": "light", "delayMs": 0}));
+    assert_eq!(server.wait_task(&light)["status"], "done");
+    let (_, body) = server.admin(Method::GET, &format!("/adm/v1/tasks/{heavy}"), None);
+    assert_eq!(body["task"]["status"], "running", "{body}");
+}

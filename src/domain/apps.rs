@@ -1,8 +1,6 @@
 //! Apps: what an org publishes. Each app has its retention, its registered deployments and
 //! its publishing mode; builds, images and patches attach to it.
 
-use std::ops::ControlFlow;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -12,12 +10,12 @@ use super::listing::{ListParams, Page};
 use super::names::check_name;
 use super::text::check_label;
 use super::{DomainError, blocking, in_org};
-use crate::jobs::queue::{self, NewTask};
-use crate::jobs::{CLEANUP, CleanupTask, Jobs};
+use crate::jobs;
+use crate::pipeline::cleanup;
 use crate::publish::depot::{Depot, LAYOUT_ROOTS};
 use crate::store::{
-    APPS, AppRecord, DEPLOYMENTS, DeploymentStatus, ReadTx, Store, TASK_QUEUE, TASKS, WriteTx,
-    org_key, org_prefix,
+    APPS, AppActivity, AppRecord, DEPLOYMENTS, DeploymentStatus, ReadTx, Store, WriteTx, org_key,
+    org_prefix,
 };
 
 /// Retention bounds.
@@ -44,11 +42,6 @@ pub const APP_FIELDS: [&str; 18] = [
     "updated",
     "autoCommit",
 ];
-
-/// Task types that make an app `processing` while unfinished.
-const PROCESSING_TASKS: [&str; 3] = ["dltar", "mkraw", "mkseq"];
-/// Task type that makes an app `exporting`.
-const EXPORTING_TASK: &str = "deploy";
 
 /// A create request.
 #[derive(Debug, Deserialize)]
@@ -111,34 +104,23 @@ pub struct AppFilter {
 
 /// Whether unfinished tasks make the app busy: (processing, exporting).
 fn activity(tx: &ReadTx, app: &AppRecord) -> Result<(bool, bool), DomainError> {
-    let tasks = tx.open(&TASKS)?;
     let mut busy = (false, false);
-    let mut failure = None;
-    tx.open(&TASK_QUEUE)?.scan(0u64.., |_, name| {
-        match tasks.get(name.as_str()) {
-            Ok(Some(task))
-                if !task.status.is_terminal()
-                    && task
-                        .org
-                        .as_deref()
-                        .is_some_and(|o| o.eq_ignore_ascii_case(&app.org))
-                    && task
-                        .app
-                        .as_deref()
-                        .is_some_and(|a| a.eq_ignore_ascii_case(&app.name)) =>
-            {
-                busy.0 |= PROCESSING_TASKS.contains(&task.kind.as_str());
-                busy.1 |= task.kind == EXPORTING_TASK;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                failure = Some(e);
-                return ControlFlow::Break(());
-            }
+    for task in jobs::queue::unfinished(tx)? {
+        let ours = task
+            .org
+            .as_deref()
+            .is_some_and(|o| o.eq_ignore_ascii_case(&app.org))
+            && task
+                .app
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(&app.name));
+        match task.spec.kind().app_activity() {
+            Some(AppActivity::Processing) if ours => busy.0 = true,
+            Some(AppActivity::Exporting) if ours => busy.1 = true,
+            _ => {}
         }
-        ControlFlow::Continue(())
-    })?;
-    failure.map_or(Ok(busy), |e| Err(e.into()))
+    }
+    Ok(busy)
 }
 
 /// Every registered deployment must exist (and not be on its way out).
@@ -193,14 +175,13 @@ fn app_prefixes(org: &str, app: &str) -> Vec<String> {
 #[derive(Clone)]
 pub struct AppService {
     store: Store,
-    jobs: Jobs,
     depot: Depot,
 }
 
 impl AppService {
-    /// Apps in `store`; deletions through `jobs`; sizes from `depot`.
-    pub fn new(store: Store, jobs: Jobs, depot: Depot) -> Self {
-        Self { store, jobs, depot }
+    /// Apps in `store`; sizes from `depot`.
+    pub fn new(store: Store, depot: Depot) -> Self {
+        Self { store, depot }
     }
 
     /// Creates an app.
@@ -396,26 +377,20 @@ impl AppService {
                     app.deployments.clone()
                 };
                 tx.open(&APPS)?.remove(key.as_str())?;
-                let task = queue::submit(
+                let task = jobs::submit(
                     tx,
-                    NewTask {
-                        kind: CLEANUP.into(),
-                        org: Some(app.org.clone()),
-                        app: Some(app.name.clone()),
-                        group: None,
-                        pipeline: Some(format!("app/{key}")),
-                        params: CleanupTask::app_params(
-                            &app.org,
-                            app_prefixes(&app.org, &app.name),
-                            targets,
-                        ),
-                    },
+                    cleanup::app_task(
+                        &app.org,
+                        &app.name,
+                        format!("app/{key}"),
+                        app_prefixes(&app.org, &app.name),
+                        targets,
+                    ),
                     Utc::now(),
                 )?;
                 Ok::<_, DomainError>(task.name)
             })
             .await?;
-        self.jobs.wake();
         Ok(task)
     }
 }

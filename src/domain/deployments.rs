@@ -14,8 +14,8 @@ use super::text::{
 use super::{DomainError, in_org};
 use crate::auth::sealing::Sealer;
 use crate::config::MASK;
-use crate::jobs::queue::{self, NewTask};
-use crate::jobs::{CLEANUP, CleanupTask, Jobs};
+use crate::jobs;
+use crate::pipeline::cleanup;
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
 use crate::publish::s3::{S3Origin, S3Target};
@@ -241,17 +241,15 @@ fn merge_group(
 pub struct DeploymentService {
     store: Store,
     sealer: Sealer,
-    jobs: Jobs,
     policy: AddressPolicy,
 }
 
 impl DeploymentService {
-    /// Deployments in `store`, secrets sealed with `sealer`, cleanups through `jobs`.
-    pub fn new(store: Store, sealer: Sealer, jobs: Jobs, policy: AddressPolicy) -> Self {
+    /// Deployments in `store`, secrets sealed with `sealer`.
+    pub fn new(store: Store, sealer: Sealer, policy: AddressPolicy) -> Self {
         Self {
             store,
             sealer,
-            jobs,
             policy,
         }
     }
@@ -619,28 +617,19 @@ impl DeploymentService {
                 deployment.status_message = "removing published files".into();
                 deployment.updated = Utc::now();
                 tx.open(&DEPLOYMENTS)?.put(key.as_str(), &deployment)?;
-                let task = queue::submit(
+                let task = jobs::submit(
                     tx,
-                    NewTask {
-                        kind: CLEANUP.into(),
-                        org: Some(deployment.org.clone()),
-                        app: None,
-                        group: None,
-                        pipeline: Some(format!("deployment/{key}")),
-                        params: CleanupTask::deployment_params(
-                            &deployment.org,
-                            &deployment.name,
-                            Depot::org_prefixes(&deployment.org),
-                        ),
-                    },
+                    cleanup::deployment_task(
+                        &deployment.org,
+                        &deployment.name,
+                        format!("deployment/{key}"),
+                        Depot::org_prefixes(&deployment.org),
+                    ),
                     Utc::now(),
                 )?;
                 Ok(Some(task.name))
             })
             .await?;
-        if task.is_some() {
-            self.jobs.wake();
-        }
         Ok(task)
     }
 }

@@ -3,15 +3,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::DomainError;
 use super::names::check_name;
 use super::text::{MESSAGE_MAX_CHARS, check_text};
-use crate::jobs::queue::NewTask;
-use crate::jobs::{HELLO, Jobs};
-use crate::store::{ORGS, SCHEMA_VERSION, Store};
+use crate::jobs::{self, NewTask};
+use crate::store::{HelloParams, ORGS, SCHEMA_VERSION, Store, TaskSpec};
 
 /// Longest delay a `hello` task may ask for.
 pub const MAX_HELLO_DELAY_MS: u64 = 10 * 60 * 1000;
@@ -26,6 +25,9 @@ pub struct HelloRequest {
     pub maintenance: Option<bool>,
     /// How long the task takes (default from the config).
     pub delay_ms: Option<u64>,
+    /// Runs the task in the heavy pool (engine work's), to see that pool at work.
+    #[serde(default)]
+    pub heavy: bool,
 }
 
 /// Versions of the appliance and its formats.
@@ -42,17 +44,15 @@ pub struct Versions {
 #[derive(Clone)]
 pub struct InstanceService {
     store: Store,
-    jobs: Jobs,
     maintenance: Arc<AtomicBool>,
     hello_delay_ms: u64,
 }
 
 impl InstanceService {
     /// `maintenance` starts from the config flag.
-    pub fn new(store: Store, jobs: Jobs, maintenance: bool, hello_delay_ms: u64) -> Self {
+    pub fn new(store: Store, maintenance: bool, hello_delay_ms: u64) -> Self {
         Self {
             store,
-            jobs,
             maintenance: Arc::new(AtomicBool::new(maintenance)),
             hello_delay_ms,
         }
@@ -100,16 +100,14 @@ impl InstanceService {
             self.maintenance.store(on, Ordering::Relaxed);
             tracing::warn!(maintenance = on, "maintenance mode switched");
         }
+        let spec = TaskSpec::Hello(HelloParams {
+            message: request.message,
+            delay_ms,
+            heavy: request.heavy,
+        });
         let task = self
-            .jobs
-            .submit(NewTask {
-                kind: HELLO.into(),
-                org,
-                app: None,
-                group: None,
-                pipeline: None,
-                params: json!({ "message": request.message, "delayMs": delay_ms }),
-            })
+            .store
+            .write(move |tx| jobs::submit(tx, NewTask::new(spec, org), Utc::now()))
             .await?;
         Ok(task.name)
     }

@@ -10,8 +10,8 @@ use super::text::{check_email, check_label};
 use super::users::check_password;
 use super::{DomainError, blocking};
 use crate::auth::password;
-use crate::jobs::queue::{self, NewTask};
-use crate::jobs::{CLEANUP, CleanupTask, Jobs};
+use crate::jobs;
+use crate::pipeline::cleanup;
 use crate::publish::depot::Depot;
 use crate::publish::origins::same_place;
 use crate::store::{
@@ -62,14 +62,13 @@ pub struct CreatedOrg {
 #[derive(Clone)]
 pub struct OrgService {
     store: Store,
-    jobs: Jobs,
     depot: Depot,
 }
 
 impl OrgService {
-    /// The org service over the store, the job runner and the depot.
-    pub fn new(store: Store, jobs: Jobs, depot: Depot) -> Self {
-        Self { store, jobs, depot }
+    /// The org service over the store and the depot.
+    pub fn new(store: Store, depot: Depot) -> Self {
+        Self { store, depot }
     }
 
     /// Creates the org, its `Administrators` role and its admin user in one transaction.
@@ -237,27 +236,18 @@ impl OrgService {
                 if !prune {
                     return Ok::<_, DomainError>(None);
                 }
-                let task = queue::submit(
+                let task = jobs::submit(
                     tx,
-                    NewTask {
-                        kind: CLEANUP.into(),
-                        org: None,
-                        app: None,
-                        group: None,
-                        pipeline: Some(prune_pipeline(&org.name)),
-                        params: CleanupTask::org_params(
-                            Depot::org_prefixes(&org.name),
-                            distinct_places(deployments),
-                        ),
-                    },
+                    cleanup::org_task(
+                        prune_pipeline(&org.name),
+                        Depot::org_prefixes(&org.name),
+                        distinct_places(deployments),
+                    ),
                     Utc::now(),
                 )?;
                 Ok(Some(task.name))
             })
             .await?;
-        if task.is_some() {
-            self.jobs.wake();
-        }
         Ok(task)
     }
 }
@@ -271,7 +261,7 @@ fn prune_pipeline(org: &str) -> String {
 /// The unfinished prune task of an org name, if any.
 fn pending_prune(tx: &WriteTx, org: &str) -> Result<Option<String>, StoreError> {
     let pipeline = prune_pipeline(org);
-    Ok(queue::unfinished(tx)?
+    Ok(jobs::queue::unfinished(tx)?
         .into_iter()
         .find(|task| task.pipeline.as_deref() == Some(pipeline.as_str()))
         .map(|task| task.name))

@@ -9,9 +9,8 @@ use serde_json::Value;
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::{DomainError, in_org};
-use crate::jobs::Jobs;
 use crate::jobs::queue;
-use crate::store::{Store, TASKS, TaskRecord, TaskStatus, TaskWarning, WriteTx};
+use crate::store::{Store, TASKS, TaskKind, TaskRecord, TaskStatus, TaskWarning, WriteTx};
 
 /// A task in the API's shape.
 #[derive(Debug, Serialize)]
@@ -19,7 +18,7 @@ use crate::store::{Store, TASKS, TaskRecord, TaskStatus, TaskWarning, WriteTx};
 pub struct TaskView {
     pub name: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: TaskKind,
     pub org_name: Option<String>,
     pub app_name: Option<String>,
     pub group: String,
@@ -40,7 +39,7 @@ impl From<TaskRecord> for TaskView {
     fn from(task: TaskRecord) -> Self {
         Self {
             name: task.name,
-            kind: task.kind,
+            kind: task.spec.kind(),
             org_name: task.org,
             app_name: task.app,
             group: task.group,
@@ -65,7 +64,7 @@ pub struct TaskFilter {
     pub app_name: Option<String>,
     pub group: Option<String>,
     pub status: Option<TaskStatus>,
-    pub kind: Option<String>,
+    pub kind: Option<TaskKind>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
 }
@@ -78,7 +77,7 @@ impl TaskFilter {
             .is_none_or(|a| app.contains(&a.to_ascii_lowercase()))
             && self.group.as_ref().is_none_or(|g| &task.group == g)
             && self.status.is_none_or(|s| task.status == s)
-            && self.kind.as_ref().is_none_or(|k| &task.kind == k)
+            && self.kind.is_none_or(|k| task.spec.kind() == k)
             && self.created_after.is_none_or(|t| task.created > t)
             && self.created_before.is_none_or(|t| task.created < t)
     }
@@ -99,7 +98,6 @@ pub struct TaskPatch {
 #[derive(Clone)]
 pub struct TaskService {
     store: Store,
-    jobs: Jobs,
 }
 
 /// Loads a task of the caller's org for change.
@@ -115,9 +113,9 @@ fn org_task(tx: &WriteTx, org: &str, name: &str) -> Result<TaskRecord, DomainErr
 }
 
 impl TaskService {
-    /// Tasks from the store; retries go through the runner.
-    pub fn new(store: Store, jobs: Jobs) -> Self {
-        Self { store, jobs }
+    /// Tasks from the store.
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 
     /// A page of the caller's org's tasks (newest first unless `order[]` says otherwise).
@@ -153,7 +151,7 @@ impl TaskService {
             |field, a, b| match field {
                 "created" => a.created.cmp(&b.created),
                 "status" => format!("{:?}", a.status).cmp(&format!("{:?}", b.status)),
-                "type" => a.kind.cmp(&b.kind),
+                "type" => a.spec.kind().as_str().cmp(b.spec.kind().as_str()),
                 "appName" => a.app.cmp(&b.app),
                 _ => a.name.cmp(&b.name),
             },
@@ -233,7 +231,6 @@ impl TaskService {
                 Ok(queue::requeue(tx, &name, Utc::now())?)
             })
             .await?;
-        self.jobs.wake();
         Ok(TaskView::from(task))
     }
 

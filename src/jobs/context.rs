@@ -1,4 +1,4 @@
-//! What a running task sees: its input, its last checkpoint, and shutdown.
+//! What a running task sees: its last checkpoint, and the signal to stop.
 
 use std::sync::Arc;
 
@@ -10,12 +10,12 @@ use super::queue;
 use super::runner::Shared;
 use crate::store::StoreError;
 
-/// Handed to a [`super::TaskHandler`] for one run.
+/// Handed to a task run.
 pub struct TaskContext {
     pub(super) name: String,
-    pub(super) params: Value,
     pub(super) checkpoint: Option<Value>,
     pub(super) resumed: bool,
+    pub(super) stop: CancellationToken,
     pub(super) shared: Arc<Shared>,
 }
 
@@ -23,11 +23,6 @@ impl TaskContext {
     /// The task's name.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// The task's input.
-    pub fn params(&self) -> &Value {
-        &self.params
     }
 
     /// The state saved by the previous run, when this run resumes one.
@@ -40,10 +35,11 @@ impl TaskContext {
         self.resumed
     }
 
-    /// Cancelled when the appliance shuts down: save a checkpoint and return
-    /// [`TaskError::Interrupted`].
-    pub fn shutdown(&self) -> &CancellationToken {
-        &self.shared.cancel
+    /// Cancelled when the run must stop: the appliance shuts down, or the task was expired or
+    /// lost its claim. Save a checkpoint and return [`TaskError::Interrupted`]; blocking
+    /// engine work polls [`CancellationToken::is_cancelled`].
+    pub fn stop(&self) -> &CancellationToken {
+        &self.stop
     }
 
     /// Durably saves progress; a lost claim ends the run as interrupted.

@@ -1,9 +1,9 @@
-//! The durable job runner: tasks are store records, claimed under a renewable lease, resumed
-//! after a crash, run with bounded concurrency and one at a time per pipeline.
+//! The durable job runner: tasks are store records, submitted inside the write transaction
+//! that makes them necessary, claimed under a renewable lease, resumed after a crash, run with
+//! bounded concurrency (light and heavy pools) and one at a time per pipeline. What a task
+//! does is not here: a [`Dispatcher`] (the `pipeline` module) runs each [`TaskSpec`].
 
-mod cleanup;
 mod context;
-mod hello;
 pub mod queue;
 mod runner;
 
@@ -12,17 +12,17 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
-pub use cleanup::{CLEANUP, CleanupTask};
+use crate::store::TaskSpec;
 pub use context::TaskContext;
-pub use hello::{HELLO, HelloTask};
-pub use runner::{Jobs, RunnerConfig};
+pub use queue::{NewTask, submit};
+pub use runner::{Jobs, Pool, RunnerConfig};
 
 /// How a task run failed.
 #[derive(Debug)]
 pub enum TaskError {
     /// The task failed for good; the value is its structured `exception` (one key).
     Failed(Value),
-    /// Shutdown interrupted the run after a checkpoint; the next start resumes it.
+    /// Shutdown or a lost claim stopped the run after a checkpoint; a later claim resumes it.
     Interrupted,
 }
 
@@ -38,13 +38,11 @@ pub fn internal_exception(message: impl Into<String>) -> Value {
     serde_json::json!({ "internal": { "message": message.into() } })
 }
 
-/// The future a handler returns: the task's `result` on success.
+/// The future a task run returns: the task's `result` on success.
 pub type TaskFuture = Pin<Box<dyn Future<Output = Result<Value, TaskError>> + Send>>;
 
-/// Runs one task type.
-pub trait TaskHandler: Send + Sync + 'static {
-    /// The task type this handler runs (`hello`, `cleanup`, ...).
-    fn kind(&self) -> &'static str;
+/// Runs tasks: one exhaustive match over [`TaskSpec`], so every kind has its handler.
+pub trait Dispatcher: Send + Sync + 'static {
     /// Runs (or resumes, see [`TaskContext::checkpoint`]) one task.
-    fn run(&self, ctx: TaskContext) -> TaskFuture;
+    fn run(&self, spec: TaskSpec, ctx: TaskContext) -> TaskFuture;
 }

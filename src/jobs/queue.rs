@@ -8,20 +8,45 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use crate::store::{
-    EVENTS, EventRecord, Lease, StoreError, TASK_QUEUE, TASKS, TaskRecord, TaskStatus, WriteTx,
+    EVENTS, EventRecord, Lease, Reads, StoreError, TASK_QUEUE, TASKS, TaskRecord, TaskSpec,
+    TaskStatus, WorkClass, WriteTx,
 };
 
 /// What a caller asks the runner to do.
 #[derive(Debug, Clone)]
 pub struct NewTask {
-    pub kind: String,
+    pub spec: TaskSpec,
     pub org: Option<String>,
     pub app: Option<String>,
     /// Joins an existing group (an import's chain); `None` starts a new one.
     pub group: Option<String>,
     /// Serialises tasks that share it (one app's pipeline).
     pub pipeline: Option<String>,
-    pub params: Value,
+}
+
+impl NewTask {
+    /// A task of its own group, outside any pipeline.
+    pub fn new(spec: TaskSpec, org: Option<String>) -> Self {
+        Self {
+            spec,
+            org,
+            app: None,
+            group: None,
+            pipeline: None,
+        }
+    }
+
+    /// Runs after the unfinished tasks of `pipeline` (one app's, one deployment's ...).
+    pub fn in_pipeline(mut self, pipeline: String) -> Self {
+        self.pipeline = Some(pipeline);
+        self
+    }
+
+    /// Belongs to `app`.
+    pub fn for_app(mut self, app: String) -> Self {
+        self.app = Some(app);
+        self
+    }
 }
 
 fn append_event(
@@ -31,45 +56,36 @@ fn append_event(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let id = tx.next_id("events")?;
+    let details = task.spec.event_details();
     tx.open(&EVENTS)?.put(
         id,
         &EventRecord {
             id,
-            kind: task.kind.clone(),
+            kind: task.spec.kind(),
             event: event.to_string(),
             org: task.org.clone(),
             app: task.app.clone(),
             task_name: task.name.clone(),
             timestamp: now,
             exception: task.exception.clone(),
-            build_name: task
-                .params
-                .get("buildName")
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
-            build_id: task
-                .params
-                .get("buildId")
-                .and_then(|v| v.as_u64())
-                .and_then(|id| u32::try_from(id).ok()),
-            dxf_name: task
-                .params
-                .get("dxfName")
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
-            deployment: task.params.get("deployment").cloned(),
+            build_name: details.build_name,
+            build_id: details.build_id,
+            dxf_name: details.dxf_name,
+            deployment: details.deployment,
         },
     )
 }
 
-/// Records a new task at the end of the queue with its `submit` event.
+/// Records a new task at the end of the queue with its `submit` event. This is the only way
+/// into the queue, so a task is always part of the transaction that makes it necessary; the
+/// runner hears of it when that transaction commits.
 pub fn submit(tx: &WriteTx, new: NewTask, now: DateTime<Utc>) -> Result<TaskRecord, StoreError> {
     let name = uuid::Uuid::now_v7().to_string();
     let seq = tx.next_id("task_seq")?;
     let task = TaskRecord {
         group: new.group.unwrap_or_else(|| name.clone()),
         name,
-        kind: new.kind,
+        spec: new.spec,
         org: new.org,
         app: new.app,
         pipeline: new.pipeline,
@@ -84,23 +100,23 @@ pub fn submit(tx: &WriteTx, new: NewTask, now: DateTime<Utc>) -> Result<TaskReco
         warnings: Vec::new(),
         exception: None,
         result: None,
-        params: new.params,
         checkpoint: None,
         lease: None,
     };
     tx.open(&TASKS)?.put(task.name.as_str(), &task)?;
     tx.open(&TASK_QUEUE)?.put(seq, &task.name)?;
+    tx.queue_changed();
     append_event(tx, &task, "submit", now)?;
     Ok(task)
 }
 
 /// Visits the unfinished tasks in submission order.
 fn scan_queue(
-    tx: &WriteTx,
+    tx: &impl Reads,
     mut visit: impl FnMut(TaskRecord) -> ControlFlow<()>,
 ) -> Result<(), StoreError> {
-    let queue = tx.open(&TASK_QUEUE)?;
-    let tasks = tx.open(&TASKS)?;
+    let queue = tx.read(&TASK_QUEUE)?;
+    let tasks = tx.read(&TASKS)?;
     let mut failure = None;
     queue.scan(0u64.., |_, name| match tasks.get(name.as_str()) {
         Ok(Some(task)) => visit(task),
@@ -114,7 +130,7 @@ fn scan_queue(
 }
 
 /// Every unfinished task, in submission order.
-pub fn unfinished(tx: &WriteTx) -> Result<Vec<TaskRecord>, StoreError> {
+pub fn unfinished(tx: &impl Reads) -> Result<Vec<TaskRecord>, StoreError> {
     let mut found = Vec::new();
     scan_queue(tx, |task| {
         found.push(task);
@@ -132,15 +148,15 @@ fn tenant(task: &TaskRecord) -> String {
     task.org.as_deref().unwrap_or("").to_ascii_lowercase()
 }
 
-/// Claims a runnable task: submitted, or running under an expired lease (resumed), and not
-/// behind an unfinished earlier task of the same pipeline. Orgs share the workers fairly: of
-/// each org's first runnable task, the one whose org runs the fewest tasks now wins (ties go
-/// to the earlier), and an org already running `per_org` tasks gets no more, so one org's long
-/// tasks never hold every worker.
-pub fn claim(
-    tx: &WriteTx,
-    owner: &str,
-    lease: Duration,
+/// The task a worker of `class` would claim now: submitted, or running under an expired lease
+/// (resumed), and not behind an unfinished earlier task of the same pipeline. Orgs share the
+/// pool fairly: of each org's first runnable task of the class, the one whose org runs the
+/// fewest tasks of the class now wins (ties go to the earlier), and an org already running
+/// `per_org` of them gets no more, so one org's long tasks never hold every worker. Only reads: idle workers call it in a read
+/// snapshot and write nothing.
+pub fn next_runnable(
+    tx: &impl Reads,
+    class: WorkClass,
     per_org: usize,
     now: DateTime<Utc>,
 ) -> Result<Option<TaskRecord>, StoreError> {
@@ -153,7 +169,7 @@ pub fn claim(
             .as_ref()
             .is_some_and(|p| busy_pipelines.contains(p));
         let live = task.status == TaskStatus::Running && lease_live(&task, now);
-        if live {
+        if live && task.spec.class() == class {
             *running.entry(tenant(&task)).or_default() += 1;
         }
         let runnable =
@@ -161,19 +177,34 @@ pub fn claim(
         if let Some(pipeline) = &task.pipeline {
             busy_pipelines.insert(pipeline.clone());
         }
-        if runnable && !blocked && !firsts.iter().any(|f| tenant(f) == tenant(&task)) {
+        if runnable
+            && !blocked
+            && task.spec.class() == class
+            && !firsts.iter().any(|f| tenant(f) == tenant(&task))
+        {
             firsts.push(task);
         }
         ControlFlow::Continue(())
     })?;
     let load = |task: &TaskRecord| running.get(&tenant(task)).copied().unwrap_or(0);
-    let chosen = firsts
+    Ok(firsts
         .into_iter()
         .enumerate()
         .filter(|(_, task)| load(task) < per_org.max(1))
         .min_by_key(|(order, task)| (load(task), *order))
-        .map(|(_, task)| task);
-    let Some(mut task) = chosen else {
+        .map(|(_, task)| task))
+}
+
+/// Claims the task [`next_runnable`] chooses, under a lease for `owner`.
+pub fn claim(
+    tx: &WriteTx,
+    owner: &str,
+    lease: Duration,
+    class: WorkClass,
+    per_org: usize,
+    now: DateTime<Utc>,
+) -> Result<Option<TaskRecord>, StoreError> {
+    let Some(mut task) = next_runnable(tx, class, per_org, now)? else {
         return Ok(None);
     };
     let resuming = task.status == TaskStatus::Running;
@@ -195,31 +226,51 @@ pub fn claim(
 }
 
 /// Loads a task this runner still owns; `None` when another claim replaced ours.
-fn owned(tx: &WriteTx, name: &str, owner: &str) -> Result<Option<TaskRecord>, StoreError> {
-    let task = tx.open(&TASKS)?.get(name)?;
+fn owned(tx: &impl Reads, name: &str, owner: &str) -> Result<Option<TaskRecord>, StoreError> {
+    let task = tx.read(&TASKS)?.get(name)?;
     Ok(task.filter(|t| {
         t.status == TaskStatus::Running && t.lease.as_ref().is_some_and(|l| l.owner == owner)
     }))
 }
 
-/// Extends the leases of the named tasks (one transaction for all of a runner's tasks).
+/// The named tasks this runner no longer owns (expired, or claimed by another run).
+pub fn not_owned(
+    tx: &impl Reads,
+    names: &[String],
+    owner: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut lost = Vec::new();
+    for name in names {
+        if owned(tx, name, owner)?.is_none() {
+            lost.push(name.clone());
+        }
+    }
+    Ok(lost)
+}
+
+/// Extends the leases of the named tasks (one transaction for all of a runner's tasks);
+/// returns the names whose claim is gone.
 pub fn renew(
     tx: &WriteTx,
     names: &[String],
     owner: &str,
     lease: Duration,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
+    let mut lost = Vec::new();
     for name in names {
-        if let Some(mut task) = owned(tx, name, owner)? {
-            task.lease = Some(Lease {
-                owner: owner.to_string(),
-                expires: now + lease,
-            });
-            tx.open(&TASKS)?.put(name.as_str(), &task)?;
+        match owned(tx, name, owner)? {
+            Some(mut task) => {
+                task.lease = Some(Lease {
+                    owner: owner.to_string(),
+                    expires: now + lease,
+                });
+                tx.open(&TASKS)?.put(name.as_str(), &task)?;
+            }
+            None => lost.push(name.clone()),
         }
     }
-    Ok(())
+    Ok(lost)
 }
 
 /// Saves a task's checkpoint and progress; false when the task is no longer ours.
@@ -267,6 +318,7 @@ pub fn finish(
                 expires: now,
             });
             tx.open(&TASKS)?.put(name, &task)?;
+            tx.queue_changed();
             return Ok(true);
         }
         Finish::Done(result) => {
@@ -285,6 +337,7 @@ pub fn finish(
     task.lease = None;
     tx.open(&TASKS)?.put(name, &task)?;
     tx.open(&TASK_QUEUE)?.remove(task.seq)?;
+    tx.queue_changed();
     append_event(tx, &task, event, now)?;
     Ok(true)
 }
@@ -324,6 +377,7 @@ pub fn expire(tx: &WriteTx, name: &str, now: DateTime<Utc>) -> Result<TaskRecord
     task.lease = None;
     tx.open(&TASKS)?.put(name, &task)?;
     tx.open(&TASK_QUEUE)?.remove(task.seq)?;
+    tx.queue_changed();
     append_event(tx, &task, "error", now)?;
     Ok(task)
 }
@@ -344,6 +398,7 @@ pub fn requeue(tx: &WriteTx, name: &str, now: DateTime<Utc>) -> Result<TaskRecor
     task.progress = 0.0;
     tx.open(&TASKS)?.put(name, &task)?;
     tx.open(&TASK_QUEUE)?.put(task.seq, &task.name)?;
+    tx.queue_changed();
     append_event(tx, &task, "submit", now)?;
     Ok(task)
 }

@@ -1,27 +1,35 @@
 //! Workers that claim tasks from the queue, keep their leases alive, and record outcomes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::queue::{self, Finish, NewTask};
-use super::{TaskContext, TaskError, TaskHandler, internal_exception};
-use crate::store::{Store, StoreError, TaskRecord};
+use super::queue::{self, Finish};
+use super::{Dispatcher, TaskContext, TaskError, internal_exception};
+use crate::store::{Store, StoreError, TaskRecord, WorkClass};
+
+/// One worker pool's bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct Pool {
+    /// Tasks of the pool running at once.
+    pub workers: usize,
+    /// Tasks of one org running at once in the pool, at most.
+    pub per_org: usize,
+}
 
 /// Runner settings.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// Tasks running at once.
-    pub workers: usize,
+    /// Light tasks (cleanups, downloads, publishing).
+    pub light: Pool,
+    /// Heavy tasks (engine processing), bounded apart from the light ones.
+    pub heavy: Pool,
     /// How long a claim lasts without renewal.
     pub lease: StdDuration,
-    /// Tasks of one org running at once at most.
-    pub per_org: usize,
 }
 
 /// State shared by the workers, the heartbeat and every task context.
@@ -29,15 +37,16 @@ pub(super) struct Shared {
     pub(super) store: Store,
     /// This process's runner identity (lease owner).
     pub(super) owner: String,
-    pub(super) cancel: CancellationToken,
+    cancel: CancellationToken,
     lease: Duration,
-    per_org: usize,
-    handlers: HashMap<&'static str, Arc<dyn TaskHandler>>,
-    wake: Notify,
-    running: Mutex<HashSet<String>>,
+    light: Pool,
+    heavy: Pool,
+    dispatcher: Arc<dyn Dispatcher>,
+    /// The running tasks of this process and the tokens that stop them.
+    running: Mutex<HashMap<String, CancellationToken>>,
 }
 
-/// Handle to the job runner: submit tasks, wake workers, shut down.
+/// Handle to the job runner: it claims what transactions submit; shut it down at the end.
 #[derive(Clone)]
 pub struct Jobs {
     shared: Arc<Shared>,
@@ -49,7 +58,7 @@ impl Jobs {
     pub async fn start(
         store: Store,
         config: RunnerConfig,
-        handlers: Vec<Arc<dyn TaskHandler>>,
+        dispatcher: Arc<dyn Dispatcher>,
         cancel: CancellationToken,
     ) -> Result<Jobs, StoreError> {
         let lease = Duration::from_std(config.lease).unwrap_or(Duration::seconds(30));
@@ -58,10 +67,10 @@ impl Jobs {
             owner: uuid::Uuid::new_v4().to_string(),
             cancel,
             lease,
-            per_org: config.per_org,
-            handlers: handlers.into_iter().map(|h| (h.kind(), h)).collect(),
-            wake: Notify::new(),
-            running: Mutex::new(HashSet::new()),
+            light: config.light,
+            heavy: config.heavy,
+            dispatcher,
+            running: Mutex::new(HashMap::new()),
         });
         let interrupted = shared
             .store
@@ -71,30 +80,16 @@ impl Jobs {
             tracing::warn!(task = %name, "resuming task interrupted by a crash or restart");
         }
         let mut threads = Vec::new();
-        for _ in 0..config.workers.max(1) {
-            threads.push(tokio::spawn(worker(Arc::clone(&shared))));
+        for class in [WorkClass::Light, WorkClass::Heavy] {
+            for _ in 0..shared.pool(class).workers.max(1) {
+                threads.push(tokio::spawn(worker(Arc::clone(&shared), class)));
+            }
         }
         threads.push(tokio::spawn(heartbeat(Arc::clone(&shared))));
         Ok(Jobs {
             shared,
             threads: Arc::new(Mutex::new(threads)),
         })
-    }
-
-    /// Queues a task and wakes a worker.
-    pub async fn submit(&self, new: NewTask) -> Result<TaskRecord, StoreError> {
-        let task = self
-            .shared
-            .store
-            .write(move |tx| queue::submit(tx, new, Utc::now()))
-            .await?;
-        self.wake();
-        Ok(task)
-    }
-
-    /// Tells a worker to look at the queue (after tasks were submitted in a caller's transaction).
-    pub fn wake(&self) {
-        self.shared.wake.notify_one();
     }
 
     /// Stops claiming, lets running tasks checkpoint, and waits for them up to `deadline`.
@@ -113,76 +108,103 @@ impl Jobs {
     }
 }
 
-/// How long an idle worker waits before looking at the queue again (expired leases).
-const POLL: StdDuration = StdDuration::from_secs(1);
+impl Shared {
+    fn pool(&self, class: WorkClass) -> Pool {
+        match class {
+            WorkClass::Light => self.light,
+            WorkClass::Heavy => self.heavy,
+        }
+    }
+}
 
-async fn worker(shared: Arc<Shared>) {
+/// How long an idle worker waits for a queue change before looking anyway (a lease that
+/// expired because its renewal failed). Looking only reads: an idle runner writes nothing.
+fn idle_wait(shared: &Shared) -> StdDuration {
+    shared.lease.to_std().unwrap_or(StdDuration::from_secs(30))
+}
+
+/// Claims and runs tasks of one class until shutdown; waits for queue changes when idle.
+async fn worker(shared: Arc<Shared>, class: WorkClass) {
+    let mut changes = shared.store.queue_changes();
     while !shared.cancel.is_cancelled() {
-        let (owner, lease, per_org) = (shared.owner.clone(), shared.lease, shared.per_org);
-        let claimed = shared
-            .store
-            .write(move |tx| queue::claim(tx, &owner, lease, per_org, Utc::now()))
-            .await;
-        match claimed {
+        changes.borrow_and_update();
+        match claim(&shared, class).await {
             Ok(Some(task)) => run(&shared, task).await,
             Ok(None) => {
                 tokio::select! {
-                    _ = shared.wake.notified() => {}
-                    _ = tokio::time::sleep(POLL) => {}
+                    _ = changes.changed() => {}
+                    _ = tokio::time::sleep(idle_wait(&shared)) => {}
                     _ = shared.cancel.cancelled() => {}
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim a task");
-                tokio::time::sleep(POLL).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
+                    _ = shared.cancel.cancelled() => {}
+                }
             }
         }
     }
 }
 
-fn set_running(shared: &Shared, name: &str, running: bool) {
-    if let Ok(mut set) = shared.running.lock() {
-        if running {
-            set.insert(name.to_string());
-        } else {
-            set.remove(name);
-        }
+/// Looks for a runnable task in a read snapshot, and claims one in a write transaction only
+/// when there is one.
+async fn claim(shared: &Shared, class: WorkClass) -> Result<Option<TaskRecord>, StoreError> {
+    let per_org = shared.pool(class).per_org;
+    let found = shared
+        .store
+        .read(move |tx| queue::next_runnable(tx, class, per_org, Utc::now()))
+        .await?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    let (owner, lease) = (shared.owner.clone(), shared.lease);
+    shared
+        .store
+        .write(move |tx| queue::claim(tx, &owner, lease, class, per_org, Utc::now()))
+        .await
+}
+
+/// A token that stops one task: on shutdown, or when its claim is lost (expired, replaced).
+fn start_running(shared: &Shared, name: &str) -> CancellationToken {
+    let token = shared.cancel.child_token();
+    if let Ok(mut running) = shared.running.lock() {
+        running.insert(name.to_string(), token.clone());
+    }
+    token
+}
+
+fn stop_running(shared: &Shared, name: &str) {
+    if let Ok(mut running) = shared.running.lock() {
+        running.remove(name);
     }
 }
 
 /// Runs one claimed task on its own tokio task, so a panic fails the task and nothing else.
 async fn run(shared: &Arc<Shared>, task: TaskRecord) {
     let name = task.name.clone();
-    tracing::info!(task = %name, kind = %task.kind, attempt = task.attempts, "task started");
-    let outcome = match shared.handlers.get(task.kind.as_str()) {
-        None => Finish::Failed(internal_exception(format!(
-            "no handler for task type {}",
-            task.kind
-        ))),
-        Some(handler) => {
-            set_running(shared, &name, true);
-            let ctx = TaskContext {
-                name: name.clone(),
-                params: task.params,
-                checkpoint: task.checkpoint,
-                resumed: task.resumed > 0,
-                shared: Arc::clone(shared),
-            };
-            let outcome = match tokio::spawn(handler.run(ctx)).await {
-                Ok(Ok(result)) => Finish::Done(result),
-                Ok(Err(TaskError::Failed(exception))) => Finish::Failed(exception),
-                Ok(Err(TaskError::Interrupted)) => Finish::Interrupted,
-                Err(e) if e.is_panic() => {
-                    let message = panic_message(e.into_panic());
-                    tracing::error!(task = %name, %message, "task panicked");
-                    Finish::Failed(internal_exception(format!("task panicked: {message}")))
-                }
-                Err(_) => Finish::Interrupted,
-            };
-            set_running(shared, &name, false);
-            outcome
-        }
+    let kind = task.spec.kind().as_str();
+    tracing::info!(task = %name, kind, attempt = task.attempts, "task started");
+    let ctx = TaskContext {
+        name: name.clone(),
+        checkpoint: task.checkpoint,
+        resumed: task.resumed > 0,
+        stop: start_running(shared, &name),
+        shared: Arc::clone(shared),
     };
+    let outcome = match tokio::spawn(shared.dispatcher.run(task.spec, ctx)).await {
+        Ok(Ok(result)) => Finish::Done(result),
+        Ok(Err(TaskError::Failed(exception))) => Finish::Failed(exception),
+        Ok(Err(TaskError::Interrupted)) => Finish::Interrupted,
+        Err(e) if e.is_panic() => {
+            let message = panic_message(e.into_panic());
+            tracing::error!(task = %name, %message, "task panicked");
+            Finish::Failed(internal_exception(format!("task panicked: {message}")))
+        }
+        Err(_) => Finish::Interrupted,
+    };
+    stop_running(shared, &name);
     let label = match &outcome {
         Finish::Done(_) => "done",
         Finish::Failed(_) => "failed",
@@ -195,7 +217,7 @@ async fn run(shared: &Arc<Shared>, task: TaskRecord) {
         .await;
     match recorded {
         Ok(true) => tracing::info!(task = %name, outcome = label, "task finished"),
-        Ok(false) => tracing::warn!(task = %name, "task lost its lease; outcome discarded"),
+        Ok(false) => tracing::warn!(task = %name, "task lost its claim; outcome discarded"),
         Err(e) => tracing::error!(task = %name, error = %e, "cannot record task outcome"),
     }
 }
@@ -209,30 +231,59 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Renews every running task's lease in one transaction, three times per lease period.
+/// Renews every running task's lease in one transaction, three times per lease period, and
+/// stops the tasks whose claim is gone: at each renewal, and as soon as the queue changes
+/// (a task expired through the API stops at once, not at the next renewal).
 async fn heartbeat(shared: Arc<Shared>) {
     let every = (shared.lease / 3)
         .to_std()
         .unwrap_or(StdDuration::from_secs(10));
+    let mut changes = shared.store.queue_changes();
+    let mut next_renewal = tokio::time::Instant::now() + every;
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+        let renew = tokio::select! {
+            _ = tokio::time::sleep_until(next_renewal) => true,
+            _ = changes.changed() => false,
             _ = shared.cancel.cancelled() => return,
-        }
+        };
         let names: Vec<String> = match shared.running.lock() {
-            Ok(set) => set.iter().cloned().collect(),
+            Ok(running) => running.keys().cloned().collect(),
             Err(_) => continue,
         };
+        if renew {
+            next_renewal = tokio::time::Instant::now() + every;
+        }
         if names.is_empty() {
             continue;
         }
         let (owner, lease) = (shared.owner.clone(), shared.lease);
-        if let Err(e) = shared
-            .store
-            .write(move |tx| queue::renew(tx, &names, &owner, lease, Utc::now()))
-            .await
-        {
-            tracing::error!(error = %e, "cannot renew task leases");
+        let lost = if renew {
+            shared
+                .store
+                .write(move |tx| queue::renew(tx, &names, &owner, lease, Utc::now()))
+                .await
+        } else {
+            shared
+                .store
+                .read(move |tx| queue::not_owned(tx, &names, &owner))
+                .await
+        };
+        match lost {
+            Ok(lost) => stop_lost(&shared, &lost),
+            Err(e) => tracing::error!(error = %e, "cannot renew task leases"),
+        }
+    }
+}
+
+/// Stops the tasks whose claim this runner no longer holds.
+fn stop_lost(shared: &Shared, lost: &[String]) {
+    let Ok(running) = shared.running.lock() else {
+        return;
+    };
+    for name in lost {
+        if let Some(token) = running.get(name) {
+            tracing::warn!(task = %name, "task lost its claim (expired or replaced); stopping it");
+            token.cancel();
         }
     }
 }

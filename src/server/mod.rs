@@ -33,8 +33,9 @@ use crate::domain::subscriptions::SubscriptionService;
 use crate::domain::tasks::TaskService;
 use crate::domain::users::UserService;
 use crate::http::AppState;
-use crate::jobs::{CleanupTask, HelloTask, Jobs, RunnerConfig, TaskHandler};
+use crate::jobs::{Jobs, Pool, RunnerConfig};
 use crate::notify::{self, DeliveryConfig};
+use crate::pipeline::{Cleanup, Pipeline};
 use crate::publish::depot::Depot;
 use crate::store::Store;
 use datadir::DataDir;
@@ -62,29 +63,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let cancel = CancellationToken::new();
     let depot = Depot::new(data_dir.depot());
-    let handlers: Vec<Arc<dyn TaskHandler>> = vec![
-        Arc::new(HelloTask),
-        Arc::new(CleanupTask::new(
+    let pipeline = Pipeline {
+        cleanup: Cleanup::new(
             depot.clone(),
             store.clone(),
             sealer.clone(),
             config.origin_policy(),
-        )),
-    ];
+        ),
+    };
+    let pool = |workers| Pool {
+        workers,
+        per_org: config.jobs_per_org(workers),
+    };
     let jobs = Jobs::start(
         store.clone(),
         RunnerConfig {
-            workers: config.job_workers(),
-            per_org: config.jobs_per_org(),
+            light: pool(config.job_workers()),
+            heavy: pool(config.heavy_job_workers()),
             lease: Duration::from_secs(config.jobs.lease_secs),
         },
-        handlers,
+        Arc::new(pipeline),
         cancel.child_token(),
     )
     .await?;
 
     let state = web::Data::new(app_state(
-        &config, &secrets, &sealer, &store, &jobs, depot, &data_dir,
+        &config, &secrets, &sealer, &store, depot, &data_dir,
     )?);
 
     let https = bind(&config.server.https_listen, "https")?;
@@ -162,7 +166,6 @@ fn app_state(
     secrets: &Secrets,
     sealer: &Sealer,
     store: &Store,
-    jobs: &Jobs,
     depot: Depot,
     data_dir: &DataDir,
 ) -> anyhow::Result<AppState> {
@@ -201,24 +204,18 @@ fn app_state(
         sessions: SessionService::new(store.clone(), issuer, throttles),
         instance: InstanceService::new(
             store.clone(),
-            jobs.clone(),
             config.server.maintenance,
             config.jobs.hello_delay_ms,
         ),
-        orgs: OrgService::new(store.clone(), jobs.clone(), depot.clone()),
+        orgs: OrgService::new(store.clone(), depot.clone()),
         users: UserService::new(store.clone()),
         roles: RoleService::new(store.clone()),
         apikeys: ApiKeyService::new(store.clone()),
-        apps: AppService::new(store.clone(), jobs.clone(), depot.clone()),
+        apps: AppService::new(store.clone(), depot.clone()),
         audit: AuditService::new(store.clone()),
         subscriptions: SubscriptionService::new(store.clone(), sealer.clone()),
-        deployments: DeploymentService::new(
-            store.clone(),
-            sealer.clone(),
-            jobs.clone(),
-            config.origin_policy(),
-        ),
-        tasks: TaskService::new(store.clone(), jobs.clone()),
+        deployments: DeploymentService::new(store.clone(), sealer.clone(), config.origin_policy()),
+        tasks: TaskService::new(store.clone()),
         health: HealthService::new(
             store.clone(),
             data_dir.clone(),

@@ -9,17 +9,21 @@ mod records;
 mod schema;
 mod table;
 mod tables;
+mod task_spec;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use redb::{Database, Key, ReadableDatabase, ReadableTable};
+use tokio::sync::watch;
 
 pub use purge::purge_org;
 pub use records::*;
 pub use schema::SCHEMA_VERSION;
 pub use table::{JsonTable, ReadTable, Typed, WriteTable};
 pub use tables::*;
+pub use task_spec::*;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +70,48 @@ redb_error_from!(
 pub struct ReadTx(redb::ReadTransaction);
 
 /// A write transaction; committed by [`Store::write`] when the closure succeeds.
-pub struct WriteTx(redb::WriteTransaction);
+pub struct WriteTx {
+    inner: redb::WriteTransaction,
+    /// Set when the transaction changed the task queue, so the runner is told after commit.
+    queue_changed: Cell<bool>,
+}
+
+/// Reading, in a read snapshot or inside a write transaction: code that only reads takes
+/// `&impl Reads` and serves both.
+pub trait Reads {
+    /// The redb table type this transaction opens.
+    type Table<'t, K: Key + 'static>: ReadableTable<K, &'static [u8]>
+    where
+        Self: 't;
+
+    /// Opens a typed table for reading.
+    fn read<K: Key + 'static, V>(
+        &self,
+        table: &JsonTable<K, V>,
+    ) -> Result<Typed<Self::Table<'_, K>, K, V>, StoreError>;
+}
+
+impl Reads for ReadTx {
+    type Table<'t, K: Key + 'static> = redb::ReadOnlyTable<K, &'static [u8]>;
+
+    fn read<K: Key + 'static, V>(
+        &self,
+        table: &JsonTable<K, V>,
+    ) -> Result<ReadTable<K, V>, StoreError> {
+        self.open(table)
+    }
+}
+
+impl Reads for WriteTx {
+    type Table<'t, K: Key + 'static> = redb::Table<'t, K, &'static [u8]>;
+
+    fn read<K: Key + 'static, V>(
+        &self,
+        table: &JsonTable<K, V>,
+    ) -> Result<WriteTable<'_, K, V>, StoreError> {
+        self.open(table)
+    }
+}
 
 impl ReadTx {
     /// Opens a typed table for reading.
@@ -88,17 +133,23 @@ impl WriteTx {
         table: &JsonTable<K, V>,
     ) -> Result<WriteTable<'_, K, V>, StoreError> {
         Ok(Typed::new(
-            self.0.open_table(table.definition())?,
+            self.inner.open_table(table.definition())?,
             table.name(),
         ))
     }
 
     /// Takes the next value of a named counter (starting at 1); never reused.
     pub fn next_id(&self, counter: &str) -> Result<u64, StoreError> {
-        let mut counters = self.0.open_table(COUNTERS)?;
+        let mut counters = self.inner.open_table(COUNTERS)?;
         let next = counters.get(counter)?.map_or(0, |v| v.value()) + 1;
         counters.insert(counter, next)?;
         Ok(next)
+    }
+
+    /// Records that this transaction changed the task queue: once it commits, everyone
+    /// watching [`Store::queue_changes`] is told.
+    pub fn queue_changed(&self) {
+        self.queue_changed.set(true);
     }
 }
 
@@ -106,13 +157,24 @@ impl WriteTx {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// Bumped after every commit that changed the task queue.
+    queue: Arc<watch::Sender<u64>>,
 }
 
 impl Store {
     /// Opens (or creates) the store file and brings its schema up to date.
     pub fn open(path: &Path, cache_bytes: usize, backups: &Path) -> Result<Store, StoreError> {
         let db = schema::open_and_migrate(path, cache_bytes, backups)?;
-        Ok(Store { db: Arc::new(db) })
+        Ok(Store {
+            db: Arc::new(db),
+            queue: Arc::new(watch::channel(0).0),
+        })
+    }
+
+    /// Changes whenever a committed transaction changed the task queue: idle workers wait on
+    /// it instead of polling the store.
+    pub fn queue_changes(&self) -> watch::Receiver<u64> {
+        self.queue.subscribe()
     }
 
     /// Runs `f` in a read snapshot on the blocking pool.
@@ -142,22 +204,33 @@ impl Store {
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || write_blocking(&db, f))
-            .await
-            .map_err(|e| StoreError::Join(e.to_string()))?
+        let (db, queue) = (Arc::clone(&self.db), Arc::clone(&self.queue));
+        tokio::task::spawn_blocking(move || {
+            let (result, queue_changed) = write_blocking(&db, f)?;
+            if queue_changed {
+                queue.send_modify(|generation| *generation = generation.wrapping_add(1));
+            }
+            Ok(result)
+        })
+        .await
+        .map_err(|e| StoreError::Join(e.to_string()))?
     }
 }
 
 /// The one place write transactions begin: quick repair on, committed only on success.
+/// Returns the closure's result and whether the transaction changed the task queue.
 fn write_blocking<R, E: From<StoreError>>(
     db: &Database,
     f: impl FnOnce(&WriteTx) -> Result<R, E>,
-) -> Result<R, E> {
+) -> Result<(R, bool), E> {
     let mut inner = db.begin_write().map_err(StoreError::from)?;
     inner.set_quick_repair(true);
-    let tx = WriteTx(inner);
+    let tx = WriteTx {
+        inner,
+        queue_changed: Cell::new(false),
+    };
     let result = f(&tx)?;
-    tx.0.commit().map_err(StoreError::from)?;
-    Ok(result)
+    let queue_changed = tx.queue_changed.get();
+    tx.inner.commit().map_err(StoreError::from)?;
+    Ok((result, queue_changed))
 }

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::{TaskKind, TaskSpec};
+
 /// A record with a name: looked up by its exact spelling (names are case-sensitive; only their
 /// uniqueness ignores case, through lower-cased keys).
 pub trait Named {
@@ -204,8 +206,9 @@ pub struct TaskWarning {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskRecord {
     pub name: String,
-    /// The task type (`hello`, `cleanup`, ...).
-    pub kind: String,
+    /// The task type and its input (`kind` and `params` in the record).
+    #[serde(flatten)]
+    pub spec: TaskSpec,
     pub org: Option<String>,
     pub app: Option<String>,
     /// Tasks of one import share a group; a lone task is its own group.
@@ -228,8 +231,6 @@ pub struct TaskRecord {
     /// `null` or an object with exactly one key naming the failure class.
     pub exception: Option<Value>,
     pub result: Option<Value>,
-    /// The task's input.
-    pub params: Value,
     /// Progress saved by the task so an interrupted run continues instead of restarting.
     pub checkpoint: Option<Value>,
     pub lease: Option<Lease>,
@@ -241,7 +242,7 @@ pub struct EventRecord {
     /// Stable id, never reused.
     pub id: u64,
     /// The task type that emitted it.
-    pub kind: String,
+    pub kind: TaskKind,
     /// `submit`, `begin`, `end` or `error`.
     pub event: String,
     pub org: Option<String>,

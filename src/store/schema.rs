@@ -86,7 +86,7 @@ pub fn open_and_migrate(
         let next = index as u64 + 1;
         super::write_blocking(&db, |tx: &WriteTx| {
             migration(tx)?;
-            let mut meta = tx.0.open_table(tables::META)?;
+            let mut meta = tx.inner.open_table(tables::META)?;
             meta.insert(VERSION_KEY, next)?;
             Ok::<(), StoreError>(())
         })?;

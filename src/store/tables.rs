@@ -42,8 +42,8 @@ pub const SUBSCRIPTIONS: JsonTable<&str, SubscriptionRecord> = JsonTable::new("s
 
 /// Schema 1: every table exists, so readers never meet a missing one.
 pub(super) fn create_initial_tables(tx: &WriteTx) -> Result<(), StoreError> {
-    tx.0.open_table(META)?;
-    tx.0.open_table(COUNTERS)?;
+    tx.inner.open_table(META)?;
+    tx.inner.open_table(COUNTERS)?;
     tx.open(&ORGS)?;
     tx.open(&ROLES)?;
     tx.open(&USERS)?;

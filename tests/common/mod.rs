@@ -44,7 +44,13 @@ impl Server {
 
     /// Starts a server with extra `serve` arguments and environment variables.
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_on(|_| {}, args, env)
+    }
+
+    /// Starts a server on a data dir that `prepare` fills first (an older release's store).
+    pub fn start_on(prepare: impl FnOnce(&Path), args: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
+        prepare(&dir.path().join("data"));
         let log = dir.path().join("server.log");
         let mut server = Server {
             dir,

@@ -11,7 +11,7 @@ use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
 use crate::http::render::{success, success_page};
 use crate::http::state::AppState;
-use crate::store::TaskStatus;
+use crate::store::{TaskKind, TaskStatus};
 
 /// An RFC 3339 time filter.
 pub fn time_filter(name: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
@@ -24,6 +24,16 @@ fn status(value: &str) -> Result<TaskStatus, ApiError> {
     serde_json::from_value(json!(value)).map_err(|_| {
         ApiError::invalid(format!(
             "status must be submitted, running, done, failed or expired, got {value:?}"
+        ))
+    })
+}
+
+fn kind(value: &str) -> Result<TaskKind, ApiError> {
+    serde_json::from_value(json!(value)).map_err(|_| {
+        let known: Vec<&str> = TaskKind::ALL.iter().map(|k| k.as_str()).collect();
+        ApiError::invalid(format!(
+            "type must be one of {}, got {value:?}",
+            known.join(", ")
         ))
     })
 }
@@ -41,7 +51,7 @@ pub async fn list(
             "appName" => filter.app_name = Some(value.clone()),
             "group" => filter.group = Some(value.clone()),
             "status" => filter.status = Some(status(value)?),
-            "type" => filter.kind = Some(value.clone()),
+            "type" => filter.kind = Some(kind(value)?),
             "createdAfter" => filter.created_after = Some(time_filter(key, value)?),
             "createdBefore" => filter.created_before = Some(time_filter(key, value)?),
             other => return Err(ApiError::invalid(format!("unknown filter {other}"))),
