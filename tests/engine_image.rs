@@ -213,3 +213,36 @@ fn extract_refuses_non_empty_output() {
     assert_eq!(result.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&result.stderr).contains("output directory is not empty"));
 }
+
+#[test]
+fn an_image_build_stops_when_asked_and_leaves_no_image() {
+    use rockit_edge::engine::EngineError;
+    use rockit_edge::engine::image::{BuildMetadata, build_image};
+
+    let work = scratch();
+    let src = work.path().join("src");
+    write(&src.join("bin/game"), &noise(400_000, 7));
+    write(&src.join("data/a.pak"), &noise(200_000, 8));
+    let tar = work.path().join("build.tar");
+    tar_of(&src, &tar, "");
+    let metadata = BuildMetadata {
+        org_name: "acme".into(),
+        app_name: "game".into(),
+        label: "Game".into(),
+        build_id: 1,
+        build_name: "build".into(),
+        dxf_name: None,
+        created: "2026-01-01T00:00:00Z".into(),
+    };
+    let out = work.path().join("img");
+    let result = build_image(&tar, &out, &metadata, None, &StopAt::new(1));
+    assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
+    assert!(
+        !out.join("img.json").exists(),
+        "a stopped build left img.json"
+    );
+    assert!(
+        !out.join("img.dxf").exists(),
+        "a stopped build left img.dxf"
+    );
+}

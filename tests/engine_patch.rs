@@ -262,3 +262,46 @@ fn small_budgets_index_the_old_bytes_the_map_predicts() {
         fs::read(new_img.join("img.dxf")).expect("new image")
     );
 }
+
+#[test]
+fn a_patch_make_stops_when_asked_at_any_stage_and_leaves_no_patch() {
+    use rockit_edge::engine::EngineError;
+    use rockit_edge::engine::patch::{DEFAULT_BUDGET, make_patch_with_bulk};
+
+    let (work, old_img, new_img) = two_images();
+    let whole = StopAt::new(usize::MAX);
+    make_patch_with_bulk(
+        &old_img,
+        &new_img,
+        &work.path().join("whole"),
+        DEFAULT_BUDGET,
+        &whole,
+    )
+    .expect("an uncancelled make succeeds");
+    let questions = whole.asked.get();
+    assert!(
+        questions > 3,
+        "the make asked to stop only {questions} times"
+    );
+    // The first question comes from the block map, the last from packing patch.7z.
+    for stop_at in [1, questions / 2, questions] {
+        let out = work.path().join(format!("stopped-{stop_at}"));
+        let result = make_patch_with_bulk(
+            &old_img,
+            &new_img,
+            &out,
+            DEFAULT_BUDGET,
+            &StopAt::new(stop_at),
+        );
+        assert!(
+            matches!(result, Err(EngineError::Cancelled)),
+            "stop at question {stop_at} of {questions}: {result:?}"
+        );
+        for finished in ["patch.json", "patch.7z"] {
+            assert!(
+                !out.join(finished).exists(),
+                "a stopped make left {finished} (stop at {stop_at})"
+            );
+        }
+    }
+}

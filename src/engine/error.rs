@@ -145,6 +145,9 @@ pub enum EngineError {
         /// Why it is refused.
         reason: String,
     },
+    /// The caller asked the run to stop (shutdown, an expired task) before it ended.
+    #[error("stopped before the end, as asked")]
+    Cancelled,
     /// An operating-system I/O failure on a file.
     #[error("{filename}: {source}")]
     Io {
@@ -169,13 +172,14 @@ impl EngineError {
             Self::CorruptImage { .. } => "corruptImage",
             Self::CorruptPatch { .. } => "corruptPatch",
             Self::BadOutput { .. } => "badOutput",
+            Self::Cancelled => "cancelled",
             Self::Io { .. } => "ioFailed",
         }
     }
 
     /// True when the caller's input is at fault (as opposed to the machine's I/O).
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, Self::Io { .. })
+        !matches!(self, Self::Io { .. } | Self::Cancelled)
     }
 
     /// A corrupt-image error for `filename` of an image directory.

@@ -231,3 +231,28 @@ pub fn assert_same_file(a: &Path, b: &Path) {
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&fs::read(path).expect("read json")).expect("json")
 }
+
+/// Progress that asks the run to stop at its `stop_at`-th question (never with `usize::MAX`)
+/// and counts the questions.
+pub struct StopAt {
+    stop_at: usize,
+    pub asked: std::cell::Cell<usize>,
+}
+
+impl StopAt {
+    pub fn new(stop_at: usize) -> Self {
+        Self {
+            stop_at,
+            asked: std::cell::Cell::new(0),
+        }
+    }
+}
+
+impl rockit_edge::engine::progress::Progress for StopAt {
+    fn begin(&self, _total: u64) {}
+    fn advance(&self, _bytes: u64) {}
+    fn cancelled(&self) -> bool {
+        self.asked.set(self.asked.get() + 1);
+        self.asked.get() >= self.stop_at
+    }
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::index::IndexEntry;
 use super::reader::Image;
 use crate::engine::error::{EngineError, IoContext, Result};
-use crate::engine::progress::Progress;
+use crate::engine::progress::{Progress, step};
 use crate::engine::tar::EntryKind;
 
 /// Permission bits applied on extraction: no set-id or sticky bits from an uploaded build.
@@ -41,7 +41,7 @@ pub fn extract_image(dir: &Path, out_dir: &Path, progress: &dyn Progress) -> Res
                 write_file(&image, &entry, &target)?;
                 report.files += 1;
                 report.bytes += entry.size;
-                progress.advance(entry.size);
+                step(progress, entry.size)?;
             }
             EntryKind::Directory => fs::create_dir_all(&target).at(&target)?,
             EntryKind::Symlink | EntryKind::HardLink => {}

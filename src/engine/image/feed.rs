@@ -14,7 +14,7 @@ use super::plan::Step;
 use super::sink::{Batch, FilePiece, stopped};
 use crate::engine::buffers::BufferPool;
 use crate::engine::error::{EngineError, IoContext, Result};
-use crate::engine::progress::Progress;
+use crate::engine::progress::{Progress, step};
 use crate::engine::tar::EntryKind;
 
 const BLOCK: usize = BLOCK_SIZE as usize;
@@ -96,7 +96,7 @@ impl Feeder<'_> {
                 .at(self.tar)?;
                 self.used = range.end;
                 self.push_image(range);
-                progress.advance(n * BLOCK_SIZE);
+                step(progress, n * BLOCK_SIZE)?;
                 block += n;
             }
         }
@@ -136,7 +136,7 @@ impl Feeder<'_> {
                 });
                 let first = offset / BLOCK_SIZE;
                 self.take_stores(i, first, first + padded / BLOCK_SIZE, at)?;
-                progress.advance(len);
+                step(progress, len)?;
                 offset += len;
             }
         }

@@ -6,7 +6,7 @@ use super::meta::{APP_JSON, AppMeta, DXF_FILE, INDEX_FILE, ImageMeta, read_json}
 use super::reader::Image;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::hashing::md5_stream;
-use crate::engine::progress::Progress;
+use crate::engine::progress::{Progress, step};
 use crate::engine::tar::EntryKind;
 
 /// Verifies the image in `dir`: `img.json` ↔ `img.dxf` size and MD5, `app.json` ↔ `img.json`,
@@ -44,7 +44,7 @@ fn check_files(image: &Image, progress: &dyn Progress) -> Result<()> {
             files += 1;
             bytes += entry.size;
             image.read_file(&entry, |_, _| Ok(()))?;
-            progress.advance(entry.size);
+            step(progress, entry.size)?;
         }
         Ok(())
     })?;

@@ -13,7 +13,7 @@ use crate::engine::fsio::{AtomicFile, FlushingWriter};
 use crate::engine::hashing::Md5Worker;
 use crate::engine::image::reader::Image;
 use crate::engine::image::{BLOCK_SIZE, DXF_FILE};
-use crate::engine::progress::Progress;
+use crate::engine::progress::{Progress, step};
 use crate::engine::sevenz;
 
 /// Most blocks copied at once.
@@ -99,7 +99,7 @@ pub(super) fn rebuild(
                 }
                 writer.write_all(chunk).at(out_dxf)?;
                 hasher.update(buffers.share(buffer), 0..len).at(out_dxf)?;
-                progress.advance(len as u64);
+                step(progress, len as u64)?;
                 done += n;
             }
         }

@@ -11,7 +11,7 @@ use std::path::Path;
 use super::apply::{open_old, read_meta, rebuild, with_anchors};
 use super::make::make_patch;
 use super::window::regions_by_content;
-use super::{DATA_FILE, PatchMeta};
+use super::{DATA_FILE, PATCH_JSON, PatchMeta};
 use crate::engine::delta::{
     self, DeltaError, Differ, FileSource, MatchParams, OldSource, OldWindow, RawStream,
 };
@@ -19,7 +19,7 @@ use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
 use crate::engine::image::{BLOCK_SIZE, DXF_FILE};
 use crate::engine::pipe::{self, PipeWriter};
-use crate::engine::progress::Progress;
+use crate::engine::progress::{Progress, StopReader, or_cancelled, stopped};
 use crate::engine::sevenz;
 
 /// Name of the bulk patch archive.
@@ -80,7 +80,7 @@ pub fn make_patch_with_bulk(
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             let meta = meta?;
-            let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_blocks)?;
+            let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_blocks, progress)?;
             Ok((meta, raw))
         })
     } else {
@@ -97,16 +97,20 @@ pub fn make_patch_with_bulk(
             let old =
                 OldWindow::from_regions(&window, &regions).map_err(|e| bad_bulk(out_dir, e))?;
             let differ = Differ::new(old).map_err(|e| bad_bulk(out_dir, e))?;
-            let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_blocks)?;
+            let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_blocks, progress)?;
             Ok((meta, raw))
         })
     };
     // The window and its index are gone before LZMA2 takes its own memory.
     let packed = coded.and_then(|(meta, raw)| {
-        let size = pack_raw(raw, &raw_path, &out_dir.join(BULK_FILE))?;
+        let size = pack_raw(raw, &raw_path, &out_dir.join(BULK_FILE), progress)?;
         Ok((meta, size))
     });
     let _ = std::fs::remove_file(&raw_path);
+    if packed.is_err() {
+        // patch.json marks a finished patch: without patch.7z this one is not.
+        let _ = std::fs::remove_file(out_dir.join(PATCH_JSON));
+    }
     packed
 }
 
@@ -131,12 +135,14 @@ fn read_regions(old: &File, old_path: &Path, regions: &[(u64, u64)]) -> Result<V
 
 /// Codes `patch.data` of the patch in `patch_dir` with `differ` into the raw delta stream at
 /// `raw_path`, anchored by the patch's `map.7z`; returns the file, positioned at its end.
+/// Stops between segments when `progress` asks.
 fn write_raw(
     differ: &Differ<'_>,
     patch_dir: &Path,
     raw_path: &Path,
     meta: &PatchMeta,
     old_blocks: u64,
+    progress: &dyn Progress,
 ) -> Result<RawStream<File>> {
     let data_path = patch_dir.join(DATA_FILE);
     let data = File::open(&data_path).at(&data_path)?;
@@ -148,8 +154,13 @@ fn write_raw(
         .truncate(true)
         .open(raw_path)
         .at(raw_path)?;
-    let read_new = |pos: u64, buf: &mut [u8]| data.read_exact_at(buf, pos);
-    with_anchors(patch_dir, meta, old_blocks, |anchors| {
+    let read_new = |pos: u64, buf: &mut [u8]| {
+        if progress.cancelled() {
+            return Err(stopped());
+        }
+        data.read_exact_at(buf, pos)
+    };
+    let coded = with_anchors(patch_dir, meta, old_blocks, |anchors| {
         let out = BufWriter::with_capacity(1 << 20, raw);
         let stream = differ
             .diff_into(data_len, read_new, anchors, out, MatchParams::default())
@@ -161,7 +172,8 @@ fn write_raw(
                 .map_err(|e| bad_bulk(patch_dir, e))?,
             literals: stream.literals,
         })
-    })
+    });
+    or_cancelled(progress, coded)
 }
 
 /// `patch.7z` of the patch in `dir` could not be made, for `reason`.
@@ -172,8 +184,14 @@ fn bad_bulk(dir: &Path, reason: impl ToString) -> EngineError {
     }
 }
 
-/// Compresses the raw stream in `raw` (written, positioned at its end) into `target`.
-fn pack_raw(raw: RawStream<File>, raw_path: &Path, target: &Path) -> Result<u64> {
+/// Compresses the raw stream in `raw` (written, positioned at its end) into `target`; stops
+/// when `progress` asks.
+fn pack_raw(
+    raw: RawStream<File>,
+    raw_path: &Path,
+    target: &Path,
+    progress: &dyn Progress,
+) -> Result<u64> {
     let RawStream {
         out: mut raw,
         literals,
@@ -181,8 +199,9 @@ fn pack_raw(raw: RawStream<File>, raw_path: &Path, target: &Path) -> Result<u64>
     let raw_len = raw.stream_position().at(raw_path)?;
     raw.seek(SeekFrom::Start(0)).at(raw_path)?;
     let mut out = AtomicFile::create(target)?;
-    let input = BufReader::with_capacity(1 << 20, raw);
-    delta::write_7z(input, raw_len, &literals, out.file()).at(target)?;
+    let input = StopReader::new(BufReader::with_capacity(1 << 20, raw), progress);
+    let packed = delta::write_7z(input, raw_len, &literals, out.file()).at(target);
+    or_cancelled(progress, packed)?;
     let size = out.file().seek(SeekFrom::End(0)).at(target)?;
     out.commit()?;
     Ok(size)

@@ -18,7 +18,7 @@ use crate::engine::image::reader::Image;
 use crate::engine::image::{
     APP_JSON, BLOCK_SIZE, DXF_FILE, FORMAT_VERSION, IMG_JSON, ImageMeta, write_json,
 };
-use crate::engine::progress::Progress;
+use crate::engine::progress::{Progress, step};
 use crate::engine::sevenz;
 
 const BLOCK: usize = BLOCK_SIZE as usize;
@@ -81,7 +81,7 @@ fn for_each_chunk(
         image.dxf.read_exact_at(&mut chunk, offset).at(&path)?;
         visit(&chunk)?;
         hasher.update(Arc::new(chunk), 0..len).at(&path)?;
-        progress.advance(len as u64);
+        step(progress, len as u64)?;
         offset += len as u64;
     }
     hasher.finish_one().at(&path)?;
