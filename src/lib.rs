@@ -19,3 +19,4 @@ pub mod pipeline;
 pub mod publish;
 pub mod server;
 pub mod store;
+pub mod workers;

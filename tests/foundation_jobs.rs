@@ -173,3 +173,84 @@ fn a_heavy_task_runs_in_the_heavy_pool_beside_light_ones() {
     let (_, body) = server.admin(Method::GET, &format!("/adm/v1/tasks/{heavy}"), None);
     assert_eq!(body["task"]["status"], "running", "{body}");
 }
+
+#[test]
+fn workers_lists_every_background_worker_with_its_state_on_a_running_server() {
+    let server = Server::start_with(
+        &[],
+        &[
+            ("ROCKIT_EDGE__JOBS__WORKERS", "2"),
+            ("ROCKIT_EDGE__JOBS__HEAVY_WORKERS", "1"),
+        ],
+    );
+    let long = submit_hello(&server, json!({"message": "long", "delayMs": 600_000}));
+    wait_running(&server, &long);
+
+    let out = common::cli(&server.data_dir(), &["workers"]);
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let header = table.lines().next().unwrap_or("");
+    for column in ["NAME", "STATE", "QUEUE", "DONE", "ERRORS", "LAST ERROR"] {
+        assert!(header.contains(column), "{table}");
+    }
+    for name in [
+        "jobs/light-1",
+        "jobs/light-2",
+        "jobs/heavy-1",
+        "jobs/leases",
+        "webhooks",
+        "tls",
+    ] {
+        assert!(
+            table.lines().any(|l| l.starts_with(name)),
+            "{name} is missing:\n{table}"
+        );
+    }
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(" busy ") && l.contains(&format!("hello {long}"))),
+        "no worker shows the running task:\n{table}"
+    );
+
+    let out = common::cli(&server.data_dir(), &["workers", "--json"]);
+    assert!(out.status.success());
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("JSON list");
+    let (status, body) = server.admin(Method::GET, "/adm/v1/workers", None);
+    assert_eq!(status, 200, "{body}");
+    let names = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .expect("array")
+            .iter()
+            .map(|w| w["name"].as_str().expect("name").to_string())
+            .collect()
+    };
+    assert_eq!(names(&listed), names(&body["workers"]));
+    let leases = body["workers"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|w| w["name"] == "jobs/leases")
+        .expect("leases worker");
+    assert_eq!(leases["queue"], 1, "one running task's lease: {leases}");
+    let idle = body["workers"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|w| w["name"] == "jobs/heavy-1")
+        .expect("heavy worker");
+    assert_eq!(idle["state"], "idle", "{idle}");
+}
+
+#[test]
+fn workers_says_when_no_server_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = common::cli(dir.path(), &["workers"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no running appliance"), "{stderr}");
+}

@@ -161,3 +161,58 @@ fn paths_names_filters_and_fields_follow_the_contract() {
     let (status, body) = admin.call(Method::GET, &long, None);
     assert_error(status, &body, 414, "uri-too-long");
 }
+
+/// One request to `route` with `query`, filled path parameters and the credentials it needs.
+fn call_route(
+    server: &Server,
+    org_admin: &Be,
+    route: &rockit_edge::http::Route,
+    query: &str,
+) -> (u16, Value) {
+    use rockit_edge::domain::permissions::Need;
+    let mut path = String::new();
+    for part in route.path.split('/').skip(1) {
+        path.push('/');
+        path.push_str(if part.starts_with('{') { "x" } else { part });
+    }
+    let path = format!("{path}?{query}");
+    let method = Method::from_bytes(route.method.as_bytes()).expect("method");
+    match route.need {
+        Need::Admin => server.admin(method, &path, None),
+        Need::Public => Be::anonymous(server).call(method, &path, None),
+        _ => org_admin.call(method, &path, None),
+    }
+}
+
+#[test]
+fn the_route_table_declares_every_query_parameter_and_refuses_the_rest() {
+    use rockit_edge::http::{Accepts, ROUTES};
+    let server = Server::start();
+    let admin = admin_of(&server);
+    let mut lists = 0;
+    for route in ROUTES {
+        let what = format!("{} {}", route.method, route.path);
+        let (status, body) = call_route(&server, &admin, route, "colour=red");
+        assert_error(status, &body, 400, "invalid-param");
+        let message = body["message"].as_str().unwrap_or("");
+        assert!(message.contains("colour"), "{what}: {body}");
+        if let Accepts::List(filters) = route.accepts {
+            lists += 1;
+            assert!(message.contains("unknown filter"), "{what}: {body}");
+            for filter in filters
+                .iter()
+                .chain(&["limit", "offset", "fields[]", "order[]"])
+            {
+                let (_, body) = call_route(&server, &admin, route, &format!("{filter}=1"));
+                assert!(
+                    !body["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("unknown filter"),
+                    "{what} refuses its declared {filter}: {body}"
+                );
+            }
+        }
+    }
+    assert!(lists >= 8, "only {lists} lists in the route table");
+}

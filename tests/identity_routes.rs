@@ -1,4 +1,4 @@
-//! Every `/be/v1` route against the permission table: no credentials, a role without the bit,
+//! Every API route against the permission table: no credentials, a role without the bit,
 //! the right bit, and another org's credentials.
 
 mod common;
@@ -6,12 +6,24 @@ mod common;
 use common::{Be, Server, create_org, login};
 use reqwest::Method;
 use rockit_edge::domain::permissions::Need;
-use rockit_edge::http::BE_ROUTES;
+use rockit_edge::http::ROUTES;
 use serde_json::{Value, json};
 
 /// The routes this test knows, with what each must need. A route added to the router without
 /// being added here fails the test.
 const EXPECTED: &[(&str, &str, &str)] = &[
+    ("POST", "/srv/v1/ping", "public"),
+    ("POST", "/srv/v1/hello", "admin"),
+    ("GET", "/srv/v1/versions", "admin"),
+    ("POST", "/adm/v1/ping", "public"),
+    ("POST", "/adm/v1/hello", "admin"),
+    ("GET", "/adm/v1/versions", "admin"),
+    ("POST", "/adm/v1/orgs", "admin"),
+    ("GET", "/adm/v1/orgs", "admin"),
+    ("GET", "/adm/v1/orgs/{org}", "admin"),
+    ("DELETE", "/adm/v1/orgs/{org}", "admin"),
+    ("GET", "/adm/v1/tasks/{task}", "admin"),
+    ("GET", "/adm/v1/workers", "admin"),
     ("POST", "/be/v1/login", "public"),
     ("POST", "/be/v1/refresh", "public"),
     ("POST", "/be/v1/logout", "public"),
@@ -80,7 +92,7 @@ fn mask_of(need: &str) -> (String, u32) {
 
 #[test]
 fn the_router_declares_exactly_the_expected_routes() {
-    let declared: Vec<(String, String, String)> = BE_ROUTES
+    let declared: Vec<(String, String, String)> = ROUTES
         .iter()
         .map(|r| (r.method.to_string(), r.path.to_string(), need_text(r.need)))
         .collect();
@@ -241,7 +253,7 @@ fn every_route_enforces_its_declared_permission_and_the_org_boundary() {
     let rival_admin = Be::bearer(&server, rival["accessToken"].as_str().expect("token"));
     let nothing = world.machine_with("nothing", json!({}));
 
-    for (n, route) in BE_ROUTES.iter().enumerate() {
+    for (n, route) in ROUTES.iter().enumerate() {
         let need = need_text(route.need);
         if matches!(
             route.need,

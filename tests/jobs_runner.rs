@@ -10,6 +10,7 @@ use rockit_edge::jobs::{
 use rockit_edge::store::{
     HelloParams, Store, StoreError, TASKS, TaskRecord, TaskSpec, TaskStatus, WorkClass,
 };
+use rockit_edge::workers::Workers;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -91,6 +92,7 @@ async fn harness_with(light: Pool, heavy: Pool) -> Harness {
         },
         Arc::new(probe),
         CancellationToken::new(),
+        &Workers::default(),
     )
     .await
     .expect("start runner");

@@ -1,10 +1,11 @@
-//! The command line: `serve` (the default), `admin-token`, `healthcheck`, `config show`,
-//! `version`, and the engine's `image` and `patch` commands.
+//! The command line: `serve` (the default), `admin-token`, `healthcheck`, `workers`,
+//! `config show`, `version`, and the engine's `image` and `patch` commands.
 
 pub mod image;
 mod instance;
 pub mod patch;
 mod progress;
+mod workers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +85,14 @@ pub enum InstanceCommand {
         #[command(flatten)]
         instance: InstanceArgs,
     },
+    /// List the running server's background workers: state, queue, last error.
+    Workers {
+        /// Print the JSON list instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -129,7 +138,7 @@ pub fn main() -> ExitCode {
             Command::Image(_) | Command::Patch(_) | Command::Instance(InstanceCommand::Version),
         ) if outer_given => {
             eprintln!(
-                "rockit-edge: --data-dir and --config apply to serve, admin-token, healthcheck and config only"
+                "rockit-edge: --data-dir and --config apply to serve, admin-token, healthcheck, workers and config only"
             );
             ExitCode::from(2)
         }
@@ -166,6 +175,7 @@ fn run_instance(outer: &InstanceArgs, command: InstanceCommand) -> ExitCode {
         InstanceCommand::Serve(args) => (args.instance.clone(), Some(args)),
         InstanceCommand::AdminToken { instance, .. }
         | InstanceCommand::Healthcheck { instance }
+        | InstanceCommand::Workers { instance, .. }
         | InstanceCommand::Config {
             action: ConfigAction::Show { instance },
         } => (instance.clone(), None),
@@ -188,6 +198,7 @@ fn run_instance(outer: &InstanceArgs, command: InstanceCommand) -> ExitCode {
         InstanceCommand::Serve(_) => instance::serve(config),
         InstanceCommand::AdminToken { username, .. } => instance::admin_token(&config, &username),
         InstanceCommand::Healthcheck { .. } => instance::healthcheck(&config),
+        InstanceCommand::Workers { json, .. } => workers::workers(&config, json),
         InstanceCommand::Config {
             action: ConfigAction::Show { .. },
         } => {

@@ -68,12 +68,12 @@ impl std::fmt::Display for Permission {
     }
 }
 
-/// What a route demands of its caller; every `/be/v1` route declares one.
+/// What a route demands of its caller; every API route declares one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
     /// No credentials (login, refresh, logout, auth: they check their own tokens).
     Public,
-    /// The instance administrator's token (checked by the handler's extractor).
+    /// The instance administrator's token.
     Admin,
     /// The bit on the resource.
     Perm(Permission),

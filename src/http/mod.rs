@@ -10,16 +10,18 @@ mod middleware;
 mod orgs;
 mod query;
 mod render;
+mod routes;
 mod service;
 mod state;
 mod tasks;
+mod workers;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, web};
 
-pub use be::{BeRoute, ROUTES as BE_ROUTES};
 pub use error::ApiError;
 pub use extract::ADMIN_TOKEN_HEADER;
+pub use routes::{Accepts, LIST_PARAMS, ROUTES, Route};
 pub use state::AppState;
 
 /// Registers every route, the extractor configs and the middleware on an app.
@@ -32,25 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .route("/", web::get().to(assets::root))
         .route("/ui/{path:.*}", web::get().to(assets::ui))
         .route("/static/{path:.*}", web::get().to(assets::assets));
-    for prefix in ["/srv/v1", "/adm/v1"] {
-        cfg.service(web::resource(format!("{prefix}/ping")).route(web::post().to(service::ping)))
-            .service(web::resource(format!("{prefix}/hello")).route(web::post().to(service::hello)))
-            .service(
-                web::resource(format!("{prefix}/versions")).route(web::get().to(service::versions)),
-            );
-    }
-    cfg.service(
-        web::resource("/adm/v1/orgs")
-            .route(web::post().to(orgs::create))
-            .route(web::get().to(orgs::list)),
-    )
-    .service(
-        web::resource("/adm/v1/orgs/{org}")
-            .route(web::get().to(orgs::details))
-            .route(web::delete().to(orgs::delete)),
-    )
-    .service(web::resource("/adm/v1/tasks/{task}").route(web::get().to(tasks::details)));
-    be::register(cfg);
+    routes::register(cfg);
 }
 
 /// Wraps an app with the API's middleware (outermost first: error bodies, then maintenance).
@@ -68,7 +52,7 @@ pub fn app(
 > {
     actix_web::App::new()
         .app_data(state)
-        .wrap(from_fn(be::authorize))
+        .wrap(from_fn(routes::authorize))
         .wrap(from_fn(middleware::audit_trail))
         .wrap(from_fn(middleware::maintenance_gate))
         .wrap(from_fn(middleware::error_bodies))
@@ -95,7 +79,7 @@ async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError
 /// (`DELETE /be/v1/deployments/`).
 fn missing_path_param(method: &str, path: &str) -> Option<&'static str> {
     let stem = path.strip_suffix('/')?;
-    BE_ROUTES.iter().find_map(|route| {
+    ROUTES.iter().find_map(|route| {
         let (route_stem, last) = route.path.rsplit_once('/')?;
         let param = last.strip_prefix('{')?.strip_suffix('}')?;
         (route.method == method && route_stem == stem).then_some(param)

@@ -28,7 +28,7 @@ pub async fn list(
     _admin: AdminCaller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(req.query_string())?.without_filters()?;
+    let query = ListQuery::parse(req.query_string())?;
     let page = state.orgs.list(query.params).await?;
     success_page("orgs", page, &query.fields)
 }

@@ -3,7 +3,8 @@
 use super::error::ApiError;
 use crate::domain::listing::{DEFAULT_LIMIT, ListParams, SortKey};
 
-/// A parsed list query; `filters` keeps the remaining parameters for the resource to read.
+/// A parsed list query; `filters` keeps the remaining parameters for the resource to read
+/// (the route table has already refused the ones it does not declare).
 #[derive(Debug, Default)]
 pub struct ListQuery {
     pub params: ListParams,
@@ -34,18 +35,6 @@ impl ListQuery {
         }
         parsed.params.validate().map_err(ApiError::from)?;
         Ok(parsed)
-    }
-}
-
-impl ListQuery {
-    /// 400 for any filter: for lists that take none.
-    pub fn without_filters(self) -> Result<ListQuery, ApiError> {
-        match self.filters.first() {
-            Some((key, _)) => Err(ApiError::invalid(format!(
-                "unknown filter {key}; this list takes offset, limit, order[] and fields[] only"
-            ))),
-            None => Ok(self),
-        }
     }
 }
 

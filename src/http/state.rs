@@ -16,6 +16,7 @@ use crate::domain::sessions::SessionService;
 use crate::domain::subscriptions::SubscriptionService;
 use crate::domain::tasks::TaskService;
 use crate::domain::users::UserService;
+use crate::workers::Workers;
 
 /// Shared handler state, built once and cloned into every HTTP worker.
 #[derive(Clone)]
@@ -34,6 +35,8 @@ pub struct AppState {
     pub deployments: DeploymentService,
     pub tasks: TaskService,
     pub health: HealthService,
+    /// The background workers, for `GET /adm/v1/workers`.
+    pub workers: Workers,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
 }

@@ -152,14 +152,15 @@ fn tenant(task: &TaskRecord) -> String {
 /// (resumed), and not behind an unfinished earlier task of the same pipeline. Orgs share the
 /// pool fairly: of each org's first runnable task of the class, the one whose org runs the
 /// fewest tasks of the class now wins (ties go to the earlier), and an org already running
-/// `per_org` of them gets no more, so one org's long tasks never hold every worker. Only reads: idle workers call it in a read
-/// snapshot and write nothing.
+/// `per_org` of them gets no more, so one org's long tasks never hold every worker. Only
+/// reads: idle workers call it in a read snapshot and write nothing.
 pub fn next_runnable(
     tx: &impl Reads,
     class: WorkClass,
     per_org: usize,
     now: DateTime<Utc>,
-) -> Result<Option<TaskRecord>, StoreError> {
+) -> Result<Choice, StoreError> {
+    let mut waiting = 0;
     let mut firsts: Vec<TaskRecord> = Vec::new();
     let mut running: HashMap<String, usize> = HashMap::new();
     let mut busy_pipelines = HashSet::new();
@@ -177,6 +178,9 @@ pub fn next_runnable(
         if let Some(pipeline) = &task.pipeline {
             busy_pipelines.insert(pipeline.clone());
         }
+        if runnable && task.spec.class() == class {
+            waiting += 1;
+        }
         if runnable
             && !blocked
             && task.spec.class() == class
@@ -187,12 +191,22 @@ pub fn next_runnable(
         ControlFlow::Continue(())
     })?;
     let load = |task: &TaskRecord| running.get(&tenant(task)).copied().unwrap_or(0);
-    Ok(firsts
+    let task = firsts
         .into_iter()
         .enumerate()
         .filter(|(_, task)| load(task) < per_org.max(1))
         .min_by_key(|(order, task)| (load(task), *order))
-        .map(|(_, task)| task))
+        .map(|(_, task)| task);
+    Ok(Choice { task, waiting })
+}
+
+/// What [`next_runnable`] found.
+#[derive(Debug)]
+pub struct Choice {
+    /// The task to claim, if any may run now.
+    pub task: Option<TaskRecord>,
+    /// Tasks of the class waiting to run (blocked ones included).
+    pub waiting: u64,
 }
 
 /// Claims the task [`next_runnable`] chooses, under a lease for `owner`.
@@ -204,7 +218,7 @@ pub fn claim(
     per_org: usize,
     now: DateTime<Utc>,
 ) -> Result<Option<TaskRecord>, StoreError> {
-    let Some(mut task) = next_runnable(tx, class, per_org, now)? else {
+    let Some(mut task) = next_runnable(tx, class, per_org, now)?.task else {
         return Ok(None);
     };
     let resuming = task.status == TaskStatus::Running;

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::queue::{self, Finish};
 use super::{Dispatcher, TaskContext, TaskError, internal_exception};
 use crate::store::{Store, StoreError, TaskRecord, WorkClass};
+use crate::workers::{Worker, Workers};
 
 /// One worker pool's bounds.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +45,8 @@ pub(super) struct Shared {
     dispatcher: Arc<dyn Dispatcher>,
     /// The running tasks of this process and the tokens that stop them.
     running: Mutex<HashMap<String, CancellationToken>>,
+    /// The lease renewal's entry in the worker registry; its queue is the running tasks.
+    leases: Worker,
 }
 
 /// Handle to the job runner: it claims what transactions submit; shut it down at the end.
@@ -60,6 +63,7 @@ impl Jobs {
         config: RunnerConfig,
         dispatcher: Arc<dyn Dispatcher>,
         cancel: CancellationToken,
+        workers: &Workers,
     ) -> Result<Jobs, StoreError> {
         let lease = Duration::from_std(config.lease).unwrap_or(Duration::seconds(30));
         let shared = Arc::new(Shared {
@@ -71,7 +75,9 @@ impl Jobs {
             heavy: config.heavy,
             dispatcher,
             running: Mutex::new(HashMap::new()),
+            leases: workers.register("jobs/leases"),
         });
+        shared.leases.queue(0);
         let interrupted = shared
             .store
             .write(|tx| queue::release_stale_leases(tx, Utc::now()))
@@ -80,9 +86,10 @@ impl Jobs {
             tracing::warn!(task = %name, "resuming task interrupted by a crash or restart");
         }
         let mut threads = Vec::new();
-        for class in [WorkClass::Light, WorkClass::Heavy] {
-            for _ in 0..shared.pool(class).workers.max(1) {
-                threads.push(tokio::spawn(worker(Arc::clone(&shared), class)));
+        for (class, pool) in [(WorkClass::Light, "light"), (WorkClass::Heavy, "heavy")] {
+            for number in 1..=shared.pool(class).workers.max(1) {
+                let status = workers.register(format!("jobs/{pool}-{number}"));
+                threads.push(tokio::spawn(worker(Arc::clone(&shared), class, status)));
             }
         }
         threads.push(tokio::spawn(heartbeat(Arc::clone(&shared))));
@@ -124,12 +131,17 @@ fn idle_wait(shared: &Shared) -> StdDuration {
 }
 
 /// Claims and runs tasks of one class until shutdown; waits for queue changes when idle.
-async fn worker(shared: Arc<Shared>, class: WorkClass) {
+async fn worker(shared: Arc<Shared>, class: WorkClass, status: Worker) {
     let mut changes = shared.store.queue_changes();
     while !shared.cancel.is_cancelled() {
         changes.borrow_and_update();
-        match claim(&shared, class).await {
-            Ok(Some(task)) => run(&shared, task).await,
+        match claim(&shared, class, &status).await {
+            Ok(Some(task)) => {
+                status.busy(format!("{} {}", task.spec.kind(), task.name));
+                run(&shared, task).await;
+                status.done();
+                status.idle();
+            }
             Ok(None) => {
                 tokio::select! {
                     _ = changes.changed() => {}
@@ -139,6 +151,7 @@ async fn worker(shared: Arc<Shared>, class: WorkClass) {
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim a task");
+                status.failed(format!("cannot claim a task: {e}"));
                 tokio::select! {
                     _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
                     _ = shared.cancel.cancelled() => {}
@@ -150,13 +163,18 @@ async fn worker(shared: Arc<Shared>, class: WorkClass) {
 
 /// Looks for a runnable task in a read snapshot, and claims one in a write transaction only
 /// when there is one.
-async fn claim(shared: &Shared, class: WorkClass) -> Result<Option<TaskRecord>, StoreError> {
+async fn claim(
+    shared: &Shared,
+    class: WorkClass,
+    status: &Worker,
+) -> Result<Option<TaskRecord>, StoreError> {
     let per_org = shared.pool(class).per_org;
     let found = shared
         .store
         .read(move |tx| queue::next_runnable(tx, class, per_org, Utc::now()))
         .await?;
-    if found.is_none() {
+    status.queue(found.waiting);
+    if found.task.is_none() {
         return Ok(None);
     }
     let (owner, lease) = (shared.owner.clone(), shared.lease);
@@ -171,6 +189,7 @@ fn start_running(shared: &Shared, name: &str) -> CancellationToken {
     let token = shared.cancel.child_token();
     if let Ok(mut running) = shared.running.lock() {
         running.insert(name.to_string(), token.clone());
+        shared.leases.queue(running.len() as u64);
     }
     token
 }
@@ -178,6 +197,7 @@ fn start_running(shared: &Shared, name: &str) -> CancellationToken {
 fn stop_running(shared: &Shared, name: &str) {
     if let Ok(mut running) = shared.running.lock() {
         running.remove(name);
+        shared.leases.queue(running.len() as u64);
     }
 }
 
@@ -235,6 +255,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// stops the tasks whose claim is gone: at each renewal, and as soon as the queue changes
 /// (a task expired through the API stops at once, not at the next renewal).
 async fn heartbeat(shared: Arc<Shared>) {
+    let status = &shared.leases;
     let every = (shared.lease / 3)
         .to_std()
         .unwrap_or(StdDuration::from_secs(10));
@@ -269,8 +290,14 @@ async fn heartbeat(shared: Arc<Shared>) {
                 .await
         };
         match lost {
-            Ok(lost) => stop_lost(&shared, &lost),
-            Err(e) => tracing::error!(error = %e, "cannot renew task leases"),
+            Ok(lost) => {
+                stop_lost(&shared, &lost);
+                status.done();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot renew task leases");
+                status.failed(format!("cannot renew task leases: {e}"));
+            }
         }
     }
 }

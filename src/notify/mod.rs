@@ -15,6 +15,7 @@ use crate::store::{
     DeliveryError, EVENTS, EventRecord, SUBSCRIPTIONS, Store, StoreError, SubscriptionRecord,
     org_key,
 };
+use crate::workers::Worker;
 pub use message::{SIGNATURE_HEADER, webhook_body};
 
 /// Delivery settings.
@@ -33,8 +34,15 @@ pub struct DeliveryConfig {
 /// Events delivered to one subscription per pass at most (then others get their turn).
 const BATCH: usize = 100;
 
-/// Runs until cancelled.
-pub async fn run(store: Store, sealer: Sealer, config: DeliveryConfig, cancel: CancellationToken) {
+/// Runs until cancelled, reporting to `status`: deliveries done, failures, and as its queue
+/// the subscriptions waiting to retry.
+pub async fn run(
+    store: Store,
+    sealer: Sealer,
+    config: DeliveryConfig,
+    cancel: CancellationToken,
+    status: Worker,
+) {
     let client = match reqwest::Client::builder()
         .timeout(config.timeout)
         .redirect(reqwest::redirect::Policy::none())
@@ -43,6 +51,7 @@ pub async fn run(store: Store, sealer: Sealer, config: DeliveryConfig, cancel: C
         Ok(client) => client,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the webhook client; events will not be delivered");
+            status.failed(format!("cannot build the webhook client: {e}"));
             return;
         }
     };
@@ -51,6 +60,7 @@ pub async fn run(store: Store, sealer: Sealer, config: DeliveryConfig, cancel: C
         sealer,
         client,
         config,
+        status,
     };
     loop {
         tokio::select! {
@@ -63,9 +73,16 @@ pub async fn run(store: Store, sealer: Sealer, config: DeliveryConfig, cancel: C
             .await
         {
             Ok(subs) => {
+                let retrying = subs.iter().filter(|(_, sub)| sub.failing > 0).count();
+                deliverer.status.queue(retrying as u64);
                 join_all(subs.into_iter().map(|(_, sub)| deliverer.serve(sub))).await;
             }
-            Err(e) => tracing::error!(error = %e, "cannot read subscriptions"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read subscriptions");
+                deliverer
+                    .status
+                    .failed(format!("cannot read subscriptions: {e}"));
+            }
         }
     }
 }
@@ -75,6 +92,7 @@ struct Deliverer {
     sealer: Sealer,
     client: reqwest::Client,
     config: DeliveryConfig,
+    status: Worker,
 }
 
 /// Whether a subscription wants an event.
@@ -124,6 +142,7 @@ impl Deliverer {
             };
             match message::deliver(&self.client, &self.sealer, &sub, &event).await {
                 Ok(()) => {
+                    self.status.done();
                     cursor = event.id;
                     self.update(&sub, move |s| {
                         s.cursor = s.cursor.max(cursor);
@@ -164,6 +183,10 @@ impl Deliverer {
             Duration::from_std(self.config.max_backoff).unwrap_or(Duration::minutes(5));
         let event_id = event.id;
         tracing::warn!(subscription = %sub.name, org = %sub.org, event = event_id, error = %message, dropped = too_old, "event delivery failed");
+        self.status.failed(format!(
+            "subscription {} of org {}: event {event_id}: {message}",
+            sub.name, sub.org
+        ));
         self.update(sub, move |s| {
             if too_old {
                 s.cursor = s.cursor.max(event_id);

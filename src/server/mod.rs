@@ -38,6 +38,7 @@ use crate::notify::{self, DeliveryConfig};
 use crate::pipeline::{Cleanup, Pipeline};
 use crate::publish::depot::Depot;
 use crate::store::Store;
+use crate::workers::{Worker, Workers};
 use datadir::DataDir;
 use runtime::RuntimeInfo;
 use secrets::Secrets;
@@ -62,6 +63,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || Store::open(&store_path, cache, &backups)).await??;
 
     let cancel = CancellationToken::new();
+    let workers = Workers::default();
     let depot = Depot::new(data_dir.depot());
     let pipeline = Pipeline {
         cleanup: Cleanup::new(
@@ -84,11 +86,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
         Arc::new(pipeline),
         cancel.child_token(),
+        &workers,
     )
     .await?;
 
     let state = web::Data::new(app_state(
-        &config, &secrets, &sealer, &store, depot, &data_dir,
+        &config, &secrets, &sealer, &store, depot, &data_dir, &workers,
     )?);
 
     let https = bind(&config.server.https_listen, "https")?;
@@ -137,12 +140,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         sealer.clone(),
         delivery,
         cancel.clone(),
+        workers.register("webhooks"),
     ));
     tokio::spawn(watch_signals(cancel.clone(), Arc::clone(&resolver)));
     tokio::spawn(watch_certificate(
         cancel.clone(),
         resolver,
         Duration::from_secs(config.tls.reload_interval_secs.max(1)),
+        workers.register("tls"),
     ));
 
     let served = server.await;
@@ -168,6 +173,7 @@ fn app_state(
     store: &Store,
     depot: Depot,
     data_dir: &DataDir,
+    workers: &Workers,
 ) -> anyhow::Result<AppState> {
     let auth = &config.auth;
     let issuer = TokenIssuer::new(
@@ -221,6 +227,7 @@ fn app_state(
             data_dir.clone(),
             config.storage.min_free_disk_mb << 20,
         ),
+        workers: workers.clone(),
         trusted_proxies,
     })
 }
@@ -247,15 +254,19 @@ async fn watch_signals(cancel: CancellationToken, resolver: Arc<CertResolver>) {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => reload(&resolver, "SIGHUP"),
+            _ = hup.recv() => {
+                // Logged either way; the previous certificate stays on failure.
+                let _ = reload(&resolver, "SIGHUP");
+            }
         }
     }
     tracing::info!("shutdown requested");
     cancel.cancel();
 }
 
-fn reload(resolver: &CertResolver, why: &str) {
-    match resolver.reload() {
+fn reload(resolver: &CertResolver, why: &str) -> Result<(), tls::TlsError> {
+    let reloaded = resolver.reload();
+    match &reloaded {
         Ok(()) => {
             tracing::info!(reason = why, cert = %resolver.source().cert.display(), "TLS certificate reloaded")
         }
@@ -263,13 +274,16 @@ fn reload(resolver: &CertResolver, why: &str) {
             tracing::error!(reason = why, error = %e, "TLS reload failed; keeping the previous certificate")
         }
     }
+    reloaded
 }
 
-/// Reloads the certificate when its files change.
+/// Reloads the certificate when its files change, and renews a self-signed one before it
+/// expires.
 async fn watch_certificate(
     cancel: CancellationToken,
     resolver: Arc<CertResolver>,
     every: Duration,
+    status: Worker,
 ) {
     let mut seen = resolver.source().stamp();
     loop {
@@ -281,11 +295,15 @@ async fn watch_certificate(
             && let Err(e) = generated.ensure()
         {
             tracing::error!(error = %e, "cannot renew the self-signed certificate");
+            status.failed(format!("cannot renew the self-signed certificate: {e}"));
         }
         let now = resolver.source().stamp();
         if now.is_some() && now != seen {
             seen = now;
-            reload(&resolver, "files changed");
+            match reload(&resolver, "files changed") {
+                Ok(()) => status.done(),
+                Err(e) => status.failed(format!("TLS reload failed: {e}")),
+            }
         }
     }
 }

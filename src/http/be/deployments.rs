@@ -57,7 +57,7 @@ pub async fn details(
     name: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(req.query_string())?.without_filters()?;
+    let query = ListQuery::parse(req.query_string())?;
     let deployment = state.deployments.get(&caller, &name).await?;
     success(
         "deployment",

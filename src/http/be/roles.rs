@@ -26,7 +26,7 @@ pub async fn list(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(req.query_string())?.without_filters()?;
+    let query = ListQuery::parse(req.query_string())?;
     let page = state.roles.list(&caller, query.params).await?;
     success_page("roles", page, &query.fields)
 }

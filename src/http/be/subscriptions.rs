@@ -31,7 +31,7 @@ pub async fn list(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(req.query_string())?.without_filters()?;
+    let query = ListQuery::parse(req.query_string())?;
     let page = state.subscriptions.list(&caller, query.params).await?;
     success_page("subscriptions", page, &query.fields)
 }

@@ -29,7 +29,7 @@ pub async fn list(
     caller: Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = ListQuery::parse(req.query_string())?.without_filters()?;
+    let query = ListQuery::parse(req.query_string())?;
     let page = state.users.list(&caller, query.params).await?;
     success_page("users", page, &query.fields)
 }
