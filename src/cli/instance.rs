@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 
 use crate::auth::admin::AdminAuth;
 use crate::config::Config;
-use crate::server::datadir::DataDir;
+use crate::datadir::DataDir;
 use crate::server::runtime::RuntimeInfo;
 use crate::server::secrets::Secrets;
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::auth::admin::AdminAuth;
 use crate::config::Config;
-use crate::server::datadir::DataDir;
+use crate::datadir::DataDir;
 use crate::server::runtime::RuntimeInfo;
 use crate::server::secrets::Secrets;
 use crate::workers::{LastError, WorkerState};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::caller::Caller;
-use super::listing::{ListParams, Page};
+use super::listing::{ListParams, Page, named};
 use super::names::check_name;
 use super::text::check_label;
 use super::{DomainError, blocking, in_org};
@@ -94,6 +94,8 @@ pub struct AppView {
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
 }
+
+named!(AppView);
 
 /// Filters of `GET /be/v1/apps`.
 #[derive(Debug, Default)]

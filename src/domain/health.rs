@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::blocking;
-use crate::server::datadir::DataDir;
+use crate::datadir::DataDir;
 use crate::store::{ORGS, Store};
 
 /// Result of each check.

@@ -147,7 +147,8 @@ impl ListParams {
     }
 }
 
-/// Implements [`Named`] for types with `name`, `created` and `updated` fields.
+/// Implements [`Named`] for types with `name`, `created` and `updated` fields (the records
+/// here; views in their own modules).
 macro_rules! named {
     ($($type:ty),*) => {$(
         impl $crate::domain::listing::Named for $type {
@@ -164,9 +165,10 @@ macro_rules! named {
     )*};
 }
 
+pub(super) use named;
+
 named!(
     crate::store::OrgRecord,
     crate::store::RoleRecord,
-    crate::store::DeploymentRecord,
-    super::apps::AppView
+    crate::store::DeploymentRecord
 );

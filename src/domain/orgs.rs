@@ -19,9 +19,6 @@ use crate::store::{
     Store, StoreError, UserRecord, WriteTx, org_key, org_prefix, purge_org, put_user,
 };
 
-/// Shortest password accepted for a person.
-pub const MIN_PASSWORD_LEN: usize = 8;
-
 /// What an admin asks for when creating an org.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

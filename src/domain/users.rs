@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::names::check_name;
-use super::orgs::MIN_PASSWORD_LEN;
 use super::permissions::{ADMINISTRATORS, Permission, UPDATE};
 use super::text::{PERSON_MAX_CHARS, check_email, check_label, check_text};
 use super::{DomainError, blocking, in_org};
@@ -152,6 +151,9 @@ pub(super) fn check_password(field: &str, value: &str) -> Result<(), DomainError
     }
     Ok(())
 }
+
+/// Shortest password accepted for a person.
+pub const MIN_PASSWORD_LEN: usize = 8;
 
 /// Longest password accepted (hashing cost grows with it).
 pub const MAX_PASSWORD_LEN: usize = 1024;

@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 
 use crate::auth::sealing::Sealer;
 use crate::jobs::{NewTask, TaskError};
+use crate::publish::PublishError;
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
 use crate::publish::origins::{origin_of, same_place};
-use crate::publish::s3::PublishError;
 use crate::store::{
     CleanupParams, DEPLOYMENTS, DeploymentRecord, DeploymentStatus, S3Settings, Store, StoreError,
     TaskSpec, org_key, org_prefix,

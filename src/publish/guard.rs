@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use super::s3::PublishError;
+use super::PublishError;
 
 /// The operator's rule for origin addresses.
 #[derive(Debug, Clone, Copy, Default)]

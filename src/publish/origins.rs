@@ -1,7 +1,8 @@
 //! From stored origin settings to a live origin client.
 
+use super::PublishError;
 use super::guard::AddressPolicy;
-use super::s3::{PublishError, S3Origin, S3Target};
+use super::s3::{S3Origin, S3Target};
 use crate::auth::sealing::Sealer;
 use crate::store::{DeploymentRecord, S3Settings};
 

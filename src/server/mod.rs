@@ -1,7 +1,6 @@
 //! The composition root: prepares the data dir, secrets, TLS and store, starts the job runner
 //! and the listeners, and shuts everything down in order.
 
-pub mod datadir;
 pub mod runtime;
 pub mod secrets;
 pub mod tls;
@@ -19,6 +18,7 @@ use crate::auth::sealing::Sealer;
 use crate::auth::throttle::{Limits, Throttle};
 use crate::auth::tokens::{Lifetimes, TokenIssuer};
 use crate::config::Config;
+use crate::datadir::DataDir;
 use crate::domain::apikeys::ApiKeyService;
 use crate::domain::apps::AppService;
 use crate::domain::audit::AuditService;
@@ -39,7 +39,6 @@ use crate::pipeline::{Cleanup, Pipeline};
 use crate::publish::depot::Depot;
 use crate::store::Store;
 use crate::workers::{Worker, Workers};
-use datadir::DataDir;
 use runtime::RuntimeInfo;
 use secrets::Secrets;
 use tls::{CertResolver, CertSource};

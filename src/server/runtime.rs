@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::datadir::{DataDir, write_atomic};
+use crate::datadir::{DataDir, write_atomic};
 
 /// Written after the listeners bind, removed on clean shutdown.
 #[derive(Debug, Clone, Serialize, Deserialize)]

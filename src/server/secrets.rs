@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 
 use crate::config::AuthConfig;
-use crate::server::datadir::{DataDir, write_atomic};
+use crate::datadir::{DataDir, write_atomic};
 
 /// Secret file names inside `secrets/`.
 const ADMIN_SECRET: &str = "admin.secret";

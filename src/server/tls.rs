@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration as TimeDuration, OffsetDateTime};
 
 use crate::config::TlsConfig;
-use crate::server::datadir::{DataDir, write_atomic};
+use crate::datadir::{DataDir, write_atomic};
 
 /// Why TLS material could not be created or loaded.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,5 @@
-//! The data dir layout (DESIGN §3) and its first-start preparation.
+//! The data dir layout (DESIGN §3) and its first-start preparation: known to the server, the
+//! CLI and the health check alike.
 
 use std::fs;
 use std::io::Write;
