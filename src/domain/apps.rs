@@ -9,10 +9,12 @@ use super::caller::Caller;
 use super::listing::{ListParams, Page, named};
 use super::names::check_name;
 use super::text::check_label;
-use super::{DomainError, blocking, in_org};
+use super::{DomainError, in_org};
 use crate::jobs;
 use crate::pipeline::cleanup;
-use crate::publish::depot::{Depot, LAYOUT_ROOTS};
+use crate::publish::depot::Depot;
+use crate::publish::layout;
+use crate::publish::origin::total_size;
 use crate::store::{
     APPS, AppActivity, AppRecord, DEPLOYMENTS, DeploymentStatus, ReadTx, Store, WriteTx, org_key,
     org_prefix,
@@ -165,14 +167,6 @@ fn check_max_builds(value: u32) -> Result<u32, DomainError> {
     }
 }
 
-/// The layout paths of one app's files.
-fn app_prefixes(org: &str, app: &str) -> Vec<String> {
-    LAYOUT_ROOTS
-        .iter()
-        .map(|root| format!("{root}/{org}/{app}"))
-        .collect()
-}
-
 /// App rules.
 #[derive(Clone)]
 pub struct AppService {
@@ -226,15 +220,9 @@ impl AppService {
     async fn view(&self, app: AppRecord) -> Result<AppView, DomainError> {
         let probe = app.clone();
         let (processing, exporting) = self.store.read(move |tx| activity(tx, &probe)).await?;
-        let (depot, prefixes) = (self.depot.clone(), app_prefixes(&app.org, &app.name));
-        let size_bytes = blocking(move || {
-            prefixes
-                .iter()
-                .map(|p| depot.size_of_prefix(p))
-                .sum::<std::io::Result<u64>>()
-                .map_err(|e| DomainError::Internal(format!("cannot measure depot usage: {e}")))
-        })
-        .await?;
+        let size_bytes = total_size(&self.depot, &layout::app_prefixes(&app.org, &app.name))
+            .await
+            .map_err(|e| DomainError::Internal(format!("cannot measure depot usage: {e}")))?;
         let state = if exporting {
             "exporting"
         } else if processing {
@@ -385,7 +373,7 @@ impl AppService {
                         &app.org,
                         &app.name,
                         format!("app/{key}"),
-                        app_prefixes(&app.org, &app.name),
+                        layout::app_prefixes(&app.org, &app.name),
                         targets,
                     ),
                     Utc::now(),

@@ -16,32 +16,21 @@ use crate::auth::sealing::Sealer;
 use crate::config::MASK;
 use crate::jobs;
 use crate::pipeline::cleanup;
-use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
-use crate::publish::s3::{S3Origin, S3Target};
+use crate::publish::layout;
+use crate::publish::origin::Origin;
+use crate::publish::s3::S3Origin;
 use crate::store::{
-    APPS, DEPLOYMENTS, DeploymentRecord, DeploymentStatus, DlAuthSettings, S3Settings, Store,
-    org_key, org_prefix,
+    APPS, DEPLOYMENTS, DeploymentRecord, DeploymentStatus, DlAuthSettings, S3Settings, Sealed,
+    Secret, Store, org_key, org_prefix,
 };
-
-/// `origin.s3` as sent and as merged (secrets in clear only in memory).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct S3Body {
-    pub hostname: String,
-    pub access_key: String,
-    pub secret_key: String,
-    pub location: String,
-    pub bucket: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
-}
 
 /// `origin`: S3 is the one kind.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OriginBody {
-    pub s3: S3Body,
+    /// As sent and as merged: the secret key in clear, in memory only.
+    pub s3: S3Settings<Secret>,
 }
 
 /// `dlAuth.gcore`.
@@ -126,11 +115,11 @@ fn check(new: &NewDeployment) -> Result<(), DomainError> {
     check_label("label", &new.label)?;
     let s3 = &new.origin.s3;
     for (field, value) in [
-        ("origin.s3.hostname", &s3.hostname),
-        ("origin.s3.accessKey", &s3.access_key),
-        ("origin.s3.secretKey", &s3.secret_key),
-        ("origin.s3.location", &s3.location),
-        ("origin.s3.bucket", &s3.bucket),
+        ("origin.s3.hostname", s3.hostname.as_str()),
+        ("origin.s3.accessKey", s3.access_key.as_str()),
+        ("origin.s3.secretKey", s3.secret_key.expose()),
+        ("origin.s3.location", s3.location.as_str()),
+        ("origin.s3.bucket", s3.bucket.as_str()),
     ] {
         required(field, value)?;
         check_text(field, value, SECRET_MAX_CHARS)?;
@@ -267,16 +256,8 @@ impl DeploymentService {
     }
 
     /// Writes and deletes a probe object with the credentials.
-    async fn probe(&self, s3: &S3Body) -> (DeploymentStatus, String) {
-        let target = S3Target {
-            hostname: s3.hostname.clone(),
-            access_key: s3.access_key.clone(),
-            secret_key: s3.secret_key.clone(),
-            location: s3.location.clone(),
-            bucket: s3.bucket.clone(),
-            prefix: s3.prefix.clone().unwrap_or_default(),
-        };
-        let outcome = match S3Origin::new(&target, self.policy) {
+    async fn probe(&self, s3: &S3Settings<Secret>) -> (DeploymentStatus, String) {
+        let outcome = match S3Origin::new(s3, self.policy) {
             Ok(origin) => origin.probe().await,
             Err(e) => Err(e),
         };
@@ -319,14 +300,9 @@ impl DeploymentService {
             org: org.to_string(),
             name: new.name.clone(),
             label: new.label.clone(),
-            origin: S3Settings {
-                hostname: s3.hostname.clone(),
-                access_key: s3.access_key.clone(),
-                secret_key_sealed: self.seal(&s3.secret_key)?,
-                location: s3.location.clone(),
-                bucket: s3.bucket.clone(),
-                prefix: s3.prefix.clone(),
-            },
+            origin: s3
+                .clone()
+                .map_secret(|secret| self.seal(secret.expose()).map(Sealed))?,
             dl_auth,
             status: probe.0,
             status_message: probe.1,
@@ -367,14 +343,9 @@ impl DeploymentService {
             name: record.name.clone(),
             label: record.label.clone(),
             origin: OriginBody {
-                s3: S3Body {
-                    hostname: o.hostname.clone(),
-                    access_key: o.access_key.clone(),
-                    secret_key: self.open(&o.secret_key_sealed)?,
-                    location: o.location.clone(),
-                    bucket: o.bucket.clone(),
-                    prefix: o.prefix.clone(),
-                },
+                s3: o
+                    .clone()
+                    .map_secret(|Sealed(sealed)| self.open(&sealed).map(Secret::new))?,
             },
             dl_auth,
         })
@@ -496,14 +467,11 @@ impl DeploymentService {
     }
 
     fn view(record: DeploymentRecord) -> DeploymentView {
-        let o = &record.origin;
-        let mut s3 = json!({
-            "hostname": o.hostname, "accessKey": o.access_key, "secretKey": MASK,
-            "location": o.location, "bucket": o.bucket,
-        });
-        if let Some(prefix) = &o.prefix {
-            s3["prefix"] = json!(prefix);
-        }
+        let masked = record
+            .origin
+            .clone()
+            .map_secret(|_| Ok::<_, std::convert::Infallible>(MASK));
+        let s3 = masked.map_or(Value::Null, |s3| json!(s3));
         let dl_auth = match &record.dl_auth {
             None => Value::Null,
             Some(DlAuthSettings::Gcore {
@@ -623,7 +591,7 @@ impl DeploymentService {
                         &deployment.org,
                         &deployment.name,
                         format!("deployment/{key}"),
-                        Depot::org_prefixes(&deployment.org),
+                        layout::org_prefixes(&deployment.org),
                     ),
                     Utc::now(),
                 )?;

@@ -13,7 +13,8 @@ use crate::auth::password;
 use crate::jobs;
 use crate::pipeline::cleanup;
 use crate::publish::depot::Depot;
-use crate::publish::origins::same_place;
+use crate::publish::layout;
+use crate::publish::origin::total_size;
 use crate::store::{
     APPS, Account, DeploymentRecord, ORG_IDS, ORGS, OrgRecord, ROLES, RoleRecord, S3Settings,
     Store, StoreError, UserRecord, WriteTx, org_key, org_prefix, purge_org, put_user,
@@ -163,16 +164,9 @@ impl OrgService {
                 move |tx| Ok::<_, DomainError>(tx.open(&APPS)?.with_prefix(&prefix)?.len() as u64),
             )
             .await?;
-        let depot = self.depot.clone();
-        let name = org.name.clone();
-        let storage_bytes = blocking(move || {
-            Depot::org_prefixes(&name)
-                .iter()
-                .map(|prefix| depot.size_of_prefix(prefix))
-                .sum::<std::io::Result<u64>>()
-                .map_err(|e| DomainError::Internal(format!("cannot measure depot usage: {e}")))
-        })
-        .await?;
+        let storage_bytes = total_size(&self.depot, &layout::org_prefixes(&org.name))
+            .await
+            .map_err(|e| DomainError::Internal(format!("cannot measure depot usage: {e}")))?;
         Ok(OrgView {
             name: org.name,
             label: org.label,
@@ -237,7 +231,7 @@ impl OrgService {
                     tx,
                     cleanup::org_task(
                         prune_pipeline(&org.name),
-                        Depot::org_prefixes(&org.name),
+                        layout::org_prefixes(&org.name),
                         distinct_places(deployments),
                     ),
                     Utc::now(),
@@ -268,7 +262,7 @@ fn pending_prune(tx: &WriteTx, org: &str) -> Result<Option<String>, StoreError> 
 fn distinct_places(deployments: Vec<DeploymentRecord>) -> Vec<S3Settings> {
     let mut kept: Vec<DeploymentRecord> = Vec::new();
     for deployment in deployments {
-        if !kept.iter().any(|k| same_place(k, &deployment)) {
+        if !kept.iter().any(|k| k.origin.same_place(&deployment.origin)) {
             kept.push(deployment);
         }
     }

@@ -9,7 +9,8 @@ use crate::jobs::{NewTask, TaskError};
 use crate::publish::PublishError;
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
-use crate::publish::origins::{origin_of, same_place};
+use crate::publish::origin::Origin;
+use crate::publish::origins::origin_of;
 use crate::store::{
     CleanupParams, DEPLOYMENTS, DeploymentRecord, DeploymentStatus, S3Settings, Store, StoreError,
     TaskSpec, org_key, org_prefix,
@@ -103,13 +104,12 @@ impl Cleanup {
     /// record of a deployment being deleted.
     pub async fn run(&self, params: CleanupParams) -> Result<Value, TaskError> {
         if params.depot {
-            let (depot, prefixes) = (self.depot.clone(), params.prefixes.clone());
-            tokio::task::spawn_blocking(move || {
-                prefixes.iter().try_for_each(|p| depot.remove_prefix(p))
-            })
-            .await
-            .map_err(|e| TaskError::internal(e.to_string()))?
-            .map_err(|e| TaskError::internal(format!("cannot remove depot files: {e}")))?;
+            for prefix in &params.prefixes {
+                self.depot
+                    .remove_prefix(prefix)
+                    .await
+                    .map_err(|e| TaskError::internal(format!("cannot remove depot files: {e}")))?;
+            }
         }
         let org = params.org.clone().unwrap_or_default();
         let all = self.deployments_of(&org).await?;
@@ -165,9 +165,9 @@ fn origins_to_empty<'a>(
             .remove_deployment
             .as_ref()
             .is_some_and(|r| r.eq_ignore_ascii_case(name));
-        let shared = all
-            .iter()
-            .any(|other| !other.name.eq_ignore_ascii_case(name) && same_place(other, deployment));
+        let shared = all.iter().any(|other| {
+            !other.name.eq_ignore_ascii_case(name) && other.origin.same_place(&deployment.origin)
+        });
         if !(leaving && shared) {
             places.push((deployment.name.clone(), &deployment.origin));
         }

@@ -1,75 +1,150 @@
-//! The depot: the appliance's own origin, a directory with the layout of API.md §5.
+//! The depot: the appliance's own origin, a directory with the layout of API.md §5, whose
+//! download URLs (`/depot/<key>`) are signed with the depot secret.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-/// The layout roots an org owns on every origin.
-pub const LAYOUT_ROOTS: [&str; 2] = ["dxf", "pat"];
+use super::PublishError;
+use super::origin::{Body, ExactBody, Origin, OriginFuture};
+use super::signing::gcore_query;
 
-/// The depot directory.
-#[derive(Debug, Clone)]
+/// The object a probe writes and deletes.
+const PROBE_KEY: &str = ".rockit-edge-probe";
+
+/// The depot directory and its URL signing token.
+#[derive(Clone)]
 pub struct Depot {
     root: PathBuf,
+    /// The depot secret, as the secure token of its signed URLs.
+    token: String,
+}
+
+fn depot_error(what: &str, path: &str, e: io::Error) -> PublishError {
+    PublishError::Depot(format!("cannot {what} {path}: {e}"))
 }
 
 impl Depot {
-    /// Wraps the depot directory.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+    /// The depot at `root`, signing URLs with `secret`.
+    pub fn new(root: impl Into<PathBuf>, secret: &[u8]) -> Self {
+        Self {
+            root: root.into(),
+            token: hex::encode(secret),
+        }
     }
 
-    /// The local path of an object key; `None` for keys that could leave the depot.
-    fn path_of(&self, key: &str) -> Option<PathBuf> {
-        let relative = Path::new(key);
+    /// The local path of a layout path; refused when it could leave the depot.
+    fn path_of(&self, path: &str) -> Result<PathBuf, PublishError> {
+        let relative = Path::new(path);
         let safe = relative
             .components()
             .all(|c| matches!(c, Component::Normal(_)));
-        (safe && !key.is_empty()).then(|| self.root.join(relative))
-    }
-
-    /// Every object key prefix an org's files live under.
-    pub fn org_prefixes(org: &str) -> Vec<String> {
-        LAYOUT_ROOTS
-            .iter()
-            .map(|root| format!("{root}/{org}"))
-            .collect()
-    }
-
-    /// Removes everything under a key prefix; absent prefixes are fine.
-    pub fn remove_prefix(&self, prefix: &str) -> io::Result<()> {
-        let Some(path) = self.path_of(prefix) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("unsafe depot key {prefix}"),
-            ));
-        };
-        match std::fs::remove_dir_all(&path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            other => other,
+        if safe && !path.is_empty() {
+            Ok(self.root.join(relative))
+        } else {
+            Err(PublishError::Depot(format!("unsafe depot path {path:?}")))
         }
     }
 
-    /// Bytes stored under a key prefix.
-    pub fn size_of_prefix(&self, prefix: &str) -> io::Result<u64> {
-        match self.path_of(prefix) {
-            Some(path) => tree_size(&path),
-            None => Ok(0),
+    async fn write(&self, path: &str, body: Body, len: u64) -> Result<(), PublishError> {
+        let target = self.path_of(path)?;
+        let dir = target.parent().unwrap_or(&self.root).to_path_buf();
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| depot_error("create the directory of", path, e))?;
+        let staging = dir.join(format!(".part-{}", uuid::Uuid::new_v4().simple()));
+        let written = async {
+            let mut file = tokio::fs::File::create(&staging).await?;
+            tokio::io::copy(&mut ExactBody::new(body, len), &mut file).await?;
+            file.sync_all().await?;
+            tokio::fs::rename(&staging, &target).await
         }
+        .await;
+        if written.is_err() {
+            let _ = tokio::fs::remove_file(&staging).await;
+        }
+        written.map_err(|e| depot_error("store", path, e))
     }
 }
 
+impl Origin for Depot {
+    fn put<'a>(&'a self, path: &'a str, body: Body, len: u64) -> OriginFuture<'a, ()> {
+        Box::pin(self.write(path, body, len))
+    }
+
+    fn remove_prefix<'a>(&'a self, path: &'a str) -> OriginFuture<'a, u64> {
+        Box::pin(async move {
+            let local = self.path_of(path)?;
+            let removed = tokio::task::spawn_blocking(move || remove_tree(&local))
+                .await
+                .map_err(|e| PublishError::Depot(e.to_string()))?;
+            removed.map_err(|e| depot_error("remove", path, e))
+        })
+    }
+
+    fn prefix_size<'a>(&'a self, path: &'a str) -> OriginFuture<'a, u64> {
+        Box::pin(async move {
+            let local = self.path_of(path)?;
+            let size = tokio::task::spawn_blocking(move || tree_size(&local))
+                .await
+                .map_err(|e| PublishError::Depot(e.to_string()))?;
+            size.map_err(|e| depot_error("measure", path, e))
+        })
+    }
+
+    fn probe(&self) -> OriginFuture<'_, ()> {
+        Box::pin(async move {
+            let probe = b"rockit-edge depot probe";
+            self.write(PROBE_KEY, Box::new(&probe[..]), probe.len() as u64)
+                .await?;
+            tokio::fs::remove_file(self.root.join(PROBE_KEY))
+                .await
+                .map_err(|e| depot_error("remove", PROBE_KEY, e))
+        })
+    }
+
+    fn signed_url<'a>(&'a self, path: &'a str, expires: i64) -> OriginFuture<'a, String> {
+        Box::pin(async move {
+            self.path_of(path)?;
+            let url_path = format!("/depot/{path}");
+            let query = gcore_query(&url_path, expires, &self.token);
+            Ok(format!("{url_path}?{query}"))
+        })
+    }
+}
+
+/// Removes a file or a directory tree; how many files went (absent is fine).
+fn remove_tree(path: &Path) -> io::Result<u64> {
+    let removed = count_files(path)?;
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+            std::fs::remove_file(path).map(|()| removed)
+        }
+        other => other.map(|()| removed),
+    }
+}
+
+fn count_files(path: &Path) -> io::Result<u64> {
+    walk(path, &mut |_| 1)
+}
+
 fn tree_size(path: &Path) -> io::Result<u64> {
+    walk(path, &mut |meta| meta.len())
+}
+
+/// Sums `value` over the files of a tree (0 when absent).
+fn walk(path: &Path, value: &mut impl FnMut(&std::fs::Metadata) -> u64) -> io::Result<u64> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
     };
     if !meta.is_dir() {
-        return Ok(meta.len());
+        return Ok(value(&meta));
     }
     let mut total = 0;
     for entry in std::fs::read_dir(path)? {
-        total += tree_size(&entry?.path())?;
+        total += walk(&entry?.path(), value)?;
     }
     Ok(total)
 }

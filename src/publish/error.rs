@@ -17,4 +17,10 @@ pub enum PublishError {
     /// The address policy refused the origin's address.
     #[error("{0}")]
     Forbidden(String),
+    /// The origin stored another number of bytes than the body announced.
+    #[error("the origin stored {stored} bytes where {expected} were sent")]
+    Incomplete { stored: u64, expected: u64 },
+    /// The depot's directory could not be read or written.
+    #[error("{0}")]
+    Depot(String),
 }

@@ -2,21 +2,17 @@
 
 use super::PublishError;
 use super::guard::AddressPolicy;
-use super::s3::{S3Origin, S3Target};
+use super::s3::S3Origin;
 use crate::auth::sealing::Sealer;
-use crate::store::{DeploymentRecord, S3Settings};
+use crate::store::{S3Settings, Sealed, Secret};
 
-/// The S3 target of stored origin settings, its secret unsealed.
-pub fn target_of(origin: &S3Settings, sealer: &Sealer) -> Result<S3Target, PublishError> {
-    Ok(S3Target {
-        hostname: origin.hostname.clone(),
-        access_key: origin.access_key.clone(),
-        secret_key: sealer
-            .open(&origin.secret_key_sealed)
-            .map_err(|e| PublishError::Settings(e.to_string()))?,
-        location: origin.location.clone(),
-        bucket: origin.bucket.clone(),
-        prefix: origin.prefix.clone().unwrap_or_default(),
+/// Stored settings with their secret key opened.
+pub fn opened(origin: &S3Settings, sealer: &Sealer) -> Result<S3Settings<Secret>, PublishError> {
+    origin.clone().map_secret(|Sealed(sealed)| {
+        sealer
+            .open(&sealed)
+            .map(Secret::new)
+            .map_err(|e| PublishError::Settings(e.to_string()))
     })
 }
 
@@ -26,20 +22,5 @@ pub fn origin_of(
     sealer: &Sealer,
     policy: AddressPolicy,
 ) -> Result<S3Origin, PublishError> {
-    S3Origin::new(&target_of(origin, sealer)?, policy)
-}
-
-/// Whether two deployments store into the same place (same host, bucket and prefix).
-pub fn same_place(a: &DeploymentRecord, b: &DeploymentRecord) -> bool {
-    let prefix = |d: &DeploymentRecord| {
-        d.origin
-            .prefix
-            .clone()
-            .unwrap_or_default()
-            .trim_matches('/')
-            .to_string()
-    };
-    a.origin.hostname.eq_ignore_ascii_case(&b.origin.hostname)
-        && a.origin.bucket == b.origin.bucket
-        && prefix(a) == prefix(b)
+    S3Origin::new(&opened(origin, sealer)?, policy)
 }

@@ -9,6 +9,9 @@ use s3::{Bucket, Region};
 
 use super::PublishError;
 use super::guard::{self, AddressPolicy};
+use super::layout::object_key;
+use super::origin::{Body, ExactBody, Origin, OriginFuture};
+use crate::store::{S3Settings, Secret};
 
 /// How long a credential probe may take.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -18,20 +21,6 @@ const PRESIGN_SECS: u32 = 60;
 
 /// The object key probed on create and modify.
 const PROBE_KEY: &str = ".rockit-edge-probe";
-
-/// Where and how to reach one origin.
-#[derive(Debug, Clone)]
-pub struct S3Target {
-    /// `host[:port]`, or with an `http://` / `https://` scheme.
-    pub hostname: String,
-    pub access_key: String,
-    pub secret_key: String,
-    /// The region the store signs for.
-    pub location: String,
-    pub bucket: String,
-    /// Key prefix without surrounding `/` (may be empty).
-    pub prefix: String,
-}
 
 impl From<S3Error> for PublishError {
     fn from(error: S3Error) -> Self {
@@ -93,8 +82,8 @@ async fn accepted(answer: Result<reqwest::Response, reqwest::Error>) -> Result<(
 }
 
 impl S3Origin {
-    /// A client for the target under the address policy (no request is made).
-    pub fn new(target: &S3Target, policy: AddressPolicy) -> Result<Self, PublishError> {
+    /// A client for the settings under the address policy (no request is made).
+    pub fn new(target: &S3Settings<Secret>, policy: AddressPolicy) -> Result<Self, PublishError> {
         let endpoint =
             if target.hostname.starts_with("http://") || target.hostname.starts_with("https://") {
                 target.hostname.trim_end_matches('/').to_string()
@@ -113,7 +102,7 @@ impl S3Origin {
         };
         let credentials = Credentials::new(
             Some(&target.access_key),
-            Some(&target.secret_key),
+            Some(target.secret_key.expose()),
             None,
             None,
             None,
@@ -124,26 +113,21 @@ impl S3Origin {
             .with_path_style();
         Ok(Self {
             bucket,
-            prefix: target.prefix.trim_matches('/').to_string(),
+            prefix: target.prefix.clone().unwrap_or_default(),
             policy,
             host,
             port,
         })
     }
 
-    /// The object key of a layout path (`dxf/...`, `pat/...`).
-    pub fn key(&self, path: &str) -> String {
-        if self.prefix.is_empty() {
-            path.to_string()
-        } else {
-            format!("{}/{path}", self.prefix)
-        }
+    fn key(&self, path: &str) -> String {
+        object_key(&self.prefix, path)
     }
 
     /// Writes and deletes a probe object: proves the credentials may write. It runs through
     /// presigned URLs on the guarded client: every resolved address is checked, no redirect
     /// is followed, and of the answer only its status and S3 error code are kept.
-    pub async fn probe(&self) -> Result<(), PublishError> {
+    async fn write_probe(&self) -> Result<(), PublishError> {
         let key = self.key(PROBE_KEY);
         let attempt = async {
             self.policy.admit(&self.host, self.port).await?;
@@ -168,18 +152,68 @@ impl S3Origin {
             .map_err(|_| PublishError::Timeout(PROBE_TIMEOUT))?
     }
 
-    /// Deletes every object under a layout path prefix; returns how many.
-    pub async fn remove_prefix(&self, path: &str) -> Result<u64, PublishError> {
+    /// The keys and sizes of the objects under a layout path prefix.
+    async fn objects(&self, path: &str) -> Result<Vec<(String, u64)>, PublishError> {
         self.policy.admit(&self.host, self.port).await?;
         let prefix = format!("{}/", self.key(path.trim_end_matches('/')));
-        let mut removed = 0;
-        for page in self.bucket.list(prefix, None).await? {
-            for object in page.contents {
-                self.bucket.delete_object(&object.key).await?;
-                removed += 1;
+        let pages = self.bucket.list(prefix, None).await?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|page| page.contents)
+            .map(|object| (object.key, object.size))
+            .collect())
+    }
+}
+
+/// Longest validity of a SigV4 presigned URL (7 days).
+const MAX_PRESIGN_SECS: i64 = 7 * 24 * 3600;
+
+impl Origin for S3Origin {
+    fn put<'a>(&'a self, path: &'a str, body: Body, len: u64) -> OriginFuture<'a, ()> {
+        Box::pin(async move {
+            self.policy.admit(&self.host, self.port).await?;
+            let mut exact = ExactBody::new(body, len);
+            let stored = self
+                .bucket
+                .put_object_stream(&mut exact, self.key(path))
+                .await?
+                .uploaded_bytes() as u64;
+            if stored != len {
+                return Err(PublishError::Incomplete {
+                    stored,
+                    expected: len,
+                });
             }
-        }
-        Ok(removed)
+            Ok(())
+        })
+    }
+
+    fn remove_prefix<'a>(&'a self, path: &'a str) -> OriginFuture<'a, u64> {
+        Box::pin(async move {
+            let objects = self.objects(path).await?;
+            for (key, _) in &objects {
+                self.bucket.delete_object(key).await?;
+            }
+            Ok(objects.len() as u64)
+        })
+    }
+
+    fn prefix_size<'a>(&'a self, path: &'a str) -> OriginFuture<'a, u64> {
+        Box::pin(async move { Ok(self.objects(path).await?.iter().map(|o| o.1).sum()) })
+    }
+
+    fn probe(&self) -> OriginFuture<'_, ()> {
+        Box::pin(self.write_probe())
+    }
+
+    fn signed_url<'a>(&'a self, path: &'a str, expires: i64) -> OriginFuture<'a, String> {
+        Box::pin(async move {
+            let secs = (expires - chrono::Utc::now().timestamp()).clamp(1, MAX_PRESIGN_SECS);
+            Ok(self
+                .bucket
+                .presign_get(self.key(path), secs as u32, None)
+                .await?)
+        })
     }
 }
 

@@ -63,7 +63,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let cancel = CancellationToken::new();
     let workers = Workers::default();
-    let depot = Depot::new(data_dir.depot());
+    let depot = Depot::new(data_dir.depot(), &secrets.depot);
     let pipeline = Pipeline {
         cleanup: Cleanup::new(
             depot.clone(),

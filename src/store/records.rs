@@ -111,15 +111,76 @@ fn default_true() -> bool {
     true
 }
 
-/// The S3 side of a deployment; the secret key is sealed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct S3Settings {
+/// The S3 side of a deployment: one type from the request to the store to the client. `K` is
+/// the secret key's form: [`Sealed`] at rest, [`Secret`] in a request and in the client.
+/// Records written before the type was shared (snake_case keys) still decode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct S3Settings<K = Sealed> {
+    /// `host[:port]`, or with an `http://` / `https://` scheme.
     pub hostname: String,
+    #[serde(alias = "access_key")]
     pub access_key: String,
-    pub secret_key_sealed: String,
+    #[serde(alias = "secret_key_sealed")]
+    pub secret_key: K,
+    /// The region the store signs for.
     pub location: String,
     pub bucket: String,
+    /// Key prefix; surrounding `/` are ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+}
+
+impl<K> S3Settings<K> {
+    /// The same settings with the secret key turned into another form (sealed, opened,
+    /// masked).
+    pub fn map_secret<T, E>(self, f: impl FnOnce(K) -> Result<T, E>) -> Result<S3Settings<T>, E> {
+        Ok(S3Settings {
+            hostname: self.hostname,
+            access_key: self.access_key,
+            secret_key: f(self.secret_key)?,
+            location: self.location,
+            bucket: self.bucket,
+            prefix: self.prefix,
+        })
+    }
+
+    /// Whether both store into the same place (same host, bucket and prefix).
+    pub fn same_place<T>(&self, other: &S3Settings<T>) -> bool {
+        let prefix = |p: &Option<String>| p.as_deref().unwrap_or("").trim_matches('/').to_string();
+        self.hostname.eq_ignore_ascii_case(&other.hostname)
+            && self.bucket == other.bucket
+            && prefix(&self.prefix) == prefix(&other.prefix)
+    }
+}
+
+/// A secret at rest: sealed with the appliance's encryption key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sealed(pub String);
+
+/// A secret in clear, in memory only: shown as `********` by `Debug`, so it never reaches a
+/// log line.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret in clear.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret in clear.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("********")
+    }
 }
 
 /// How launchers' download URLs are signed for a deployment's CDN; secrets sealed.

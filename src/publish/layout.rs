@@ -1,0 +1,58 @@
+//! The layout of API.md §5, the same on every origin and in the depot: where an image and a
+//! patch live, and which prefixes an org or an app owns. The one module that knows it.
+
+/// The roots every org owns a directory under: images and patches.
+pub const ROOTS: [&str; 2] = ["dxf", "pat"];
+
+/// The directory of an image: `dxf/{org}/{app}/{buildId:04}/{dxfName}`.
+pub fn image_dir(org: &str, app: &str, build_id: u32, dxf_name: &str) -> String {
+    format!("dxf/{org}/{app}/{build_id:04}/{dxf_name}")
+}
+
+/// The directory of a patch: `pat/{org}/{app}/{toBuildId:04}/{fromBuildId:04}`.
+pub fn patch_dir(org: &str, app: &str, to_build: u32, from_build: u32) -> String {
+    format!("pat/{org}/{app}/{to_build:04}/{from_build:04}")
+}
+
+/// Every prefix an org's files live under.
+pub fn org_prefixes(org: &str) -> Vec<String> {
+    ROOTS.iter().map(|root| format!("{root}/{org}")).collect()
+}
+
+/// Every prefix an app's files live under.
+pub fn app_prefixes(org: &str, app: &str) -> Vec<String> {
+    ROOTS
+        .iter()
+        .map(|root| format!("{root}/{org}/{app}"))
+        .collect()
+}
+
+/// The object key of a layout path under an origin's prefix: the path itself when the prefix
+/// is empty, else the prefix without surrounding `/`, a `/`, and the path.
+pub fn object_key(prefix: &str, path: &str) -> String {
+    match prefix.trim_matches('/') {
+        "" => path.to_string(),
+        prefix => format!("{prefix}/{path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_api_md_section_5() {
+        assert_eq!(
+            image_dir("acme", "game", 7, "5f1c"),
+            "dxf/acme/game/0007/5f1c"
+        );
+        assert_eq!(patch_dir("acme", "game", 12, 9), "pat/acme/game/0012/0009");
+        assert_eq!(org_prefixes("acme"), ["dxf/acme", "pat/acme"]);
+        assert_eq!(
+            app_prefixes("acme", "game"),
+            ["dxf/acme/game", "pat/acme/game"]
+        );
+        assert_eq!(object_key("", "dxf/a"), "dxf/a");
+        assert_eq!(object_key("/cdn/root/", "dxf/a"), "cdn/root/dxf/a");
+    }
+}
