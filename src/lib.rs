@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crashpoints;
 pub mod datadir;
 pub mod domain;
 pub mod engine;

@@ -10,6 +10,7 @@ use super::listing::{ListParams, Page, named};
 use super::names::check_name;
 use super::text::check_label;
 use super::{DomainError, in_org};
+use crate::crashpoints::crash_point;
 use crate::jobs;
 use crate::pipeline::cleanup;
 use crate::publish::depot::Depot;
@@ -381,6 +382,7 @@ impl AppService {
                 Ok::<_, DomainError>(task.name)
             })
             .await?;
+        crash_point("app.delete.committed");
         Ok(task)
     }
 }

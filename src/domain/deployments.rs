@@ -14,6 +14,7 @@ use super::text::{
 use super::{DomainError, in_org};
 use crate::auth::sealing::Sealer;
 use crate::config::MASK;
+use crate::crashpoints::crash_point;
 use crate::jobs;
 use crate::pipeline::cleanup;
 use crate::publish::guard::AddressPolicy;
@@ -598,6 +599,7 @@ impl DeploymentService {
                 Ok(Some(task.name))
             })
             .await?;
+        crash_point("deployment.delete.committed");
         Ok(task)
     }
 }

@@ -10,6 +10,7 @@ use super::text::{check_email, check_label};
 use super::users::check_password;
 use super::{DomainError, blocking};
 use crate::auth::password;
+use crate::crashpoints::crash_point;
 use crate::jobs;
 use crate::pipeline::cleanup;
 use crate::publish::depot::Depot;
@@ -239,6 +240,7 @@ impl OrgService {
                 Ok(Some(task.name))
             })
             .await?;
+        crash_point("org.delete.committed");
         Ok(task)
     }
 }

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::auth::sealing::Sealer;
+use crate::crashpoints::crash_point;
 use crate::jobs::{NewTask, TaskError};
 use crate::publish::PublishError;
 use crate::publish::depot::Depot;
@@ -110,6 +111,7 @@ impl Cleanup {
                     .await
                     .map_err(|e| TaskError::internal(format!("cannot remove depot files: {e}")))?;
             }
+            crash_point("cleanup.depot_emptied");
         }
         let org = params.org.clone().unwrap_or_default();
         let all = self.deployments_of(&org).await?;
@@ -118,7 +120,10 @@ impl Cleanup {
         let mut removed = 0;
         for (name, settings) in places {
             match empty_origin(settings, &self.sealer, self.policy, &params.prefixes).await {
-                Ok(count) => removed += count,
+                Ok(count) => {
+                    removed += count;
+                    crash_point("cleanup.origin_emptied");
+                }
                 Err(e) => {
                     if let Some(leaving) = &params.remove_deployment {
                         record_failed_deletion(&self.store, &org, leaving, &e).await;
@@ -133,6 +138,7 @@ impl Cleanup {
                 .write(move |tx| tx.open(&DEPLOYMENTS)?.remove(key.as_str()).map(|_| ()))
                 .await
                 .map_err(|e: StoreError| TaskError::internal(e.to_string()))?;
+            crash_point("cleanup.record_removed");
         }
         Ok(json!({ "prefixes": params.prefixes, "originObjectsRemoved": removed }))
     }

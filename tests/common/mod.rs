@@ -190,6 +190,22 @@ impl Server {
         }
     }
 
+    /// Waits for the process to die by itself (a crash point); false when it still runs
+    /// after `secs` seconds.
+    pub fn wait_exit(&mut self, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            match self.child.as_mut().map(|c| c.try_wait()) {
+                None | Some(Ok(Some(_))) => {
+                    self.child = None;
+                    return true;
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        false
+    }
+
     /// SIGTERM and wait for a graceful exit; returns whether it exited successfully.
     pub fn terminate(&mut self) -> bool {
         let Some(mut child) = self.child.take() else {
