@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod codes;
 pub mod config;
 pub mod crashpoints;
 pub mod datadir;

@@ -73,6 +73,7 @@ fn check(what: &str, status: u16, text: &str) {
         body["error"].as_str().is_some_and(|c| !c.is_empty()),
         "{what}: {text}"
     );
+    common::assert_listed_code(status, &body);
 }
 
 #[test]

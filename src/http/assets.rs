@@ -19,13 +19,7 @@ fn serve<A: RustEmbed>(path: &str, index: Option<&str>) -> Result<HttpResponse, 
         ("", Some(index)) => index,
         (path, _) => path,
     };
-    let file = A::get(path).ok_or_else(|| {
-        ApiError::new(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "not-found",
-            format!("no UI file {path}"),
-        )
-    })?;
+    let file = A::get(path).ok_or_else(|| ApiError::not_found(format!("no UI file {path}")))?;
     let etag = format!("\"{}\"", hex::encode(file.metadata.sha256_hash()));
     Ok(HttpResponse::Ok()
         .content_type(content_type(path))

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::auth::AuthError;
+use crate::codes::{self, ErrorCode, Kind};
 use crate::domain::DomainError;
 
 /// Seconds a client should wait during maintenance.
@@ -21,11 +22,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An error with a status, a stable code and a message telling the caller what to fix.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with a code of [`codes`] (its status comes with it) and a message telling the
+    /// caller what to fix.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let status = match code.kind {
+            Kind::Api(status) => StatusCode::from_u16(status),
+            Kind::Exception => StatusCode::from_u16(500),
+        };
         Self {
-            status,
-            code,
+            status: status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code: code.code,
             message: message.into(),
             retry_after: None,
         }
@@ -33,24 +39,28 @@ impl ApiError {
 
     /// 400 `invalid-param`.
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid-param", message)
+        Self::new(codes::INVALID_PARAM, message)
     }
 
     /// 400 `missing-param`.
     pub fn missing(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "missing-param", message)
+        Self::new(codes::MISSING_PARAM, message)
     }
 
     /// 401 `unauthorized`.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(codes::UNAUTHORIZED, message)
+    }
+
+    /// 404 `not-found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(codes::NOT_FOUND, message)
     }
 
     /// 413 `payload-too-large`.
     pub fn too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
+            codes::PAYLOAD_TOO_LARGE,
             format!("the request body exceeds the limit of {limit} bytes"),
         )
     }
@@ -60,8 +70,7 @@ impl ApiError {
         Self {
             retry_after: Some(MAINTENANCE_RETRY_AFTER),
             ..Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "maintenance",
+                codes::MAINTENANCE,
                 "the appliance is in maintenance mode; retry later",
             )
         }
@@ -70,16 +79,13 @@ impl ApiError {
     /// The error for a status produced outside the handlers (routing, method matching).
     pub fn for_status(status: StatusCode, method: &str, path: &str) -> Self {
         match status {
-            StatusCode::NOT_FOUND => {
-                Self::new(status, "not-found", format!("no route {method} {path}"))
-            }
+            StatusCode::NOT_FOUND => Self::not_found(format!("no route {method} {path}")),
             StatusCode::METHOD_NOT_ALLOWED => Self::new(
-                status,
-                "method-not-allowed",
+                codes::METHOD_NOT_ALLOWED,
                 format!("method {method} is not allowed on {path}"),
             ),
             StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::new(status, "payload-too-large", "the request body is too large")
+                Self::new(codes::PAYLOAD_TOO_LARGE, "the request body is too large")
             }
             s if s.is_client_error() => Self::invalid(format!(
                 "the request was refused: {}",
@@ -92,8 +98,7 @@ impl ApiError {
     /// 500 `internal`, never leaking details (they are logged).
     pub fn internal() -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            codes::INTERNAL,
             "an internal error occurred; it has been logged",
         )
     }
@@ -137,16 +142,14 @@ impl From<DomainError> for ApiError {
         match error {
             DomainError::Missing { .. } => Self::missing(message),
             DomainError::Invalid { .. } => Self::invalid(message),
-            DomainError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, "not-found", message),
-            DomainError::Exists { .. } => Self::new(StatusCode::CONFLICT, "item-exists", message),
-            DomainError::Protected(_) => Self::new(StatusCode::CONFLICT, "item-protected", message),
+            DomainError::NotFound { .. } => Self::not_found(message),
+            DomainError::Exists { .. } => Self::new(codes::ITEM_EXISTS, message),
+            DomainError::Protected(_) => Self::new(codes::ITEM_PROTECTED, message),
             DomainError::Auth(auth) => auth.into(),
-            DomainError::Forbidden { .. } => {
-                Self::new(StatusCode::FORBIDDEN, "permission-denied", message)
-            }
+            DomainError::Forbidden { .. } => Self::new(codes::PERMISSION_DENIED, message),
             DomainError::RateLimited { retry_after } => Self {
                 retry_after: Some(retry_after),
-                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", message)
+                ..Self::new(codes::RATE_LIMITED, message)
             },
             DomainError::Store(_) | DomainError::Internal(_) => {
                 tracing::error!(error = %message, "request failed");
@@ -161,8 +164,8 @@ impl From<AuthError> for ApiError {
         let message = error.to_string();
         match error {
             AuthError::Unauthorized(_) => Self::unauthorized(message),
-            AuthError::Expired => Self::new(StatusCode::UNAUTHORIZED, "token-expired", message),
-            AuthError::Invalid(_) => Self::new(StatusCode::UNAUTHORIZED, "token-invalid", message),
+            AuthError::Expired => Self::new(codes::TOKEN_EXPIRED, message),
+            AuthError::Invalid(_) => Self::new(codes::TOKEN_INVALID, message),
         }
     }
 }

@@ -43,8 +43,7 @@ pub async fn error_bodies(
     let uri_length = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
     if uri_length > MAX_URI_BYTES {
         let response = ApiError::new(
-            actix_web::http::StatusCode::URI_TOO_LONG,
-            "uri-too-long",
+            crate::codes::URI_TOO_LONG,
             format!("the request URI has {uri_length} bytes; at most {MAX_URI_BYTES} are accepted"),
         )
         .error_response();

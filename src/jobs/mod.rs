@@ -12,6 +12,7 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
+use crate::codes::{self, ErrorCode};
 use crate::store::TaskSpec;
 pub use context::TaskContext;
 pub use queue::{NewTask, submit};
@@ -35,7 +36,17 @@ impl TaskError {
 
 /// The `internal` exception object.
 pub fn internal_exception(message: impl Into<String>) -> Value {
-    serde_json::json!({ "internal": { "message": message.into() } })
+    exception(
+        codes::TASK_INTERNAL,
+        serde_json::json!({ "message": message.into() }),
+    )
+}
+
+/// A task exception: one key, the code, holding the details.
+pub fn exception(code: ErrorCode, details: Value) -> Value {
+    let mut object = serde_json::Map::new();
+    object.insert(code.code.to_string(), details);
+    Value::Object(object)
 }
 
 /// The future a task run returns: the task's `result` on success.

@@ -5,8 +5,9 @@
 use serde_json::{Value, json};
 
 use crate::auth::sealing::Sealer;
+use crate::codes;
 use crate::crashpoints::crash_point;
-use crate::jobs::{NewTask, TaskError};
+use crate::jobs::{NewTask, TaskError, exception};
 use crate::publish::PublishError;
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
@@ -85,9 +86,10 @@ pub fn deployment_task(
 }
 
 fn failed(deployment: &str, message: impl std::fmt::Display) -> TaskError {
-    TaskError::Failed(
-        json!({ "error": { "deployment": deployment, "message": message.to_string() } }),
-    )
+    TaskError::Failed(exception(
+        codes::TASK_ERROR,
+        json!({ "deployment": deployment, "message": message.to_string() }),
+    ))
 }
 
 impl Cleanup {

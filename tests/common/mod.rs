@@ -274,9 +274,20 @@ pub fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["status"], "error", "{body}");
     assert_eq!(body["error"], want_code, "{body}");
+    assert_listed_code(status, body);
     assert!(
         body["message"].as_str().is_some_and(|m| !m.is_empty()),
         "error without message: {body}"
+    );
+}
+
+/// The error body's code is in the error-code table, with this status.
+pub fn assert_listed_code(status: u16, body: &Value) {
+    use rockit_edge::codes::{ALL, Kind};
+    let code = body["error"].as_str().unwrap_or("");
+    assert!(
+        ALL.iter().any(|c| c.code == code && c.kind == Kind::Api(status)),
+        "{status} {code} is not in the error-code table: {body}"
     );
 }
 
