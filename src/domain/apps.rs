@@ -17,8 +17,8 @@ use crate::publish::depot::Depot;
 use crate::publish::layout;
 use crate::publish::origin::total_size;
 use crate::store::{
-    APPS, AppActivity, AppRecord, DEPLOYMENTS, DeploymentStatus, ReadTx, Store, WriteTx, org_key,
-    org_prefix,
+    self, APPS, AppActivity, AppRecord, DEPLOYMENTS, DeploymentStatus, ReadTx, Store, TASKS,
+    WriteTx, org_key, org_prefix,
 };
 
 /// Retention bounds.
@@ -107,22 +107,19 @@ pub struct AppFilter {
     pub state: Option<String>,
 }
 
-/// Whether unfinished tasks make the app busy: (processing, exporting).
+/// Whether unfinished tasks make the app busy: (processing, exporting), from the app's index
+/// of unfinished tasks.
 fn activity(tx: &ReadTx, app: &AppRecord) -> Result<(bool, bool), DomainError> {
     let mut busy = (false, false);
-    for task in jobs::queue::unfinished(tx)? {
-        let ours = task
-            .org
-            .as_deref()
-            .is_some_and(|o| o.eq_ignore_ascii_case(&app.org))
-            && task
-                .app
-                .as_deref()
-                .is_some_and(|a| a.eq_ignore_ascii_case(&app.name));
-        match task.spec.kind().app_activity() {
-            Some(AppActivity::Processing) if ours => busy.0 = true,
-            Some(AppActivity::Exporting) if ours => busy.1 = true,
-            _ => {}
+    let tasks = tx.open(&TASKS)?;
+    for name in store::app_unfinished_tasks(tx, &app.org, &app.name)? {
+        let activity = tasks
+            .get(name.as_str())?
+            .and_then(|task| task.spec.kind().app_activity());
+        match activity {
+            Some(AppActivity::Processing) => busy.0 = true,
+            Some(AppActivity::Exporting) => busy.1 = true,
+            None => {}
         }
     }
     Ok(busy)

@@ -1,13 +1,11 @@
 //! The audit trail: every mutating request, who made it, and what came of it.
 
-use std::ops::ControlFlow;
-
 use chrono::{DateTime, Utc};
 
 use super::DomainError;
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
-use crate::store::{AUDIT, AuditRecord, Store, StoreError, WriteTx};
+use crate::store::{self, AUDIT, AuditRecord, Store, StoreError, WriteTx};
 
 /// What the audit trail will say of the request being served, until an entry is written.
 #[derive(Debug)]
@@ -71,10 +69,8 @@ pub(crate) fn mark_recorded() {
 }
 
 /// Appends an entry in `tx` (its id and time are assigned here).
-pub(crate) fn append(tx: &WriteTx, mut entry: AuditRecord) -> Result<(), StoreError> {
-    entry.id = tx.next_id("audit")?;
-    entry.time = Utc::now();
-    tx.open(&AUDIT)?.put(entry.id, &entry)
+pub(crate) fn append(tx: &WriteTx, entry: AuditRecord) -> Result<(), StoreError> {
+    store::append_audit(tx, entry)
 }
 
 /// Filters of `GET /be/v1/activities`.
@@ -117,15 +113,15 @@ impl AuditService {
             .store
             .read(move |tx| {
                 let mut found = Vec::new();
-                tx.open(&AUDIT)?.scan(0u64.., |_, entry| {
-                    let keep = entry
-                        .org
-                        .as_deref()
-                        .is_some_and(|o| o.eq_ignore_ascii_case(&org))
-                        && filter
-                            .actor
-                            .as_ref()
-                            .is_none_or(|a| entry.actor.eq_ignore_ascii_case(a))
+                let table = tx.open(&AUDIT)?;
+                for id in store::org_audit_ids(tx, &org)? {
+                    let Some(entry) = table.get(id)? else {
+                        continue;
+                    };
+                    let keep = filter
+                        .actor
+                        .as_ref()
+                        .is_none_or(|a| entry.actor.eq_ignore_ascii_case(a))
                         && filter.action.as_ref().is_none_or(|a| {
                             entry
                                 .action
@@ -137,8 +133,7 @@ impl AuditService {
                     if keep {
                         found.push(entry);
                     }
-                    ControlFlow::Continue(())
-                })?;
+                }
                 Ok::<_, DomainError>(found)
             })
             .await?;

@@ -1,7 +1,5 @@
 //! Tasks as the API shows them (API.md §4 task shape).
 
-use std::ops::ControlFlow;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -10,7 +8,7 @@ use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::{DomainError, in_org};
 use crate::jobs::queue;
-use crate::store::{Store, TASKS, TaskKind, TaskRecord, TaskStatus, TaskWarning, WriteTx};
+use crate::store::{self, Store, TASKS, TaskKind, TaskRecord, TaskStatus, TaskWarning, WriteTx};
 
 /// A task in the API's shape.
 #[derive(Debug, Serialize)]
@@ -70,6 +68,15 @@ pub struct TaskFilter {
 }
 
 impl TaskFilter {
+    fn is_empty(&self) -> bool {
+        self.app_name.is_none()
+            && self.group.is_none()
+            && self.status.is_none()
+            && self.kind.is_none()
+            && self.created_after.is_none()
+            && self.created_before.is_none()
+    }
+
     fn matches(&self, task: &TaskRecord) -> bool {
         let app = task.app.as_deref().unwrap_or("").to_ascii_lowercase();
         self.app_name
@@ -118,7 +125,9 @@ impl TaskService {
         Self { store }
     }
 
-    /// A page of the caller's org's tasks (newest first unless `order[]` says otherwise).
+    /// A page of the caller's org's tasks (newest first unless `order[]` says otherwise), read
+    /// from the org's task index. In the default order without filters only the page's
+    /// records are read; otherwise the org's tasks (never another org's).
     pub async fn list(
         &self,
         caller: &Caller,
@@ -126,36 +135,40 @@ impl TaskService {
         params: ListParams,
     ) -> Result<Page<TaskView>, DomainError> {
         let org = caller.org.clone();
-        let tasks = self
+        let page = self
             .store
             .read(move |tx| {
-                let mut found = Vec::new();
-                tx.open(&TASKS)?.scan::<&str>(.., |_, task| {
-                    if task
-                        .org
-                        .as_deref()
-                        .is_some_and(|o| o.eq_ignore_ascii_case(&org))
-                        && filter.matches(&task)
-                    {
-                        found.push(task);
+                let names = store::org_task_names(tx, &org)?;
+                let table = tx.open(&TASKS)?;
+                if params.order.is_empty() && filter.is_empty() {
+                    params.validate()?;
+                    let mut items = Vec::new();
+                    for name in names.iter().rev().skip(params.offset).take(params.limit) {
+                        items.extend(table.get(name.as_str())?);
                     }
-                    ControlFlow::Continue(())
-                })?;
-                Ok::<_, DomainError>(found)
+                    return Ok(Page {
+                        items,
+                        total: names.len(),
+                    });
+                }
+                let mut found = Vec::new();
+                for name in &names {
+                    found.extend(table.get(name.as_str())?.filter(|t| filter.matches(t)));
+                }
+                params.apply(
+                    found,
+                    &["name", "created", "status", "type", "appName"],
+                    |a, b| b.created.cmp(&a.created).then_with(|| b.name.cmp(&a.name)),
+                    |field, a, b| match field {
+                        "created" => a.created.cmp(&b.created),
+                        "status" => format!("{:?}", a.status).cmp(&format!("{:?}", b.status)),
+                        "type" => a.spec.kind().as_str().cmp(b.spec.kind().as_str()),
+                        "appName" => a.app.cmp(&b.app),
+                        _ => a.name.cmp(&b.name),
+                    },
+                )
             })
             .await?;
-        let page = params.apply(
-            tasks,
-            &["name", "created", "status", "type", "appName"],
-            |a, b| b.created.cmp(&a.created).then_with(|| b.name.cmp(&a.name)),
-            |field, a, b| match field {
-                "created" => a.created.cmp(&b.created),
-                "status" => format!("{:?}", a.status).cmp(&format!("{:?}", b.status)),
-                "type" => a.spec.kind().as_str().cmp(b.spec.kind().as_str()),
-                "appName" => a.app.cmp(&b.app),
-                _ => a.name.cmp(&b.name),
-            },
-        )?;
         Ok(Page {
             items: page.items.into_iter().map(TaskView::from).collect(),
             total: page.total,

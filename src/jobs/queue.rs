@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use crate::store::{
-    EVENTS, EventRecord, Lease, Reads, StoreError, TASK_QUEUE, TASKS, TaskRecord, TaskSpec,
+    self, EVENTS, EventRecord, Lease, Reads, StoreError, TASK_QUEUE, TASKS, TaskRecord, TaskSpec,
     TaskStatus, WorkClass, WriteTx,
 };
 
@@ -105,6 +105,7 @@ pub fn submit(tx: &WriteTx, new: NewTask, now: DateTime<Utc>) -> Result<TaskReco
     };
     tx.open(&TASKS)?.put(task.name.as_str(), &task)?;
     tx.open(&TASK_QUEUE)?.put(seq, &task.name)?;
+    store::task_submitted(tx, &task)?;
     tx.queue_changed();
     append_event(tx, &task, "submit", now)?;
     Ok(task)
@@ -351,6 +352,7 @@ pub fn finish(
     task.lease = None;
     tx.open(&TASKS)?.put(name, &task)?;
     tx.open(&TASK_QUEUE)?.remove(task.seq)?;
+    store::task_ended(tx, &task)?;
     tx.queue_changed();
     append_event(tx, &task, event, now)?;
     Ok(true)
@@ -391,6 +393,7 @@ pub fn expire(tx: &WriteTx, name: &str, now: DateTime<Utc>) -> Result<TaskRecord
     task.lease = None;
     tx.open(&TASKS)?.put(name, &task)?;
     tx.open(&TASK_QUEUE)?.remove(task.seq)?;
+    store::task_ended(tx, &task)?;
     tx.queue_changed();
     append_event(tx, &task, "error", now)?;
     Ok(task)
@@ -412,6 +415,7 @@ pub fn requeue(tx: &WriteTx, name: &str, now: DateTime<Utc>) -> Result<TaskRecor
     task.progress = 0.0;
     tx.open(&TASKS)?.put(name, &task)?;
     tx.open(&TASK_QUEUE)?.put(task.seq, &task.name)?;
+    store::task_submitted(tx, &task)?;
     tx.queue_changed();
     append_event(tx, &task, "submit", now)?;
     Ok(task)

@@ -4,6 +4,7 @@
 //! store call blocks the async reactor, and every write commits with `Immediate` durability and
 //! quick repair so a crash at any point leaves the last committed state.
 
+mod indexes;
 mod purge;
 mod records;
 mod schema;
@@ -18,6 +19,9 @@ use std::sync::Arc;
 use redb::{Database, Key, ReadableDatabase, ReadableTable};
 use tokio::sync::watch;
 
+pub use indexes::{
+    app_unfinished_tasks, append_audit, org_audit_ids, org_task_names, task_ended, task_submitted,
+};
 pub use purge::purge_org;
 pub use records::*;
 pub use schema::SCHEMA_VERSION;

@@ -1,12 +1,11 @@
 //! Removing an org: every record that names it goes in the deletion's transaction, so nothing
 //! of it can be inherited by an org re-created under the same name.
 
-use std::ops::ControlFlow;
-
+use super::indexes::{org_audit_ids, org_task_names};
 use super::{
-    API_KEYS, APPS, AUDIT, DEPLOYMENTS, DeploymentRecord, EVENTS, ORGS, OrgRecord, ROLES, SESSIONS,
-    SUBSCRIPTIONS, StoreError, TASK_QUEUE, TASKS, USER_ORGS, USERS, WriteTx, org_prefix,
-    user_org_key,
+    API_KEYS, APP_TASKS, APPS, AUDIT, DEPLOYMENTS, DeploymentRecord, EVENTS, ORG_AUDIT, ORG_TASKS,
+    ORGS, OrgRecord, ROLES, SESSIONS, SUBSCRIPTIONS, StoreError, TASK_QUEUE, TASKS, USER_ORGS,
+    USERS, WriteTx, org_prefix, user_org_key,
 };
 
 fn same_org(record_org: Option<&str>, org: &str) -> bool {
@@ -35,22 +34,22 @@ pub fn purge_org(tx: &WriteTx, org: &OrgRecord) -> Result<Vec<DeploymentRecord>,
         .remove_where(|key| same_org(Some(&key.org), name))?;
     tx.open(&SESSIONS)?
         .remove_where(|session| same_org(Some(&session.org), name))?;
-    let mut doomed = Vec::new();
-    tx.open(&TASKS)?.scan::<&str>(.., |_, task| {
-        if same_org(task.org.as_deref(), name) {
-            doomed.push((task.name, task.seq));
-        }
-        ControlFlow::Continue(())
-    })?;
     let (mut tasks, mut queue) = (tx.open(&TASKS)?, tx.open(&TASK_QUEUE)?);
-    for (task, seq) in doomed {
-        tasks.remove(task.as_str())?;
-        queue.remove(seq)?;
+    for task in org_task_names(tx, name)? {
+        if let Some(record) = tasks.get(task.as_str())? {
+            tasks.remove(task.as_str())?;
+            queue.remove(record.seq)?;
+        }
     }
+    tx.open(&ORG_TASKS)?.remove_prefix(&prefix)?;
+    tx.open(&APP_TASKS)?.remove_prefix(&prefix)?;
     tx.open(&EVENTS)?
         .remove_where(|event| same_org(event.org.as_deref(), name))?;
-    tx.open(&AUDIT)?
-        .remove_where(|entry| same_org(entry.org.as_deref(), name))?;
+    let mut audit = tx.open(&AUDIT)?;
+    for id in org_audit_ids(tx, name)? {
+        audit.remove(id)?;
+    }
+    tx.open(&ORG_AUDIT)?.remove_prefix(&prefix)?;
     tx.open(&ORGS)?.remove(name.to_ascii_lowercase().as_str())?;
     Ok(deployments.into_iter().map(|(_, d)| d).collect())
 }

@@ -14,6 +14,7 @@ const MIGRATIONS: &[Migration] = &[
     tables::add_identity_tables,
     tables::add_control_plane_tables,
     tables::number_orgs,
+    tables::index_tasks_and_audit,
 ];
 
 /// The schema version this binary writes.

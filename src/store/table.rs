@@ -139,6 +139,21 @@ where
             .filter(|record| record.name() == name))
     }
 
+    /// The keys starting with `prefix`, in key order, without decoding their records (for
+    /// index tables).
+    pub fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        for entry in self.inner.range(prefix..)? {
+            let (key, _) = entry?;
+            let key = key.value();
+            if !key.starts_with(prefix) {
+                break;
+            }
+            keys.push(key.to_string());
+        }
+        Ok(keys)
+    }
+
     /// Every record whose key starts with `prefix`, in key order.
     pub fn with_prefix(&self, prefix: &str) -> Result<Vec<(String, V)>, StoreError> {
         let mut found = Vec::new();

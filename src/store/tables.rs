@@ -40,6 +40,14 @@ pub const DEPLOYMENTS: JsonTable<&str, DeploymentRecord> = JsonTable::new("deplo
 /// Event subscriptions by `org_lc/name_lc`.
 pub const SUBSCRIPTIONS: JsonTable<&str, SubscriptionRecord> = JsonTable::new("subscriptions");
 
+/// Every task of an org, by `org_lc/{task name}`: in creation order, as task names are
+/// time-ordered.
+pub const ORG_TASKS: JsonTable<&str, ()> = JsonTable::new("org_tasks");
+/// The unfinished tasks of an app, by `org_lc/app_lc/{task name}`.
+pub const APP_TASKS: JsonTable<&str, ()> = JsonTable::new("app_tasks");
+/// The audit trail of an org, by `org_lc/{entry id, 20 digits}`: in entry order.
+pub const ORG_AUDIT: JsonTable<&str, ()> = JsonTable::new("org_audit");
+
 /// Schema 1: every table exists, so readers never meet a missing one.
 pub(super) fn create_initial_tables(tx: &WriteTx) -> Result<(), StoreError> {
     tx.inner.open_table(META)?;
@@ -82,6 +90,37 @@ pub(super) fn number_orgs(tx: &WriteTx) -> Result<(), StoreError> {
         if org.id == 0 {
             org.id = tx.next_id(ORG_IDS)?;
             table.put(key.as_str(), &org)?;
+        }
+    }
+    Ok(())
+}
+
+/// Schema 5: the per-org indexes of tasks and audit entries and the per-app index of
+/// unfinished tasks, backfilled, so lists read one org's records and not every org's.
+pub(super) fn index_tasks_and_audit(tx: &WriteTx) -> Result<(), StoreError> {
+    tx.open(&ORG_TASKS)?;
+    tx.open(&APP_TASKS)?;
+    tx.open(&ORG_AUDIT)?;
+    let mut tasks = Vec::new();
+    tx.open(&TASKS)?.scan::<&str>(.., |_, task| {
+        tasks.push(task);
+        std::ops::ControlFlow::Continue(())
+    })?;
+    for task in &tasks {
+        super::indexes::task_submitted(tx, task)?;
+        if task.status.is_terminal() {
+            super::indexes::task_ended(tx, task)?;
+        }
+    }
+    let mut entries = Vec::new();
+    tx.open(&AUDIT)?.scan(0u64.., |id, entry| {
+        entries.push((id, entry.org));
+        std::ops::ControlFlow::Continue(())
+    })?;
+    let mut index = tx.open(&ORG_AUDIT)?;
+    for (id, org) in entries {
+        if let Some(org) = org {
+            index.put(super::indexes::org_audit_key(&org, id).as_str(), &())?;
         }
     }
     Ok(())

@@ -286,7 +286,8 @@ pub fn assert_listed_code(status: u16, body: &Value) {
     use rockit_edge::codes::{ALL, Kind};
     let code = body["error"].as_str().unwrap_or("");
     assert!(
-        ALL.iter().any(|c| c.code == code && c.kind == Kind::Api(status)),
+        ALL.iter()
+            .any(|c| c.code == code && c.kind == Kind::Api(status)),
         "{status} {code} is not in the error-code table: {body}"
     );
 }
