@@ -8,7 +8,7 @@ use md5::{Digest, Md5};
 use rockit_edge::publish::depot::Depot;
 use rockit_edge::publish::guard::AddressPolicy;
 use rockit_edge::publish::layout;
-use rockit_edge::publish::origin::{Origin, total_size};
+use rockit_edge::publish::origin::Origin;
 use rockit_edge::publish::s3::S3Origin;
 use rockit_edge::store::{S3Settings, Secret};
 
@@ -35,9 +35,17 @@ async fn conformance(origin: &dyn Origin, fetch: impl AsyncFn(&str) -> Option<Ve
             .unwrap_or_else(|e| panic!("put {path}: {e}"));
     }
     let org = layout::org_prefixes("acme");
+    let app = layout::app_prefixes("acme", "game");
     assert_eq!(
-        total_size(origin, &org).await.expect("size"),
-        (image_bytes.len() + patch_bytes.len()) as u64
+        origin
+            .sizes(&[org, app, vec!["dxf/other".into()]])
+            .await
+            .expect("sizes"),
+        [
+            (image_bytes.len() + patch_bytes.len()) as u64,
+            (image_bytes.len() + patch_bytes.len()) as u64,
+            0
+        ]
     );
     assert_eq!(
         origin.prefix_size("dxf/acme/game").await.expect("size"),

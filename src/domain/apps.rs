@@ -15,7 +15,7 @@ use crate::jobs;
 use crate::pipeline::cleanup;
 use crate::publish::depot::Depot;
 use crate::publish::layout;
-use crate::publish::origin::total_size;
+use crate::publish::origin::Origin;
 use crate::store::{
     self, APPS, AppActivity, AppRecord, DEPLOYMENTS, DeploymentStatus, ReadTx, Store, TASKS,
     WriteTx, org_key, org_prefix,
@@ -216,38 +216,67 @@ impl AppService {
     }
 
     async fn view(&self, app: AppRecord) -> Result<AppView, DomainError> {
-        let probe = app.clone();
-        let (processing, exporting) = self.store.read(move |tx| activity(tx, &probe)).await?;
-        let size_bytes = total_size(&self.depot, &layout::app_prefixes(&app.org, &app.name))
+        let mut views = self.views(vec![app]).await?;
+        views
+            .pop()
+            .ok_or_else(|| DomainError::Internal("an app view went missing".into()))
+    }
+
+    /// The views of several apps: their activity in one read, their sizes in one measure.
+    async fn views(&self, apps: Vec<AppRecord>) -> Result<Vec<AppView>, DomainError> {
+        let probes = apps.clone();
+        let activities = self
+            .store
+            .read(move |tx| {
+                probes
+                    .iter()
+                    .map(|app| activity(tx, app))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        let groups: Vec<Vec<String>> = apps
+            .iter()
+            .map(|app| layout::app_prefixes(&app.org, &app.name))
+            .collect();
+        let sizes = self
+            .depot
+            .sizes(&groups)
             .await
             .map_err(|e| DomainError::Internal(format!("cannot measure depot usage: {e}")))?;
-        let state = if exporting {
-            "exporting"
-        } else if processing {
-            "processing"
-        } else {
-            "idle"
-        };
-        Ok(AppView {
-            name: app.name,
-            label: app.label,
-            dxf_name: String::new(),
-            i_cur_build: 0,
-            max_builds: app.max_builds,
-            processing,
-            exporting,
-            deployed: Vec::new(),
-            files: json!({ "dxf": [], "patches": {} }),
-            deployments: app.deployments,
-            builds: Vec::new(),
-            state,
-            error: None,
-            staged: None,
-            size_bytes,
-            auto_commit: app.auto_commit,
-            created: app.created,
-            updated: app.updated,
-        })
+        Ok(apps
+            .into_iter()
+            .zip(activities)
+            .zip(sizes)
+            .map(|((app, (processing, exporting)), size_bytes)| {
+                let state = if exporting {
+                    "exporting"
+                } else if processing {
+                    "processing"
+                } else {
+                    "idle"
+                };
+                AppView {
+                    name: app.name,
+                    label: app.label,
+                    dxf_name: String::new(),
+                    i_cur_build: 0,
+                    max_builds: app.max_builds,
+                    processing,
+                    exporting,
+                    deployed: Vec::new(),
+                    files: json!({ "dxf": [], "patches": {} }),
+                    deployments: app.deployments,
+                    builds: Vec::new(),
+                    state,
+                    error: None,
+                    staged: None,
+                    size_bytes,
+                    auto_commit: app.auto_commit,
+                    created: app.created,
+                    updated: app.updated,
+                }
+            })
+            .collect())
     }
 
     async fn load(&self, org: &str, name: &str) -> Result<AppRecord, DomainError> {
@@ -272,16 +301,18 @@ impl AppService {
             .store
             .read(move |tx| Ok::<_, DomainError>(tx.open(&APPS)?.with_prefix(&prefix)?))
             .await?;
-        let mut views = Vec::new();
-        for (_, app) in apps {
-            if filter.name.as_ref().is_none_or(|n| {
-                app.name
-                    .to_ascii_lowercase()
-                    .contains(&n.to_ascii_lowercase())
-            }) {
-                views.push(self.view(app).await?);
-            }
-        }
+        let named: Vec<AppRecord> = apps
+            .into_iter()
+            .map(|(_, app)| app)
+            .filter(|app| {
+                filter.name.as_ref().is_none_or(|n| {
+                    app.name
+                        .to_ascii_lowercase()
+                        .contains(&n.to_ascii_lowercase())
+                })
+            })
+            .collect();
+        let mut views = self.views(named).await?;
         views.retain(|v| filter.state.as_ref().is_none_or(|s| v.state == s));
         params.apply_named(views)
     }

@@ -15,7 +15,7 @@ use crate::jobs;
 use crate::pipeline::cleanup;
 use crate::publish::depot::Depot;
 use crate::publish::layout;
-use crate::publish::origin::total_size;
+use crate::publish::origin::Origin;
 use crate::store::{
     APPS, Account, DeploymentRecord, ORG_IDS, ORGS, OrgRecord, ROLES, RoleRecord, S3Settings,
     Store, StoreError, UserRecord, WriteTx, org_key, org_prefix, purge_org, put_user,
@@ -165,9 +165,13 @@ impl OrgService {
                 move |tx| Ok::<_, DomainError>(tx.open(&APPS)?.with_prefix(&prefix)?.len() as u64),
             )
             .await?;
-        let storage_bytes = total_size(&self.depot, &layout::org_prefixes(&org.name))
+        let storage_bytes = self
+            .depot
+            .sizes(&[layout::org_prefixes(&org.name)])
             .await
-            .map_err(|e| DomainError::Internal(format!("cannot measure depot usage: {e}")))?;
+            .map_err(|e| DomainError::Internal(format!("cannot measure depot usage: {e}")))?
+            .iter()
+            .sum();
         Ok(OrgView {
             name: org.name,
             label: org.label,

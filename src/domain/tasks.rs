@@ -138,21 +138,21 @@ impl TaskService {
         let page = self
             .store
             .read(move |tx| {
-                let names = store::org_task_names(tx, &org)?;
                 let table = tx.open(&TASKS)?;
                 if params.order.is_empty() && filter.is_empty() {
                     params.validate()?;
                     let mut items = Vec::new();
-                    for name in names.iter().rev().skip(params.offset).take(params.limit) {
+                    for name in store::org_task_names_newest(tx, &org, params.offset, params.limit)?
+                    {
                         items.extend(table.get(name.as_str())?);
                     }
                     return Ok(Page {
                         items,
-                        total: names.len(),
+                        total: store::org_task_count(tx, &org)?,
                     });
                 }
                 let mut found = Vec::new();
-                for name in &names {
+                for name in &store::org_task_names(tx, &org)? {
                     found.extend(table.get(name.as_str())?.filter(|t| filter.matches(t)));
                 }
                 params.apply(

@@ -91,6 +91,24 @@ impl Origin for Depot {
         })
     }
 
+    fn sizes<'a>(&'a self, groups: &'a [Vec<String>]) -> OriginFuture<'a, Vec<u64>> {
+        Box::pin(async move {
+            let paths = groups
+                .iter()
+                .map(|prefixes| prefixes.iter().map(|p| self.path_of(p)).collect())
+                .collect::<Result<Vec<Vec<PathBuf>>, _>>()?;
+            let sizes = tokio::task::spawn_blocking(move || {
+                paths
+                    .iter()
+                    .map(|group| group.iter().map(|path| tree_size(path)).sum())
+                    .collect::<io::Result<Vec<u64>>>()
+            })
+            .await
+            .map_err(|e| PublishError::Depot(e.to_string()))?;
+            sizes.map_err(|e| PublishError::Depot(format!("cannot measure the depot: {e}")))
+        })
+    }
+
     fn probe(&self) -> OriginFuture<'_, ()> {
         Box::pin(async move {
             let probe = b"rockit-edge depot probe";

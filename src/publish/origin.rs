@@ -26,20 +26,27 @@ pub trait Origin: Send + Sync {
     /// Bytes stored under the prefix `path`.
     fn prefix_size<'a>(&'a self, path: &'a str) -> OriginFuture<'a, u64>;
 
+    /// Bytes stored under each group of prefixes (an app's, an org's), in one go where the
+    /// origin can.
+    fn sizes<'a>(&'a self, groups: &'a [Vec<String>]) -> OriginFuture<'a, Vec<u64>> {
+        Box::pin(async move {
+            let mut sizes = Vec::with_capacity(groups.len());
+            for prefixes in groups {
+                let mut total = 0;
+                for prefix in prefixes {
+                    total += self.prefix_size(prefix).await?;
+                }
+                sizes.push(total);
+            }
+            Ok(sizes)
+        })
+    }
+
     /// Proves the origin takes writes: writes and deletes a probe object.
     fn probe(&self) -> OriginFuture<'_, ()>;
 
     /// A download URL of the object at `path`, valid until `expires` (Unix seconds).
     fn signed_url<'a>(&'a self, path: &'a str, expires: i64) -> OriginFuture<'a, String>;
-}
-
-/// Bytes stored under all of `prefixes` (an org's or an app's).
-pub async fn total_size(origin: &dyn Origin, prefixes: &[String]) -> Result<u64, PublishError> {
-    let mut total = 0;
-    for prefix in prefixes {
-        total += origin.prefix_size(prefix).await?;
-    }
-    Ok(total)
 }
 
 /// A body that must hold exactly `len` bytes: it fails at its end when it ends early, and as

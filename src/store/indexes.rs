@@ -54,6 +54,27 @@ pub fn org_task_names(tx: &impl Reads, org: &str) -> Result<Vec<String>, StoreEr
         .collect())
 }
 
+/// How many tasks an org has.
+pub fn org_task_count(tx: &impl Reads, org: &str) -> Result<usize, StoreError> {
+    tx.read(&ORG_TASKS)?.count_prefix(&org_prefix(org))
+}
+
+/// One page of an org's task names, newest first.
+pub fn org_task_names_newest(
+    tx: &impl Reads,
+    org: &str,
+    skip: usize,
+    take: usize,
+) -> Result<Vec<String>, StoreError> {
+    let prefix = org_prefix(org);
+    Ok(tx
+        .read(&ORG_TASKS)?
+        .keys_with_prefix_rev(&prefix, skip, take)?
+        .into_iter()
+        .map(|key| key[prefix.len()..].to_string())
+        .collect())
+}
+
 /// The names of an app's unfinished tasks.
 pub fn app_unfinished_tasks(
     tx: &impl Reads,

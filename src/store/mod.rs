@@ -20,7 +20,8 @@ use redb::{Database, Key, ReadableDatabase, ReadableTable};
 use tokio::sync::watch;
 
 pub use indexes::{
-    app_unfinished_tasks, append_audit, org_audit_ids, org_task_names, task_ended, task_submitted,
+    app_unfinished_tasks, append_audit, org_audit_ids, org_task_count, org_task_names,
+    org_task_names_newest, task_ended, task_submitted,
 };
 pub use purge::purge_org;
 pub use records::*;

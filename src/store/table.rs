@@ -154,6 +154,40 @@ where
         Ok(keys)
     }
 
+    /// How many keys start with `prefix` (no record decoded, no key copied).
+    pub fn count_prefix(&self, prefix: &str) -> Result<usize, StoreError> {
+        let mut count = 0;
+        for entry in self.inner.range(prefix..)? {
+            if !entry?.0.value().starts_with(prefix) {
+                break;
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// The keys starting with `prefix`, last first, skipping `skip` and keeping `take`: one
+    /// page of an index, newest first.
+    pub fn keys_with_prefix_rev(
+        &self,
+        prefix: &str,
+        skip: usize,
+        take: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let end = format!("{prefix}\u{10FFFF}");
+        let mut keys = Vec::new();
+        for entry in self
+            .inner
+            .range(prefix..end.as_str())?
+            .rev()
+            .skip(skip)
+            .take(take)
+        {
+            keys.push(entry?.0.value().to_string());
+        }
+        Ok(keys)
+    }
+
     /// Every record whose key starts with `prefix`, in key order.
     pub fn with_prefix(&self, prefix: &str) -> Result<Vec<(String, V)>, StoreError> {
         let mut found = Vec::new();
