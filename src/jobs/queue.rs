@@ -234,6 +234,8 @@ pub fn claim(
         expires: now + lease,
     });
     tx.open(&TASKS)?.put(task.name.as_str(), &task)?;
+    // What waits changed: the other idle workers look again (reads only) and show it.
+    tx.queue_changed();
     if !resuming {
         append_event(tx, &task, "begin", now)?;
     }

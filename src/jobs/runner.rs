@@ -178,10 +178,14 @@ async fn claim(
         return Ok(None);
     }
     let (owner, lease) = (shared.owner.clone(), shared.lease);
-    shared
+    let claimed = shared
         .store
         .write(move |tx| queue::claim(tx, &owner, lease, class, per_org, Utc::now()))
-        .await
+        .await?;
+    if claimed.is_some() {
+        status.queue(found.waiting.saturating_sub(1));
+    }
+    Ok(claimed)
 }
 
 /// A token that stops one task: on shutdown, or when its claim is lost (expired, replaced).
