@@ -109,10 +109,10 @@ pub struct AppFilter {
 
 /// Whether unfinished tasks make the app busy: (processing, exporting), from the app's index
 /// of unfinished tasks.
-fn activity(tx: &ReadTx, app: &AppRecord) -> Result<(bool, bool), DomainError> {
+fn activity(tx: &ReadTx, org: &str, app: &str) -> Result<(bool, bool), DomainError> {
     let mut busy = (false, false);
     let tasks = tx.open(&TASKS)?;
-    for name in store::app_unfinished_tasks(tx, &app.org, &app.name)? {
+    for name in store::app_unfinished_tasks(tx, org, app)? {
         let activity = tasks
             .get(name.as_str())?
             .and_then(|task| task.spec.kind().app_activity());
@@ -224,13 +224,16 @@ impl AppService {
 
     /// The views of several apps: their activity in one read, their sizes in one measure.
     async fn views(&self, apps: Vec<AppRecord>) -> Result<Vec<AppView>, DomainError> {
-        let probes = apps.clone();
+        let names: Vec<(String, String)> = apps
+            .iter()
+            .map(|app| (app.org.clone(), app.name.clone()))
+            .collect();
         let activities = self
             .store
             .read(move |tx| {
-                probes
+                names
                     .iter()
-                    .map(|app| activity(tx, app))
+                    .map(|(org, app)| activity(tx, org, app))
                     .collect::<Result<Vec<_>, _>>()
             })
             .await?;

@@ -74,20 +74,18 @@ impl Origin for Depot {
     fn remove_prefix<'a>(&'a self, path: &'a str) -> OriginFuture<'a, u64> {
         Box::pin(async move {
             let local = self.path_of(path)?;
-            let removed = tokio::task::spawn_blocking(move || remove_tree(&local))
-                .await
-                .map_err(|e| PublishError::Depot(e.to_string()))?;
-            removed.map_err(|e| depot_error("remove", path, e))
+            on_blocking_pool(move || remove_tree(&local))
+                .await?
+                .map_err(|e| depot_error("remove", path, e))
         })
     }
 
     fn prefix_size<'a>(&'a self, path: &'a str) -> OriginFuture<'a, u64> {
         Box::pin(async move {
             let local = self.path_of(path)?;
-            let size = tokio::task::spawn_blocking(move || tree_size(&local))
-                .await
-                .map_err(|e| PublishError::Depot(e.to_string()))?;
-            size.map_err(|e| depot_error("measure", path, e))
+            on_blocking_pool(move || tree_size(&local))
+                .await?
+                .map_err(|e| depot_error("measure", path, e))
         })
     }
 
@@ -97,15 +95,14 @@ impl Origin for Depot {
                 .iter()
                 .map(|prefixes| prefixes.iter().map(|p| self.path_of(p)).collect())
                 .collect::<Result<Vec<Vec<PathBuf>>, _>>()?;
-            let sizes = tokio::task::spawn_blocking(move || {
+            on_blocking_pool(move || {
                 paths
                     .iter()
                     .map(|group| group.iter().map(|path| tree_size(path)).sum())
                     .collect::<io::Result<Vec<u64>>>()
             })
-            .await
-            .map_err(|e| PublishError::Depot(e.to_string()))?;
-            sizes.map_err(|e| PublishError::Depot(format!("cannot measure the depot: {e}")))
+            .await?
+            .map_err(|e| PublishError::Depot(format!("cannot measure the depot: {e}")))
         })
     }
 
@@ -128,6 +125,15 @@ impl Origin for Depot {
             Ok(format!("{url_path}?{query}"))
         })
     }
+}
+
+/// Runs file-tree work on the blocking pool, off the async workers.
+async fn on_blocking_pool<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<io::Result<T>, PublishError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| PublishError::Depot(e.to_string()))
 }
 
 /// Removes a file or a directory tree; how many files went (absent is fine).

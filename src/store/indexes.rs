@@ -3,8 +3,8 @@
 //! them instead of scanning every org's records.
 
 use super::{
-    APP_TASKS, AUDIT, AuditRecord, ORG_AUDIT, ORG_TASKS, Reads, StoreError, TaskRecord, WriteTx,
-    org_prefix,
+    APP_TASKS, AUDIT, AuditRecord, JsonTable, ORG_AUDIT, ORG_TASKS, Reads, StoreError, TaskRecord,
+    WriteTx, org_prefix,
 };
 
 fn org_task_key(org: &str, task: &str) -> String {
@@ -43,15 +43,23 @@ pub fn task_ended(tx: &WriteTx, task: &TaskRecord) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The names of an org's tasks, oldest first.
-pub fn org_task_names(tx: &impl Reads, org: &str) -> Result<Vec<String>, StoreError> {
-    let prefix = org_prefix(org);
+/// What follows `prefix` in the keys of an index table, in key order.
+fn suffixes(
+    tx: &impl Reads,
+    table: &JsonTable<&'static str, ()>,
+    prefix: &str,
+) -> Result<Vec<String>, StoreError> {
     Ok(tx
-        .read(&ORG_TASKS)?
-        .keys_with_prefix(&prefix)?
+        .read(table)?
+        .keys_with_prefix(prefix)?
         .into_iter()
         .map(|key| key[prefix.len()..].to_string())
         .collect())
+}
+
+/// The names of an org's tasks, oldest first.
+pub fn org_task_names(tx: &impl Reads, org: &str) -> Result<Vec<String>, StoreError> {
+    suffixes(tx, &ORG_TASKS, &org_prefix(org))
 }
 
 /// How many tasks an org has.
@@ -81,13 +89,7 @@ pub fn app_unfinished_tasks(
     org: &str,
     app: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let prefix = app_task_key(org, app, "");
-    Ok(tx
-        .read(&APP_TASKS)?
-        .keys_with_prefix(&prefix)?
-        .into_iter()
-        .map(|key| key[prefix.len()..].to_string())
-        .collect())
+    suffixes(tx, &APP_TASKS, &app_task_key(org, app, ""))
 }
 
 /// Appends an audit entry (its id and time set here) and indexes it under its org.
@@ -103,17 +105,13 @@ pub fn append_audit(tx: &WriteTx, mut entry: AuditRecord) -> Result<(), StoreErr
 
 /// The ids of an org's audit entries, oldest first.
 pub fn org_audit_ids(tx: &impl Reads, org: &str) -> Result<Vec<u64>, StoreError> {
-    let prefix = org_prefix(org);
-    tx.read(&ORG_AUDIT)?
-        .keys_with_prefix(&prefix)?
+    suffixes(tx, &ORG_AUDIT, &org_prefix(org))?
         .into_iter()
-        .map(|key| {
-            key[prefix.len()..]
-                .parse()
-                .map_err(|_| StoreError::Corrupt {
-                    table: ORG_AUDIT.name(),
-                    message: format!("bad key {key}"),
-                })
+        .map(|id| {
+            id.parse().map_err(|_| StoreError::Corrupt {
+                table: ORG_AUDIT.name(),
+                message: format!("bad audit id {id}"),
+            })
         })
         .collect()
 }
