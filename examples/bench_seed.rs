@@ -84,7 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         task = task.for_app(app.clone());
                     }
                     let task = submit(tx, task, Utc::now())?;
-                    queue::expire(tx, &task.name, Utc::now())?;
+                    queue::expire(tx, &task.name, None, Utc::now())?;
                 }
                 for i in 0..audit {
                     append_audit(

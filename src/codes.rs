@@ -52,8 +52,15 @@ codes! {
     RATE_LIMITED = "rate-limited", Api(429), "Too many failed logins; retry after Retry-After seconds.";
     INTERNAL = "internal", Api(500), "A failure that is not the caller's; it is logged.";
     MAINTENANCE = "maintenance", Api(503), "The appliance is in maintenance mode; retry after Retry-After seconds.";
+    APP_LOCKED = "app-locked", Api(409), "The app is busy or in error in a way that forbids the call.";
+    RANGE_NOT_SATISFIABLE = "range-not-satisfiable", Api(416), "The requested range does not fit the file, or an upload range leaves a gap.";
+    SIGNATURE_INVALID = "signature-invalid", Api(403), "A signed URL's signature does not match.";
+    URL_EXPIRED = "url-expired", Api(410), "A signed URL is past its expiry.";
     TASK_INTERNAL = "internal", Exception, "The task failed for a reason that is not its input's: {message}.";
     TASK_ERROR = "error", Exception, "An origin refused or could not be reached: {deployment, message}.";
+    HTTP_DOWNLOAD_FAILED = "httpDownloadFailed", Exception, "The build's URL could not be downloaded: {httpStatus, exitCode, url}.";
+    SIZE_MISMATCH = "sizeMismatch", Exception, "The build's size is not the announced one: {sizeBytesActual, sizeBytesExpected}.";
+    UPLOAD_EXPIRED = "uploadExpired", Exception, "The upload was not completed before its URL expired.";
     FILE_READ_FAILED = "fileReadFailed", Exception, "The input is not of the expected type: {filename, typeExpected, typeDetected}.";
     UNSAFE_PATH = "unsafePath", Exception, "A tar entry could escape the tree: {filename, reason}.";
     DUPLICATE_PATH = "duplicatePath", Exception, "Two tar entries name the same path: {filename}.";

@@ -6,6 +6,9 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// The directory of `work/` that survives restarts.
+const INCOMING: &str = "incoming";
+
 /// Paths inside the appliance's data dir; the one place that knows the layout.
 #[derive(Debug, Clone)]
 pub struct DataDir {
@@ -43,9 +46,16 @@ impl DataDir {
         self.root.join("depot")
     }
 
-    /// Uploads in progress and staging; emptied on every start.
+    /// Build tars being received or waiting for processing (`incoming/`, kept across
+    /// restarts so uploads and downloads resume) and processing scratch (the rest, emptied on
+    /// start).
     pub fn work(&self) -> PathBuf {
         self.root.join("work")
+    }
+
+    /// Build tars being received or waiting for their `mkraw`.
+    pub fn incoming(&self) -> PathBuf {
+        self.work().join(INCOMING)
     }
 
     /// Raw uploaded traces.
@@ -66,7 +76,8 @@ impl DataDir {
     /// Creates the layout (every new file and dir private to the service account, whatever
     /// the umask: the store holds password hashes and e-mail addresses), warns about an
     /// existing data dir or store that others can read, checks it is writable and empties
-    /// `work/`.
+    /// `work/` but for `incoming/` (processing restarts from its last checkpoint; the tars
+    /// received stay for the tasks that resume).
     pub fn prepare(&self) -> std::io::Result<()> {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
         if !self.root.exists() {
@@ -89,10 +100,18 @@ impl DataDir {
             fs::set_permissions(&private, fs::Permissions::from_mode(0o700))?;
         }
         let work = self.work();
-        if work.exists() {
-            fs::remove_dir_all(&work)?;
+        fs::create_dir_all(work.join(INCOMING))?;
+        for entry in fs::read_dir(&work)? {
+            let entry = entry?;
+            if entry.file_name() == INCOMING {
+                continue;
+            }
+            if entry.file_type()?.is_dir() {
+                fs::remove_dir_all(entry.path())?;
+            } else {
+                fs::remove_file(entry.path())?;
+            }
         }
-        fs::create_dir_all(&work)?;
         self.probe_writable()
     }
 

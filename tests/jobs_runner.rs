@@ -49,7 +49,7 @@ impl Dispatcher for Probe {
             match params.message.as_str() {
                 "panic" => panic!("probe exploded"),
                 _ if stopped => Err(TaskError::Interrupted),
-                _ => Ok(json!({ "ok": true })),
+                _ => Ok(json!({ "ok": true }).into()),
             }
         })
     }
@@ -301,7 +301,7 @@ async fn an_expired_task_is_stopped_at_once() {
     let expired = name.clone();
     h.store
         .write(move |tx| {
-            rockit_edge::jobs::queue::expire(tx, &expired, chrono::Utc::now()).map(|_| ())
+            rockit_edge::jobs::queue::expire(tx, &expired, None, chrono::Utc::now()).map(|_| ())
         })
         .await
         .expect("expire");

@@ -1,10 +1,13 @@
-//! API keys of machine users: self-identifying `rke_<keyId>_<secret>`, stored only as a hash.
+//! Self-identifying keys, stored only as a hash: API keys of machine users
+//! (`rke_<keyId>_<secret>`) and launcher access keys of apps (`rka_<keyId>_<secret>`).
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
 /// Prefix that tells an API key apart from a JWT.
 pub const PREFIX: &str = "rke_";
+/// Prefix of a launcher access key.
+pub const ACCESS_PREFIX: &str = "rka_";
 
 /// A freshly minted key: show `full` once, store `id` and the hash of `secret`.
 pub struct NewKey {
@@ -21,12 +24,21 @@ fn random(len: usize) -> String {
         .collect()
 }
 
-/// Mints a key with a 16-character id and a 40-character secret (~238 bits).
+/// Mints an API key with a 16-character id and a 40-character secret (~238 bits).
 pub fn mint() -> NewKey {
+    mint_with(PREFIX)
+}
+
+/// Mints a launcher access key, shaped like an API key.
+pub fn mint_access() -> NewKey {
+    mint_with(ACCESS_PREFIX)
+}
+
+fn mint_with(prefix: &str) -> NewKey {
     let id = random(16);
     let secret = random(40);
     NewKey {
-        full: format!("{PREFIX}{id}_{secret}"),
+        full: format!("{prefix}{id}_{secret}"),
         id,
         secret,
     }
@@ -37,9 +49,18 @@ pub fn is_api_key(credential: &str) -> bool {
     credential.starts_with(PREFIX)
 }
 
-/// Splits a key into id and secret; `None` when malformed.
+/// Splits an API key into id and secret; `None` when malformed.
 pub fn parse(key: &str) -> Option<(&str, &str)> {
-    let rest = key.trim().strip_prefix(PREFIX)?;
+    parse_with(PREFIX, key)
+}
+
+/// Splits a launcher access key into id and secret; `None` when malformed.
+pub fn parse_access(key: &str) -> Option<(&str, &str)> {
+    parse_with(ACCESS_PREFIX, key)
+}
+
+fn parse_with<'k>(prefix: &str, key: &'k str) -> Option<(&'k str, &'k str)> {
+    let rest = key.trim().strip_prefix(prefix)?;
     let (id, secret) = rest.split_once('_')?;
     let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric());
     (valid(id) && valid(secret)).then_some((id, secret))
@@ -58,6 +79,12 @@ mod tests {
         );
         assert!(is_api_key(&key.full));
         assert_eq!(parse("rke_x"), None);
+        let access = mint_access();
+        assert_eq!(
+            parse_access(&access.full),
+            Some((access.id.as_str(), access.secret.as_str()))
+        );
+        assert_eq!(parse(&access.full), None, "an access key is no API key");
         assert_eq!(parse("eyJ.a.b"), None);
     }
 }

@@ -9,12 +9,14 @@ use sha2::Sha256;
 
 use super::AuthError;
 
-type HmacSha256 = Hmac<Sha256>;
+/// HMAC-SHA256, the MAC of every token and signed URL the appliance issues.
+pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// The header every issued token carries.
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
-fn mac(key: &[u8]) -> HmacSha256 {
+/// The MAC keyed with `key`.
+pub(crate) fn mac(key: &[u8]) -> HmacSha256 {
     // invariant: HMAC accepts keys of any length.
     HmacSha256::new_from_slice(key).expect("hmac accepts any key length")
 }

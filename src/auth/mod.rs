@@ -7,6 +7,7 @@ pub mod password;
 pub mod sealing;
 pub mod throttle;
 pub mod tokens;
+pub mod upload_url;
 
 /// Why a caller is not authenticated.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -12,13 +12,14 @@ use super::text::check_label;
 use super::{DomainError, in_org};
 use crate::crashpoints::crash_point;
 use crate::jobs;
+use crate::pipeline::builds::build_files;
 use crate::pipeline::cleanup;
 use crate::publish::depot::Depot;
 use crate::publish::layout;
 use crate::publish::origin::Origin;
 use crate::store::{
-    self, APPS, AppActivity, AppRecord, DEPLOYMENTS, DeploymentStatus, ReadTx, Store, TASKS,
-    WriteTx, org_key, org_prefix,
+    self, APPS, AppActivity, AppBuilds, AppRecord, BuildRecord, DEPLOYMENTS, DeploymentStatus,
+    Reads, Store, TASKS, WriteTx, org_key, org_prefix,
 };
 
 /// Retention bounds.
@@ -109,9 +110,9 @@ pub struct AppFilter {
 
 /// Whether unfinished tasks make the app busy: (processing, exporting), from the app's index
 /// of unfinished tasks.
-fn activity(tx: &ReadTx, org: &str, app: &str) -> Result<(bool, bool), DomainError> {
+fn activity(tx: &impl Reads, org: &str, app: &str) -> Result<(bool, bool), DomainError> {
     let mut busy = (false, false);
-    let tasks = tx.open(&TASKS)?;
+    let tasks = tx.read(&TASKS)?;
     for name in store::app_unfinished_tasks(tx, org, app)? {
         let activity = tasks
             .get(name.as_str())?
@@ -123,6 +124,32 @@ fn activity(tx: &ReadTx, org: &str, app: &str) -> Result<(bool, bool), DomainErr
         }
     }
     Ok(busy)
+}
+
+/// A build as `builds` and `staged` list it.
+fn build_summary(build: &BuildRecord) -> Value {
+    json!({
+        "id": build.id,
+        "name": build.name,
+        "dxfName": build.dxf_name,
+        "created": build.created,
+        "sizeBytes": build.size_bytes,
+    })
+}
+
+/// Refuses `what` while the app processes or publishes a build.
+fn check_idle(tx: &impl Reads, app: &AppRecord, what: &str) -> Result<(), DomainError> {
+    match activity(tx, &app.org, &app.name)? {
+        (false, false) => Ok(()),
+        (_, true) => Err(DomainError::Locked(format!(
+            "app {} is publishing a build; {what} when it is idle",
+            app.name
+        ))),
+        (true, false) => Err(DomainError::Locked(format!(
+            "app {} is processing a build; {what} when it is idle",
+            app.name
+        ))),
+    }
 }
 
 /// Every registered deployment must exist (and not be on its way out).
@@ -170,12 +197,18 @@ fn check_max_builds(value: u32) -> Result<u32, DomainError> {
 pub struct AppService {
     store: Store,
     depot: Depot,
+    /// How long files dropped by retention stay on the depot.
+    grace: std::time::Duration,
 }
 
 impl AppService {
-    /// Apps in `store`; sizes from `depot`.
-    pub fn new(store: Store, depot: Depot) -> Self {
-        Self { store, depot }
+    /// Apps in `store`; sizes from `depot`; files dropped by retention removed after `grace`.
+    pub fn new(store: Store, depot: Depot, grace: std::time::Duration) -> Self {
+        Self {
+            store,
+            depot,
+            grace,
+        }
     }
 
     /// Creates an app.
@@ -207,6 +240,7 @@ impl AppService {
                     updated: now,
                     max_builds,
                     auto_commit: new.auto_commit.unwrap_or(true),
+                    builds: AppBuilds::default(),
                 };
                 tx.open(&APPS)?.put(key.as_str(), &record)?;
                 Ok(record)
@@ -258,21 +292,30 @@ impl AppService {
                 } else {
                     "idle"
                 };
+                let builds = &app.builds;
+                let current = builds.current();
+                let mut patches = serde_json::Map::new();
+                for patch in &builds.patches {
+                    patches.insert(patch.key(), json!(patch.files));
+                }
                 AppView {
+                    dxf_name: current.map(|b| b.dxf_name.clone()).unwrap_or_default(),
+                    i_cur_build: builds.current,
+                    files: json!({
+                        "dxf": current.map(|b| b.files.clone()).unwrap_or_default(),
+                        "patches": patches,
+                    }),
+                    builds: builds.retained.iter().map(build_summary).collect(),
+                    staged: builds.staged.as_ref().map(|s| build_summary(&s.build)),
                     name: app.name,
                     label: app.label,
-                    dxf_name: String::new(),
-                    i_cur_build: 0,
                     max_builds: app.max_builds,
                     processing,
                     exporting,
                     deployed: Vec::new(),
-                    files: json!({ "dxf": [], "patches": {} }),
                     deployments: app.deployments,
-                    builds: Vec::new(),
                     state,
                     error: None,
-                    staged: None,
                     size_bytes,
                     auto_commit: app.auto_commit,
                     created: app.created,
@@ -325,14 +368,9 @@ impl AppService {
         if let Some(label) = &patch.label {
             check_label("label", label)?;
         }
-        if let Some(build) = patch.i_cur_build {
-            return Err(DomainError::invalid(
-                "iCurBuild",
-                format!("build {build} is not retained by this app"),
-            ));
-        }
         let max_builds = patch.max_builds.map(check_max_builds).transpose()?;
         let org = caller.org.clone();
+        let grace = self.grace;
         let record = in_org(&self.store, caller)
             .write(move |tx| {
                 let key = org_key(&org, &patch.name);
@@ -340,6 +378,14 @@ impl AppService {
                     .open(&APPS)?
                     .named(Some(&org), &patch.name)?
                     .ok_or_else(|| DomainError::not_found(format!("app {}", patch.name)))?;
+                if let Some(build) = patch.i_cur_build.filter(|b| *b != app.builds.current) {
+                    let reason = if app.builds.retained.iter().any(|b| b.id == build) {
+                        format!("switching the current build to {build} (a roll back) is not available yet")
+                    } else {
+                        format!("build {build} is not retained by this app")
+                    };
+                    return Err(DomainError::invalid("iCurBuild", reason));
+                }
                 if let Some(label) = patch.label {
                     app.label = label;
                 }
@@ -362,7 +408,19 @@ impl AppService {
                     }
                 }
                 if let Some(max) = max_builds {
+                    check_idle(tx, &app, "change maxBuilds")?;
                     app.max_builds = max;
+                    let dropped = app.builds.beyond(max as usize, app.builds.current);
+                    if !dropped.is_empty() {
+                        app.builds.drop_builds(&dropped);
+                        let stale = dropped
+                            .iter()
+                            .flat_map(|id| build_files(&app.org, &app.name, *id))
+                            .collect();
+                        let now = Utc::now();
+                        let due = now + chrono::Duration::from_std(grace).unwrap_or_default();
+                        jobs::submit(tx, cleanup::stale_task(&app.org, &app.name, stale, due), now)?;
+                    }
                 }
                 if let Some(auto) = patch.auto_commit {
                     app.auto_commit = auto;
@@ -389,6 +447,7 @@ impl AppService {
                     .get(key.as_str())?
                     .filter(|app| app.name == wanted)
                     .ok_or_else(|| DomainError::not_found(format!("app {wanted}")))?;
+                check_idle(tx, &app, "delete it")?;
                 let targets: Vec<String> = if app.deployments.is_empty() {
                     tx.open(&DEPLOYMENTS)?
                         .with_prefix(&org_prefix(org))?

@@ -30,6 +30,21 @@ pub enum DomainError {
     /// A delete or change the rules forbid.
     #[error("{0}")]
     Protected(String),
+    /// The app is busy or in error in a way that forbids the call.
+    #[error("{0}")]
+    Locked(String),
+    /// A body beyond the configured limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A range that does not fit (an upload that would leave a gap).
+    #[error("{0}")]
+    Unsatisfiable(String),
+    /// A signed URL whose signature does not match.
+    #[error("{0}")]
+    BadSignature(String),
+    /// A signed URL past its expiry.
+    #[error("{0}")]
+    UrlExpired(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A failure that is not the caller's fault.

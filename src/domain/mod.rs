@@ -4,12 +4,15 @@
 pub mod apikeys;
 pub mod apps;
 pub mod audit;
+pub mod builds;
 pub mod caller;
 pub mod deployments;
+pub mod depot;
 mod error;
 pub mod health;
 pub mod identity;
 pub mod instance;
+pub mod keys;
 pub mod listing;
 pub mod names;
 pub mod orgs;

@@ -8,7 +8,11 @@ use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::{DomainError, in_org};
 use crate::jobs::queue;
-use crate::store::{self, Store, TASKS, TaskKind, TaskRecord, TaskStatus, TaskWarning, WriteTx};
+use crate::pipeline::builds::Incoming;
+use crate::pipeline::builds::exceptions::upload_expired;
+use crate::store::{
+    self, Store, TASKS, TaskKind, TaskRecord, TaskSpec, TaskStatus, TaskWarning, WriteTx,
+};
 
 /// A task in the API's shape.
 #[derive(Debug, Serialize)]
@@ -22,6 +26,8 @@ pub struct TaskView {
     pub group: String,
     pub status: TaskStatus,
     pub progress: f64,
+    /// What a running task is doing now.
+    pub phase: Option<String>,
     pub created: DateTime<Utc>,
     pub started: Option<DateTime<Utc>>,
     pub ended: Option<DateTime<Utc>>,
@@ -43,6 +49,7 @@ impl From<TaskRecord> for TaskView {
             group: task.group,
             status: task.status,
             progress: task.progress,
+            phase: task.phase,
             created: task.created,
             started: task.started,
             ended: task.ended,
@@ -105,6 +112,8 @@ pub struct TaskPatch {
 #[derive(Clone)]
 pub struct TaskService {
     store: Store,
+    /// Where uploads keep their partial tars (removed when an upload is expired).
+    incoming: Incoming,
 }
 
 /// Loads a task of the caller's org for change.
@@ -120,9 +129,9 @@ fn org_task(tx: &WriteTx, org: &str, name: &str) -> Result<TaskRecord, DomainErr
 }
 
 impl TaskService {
-    /// Tasks from the store.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// Tasks from the store; partial uploads in `incoming`.
+    pub fn new(store: Store, incoming: Incoming) -> Self {
+        Self { store, incoming }
     }
 
     /// A page of the caller's org's tasks (newest first unless `order[]` says otherwise), read
@@ -192,10 +201,12 @@ impl TaskService {
             });
         }
         let org = caller.org.clone();
-        in_org(&self.store, caller)
+        let name = patch.name.clone();
+        let acknowledge = patch.acknowledge.clone();
+        let task = in_org(&self.store, caller)
             .write(move |tx| {
-                let mut task = org_task(tx, &org, &patch.name)?;
-                for id in &patch.acknowledge {
+                let mut task = org_task(tx, &org, &name)?;
+                for id in &acknowledge {
                     let warning =
                         task.warnings
                             .iter_mut()
@@ -208,7 +219,7 @@ impl TaskService {
                             })?;
                     warning.acknowledged = true;
                 }
-                if !patch.acknowledge.is_empty() {
+                if !acknowledge.is_empty() {
                     tx.open(&TASKS)?.put(task.name.as_str(), &task)?;
                 }
                 if patch.expire {
@@ -218,11 +229,21 @@ impl TaskService {
                             format!("the task is already {:?}", task.status).to_lowercase(),
                         ));
                     }
-                    task = queue::expire(tx, &task.name, Utc::now())?;
+                    let exception = matches!(task.spec, TaskSpec::Upload(_)).then(upload_expired);
+                    task = queue::expire(tx, &task.name, exception, Utc::now())?;
                 }
-                Ok(TaskView::from(task))
+                Ok(task)
             })
-            .await
+            .await?;
+        if patch.expire && matches!(task.spec, TaskSpec::Upload(_)) {
+            self.incoming
+                .discard(&Incoming::name_of(&task.name))
+                .await
+                .map_err(|e| {
+                    DomainError::Internal(format!("cannot remove the partial upload: {e}"))
+                })?;
+        }
+        Ok(TaskView::from(task))
     }
 
     /// Re-queues a failed (or expired) task of the caller's org.

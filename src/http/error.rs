@@ -87,6 +87,10 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE => {
                 Self::new(codes::PAYLOAD_TOO_LARGE, "the request body is too large")
             }
+            StatusCode::RANGE_NOT_SATISFIABLE => Self::new(
+                codes::RANGE_NOT_SATISFIABLE,
+                format!("the requested range of {path} lies outside the file"),
+            ),
             s if s.is_client_error() => Self::invalid(format!(
                 "the request was refused: {}",
                 s.canonical_reason().unwrap_or("bad request")
@@ -145,6 +149,11 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound { .. } => Self::not_found(message),
             DomainError::Exists { .. } => Self::new(codes::ITEM_EXISTS, message),
             DomainError::Protected(_) => Self::new(codes::ITEM_PROTECTED, message),
+            DomainError::Locked(_) => Self::new(codes::APP_LOCKED, message),
+            DomainError::TooLarge(_) => Self::new(codes::PAYLOAD_TOO_LARGE, message),
+            DomainError::Unsatisfiable(_) => Self::new(codes::RANGE_NOT_SATISFIABLE, message),
+            DomainError::BadSignature(_) => Self::new(codes::SIGNATURE_INVALID, message),
+            DomainError::UrlExpired(_) => Self::new(codes::URL_EXPIRED, message),
             DomainError::Auth(auth) => auth.into(),
             DomainError::Forbidden { .. } => Self::new(codes::PERMISSION_DENIED, message),
             DomainError::RateLimited { retry_after } => Self {

@@ -3,6 +3,8 @@
 mod actor;
 mod assets;
 mod be;
+mod client;
+mod depot;
 mod error;
 mod extract;
 mod health;
@@ -14,6 +16,7 @@ mod routes;
 mod service;
 mod state;
 mod tasks;
+mod upload;
 mod workers;
 
 use actix_web::middleware::from_fn;

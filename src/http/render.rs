@@ -1,6 +1,6 @@
 //! Success bodies: `{"status":"success","message":...}` plus the payload's keys.
 
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -65,4 +65,27 @@ pub fn success_page<T: Serialize>(
     payload.insert(key.into(), Value::Array(items));
     payload.insert("total".into(), Value::from(page.total));
     success(key, Value::Object(payload))
+}
+
+/// The appliance's address as this request reached it (`https://host:port`): the base of
+/// the URLs it hands out (upload URLs, signed depot URLs). Forwarding headers are not
+/// believed; put the public name in the request's `Host`.
+pub fn base_url(req: &HttpRequest) -> String {
+    let scheme = if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .or_else(|| {
+            req.headers()
+                .get(actix_web::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| req.app_config().host().to_string());
+    format!("{scheme}://{host}")
 }

@@ -1,4 +1,5 @@
-//! The contract table: every API route (`/adm/v1`, `/srv/v1`, `/be/v1`) with the caller it
+//! The contract table: every API route (`/adm/v1`, `/srv/v1`, `/be/v1`, the launcher's
+//! `/client/v1`, upload URLs and the depot) with the caller it
 //! needs and the query parameters it accepts. Routes are registered from this table only, and
 //! one middleware enforces it, failing closed: an API route missing from it is refused, the
 //! instance administrator's token is checked before any admin handler runs, and an unknown
@@ -14,13 +15,13 @@ use actix_web::{Error, HttpMessage, ResponseError, web};
 
 use super::actor::Actor;
 use super::be::{
-    activities, apikeys, apps, credentials, deployments, roles, sessions, subscriptions, tasks,
-    users,
+    activities, apikeys, apps, builds, credentials, deployments, keys, roles, sessions,
+    subscriptions, tasks, users,
 };
 use super::error::ApiError;
 use super::extract::{ADMIN_TOKEN_HEADER, AdminCaller};
 use super::state::AppState;
-use super::{orgs, service, tasks as admin_tasks, workers};
+use super::{client, depot, orgs, service, tasks as admin_tasks, upload, workers};
 use crate::auth::AuthError;
 use crate::domain::permissions::{CREATE, DELETE, EXECUTE, Need, Permission, READ, UPDATE};
 
@@ -154,6 +155,10 @@ route_table! {
     GET    "/be/v1/apps/{app}",           perm("apps", READ), Fields => apps::details;
     PATCH  "/be/v1/apps",                 perm("apps", UPDATE), Nothing => apps::patch;
     DELETE "/be/v1/apps/{app}",           perm("apps", DELETE), Nothing => apps::delete;
+    POST   "/be/v1/builds",               perm("apps", UPDATE), Nothing => builds::import;
+    POST   "/be/v1/keys",                 perm("keys", CREATE), Nothing => keys::create;
+    GET    "/be/v1/keys",                 perm("keys", READ), List(&["appName"]) => keys::list;
+    DELETE "/be/v1/keys/{id}",            perm("keys", DELETE), Nothing => keys::delete;
     POST   "/be/v1/deployments",          perm("deployments", CREATE), Nothing => deployments::create;
     GET    "/be/v1/deployments",          perm("deployments", READ), List(&["name", "error", "createdAfter", "updatedAfter"]) => deployments::list;
     GET    "/be/v1/deployments/{name}",   perm("deployments", READ), Fields => deployments::details;
@@ -167,10 +172,21 @@ route_table! {
     GET    "/be/v1/subscriptions",        perm("subscriptions", READ), List(&[]) => subscriptions::list;
     GET    "/be/v1/subscriptions/{name}", perm("subscriptions", READ), Nothing => subscriptions::details;
     DELETE "/be/v1/subscriptions/{name}", perm("subscriptions", DELETE), Nothing => subscriptions::delete;
+    POST   "/client/v1/auth",             Need::Public, Nothing => client::auth;
+    PUT    "/upload/v1/{task}",           Need::Public, Params(&["expires", "signature"]) => upload::put;
+    GET    "/depot/{path:.*}",            Need::Public, Params(&["md5", "expires"]) => depot::serve;
+    HEAD   "/depot/{path:.*}",            Need::Public, Params(&["md5", "expires"]) => depot::serve;
 }
 
 /// The path prefixes this table governs.
-pub const API_PREFIXES: [&str; 3] = ["/adm/v1/", "/srv/v1/", "/be/v1/"];
+pub const API_PREFIXES: [&str; 6] = [
+    "/adm/v1/",
+    "/srv/v1/",
+    "/be/v1/",
+    "/client/v1/",
+    "/upload/v1/",
+    "/depot/",
+];
 
 /// Authenticates and authorizes every API request against [`ROUTES`], then checks its query
 /// parameters; the caller goes into the request for handlers. Undeclared routes fail closed.

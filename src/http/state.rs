@@ -6,10 +6,13 @@ use crate::auth::admin::AdminAuth;
 use crate::domain::apikeys::ApiKeyService;
 use crate::domain::apps::AppService;
 use crate::domain::audit::AuditService;
+use crate::domain::builds::BuildService;
 use crate::domain::deployments::DeploymentService;
+use crate::domain::depot::DepotService;
 use crate::domain::health::HealthService;
 use crate::domain::identity::IdentityService;
 use crate::domain::instance::InstanceService;
+use crate::domain::keys::KeyService;
 use crate::domain::orgs::OrgService;
 use crate::domain::roles::RoleService;
 use crate::domain::sessions::SessionService;
@@ -30,6 +33,9 @@ pub struct AppState {
     pub roles: RoleService,
     pub apikeys: ApiKeyService,
     pub apps: AppService,
+    pub builds: BuildService,
+    pub keys: KeyService,
+    pub depot: DepotService,
     pub audit: AuditService,
     pub subscriptions: SubscriptionService,
     pub deployments: DeploymentService,

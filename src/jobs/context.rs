@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::TaskError;
 use super::queue;
 use super::runner::Shared;
-use crate::store::StoreError;
+use crate::store::{StoreError, WriteTx};
 
 /// Handed to a task run.
 pub struct TaskContext {
@@ -42,13 +42,37 @@ impl TaskContext {
         &self.stop
     }
 
+    /// Shows what the run is doing and how far it got (no checkpoint); a lost claim ends the
+    /// run as interrupted.
+    pub async fn report(&self, phase: &str, progress: f64) -> Result<(), TaskError> {
+        let phase = phase.to_string();
+        self.update(move |tx, name, owner| queue::report(tx, name, owner, &phase, progress))
+            .await
+    }
+
+    /// Adds a warning the task's readers can acknowledge.
+    pub async fn warn(&self, code: &str, message: &str) -> Result<(), TaskError> {
+        let (code, message) = (code.to_string(), message.to_string());
+        self.update(move |tx, name, owner| queue::warn(tx, name, owner, &code, &message))
+            .await
+    }
+
     /// Durably saves progress; a lost claim ends the run as interrupted.
     pub async fn save(&self, state: Value, progress: f64) -> Result<(), TaskError> {
+        self.update(move |tx, name, owner| queue::checkpoint(tx, name, owner, state, progress))
+            .await
+    }
+
+    /// Changes the task's record while this run owns it.
+    async fn update(
+        &self,
+        change: impl FnOnce(&WriteTx, &str, &str) -> Result<bool, StoreError> + Send + 'static,
+    ) -> Result<(), TaskError> {
         let (name, owner) = (self.name.clone(), self.shared.owner.clone());
         let still_ours = self
             .shared
             .store
-            .write(move |tx| queue::checkpoint(tx, &name, &owner, state, progress))
+            .write(move |tx| change(tx, &name, &owner))
             .await
             .map_err(|e: StoreError| TaskError::internal(e.to_string()))?;
         if still_ours {

@@ -25,6 +25,8 @@ pub enum TaskError {
     Failed(Value),
     /// Shutdown or a lost claim stopped the run after a checkpoint; a later claim resumes it.
     Interrupted,
+    /// The task's time ran out; the value is its exception.
+    Expired(Value),
 }
 
 impl TaskError {
@@ -49,8 +51,34 @@ pub fn exception(code: ErrorCode, details: Value) -> Value {
     Value::Object(object)
 }
 
-/// The future a task run returns: the task's `result` on success.
-pub type TaskFuture = Pin<Box<dyn Future<Output = Result<Value, TaskError>> + Send>>;
+/// What a successful run produced: the task's `result`, and the tasks that follow it in its
+/// group (submitted in the transaction that records the result, so a crash cannot lose them
+/// nor submit them twice).
+#[derive(Debug)]
+pub struct TaskOutput {
+    pub result: Value,
+    pub next: Vec<NewTask>,
+}
+
+impl TaskOutput {
+    /// Submits `task` when this run's result is recorded.
+    pub fn then(mut self, task: NewTask) -> Self {
+        self.next.push(task);
+        self
+    }
+}
+
+impl From<Value> for TaskOutput {
+    fn from(result: Value) -> Self {
+        Self {
+            result,
+            next: Vec::new(),
+        }
+    }
+}
+
+/// The future a task run returns.
+pub type TaskFuture = Pin<Box<dyn Future<Output = Result<TaskOutput, TaskError>> + Send>>;
 
 /// Runs tasks: one exhaustive match over [`TaskSpec`], so every kind has its handler.
 pub trait Dispatcher: Send + Sync + 'static {

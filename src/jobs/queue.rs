@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::store::{
     self, EVENTS, EventRecord, Lease, Reads, StoreError, TASK_QUEUE, TASKS, TaskRecord, TaskSpec,
-    TaskStatus, WorkClass, WriteTx,
+    TaskStatus, TaskWarning, WorkClass, WriteTx,
 };
 
 /// What a caller asks the runner to do.
@@ -22,6 +22,8 @@ pub struct NewTask {
     pub group: Option<String>,
     /// Serialises tasks that share it (one app's pipeline).
     pub pipeline: Option<String>,
+    /// Not claimed before this time.
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 impl NewTask {
@@ -33,7 +35,14 @@ impl NewTask {
             app: None,
             group: None,
             pipeline: None,
+            not_before: None,
         }
+    }
+
+    /// Waits until `time` before a worker may claim it.
+    pub fn not_before(mut self, time: DateTime<Utc>) -> Self {
+        self.not_before = Some(time);
+        self
     }
 
     /// Runs after the unfinished tasks of `pipeline` (one app's, one deployment's ...).
@@ -56,7 +65,7 @@ fn append_event(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let id = tx.next_id("events")?;
-    let details = task.spec.event_details();
+    let details = task.spec.event_details(task.result.as_ref());
     tx.open(&EVENTS)?.put(
         id,
         &EventRecord {
@@ -92,6 +101,8 @@ pub fn submit(tx: &WriteTx, new: NewTask, now: DateTime<Utc>) -> Result<TaskReco
         seq,
         status: TaskStatus::Submitted,
         progress: 0.0,
+        phase: None,
+        not_before: new.not_before,
         created: now,
         started: None,
         ended: None,
@@ -162,6 +173,7 @@ pub fn next_runnable(
     now: DateTime<Utc>,
 ) -> Result<Choice, StoreError> {
     let mut waiting = 0;
+    let mut next_due: Option<DateTime<Utc>> = None;
     let mut firsts: Vec<TaskRecord> = Vec::new();
     let mut running: HashMap<String, usize> = HashMap::new();
     let mut busy_pipelines = HashSet::new();
@@ -174,8 +186,12 @@ pub fn next_runnable(
         if live && task.spec.class() == class {
             *running.entry(tenant(&task)).or_default() += 1;
         }
-        let runnable =
-            task.status == TaskStatus::Submitted || (task.status == TaskStatus::Running && !live);
+        let due = task.not_before.filter(|t| *t > now);
+        if let Some(due) = due.filter(|_| task.spec.class() == class) {
+            next_due = Some(next_due.map_or(due, |d| d.min(due)));
+        }
+        let runnable = (task.status == TaskStatus::Submitted && due.is_none())
+            || (task.status == TaskStatus::Running && !live);
         if let Some(pipeline) = &task.pipeline {
             busy_pipelines.insert(pipeline.clone());
         }
@@ -198,7 +214,11 @@ pub fn next_runnable(
         .filter(|(_, task)| load(task) < per_org.max(1))
         .min_by_key(|(order, task)| (load(task), *order))
         .map(|(_, task)| task);
-    Ok(Choice { task, waiting })
+    Ok(Choice {
+        task,
+        waiting,
+        next_due,
+    })
 }
 
 /// What [`next_runnable`] found.
@@ -208,6 +228,8 @@ pub struct Choice {
     pub task: Option<TaskRecord>,
     /// Tasks of the class waiting to run (blocked ones included).
     pub waiting: u64,
+    /// When the earliest task of the class that waits for its time becomes runnable.
+    pub next_due: Option<DateTime<Utc>>,
 }
 
 /// Claims the task [`next_runnable`] chooses, under a lease for `owner`.
@@ -310,8 +332,12 @@ pub fn checkpoint(
 /// How a run ended.
 #[derive(Debug, Clone)]
 pub enum Finish {
-    Done(Value),
+    /// The result, and the tasks that follow in the same group, submitted in the same
+    /// transaction.
+    Done(Value, Vec<NewTask>),
     Failed(Value),
+    /// The task's time ran out (an upload never completed), with its exception.
+    Expired(Value),
     /// Shutdown: keep the task running-but-unleased so the next start resumes it.
     Interrupted,
 }
@@ -338,25 +364,121 @@ pub fn finish(
             tx.queue_changed();
             return Ok(true);
         }
-        Finish::Done(result) => {
-            task.status = TaskStatus::Done;
-            task.progress = 100.0;
-            task.result = Some(result);
-            "end"
-        }
+        Finish::Done(result, next) => return complete(tx, task, result, next, now).map(|_| true),
         Finish::Failed(exception) => {
             task.status = TaskStatus::Failed;
             task.exception = Some(exception);
             "error"
         }
+        Finish::Expired(exception) => {
+            task.status = TaskStatus::Expired;
+            task.exception = Some(exception);
+            "error"
+        }
     };
+    end(tx, task, event, now)?;
+    Ok(true)
+}
+
+/// Ends a task as done with `result` and submits the tasks that follow it in its group;
+/// returns it and them.
+fn complete(
+    tx: &WriteTx,
+    mut task: TaskRecord,
+    result: Value,
+    next: Vec<NewTask>,
+    now: DateTime<Utc>,
+) -> Result<(TaskRecord, Vec<TaskRecord>), StoreError> {
+    task.status = TaskStatus::Done;
+    task.progress = 100.0;
+    task.phase = None;
+    task.result = Some(result);
+    let group = task.group.clone();
+    let task = end(tx, task, "end", now)?;
+    let mut followers = Vec::new();
+    for mut follow in next {
+        follow.group.get_or_insert_with(|| group.clone());
+        followers.push(submit(tx, follow, now)?);
+    }
+    Ok((task, followers))
+}
+
+/// Takes an ended task out of the queue and records its last event.
+fn end(
+    tx: &WriteTx,
+    mut task: TaskRecord,
+    event: &str,
+    now: DateTime<Utc>,
+) -> Result<TaskRecord, StoreError> {
     task.ended = Some(now);
     task.lease = None;
-    tx.open(&TASKS)?.put(name, &task)?;
+    tx.open(&TASKS)?.put(task.name.as_str(), &task)?;
     tx.open(&TASK_QUEUE)?.remove(task.seq)?;
     store::task_ended(tx, &task)?;
     tx.queue_changed();
     append_event(tx, &task, event, now)?;
+    Ok(task)
+}
+
+/// Completes a task that waits for outside input (an upload) and was never claimed: done,
+/// with `begin` and `end` events, its followers submitted (and returned). `None` when it no
+/// longer waits.
+pub fn complete_waiting(
+    tx: &WriteTx,
+    name: &str,
+    result: Value,
+    next: Vec<NewTask>,
+    now: DateTime<Utc>,
+) -> Result<Option<(TaskRecord, Vec<TaskRecord>)>, StoreError> {
+    let Some(mut task) = tx
+        .read(&TASKS)?
+        .get(name)?
+        .filter(|t| t.status == TaskStatus::Submitted)
+    else {
+        return Ok(None);
+    };
+    task.started = Some(now);
+    task.attempts += 1;
+    append_event(tx, &task, "begin", now)?;
+    complete(tx, task, result, next, now).map(Some)
+}
+
+/// Adds a warning to a running task; false when it is no longer ours.
+pub fn warn(
+    tx: &WriteTx,
+    name: &str,
+    owner: &str,
+    code: &str,
+    message: &str,
+) -> Result<bool, StoreError> {
+    let Some(mut task) = owned(tx, name, owner)? else {
+        return Ok(false);
+    };
+    let id = task.warnings.iter().map(|w| w.id).max().unwrap_or(0) + 1;
+    task.warnings.push(TaskWarning {
+        id,
+        code: code.to_string(),
+        message: message.to_string(),
+        acknowledged: false,
+    });
+    tx.open(&TASKS)?.put(name, &task)?;
+    Ok(true)
+}
+
+/// Records the progress and phase of a running task; false when it is no longer ours.
+pub fn report(
+    tx: &WriteTx,
+    name: &str,
+    owner: &str,
+    phase: &str,
+    progress: f64,
+) -> Result<bool, StoreError> {
+    let Some(mut task) = owned(tx, name, owner)? else {
+        return Ok(false);
+    };
+    task.phase = Some(phase.to_string());
+    task.progress = progress.clamp(0.0, 100.0);
+    tx.open(&TASKS)?.put(name, &task)?;
     Ok(true)
 }
 
@@ -380,9 +502,14 @@ pub fn release_stale_leases(tx: &WriteTx, now: DateTime<Utc>) -> Result<Vec<Stri
     Ok(interrupted.into_iter().map(|t| t.name).collect())
 }
 
-/// Ends an unfinished task as `expired` (an `error` event); a worker still running it loses
-/// its claim and its outcome is discarded.
-pub fn expire(tx: &WriteTx, name: &str, now: DateTime<Utc>) -> Result<TaskRecord, StoreError> {
+/// Ends an unfinished task as `expired` (an `error` event) with its `exception`, if any; a
+/// worker still running it loses its claim and its outcome is discarded.
+pub fn expire(
+    tx: &WriteTx,
+    name: &str,
+    exception: Option<Value>,
+    now: DateTime<Utc>,
+) -> Result<TaskRecord, StoreError> {
     let mut task = tx
         .open(&TASKS)?
         .get(name)?
@@ -391,14 +518,8 @@ pub fn expire(tx: &WriteTx, name: &str, now: DateTime<Utc>) -> Result<TaskRecord
             message: format!("task {name} vanished"),
         })?;
     task.status = TaskStatus::Expired;
-    task.ended = Some(now);
-    task.lease = None;
-    tx.open(&TASKS)?.put(name, &task)?;
-    tx.open(&TASK_QUEUE)?.remove(task.seq)?;
-    store::task_ended(tx, &task)?;
-    tx.queue_changed();
-    append_event(tx, &task, "error", now)?;
-    Ok(task)
+    task.exception = exception;
+    end(tx, task, "error", now)
 }
 
 /// Puts a failed or expired task back at the end of the queue (a new `submit` event).

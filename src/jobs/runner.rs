@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -130,22 +130,26 @@ fn idle_wait(shared: &Shared) -> StdDuration {
     shared.lease.to_std().unwrap_or(StdDuration::from_secs(30))
 }
 
-/// Claims and runs tasks of one class until shutdown; waits for queue changes when idle.
+/// Claims and runs tasks of one class until shutdown; waits for queue changes (or the next
+/// task waiting for its time) when idle.
 async fn worker(shared: Arc<Shared>, class: WorkClass, status: Worker) {
     let mut changes = shared.store.queue_changes();
     while !shared.cancel.is_cancelled() {
         changes.borrow_and_update();
         match claim(&shared, class, &status).await {
-            Ok(Some(task)) => {
+            Ok(Claimed::Task(task)) => {
                 status.busy(format!("{} {}", task.spec.kind(), task.name));
-                run(&shared, task).await;
+                run(&shared, *task).await;
                 status.done();
                 status.idle();
             }
-            Ok(None) => {
+            Ok(Claimed::Nothing { next_due }) => {
+                let until_due = next_due
+                    .and_then(|due| (due - Utc::now()).to_std().ok())
+                    .map_or(idle_wait(&shared), |wait| wait.min(idle_wait(&shared)));
                 tokio::select! {
                     _ = changes.changed() => {}
-                    _ = tokio::time::sleep(idle_wait(&shared)) => {}
+                    _ = tokio::time::sleep(until_due) => {}
                     _ = shared.cancel.cancelled() => {}
                 }
             }
@@ -161,31 +165,42 @@ async fn worker(shared: Arc<Shared>, class: WorkClass, status: Worker) {
     }
 }
 
+/// What a worker's look at the queue gave.
+enum Claimed {
+    Task(Box<TaskRecord>),
+    /// Nothing to run now; the earliest task waiting for its time, if any.
+    Nothing {
+        next_due: Option<DateTime<Utc>>,
+    },
+}
+
 /// Looks for a runnable task in a read snapshot, and claims one in a write transaction only
 /// when there is one.
-async fn claim(
-    shared: &Shared,
-    class: WorkClass,
-    status: &Worker,
-) -> Result<Option<TaskRecord>, StoreError> {
+async fn claim(shared: &Shared, class: WorkClass, status: &Worker) -> Result<Claimed, StoreError> {
     let per_org = shared.pool(class).per_org;
     let found = shared
         .store
         .read(move |tx| queue::next_runnable(tx, class, per_org, Utc::now()))
         .await?;
     status.queue(found.waiting);
+    let nothing = Claimed::Nothing {
+        next_due: found.next_due,
+    };
     if found.task.is_none() {
-        return Ok(None);
+        return Ok(nothing);
     }
     let (owner, lease) = (shared.owner.clone(), shared.lease);
     let claimed = shared
         .store
         .write(move |tx| queue::claim(tx, &owner, lease, class, per_org, Utc::now()))
         .await?;
-    if claimed.is_some() {
-        status.queue(found.waiting.saturating_sub(1));
-    }
-    Ok(claimed)
+    Ok(match claimed {
+        Some(task) => {
+            status.queue(found.waiting.saturating_sub(1));
+            Claimed::Task(Box::new(task))
+        }
+        None => nothing,
+    })
 }
 
 /// A token that stops one task: on shutdown, or when its claim is lost (expired, replaced).
@@ -218,8 +233,9 @@ async fn run(shared: &Arc<Shared>, task: TaskRecord) {
         shared: Arc::clone(shared),
     };
     let outcome = match tokio::spawn(shared.dispatcher.run(task.spec, ctx)).await {
-        Ok(Ok(result)) => Finish::Done(result),
+        Ok(Ok(output)) => Finish::Done(output.result, output.next),
         Ok(Err(TaskError::Failed(exception))) => Finish::Failed(exception),
+        Ok(Err(TaskError::Expired(exception))) => Finish::Expired(exception),
         Ok(Err(TaskError::Interrupted)) => Finish::Interrupted,
         Err(e) if e.is_panic() => {
             let message = panic_message(e.into_panic());
@@ -230,8 +246,9 @@ async fn run(shared: &Arc<Shared>, task: TaskRecord) {
     };
     stop_running(shared, &name);
     let label = match &outcome {
-        Finish::Done(_) => "done",
+        Finish::Done(..) => "done",
         Finish::Failed(_) => "failed",
+        Finish::Expired(_) => "expired",
         Finish::Interrupted => "interrupted",
     };
     let (owner, task_name) = (shared.owner.clone(), name.clone());

@@ -2,6 +2,7 @@
 //! origins, and finally the record of a deployment being deleted. The tasks are made here too,
 //! so the deletions that need one submit it in their own transaction.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::auth::sealing::Sealer;
@@ -62,6 +63,23 @@ pub fn app_task(
     )
     .for_app(app.to_string())
     .in_pipeline(pipeline)
+}
+
+/// Removes an app's files that stopped being current (rotated builds, patches to a former
+/// current build) from the depot once `due` has come: launchers mid-download finish first.
+/// Outside the app's pipeline, so it never holds up the app's next build.
+pub fn stale_task(org: &str, app: &str, prefixes: Vec<String>, due: DateTime<Utc>) -> NewTask {
+    NewTask::new(
+        TaskSpec::Cleanup(CleanupParams {
+            org: Some(org.to_string()),
+            prefixes,
+            depot: true,
+            ..CleanupParams::default()
+        }),
+        Some(org.to_string()),
+    )
+    .for_app(app.to_string())
+    .not_before(due)
 }
 
 /// Empties a deployment's origin of the org's files, then deletes the deployment.

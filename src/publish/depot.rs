@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::PublishError;
 use super::origin::{Body, ExactBody, Origin, OriginFuture};
-use super::signing::gcore_query;
+use super::signing::{self, gcore_query};
 
 /// The object a probe writes and deletes.
 const PROBE_KEY: &str = ".rockit-edge-probe";
@@ -32,8 +32,9 @@ impl Depot {
         }
     }
 
-    /// The local path of a layout path; refused when it could leave the depot.
-    fn path_of(&self, path: &str) -> Result<PathBuf, PublishError> {
+    /// The local path of a layout path (the engine reads published images there); refused
+    /// when it could leave the depot.
+    pub fn path_of(&self, path: &str) -> Result<PathBuf, PublishError> {
         let relative = Path::new(path);
         let safe = relative
             .components()
@@ -64,6 +65,69 @@ impl Depot {
         }
         written.map_err(|e| depot_error("store", path, e))
     }
+}
+
+impl Depot {
+    /// Moves finished files from a local directory into the layout directory `path`, in the
+    /// order given (the last one, `app.json`, says the directory is complete). Each appears
+    /// under its final name only when whole: a rename, or across file systems a copy to a
+    /// temporary name, fsync'd, then renamed.
+    pub async fn install(
+        &self,
+        from: &Path,
+        path: &str,
+        names: &[&str],
+    ) -> Result<(), PublishError> {
+        let target = self.path_of(path)?;
+        let from = from.to_path_buf();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        on_blocking_pool(move || install_files(&from, &target, &names))
+            .await?
+            .map_err(|e| depot_error("install files into", path, e))
+    }
+
+    /// Checks a depot URL's signature (`md5`, `expires`) for `url_path` (`/depot/...`).
+    pub fn verify(
+        &self,
+        url_path: &str,
+        md5: &str,
+        expires: i64,
+        now: i64,
+    ) -> Result<(), SignatureProblem> {
+        if !signing::gcore_matches(url_path, expires, &self.token, md5) {
+            return Err(SignatureProblem::Tampered);
+        }
+        if expires < now {
+            return Err(SignatureProblem::Expired);
+        }
+        Ok(())
+    }
+}
+
+/// Why a signed depot URL is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureProblem {
+    /// The signature does not match the path, expiry and secret.
+    Tampered,
+    /// It did match, until its expiry passed.
+    Expired,
+}
+
+fn install_files(from: &Path, target: &Path, names: &[String]) -> io::Result<()> {
+    std::fs::create_dir_all(target)?;
+    for name in names {
+        let (source, destination) = (from.join(name), target.join(name));
+        if let Err(e) = std::fs::rename(&source, &destination) {
+            if e.kind() != io::ErrorKind::CrossesDevices {
+                return Err(e);
+            }
+            let staging = target.join(format!(".{name}.part"));
+            std::fs::copy(&source, &staging)?;
+            std::fs::File::open(&staging)?.sync_all()?;
+            std::fs::rename(&staging, &destination)?;
+        }
+    }
+    std::fs::File::open(target)?.sync_all()
 }
 
 impl Origin for Depot {

@@ -111,6 +111,61 @@ impl AddressPolicy {
     }
 }
 
+/// Redirects a download follows at most.
+const MAX_REDIRECTS: usize = 10;
+
+impl AddressPolicy {
+    /// An HTTP client for downloads from URLs an org's user gave: connects only to admitted
+    /// addresses, also after a redirect (names through the guarded resolver, literal
+    /// addresses checked here), follows at most ten redirects, and gives up when connecting
+    /// or waiting for the next bytes takes too long.
+    pub fn download_client(
+        &self,
+        connect: Duration,
+        read: Duration,
+    ) -> Result<reqwest::Client, PublishError> {
+        let policy = *self;
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(TooManyRedirects);
+            }
+            match policy.check_literal(attempt.url()) {
+                Err(refused) => attempt.error(refused),
+                Ok(()) => attempt.follow(),
+            }
+        });
+        reqwest::Client::builder()
+            .connect_timeout(connect)
+            .read_timeout(read)
+            .redirect(redirects)
+            .dns_resolver(std::sync::Arc::new(GuardedResolver { policy: *self }))
+            .build()
+            .map_err(|_| PublishError::Settings("cannot build an HTTP client".into()))
+    }
+
+    /// Refuses a URL whose host is a literal address the policy refuses (names are checked
+    /// when they resolve).
+    pub fn check_literal(&self, url: &reqwest::Url) -> Result<(), AddressRefused> {
+        let host = url.host_str().unwrap_or("");
+        match host.trim_start_matches('[').trim_end_matches(']').parse() {
+            Ok(ip) => self.check(ip),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// A download that redirected more than [`MAX_REDIRECTS`] times.
+#[derive(Debug)]
+pub struct TooManyRedirects;
+
+impl fmt::Display for TooManyRedirects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "more than {MAX_REDIRECTS} redirects")
+    }
+}
+
+impl StdError for TooManyRedirects {}
+
 impl From<AddressRefused> for PublishError {
     fn from(refused: AddressRefused) -> Self {
         PublishError::Forbidden(refused.to_string())

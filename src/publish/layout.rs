@@ -14,6 +14,16 @@ pub fn patch_dir(org: &str, app: &str, to_build: u32, from_build: u32) -> String
     format!("pat/{org}/{app}/{to_build:04}/{from_build:04}")
 }
 
+/// Every image of one build: `dxf/{org}/{app}/{buildId:04}`.
+pub fn build_images(org: &str, app: &str, build_id: u32) -> String {
+    format!("dxf/{org}/{app}/{build_id:04}")
+}
+
+/// Every patch to one build: `pat/{org}/{app}/{toBuildId:04}`.
+pub fn patches_to(org: &str, app: &str, to_build: u32) -> String {
+    format!("pat/{org}/{app}/{to_build:04}")
+}
+
 /// Every prefix an org's files live under.
 pub fn org_prefixes(org: &str) -> Vec<String> {
     ROOTS.iter().map(|root| format!("{root}/{org}")).collect()
@@ -48,6 +58,8 @@ mod tests {
         );
         assert_eq!(patch_dir("acme", "game", 12, 9), "pat/acme/game/0012/0009");
         assert_eq!(org_prefixes("acme"), ["dxf/acme", "pat/acme"]);
+        assert_eq!(build_images("acme", "game", 3), "dxf/acme/game/0003");
+        assert_eq!(patches_to("acme", "game", 3), "pat/acme/game/0003");
         assert_eq!(
             app_prefixes("acme", "game"),
             ["dxf/acme/game", "pat/acme/game"]

@@ -6,10 +6,22 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use md5::{Digest, Md5};
 
+/// Whether `md5` is the signature of `path` until `expires` with `token` (compared in
+/// constant time).
+pub fn gcore_matches(path: &str, expires: i64, token: &str, md5: &str) -> bool {
+    let expected = URL_SAFE_NO_PAD.encode(gcore_digest(path, expires, token));
+    let (a, b) = (expected.as_bytes(), md5.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn gcore_digest(path: &str, expires: i64, token: &str) -> [u8; 16] {
+    Md5::digest(format!("{expires}{path} {token}").as_bytes()).into()
+}
+
 /// The query string that signs `path` (starting with `/`, not percent-encoded) until
 /// `expires` (Unix seconds) with `token`.
 pub fn gcore_query(path: &str, expires: i64, token: &str) -> String {
-    let digest = Md5::digest(format!("{expires}{path} {token}").as_bytes());
+    let digest = gcore_digest(path, expires, token);
     format!("md5={}&expires={expires}", URL_SAFE_NO_PAD.encode(digest))
 }
 
@@ -24,5 +36,24 @@ mod tests {
             gcore_query("/dxf/a/img.dxf", 1_700_000_000, "s3cret"),
             "md5=26UJzvO5kVHcQ0491H862A&expires=1700000000"
         );
+        let path = "/dxf/a/img.dxf";
+        assert!(gcore_matches(
+            path,
+            1_700_000_000,
+            "s3cret",
+            "26UJzvO5kVHcQ0491H862A"
+        ));
+        assert!(!gcore_matches(
+            path,
+            1_700_000_001,
+            "s3cret",
+            "26UJzvO5kVHcQ0491H862A"
+        ));
+        assert!(!gcore_matches(
+            path,
+            1_700_000_000,
+            "s3cret",
+            "26UJzvO5kVHcQ0491H862"
+        ));
     }
 }

@@ -17,15 +17,19 @@ use crate::auth::admin::AdminAuth;
 use crate::auth::sealing::Sealer;
 use crate::auth::throttle::{Limits, Throttle};
 use crate::auth::tokens::{Lifetimes, TokenIssuer};
+use crate::auth::upload_url::UploadSigner;
 use crate::config::Config;
 use crate::datadir::DataDir;
 use crate::domain::apikeys::ApiKeyService;
 use crate::domain::apps::AppService;
 use crate::domain::audit::AuditService;
+use crate::domain::builds::BuildService;
 use crate::domain::deployments::DeploymentService;
+use crate::domain::depot::DepotService;
 use crate::domain::health::HealthService;
 use crate::domain::identity::IdentityService;
 use crate::domain::instance::InstanceService;
+use crate::domain::keys::KeyService;
 use crate::domain::orgs::OrgService;
 use crate::domain::roles::RoleService;
 use crate::domain::sessions::{SessionService, Throttles};
@@ -35,9 +39,10 @@ use crate::domain::users::UserService;
 use crate::http::AppState;
 use crate::jobs::{Jobs, Pool, RunnerConfig};
 use crate::notify::{self, DeliveryConfig};
-use crate::pipeline::{Cleanup, Pipeline};
+use crate::pipeline::builds::Incoming;
+use crate::pipeline::{Builds, Cleanup, Pipeline};
 use crate::publish::depot::Depot;
-use crate::store::Store;
+use crate::store::{Store, TaskSpec};
 use crate::workers::{Worker, Workers};
 use runtime::RuntimeInfo;
 use secrets::Secrets;
@@ -64,12 +69,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let workers = Workers::default();
     let depot = Depot::new(data_dir.depot(), &secrets.depot);
+    let incoming = Incoming::new(data_dir.incoming());
+    sweep_incoming(&store, &incoming).await?;
     let pipeline = Pipeline {
         cleanup: Cleanup::new(
             depot.clone(),
             store.clone(),
             sealer.clone(),
             config.origin_policy(),
+        ),
+        builds: Builds::new(
+            store.clone(),
+            depot.clone(),
+            incoming.clone(),
+            data_dir.work(),
+            config.build_settings(),
         ),
     };
     let pool = |workers| Pool {
@@ -90,7 +104,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await?;
 
     let state = web::Data::new(app_state(
-        &config, &secrets, &sealer, &store, depot, &data_dir, &workers,
+        &config, &secrets, &sealer, &store, depot, incoming, &data_dir, &workers,
     )?);
 
     let https = bind(&config.server.https_listen, "https")?;
@@ -165,16 +179,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Builds every domain service over the store, the job runner and the depot.
+#[allow(clippy::too_many_arguments)]
 fn app_state(
     config: &Config,
     secrets: &Secrets,
     sealer: &Sealer,
     store: &Store,
     depot: Depot,
+    incoming: Incoming,
     data_dir: &DataDir,
     workers: &Workers,
 ) -> anyhow::Result<AppState> {
     let auth = &config.auth;
+    let builds = config.build_settings();
     let issuer = TokenIssuer::new(
         secrets.token.clone(),
         Lifetimes {
@@ -216,11 +233,24 @@ fn app_state(
         users: UserService::new(store.clone()),
         roles: RoleService::new(store.clone()),
         apikeys: ApiKeyService::new(store.clone()),
-        apps: AppService::new(store.clone(), depot.clone()),
+        apps: AppService::new(store.clone(), depot.clone(), builds.grace),
+        builds: BuildService::new(
+            store.clone(),
+            incoming.clone(),
+            UploadSigner::new(&secrets.depot),
+            builds.max_size,
+            Duration::from_secs(config.builds.upload_expiry_secs),
+        ),
+        keys: KeyService::new(
+            store.clone(),
+            depot.clone(),
+            Duration::from_secs(config.depot.url_ttl_secs),
+        ),
+        depot: DepotService::new(depot.clone(), config.depot.public),
         audit: AuditService::new(store.clone()),
         subscriptions: SubscriptionService::new(store.clone(), sealer.clone()),
         deployments: DeploymentService::new(store.clone(), sealer.clone(), config.origin_policy()),
-        tasks: TaskService::new(store.clone()),
+        tasks: TaskService::new(store.clone(), incoming),
         health: HealthService::new(
             store.clone(),
             data_dir.clone(),
@@ -229,6 +259,32 @@ fn app_state(
         workers: workers.clone(),
         trusted_proxies,
     })
+}
+
+/// Removes received tars no unfinished task will read (their task ended while the appliance
+/// was down).
+async fn sweep_incoming(store: &Store, incoming: &Incoming) -> anyhow::Result<()> {
+    let unfinished: Vec<String> = store
+        .read(crate::jobs::queue::unfinished)
+        .await?
+        .into_iter()
+        .flat_map(|task| {
+            let own = Incoming::name_of(&task.name);
+            match task.spec {
+                TaskSpec::Mkraw(params) => vec![own, params.input],
+                _ => vec![own],
+            }
+        })
+        .collect();
+    let incoming = incoming.clone();
+    let removed = tokio::task::spawn_blocking(move || {
+        incoming.sweep(|name| unfinished.iter().any(|keep| keep == name))
+    })
+    .await??;
+    if removed > 0 {
+        tracing::info!(removed, "removed received builds no task needs any more");
+    }
+    Ok(())
 }
 
 fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {

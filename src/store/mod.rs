@@ -4,6 +4,7 @@
 //! store call blocks the async reactor, and every write commits with `Immediate` durability and
 //! quick repair so a crash at any point leaves the last committed state.
 
+mod build_records;
 mod indexes;
 mod purge;
 mod records;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use redb::{Database, Key, ReadableDatabase, ReadableTable};
 use tokio::sync::watch;
 
+pub use build_records::*;
 pub use indexes::{
     app_unfinished_tasks, append_audit, org_audit_ids, org_task_count, org_task_names,
     org_task_names_newest, task_ended, task_submitted,

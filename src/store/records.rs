@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{TaskKind, TaskSpec};
+use super::{AppBuilds, TaskKind, TaskSpec};
 
 /// A record with a name: looked up by its exact spelling (names are case-sensitive; only their
 /// uniqueness ignores case, through lower-cased keys).
@@ -101,6 +101,9 @@ pub struct AppRecord {
     /// Whether a processed build goes live at once (else it waits for a commit).
     #[serde(default = "default_true")]
     pub auto_commit: bool,
+    /// Retained builds, the current one, its patches and a staged build.
+    #[serde(default)]
+    pub builds: AppBuilds,
 }
 
 fn default_max_builds() -> u32 {
@@ -281,6 +284,12 @@ pub struct TaskRecord {
     pub status: TaskStatus,
     /// Percent done, 0..=100.
     pub progress: f64,
+    /// What the task is doing now (`download`, `image`, `patch 0002-0004` ...).
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// Not claimed before this time (an upload's expiry, a cleanup's grace period).
+    #[serde(default)]
+    pub not_before: Option<DateTime<Utc>>,
     pub created: DateTime<Utc>,
     pub started: Option<DateTime<Utc>>,
     pub ended: Option<DateTime<Utc>>,

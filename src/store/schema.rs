@@ -15,6 +15,7 @@ const MIGRATIONS: &[Migration] = &[
     tables::add_control_plane_tables,
     tables::number_orgs,
     tables::index_tasks_and_audit,
+    tables::add_access_keys,
 ];
 
 /// The schema version this binary writes.

@@ -2,6 +2,7 @@
 
 use redb::TableDefinition;
 
+use super::build_records::AccessKeyRecord;
 use super::records::{
     ApiKeyRecord, AppRecord, AuditRecord, DeploymentRecord, EventRecord, OrgRecord, RoleRecord,
     SessionRecord, SubscriptionRecord, TaskRecord, UserRecord,
@@ -39,6 +40,9 @@ pub const AUDIT: JsonTable<u64, AuditRecord> = JsonTable::new("audit");
 pub const DEPLOYMENTS: JsonTable<&str, DeploymentRecord> = JsonTable::new("deployments");
 /// Event subscriptions by `org_lc/name_lc`.
 pub const SUBSCRIPTIONS: JsonTable<&str, SubscriptionRecord> = JsonTable::new("subscriptions");
+
+/// Launcher access keys by `org_lc/app_lc/{key id}`.
+pub const ACCESS_KEYS: JsonTable<&str, AccessKeyRecord> = JsonTable::new("access_keys");
 
 /// Every task of an org, by `org_lc/{task name}`: in creation order, as task names are
 /// time-ordered.
@@ -123,6 +127,12 @@ pub(super) fn index_tasks_and_audit(tx: &WriteTx) -> Result<(), StoreError> {
             index.put(super::indexes::org_audit_key(&org, id).as_str(), &())?;
         }
     }
+    Ok(())
+}
+
+/// Schema 6: launcher access keys. Apps gain their builds inside their records.
+pub(super) fn add_access_keys(tx: &WriteTx) -> Result<(), StoreError> {
+    tx.open(&ACCESS_KEYS)?;
     Ok(())
 }
 

@@ -13,24 +13,38 @@ use super::S3Settings;
 pub enum TaskKind {
     Hello,
     Cleanup,
+    Upload,
+    Dltar,
+    Mkraw,
 }
 
 impl TaskKind {
     /// Every task type, for listing and validating filters.
-    pub const ALL: [TaskKind; 2] = [TaskKind::Hello, TaskKind::Cleanup];
+    pub const ALL: [TaskKind; 5] = [
+        TaskKind::Hello,
+        TaskKind::Cleanup,
+        TaskKind::Upload,
+        TaskKind::Dltar,
+        TaskKind::Mkraw,
+    ];
 
     /// The name the API and the events use.
     pub fn as_str(self) -> &'static str {
         match self {
             TaskKind::Hello => "hello",
             TaskKind::Cleanup => "cleanup",
+            TaskKind::Upload => "upload",
+            TaskKind::Dltar => "dltar",
+            TaskKind::Mkraw => "mkraw",
         }
     }
 
     /// The app state an unfinished task of this kind stands for, if any.
     pub fn app_activity(self) -> Option<AppActivity> {
         match self {
-            TaskKind::Hello | TaskKind::Cleanup => None,
+            TaskKind::Dltar | TaskKind::Mkraw => Some(AppActivity::Processing),
+            // An upload waiting for its bytes does not make the app busy.
+            TaskKind::Hello | TaskKind::Cleanup | TaskKind::Upload => None,
         }
     }
 }
@@ -64,6 +78,9 @@ pub enum WorkClass {
 pub enum TaskSpec {
     Hello(HelloParams),
     Cleanup(CleanupParams),
+    Upload(UploadParams),
+    Dltar(DltarParams),
+    Mkraw(MkrawParams),
 }
 
 impl TaskSpec {
@@ -72,6 +89,9 @@ impl TaskSpec {
         match self {
             TaskSpec::Hello(_) => TaskKind::Hello,
             TaskSpec::Cleanup(_) => TaskKind::Cleanup,
+            TaskSpec::Upload(_) => TaskKind::Upload,
+            TaskSpec::Dltar(_) => TaskKind::Dltar,
+            TaskSpec::Mkraw(_) => TaskKind::Mkraw,
         }
     }
 
@@ -79,14 +99,31 @@ impl TaskSpec {
     pub fn class(&self) -> WorkClass {
         match self {
             TaskSpec::Hello(hello) if hello.heavy => WorkClass::Heavy,
-            TaskSpec::Hello(_) | TaskSpec::Cleanup(_) => WorkClass::Light,
+            TaskSpec::Mkraw(_) => WorkClass::Heavy,
+            TaskSpec::Hello(_)
+            | TaskSpec::Cleanup(_)
+            | TaskSpec::Upload(_)
+            | TaskSpec::Dltar(_) => WorkClass::Light,
         }
     }
 
-    /// What the task's events say about the build and deployment it works on.
-    pub fn event_details(&self) -> EventDetails {
-        match self {
-            TaskSpec::Hello(_) | TaskSpec::Cleanup(_) => EventDetails::default(),
+    /// What the task's events say about the build and deployment it works on: the build's
+    /// name from the input, its id and dxfName from the `result` once the task made them.
+    pub fn event_details(&self, result: Option<&Value>) -> EventDetails {
+        let build_name = match self {
+            TaskSpec::Upload(p) => Some(p.build_name.clone()),
+            TaskSpec::Dltar(p) => Some(p.build_name.clone()),
+            TaskSpec::Mkraw(p) => Some(p.build_name.clone()),
+            TaskSpec::Hello(_) | TaskSpec::Cleanup(_) => None,
+        };
+        let made = |key: &str| result.and_then(|r| r.get(key));
+        EventDetails {
+            build_name,
+            build_id: made("buildId")
+                .and_then(Value::as_u64)
+                .and_then(|id| u32::try_from(id).ok()),
+            dxf_name: made("dxfName").and_then(Value::as_str).map(str::to_string),
+            deployment: None,
         }
     }
 }
@@ -134,4 +171,41 @@ pub struct CleanupParams {
     /// Remove them from these origins too (of deployments whose records are already gone).
     #[serde(default)]
     pub origins: Vec<S3Settings>,
+}
+
+/// `upload`: waits for the publisher's resumable `PUT` of a build until `expires`. It is never
+/// claimed before then: the completing `PUT` ends it and submits the `mkraw`; a worker that
+/// claims it at `expires` expires it and removes the partial file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadParams {
+    pub org: String,
+    pub app: String,
+    pub build_name: String,
+    /// The size the publisher announced, if any.
+    pub size: Option<u64>,
+    pub expires: chrono::DateTime<chrono::Utc>,
+}
+
+/// `dltar`: downloads a build's tar from a URL into the work dir, then submits its `mkraw`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DltarParams {
+    pub org: String,
+    pub app: String,
+    pub url: String,
+    pub build_name: String,
+    /// The size the publisher announced, if any: another size fails the download.
+    pub size: Option<u64>,
+}
+
+/// `mkraw`: turns a received tar into the app's next build: image, patches, rotation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MkrawParams {
+    pub org: String,
+    pub app: String,
+    pub build_name: String,
+    /// The received tar, relative to the work dir.
+    pub input: String,
 }

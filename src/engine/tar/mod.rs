@@ -5,6 +5,7 @@
 //! entry types are skipped with a [`Warning`]. Data is skipped by seeking, so listing a 50 GB tar
 //! reads only its headers.
 
+mod compressed;
 mod detect;
 mod header;
 mod path;
@@ -13,6 +14,7 @@ mod sparse;
 
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
+pub use compressed::decompress;
 pub use detect::detect;
 pub use path::{ancestors, normalize};
 pub use sparse::Segment;

@@ -4,8 +4,10 @@
 pub(super) mod activities;
 pub(super) mod apikeys;
 pub(super) mod apps;
+pub(super) mod builds;
 pub(super) mod credentials;
 pub(super) mod deployments;
+pub(super) mod keys;
 pub(super) mod orgs;
 pub(super) mod roles;
 pub(super) mod sessions;

@@ -1,0 +1,147 @@
+//! The transaction that makes a processed build the app's: current (and the oldest builds
+//! beyond `maxBuilds` rotated out) or staged, the build id taken, the files that stopped being
+//! current handed to a cleanup after the grace period. Exactly once: a run that finds its
+//! build already recorded only reports it.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::jobs;
+use crate::pipeline::cleanup::stale_task;
+use crate::publish::layout;
+use crate::store::{
+    APPS, AppRecord, BuildRecord, MkrawParams, PatchRecord, StagedBuild, StoreError, org_key,
+};
+
+/// What a `mkraw` run made.
+pub struct Made {
+    pub task: String,
+    pub build: BuildRecord,
+    /// Patches from retained builds to it.
+    pub patches: Vec<PatchRecord>,
+}
+
+/// Why a build could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// The retained builds a new build gets patches from: all of them when it will be staged,
+/// else those that stay once it arrives (retention drops the oldest beyond `maxBuilds`).
+pub fn patch_sources(app: &AppRecord) -> Vec<BuildRecord> {
+    let dropped = if app.auto_commit {
+        app.builds
+            .beyond(app.max_builds.saturating_sub(1) as usize, 0)
+    } else {
+        Vec::new()
+    };
+    app.builds
+        .retained
+        .iter()
+        .filter(|b| !dropped.contains(&b.id))
+        .cloned()
+        .collect()
+}
+
+/// What a `mkraw` task reports as its result.
+pub fn result(build: &BuildRecord, app: &AppRecord, rotated: &[u32]) -> Value {
+    let patches: Vec<String> = if app.builds.current == build.id {
+        app.builds.patches.iter().map(PatchRecord::key).collect()
+    } else {
+        app.builds
+            .staged
+            .iter()
+            .flat_map(|s| s.patches.iter().map(PatchRecord::key))
+            .collect()
+    };
+    json!({
+        "buildId": build.id,
+        "buildName": build.name,
+        "dxfName": build.dxf_name,
+        "sizeBytes": build.size_bytes,
+        "staged": app.builds.current != build.id,
+        "patches": patches,
+        "rotated": rotated,
+    })
+}
+
+/// Records the build; returns the task's result.
+pub async fn commit(
+    store: &crate::store::Store,
+    params: &MkrawParams,
+    made: Made,
+    grace: Duration,
+) -> Result<Value, CommitError> {
+    let key = org_key(&params.org, &params.app);
+    let (org, app_name) = (params.org.clone(), params.app.clone());
+    store
+        .write(move |tx| {
+            let mut app = tx.open(&APPS)?.get(key.as_str())?.ok_or_else(|| {
+                CommitError::Conflict("the app was deleted while its build was processed".into())
+            })?;
+            if let Some(build) = app.builds.made_by(&made.task) {
+                return Ok(result(build, &app, &[]));
+            }
+            let id = made.build.id;
+            if app.builds.last_id + 1 != id {
+                return Err(CommitError::Conflict(format!(
+                    "build id {id} was taken by another build meanwhile"
+                )));
+            }
+            app.builds.last_id = id;
+            let mut stale = Vec::new();
+            let mut rotated = Vec::new();
+            if let Some(replaced) = app.builds.staged.take() {
+                stale.extend(build_files(&org, &app_name, replaced.build.id));
+            }
+            if app.auto_commit {
+                rotated = app
+                    .builds
+                    .beyond(app.max_builds.saturating_sub(1) as usize, 0);
+                app.builds.drop_builds(&rotated);
+                for old in &rotated {
+                    stale.extend(build_files(&org, &app_name, *old));
+                }
+                let former = app.builds.current;
+                if former != 0 && !rotated.contains(&former) {
+                    stale.push(layout::patches_to(&org, &app_name, former));
+                }
+                let retained: Vec<u32> = app.builds.retained.iter().map(|b| b.id).collect();
+                app.builds.patches = made
+                    .patches
+                    .into_iter()
+                    .filter(|p| retained.contains(&p.from))
+                    .collect();
+                app.builds.retained.push(made.build.clone());
+                app.builds.current = id;
+            } else {
+                app.builds.staged = Some(StagedBuild {
+                    build: made.build.clone(),
+                    patches: made.patches,
+                });
+            }
+            let now = Utc::now();
+            app.updated = now;
+            tx.open(&APPS)?.put(key.as_str(), &app)?;
+            if !stale.is_empty() {
+                let due = now + chrono::Duration::from_std(grace).unwrap_or_default();
+                jobs::submit(tx, stale_task(&org, &app_name, stale, due), now)?;
+            }
+            Ok(result(&made.build, &app, &rotated))
+        })
+        .await
+}
+
+/// Every file of a build that leaves: its images and the patches to it.
+pub fn build_files(org: &str, app: &str, id: u32) -> [String; 2] {
+    [
+        layout::build_images(org, app, id),
+        layout::patches_to(org, app, id),
+    ]
+}

@@ -1,0 +1,287 @@
+//! `mkraw`: turns a received tar into the app's next build. The image is built in scratch
+//! space and moved into the depot; then the patch from every build that stays retained; then
+//! one transaction makes it current (or staged) and rotates. Each step is checkpointed, so a
+//! run interrupted by a crash or a restart continues after its last finished step, and a run
+//! whose build was already committed only reports it.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::commit::{self, Made};
+use super::exceptions::of_engine;
+use super::{Builds, describe, run_engine};
+use crate::crashpoints::crash_point;
+use crate::engine::image::{self, APP_JSON, BuildMetadata, DXF_FILE, IMG_JSON, INDEX_FILE};
+use crate::engine::patch::{self, BULK_FILE, DATA_FILE, MAP_FILE, PATCH_JSON};
+use crate::engine::tar;
+use crate::jobs::{TaskContext, TaskError, TaskOutput};
+use crate::publish::layout;
+use crate::store::{APPS, AppRecord, BuildRecord, MkrawParams, PatchRecord, org_key};
+
+/// An image's files in the order `files.dxf` lists them (seed 002).
+const IMAGE_FILES: [&str; 4] = [APP_JSON, IMG_JSON, INDEX_FILE, DXF_FILE];
+/// The order they are moved into the depot: data first, `app.json` last.
+const IMAGE_INSTALL: [&str; 4] = [DXF_FILE, INDEX_FILE, IMG_JSON, APP_JSON];
+/// A patch's files in the order `files.patches` lists them (seed 002).
+const PATCH_FILES: [&str; 6] = [
+    APP_JSON, IMG_JSON, MAP_FILE, BULK_FILE, PATCH_JSON, DATA_FILE,
+];
+/// The order they are moved into the depot.
+const PATCH_INSTALL: [&str; 6] = [
+    DATA_FILE, MAP_FILE, BULK_FILE, PATCH_JSON, IMG_JSON, APP_JSON,
+];
+
+/// Share of the progress the image takes; the patches share the rest.
+const IMAGE_SHARE: f64 = 40.0;
+
+/// What a run got done, saved after every step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Checkpoint {
+    build_id: u32,
+    created: DateTime<Utc>,
+    image: Option<BuildRecord>,
+    patches: Vec<PatchRecord>,
+}
+
+impl Builds {
+    /// Runs one `mkraw` task.
+    pub async fn process(
+        &self,
+        params: MkrawParams,
+        ctx: TaskContext,
+    ) -> Result<TaskOutput, TaskError> {
+        let outcome = self.make(&params, &ctx).await;
+        if !matches!(outcome, Err(TaskError::Interrupted)) {
+            if let Err(TaskError::Failed(_)) = &outcome {
+                self.forget_uncommitted(&params, &ctx).await;
+            }
+            let _ = self.incoming.discard(&params.input).await;
+            self.drop_scratch(ctx.name()).await;
+        }
+        outcome.map(TaskOutput::from)
+    }
+
+    async fn make(
+        &self,
+        params: &MkrawParams,
+        ctx: &TaskContext,
+    ) -> Result<serde_json::Value, TaskError> {
+        let app = self.app(params).await?;
+        if let Some(build) = app.builds.made_by(ctx.name()) {
+            return Ok(commit::result(build, &app, &[]));
+        }
+        let mut state = match ctx.checkpoint().cloned().map(serde_json::from_value) {
+            Some(Ok(state)) => state,
+            _ => Checkpoint {
+                build_id: app.builds.last_id + 1,
+                created: Utc::now(),
+                image: None,
+                patches: Vec::new(),
+            },
+        };
+        let image = match state.image.clone() {
+            Some(image) => image,
+            None => {
+                let image = self.image(params, &app, &state, ctx).await?;
+                state.image = Some(image.clone());
+                ctx.save(json!(state), IMAGE_SHARE).await?;
+                crash_point("mkraw.image_published");
+                image
+            }
+        };
+        let sources = commit::patch_sources(&app);
+        for (done, from) in sources.iter().enumerate() {
+            if state.patches.iter().any(|p| p.from == from.id) {
+                continue;
+            }
+            let share = (100.0 - IMAGE_SHARE) / sources.len() as f64;
+            let span = (
+                IMAGE_SHARE + share * done as f64,
+                IMAGE_SHARE + share * (done + 1) as f64,
+            );
+            let made = self.patch(params, from, &image, span, ctx).await?;
+            state.patches.push(made);
+            ctx.save(json!(state), span.1).await?;
+            crash_point("mkraw.patch_published");
+        }
+        let made = Made {
+            task: ctx.name().to_string(),
+            build: image,
+            patches: state.patches,
+        };
+        commit::commit(&self.store, params, made, self.settings.grace)
+            .await
+            .map_err(|e| TaskError::internal(format!("cannot record the build: {e}")))
+    }
+
+    async fn app(&self, params: &MkrawParams) -> Result<AppRecord, TaskError> {
+        let key = org_key(&params.org, &params.app);
+        self.store
+            .read(move |tx| tx.open(&APPS)?.get(key.as_str()))
+            .await
+            .map_err(|e| TaskError::internal(e.to_string()))?
+            .ok_or_else(|| {
+                TaskError::internal("the app was deleted before its build was processed")
+            })
+    }
+
+    /// Builds the image from the tar (decompressing it first when compressed) and moves it
+    /// into the depot.
+    async fn image(
+        &self,
+        params: &MkrawParams,
+        app: &AppRecord,
+        state: &Checkpoint,
+        ctx: &TaskContext,
+    ) -> Result<BuildRecord, TaskError> {
+        let input = self.incoming.path(&params.input);
+        if !input.exists() {
+            return Err(TaskError::internal(
+                "the build's tar is gone (the import failed or was processed before); import it again",
+            ));
+        }
+        let scratch = self.scratch_dir(ctx.name(), "image").await?;
+        let plain = scratch.join("build.tar");
+        let (from, to) = (input.clone(), plain.clone());
+        let decompressed = run_engine(ctx, "decompress", (0.0, 5.0), move |progress| {
+            tar::decompress(&from, &to, progress)
+        })
+        .await?
+        .map_err(|e| of_engine(e, &params.build_name))?;
+        let tar = match decompressed {
+            Some(kind) => {
+                ctx.warn(
+                    "compressedTar",
+                    &format!("the build was a {kind}-compressed tar; it was decompressed first"),
+                )
+                .await?;
+                plain
+            }
+            None => input,
+        };
+        let metadata = BuildMetadata {
+            org_name: params.org.clone(),
+            app_name: params.app.clone(),
+            label: app.label.clone(),
+            build_id: u64::from(state.build_id),
+            build_name: params.build_name.clone(),
+            dxf_name: None,
+            created: state.created.to_rfc3339_opts(SecondsFormat::Secs, true),
+        };
+        let out = scratch.join("img");
+        let built_in = out.clone();
+        let report = run_engine(ctx, "image", (5.0, IMAGE_SHARE), move |progress| {
+            image::build_image(&tar, &built_in, &metadata, None, progress)
+        })
+        .await?
+        .map_err(|e| of_engine(e, &params.build_name))?;
+        for warning in &report.warnings {
+            ctx.warn(
+                "entrySkipped",
+                &format!("{}: {}", warning.filename, warning.reason),
+            )
+            .await?;
+        }
+        let dxf_name = report.image.dxf_name.clone();
+        let known = [(DXF_FILE, report.image.dxf_md5.clone())];
+        let files = describe_blocking(out.clone(), &IMAGE_FILES, known).await?;
+        let path = layout::image_dir(&params.org, &params.app, state.build_id, &dxf_name);
+        self.depot
+            .install(&out, &path, &IMAGE_INSTALL)
+            .await
+            .map_err(|e| TaskError::internal(e.to_string()))?;
+        Ok(BuildRecord {
+            id: state.build_id,
+            name: params.build_name.clone(),
+            dxf_name,
+            created: state.created,
+            size_bytes: files.iter().map(|f| f.size).sum(),
+            files,
+            task: ctx.name().to_string(),
+        })
+    }
+
+    /// Makes the patch from a retained build to the new one and moves it into the depot.
+    async fn patch(
+        &self,
+        params: &MkrawParams,
+        from: &BuildRecord,
+        to: &BuildRecord,
+        span: (f64, f64),
+        ctx: &TaskContext,
+    ) -> Result<PatchRecord, TaskError> {
+        let local = |build: &BuildRecord| {
+            self.depot
+                .path_of(&layout::image_dir(
+                    &params.org,
+                    &params.app,
+                    build.id,
+                    &build.dxf_name,
+                ))
+                .map_err(|e| TaskError::internal(e.to_string()))
+        };
+        let (old, new) = (local(from)?, local(to)?);
+        let out = self
+            .scratch_dir(ctx.name(), &format!("patch-{:04}", from.id))
+            .await?;
+        let record = PatchRecord {
+            from: from.id,
+            to: to.id,
+            files: Vec::new(),
+        };
+        let budget = self.settings.patch_budget;
+        let made_in = out.clone();
+        let phase = format!("patch {}", record.key());
+        let (meta, _) = run_engine(ctx, &phase, span, move |progress| {
+            patch::make_patch_with_bulk(&old, &new, &made_in, budget, progress)
+        })
+        .await?
+        .map_err(|e| of_engine(e, &params.build_name))?;
+        let known = [(DATA_FILE, meta.data_md5.clone())];
+        let files = describe_blocking(out.clone(), &PATCH_FILES, known).await?;
+        let path = layout::patch_dir(&params.org, &params.app, to.id, from.id);
+        self.depot
+            .install(&out, &path, &PATCH_INSTALL)
+            .await
+            .map_err(|e| TaskError::internal(e.to_string()))?;
+        Ok(PatchRecord { files, ..record })
+    }
+
+    /// After a failure, removes what the run put into the depot for its build id: nothing
+    /// refers to it, and the next build gets the same id.
+    async fn forget_uncommitted(&self, params: &MkrawParams, ctx: &TaskContext) {
+        let Ok(app) = self.app(params).await else {
+            return;
+        };
+        if app.builds.made_by(ctx.name()).is_some() {
+            return;
+        }
+        let id = app.builds.last_id + 1;
+        for prefix in [
+            layout::build_images(&params.org, &params.app, id),
+            layout::patches_to(&params.org, &params.app, id),
+        ] {
+            use crate::publish::origin::Origin;
+            if let Err(e) = self.depot.remove_prefix(&prefix).await {
+                tracing::error!(error = %e, %prefix, "cannot remove a failed build's files");
+            }
+        }
+    }
+}
+
+/// [`describe`] on the blocking pool.
+async fn describe_blocking<const N: usize>(
+    dir: std::path::PathBuf,
+    names: &'static [&'static str; N],
+    known: [(&'static str, String); 1],
+) -> Result<Vec<crate::store::FileEntry>, TaskError> {
+    tokio::task::spawn_blocking(move || {
+        let known: Vec<(&str, &str)> = known.iter().map(|(n, m)| (*n, m.as_str())).collect();
+        describe(&dir, names, &known)
+    })
+    .await
+    .map_err(|e| TaskError::internal(e.to_string()))?
+    .map_err(|e| TaskError::internal(format!("cannot read the files made: {e}")))
+}

@@ -1,0 +1,45 @@
+//! `upload`: a build's resumable upload. The task waits unclaimed until its URL expires; the
+//! `PUT` that completes the upload ends it and submits the `mkraw` (see `domain::builds`). A
+//! worker claims it only at expiry: then no upload can complete any more, and its partial
+//! file goes.
+
+use super::Builds;
+use super::exceptions::upload_expired;
+use super::incoming::Incoming;
+use crate::jobs::{NewTask, TaskContext, TaskError, TaskOutput};
+use crate::store::{MkrawParams, TaskSpec, UploadParams};
+
+impl Builds {
+    /// Runs an `upload` task: it only ever runs once its URL expired.
+    pub async fn expire_upload(
+        &self,
+        _params: UploadParams,
+        ctx: TaskContext,
+    ) -> Result<TaskOutput, TaskError> {
+        self.incoming
+            .discard(&Incoming::name_of(ctx.name()))
+            .await
+            .map_err(|e| TaskError::internal(format!("cannot remove the partial upload: {e}")))?;
+        Err(TaskError::Expired(upload_expired()))
+    }
+}
+
+/// The `mkraw` that processes a received tar, in the app's pipeline.
+pub fn processing(org: &str, app: &str, build_name: &str, task: &str) -> NewTask {
+    NewTask::new(
+        TaskSpec::Mkraw(MkrawParams {
+            org: org.to_string(),
+            app: app.to_string(),
+            build_name: build_name.to_string(),
+            input: Incoming::name_of(task),
+        }),
+        Some(org.to_string()),
+    )
+    .for_app(app.to_string())
+    .in_pipeline(app_pipeline(org, app))
+}
+
+/// The pipeline that runs one app's build tasks one at a time, in order.
+pub fn app_pipeline(org: &str, app: &str) -> String {
+    format!("app/{}", crate::store::org_key(org, app))
+}

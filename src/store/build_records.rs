@@ -1,0 +1,123 @@
+//! The records of what an app publishes: its retained builds, the patches to its current
+//! build, a staged build waiting for a commit, and the access keys its launchers use.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One published file of an image or a patch, as the app's `files` lists it (seed 002).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    pub size: u64,
+    pub md5: String,
+}
+
+/// A processed build the app retains.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildRecord {
+    /// 1, 2, 3 … per app, never reused.
+    pub id: u32,
+    pub name: String,
+    pub dxf_name: String,
+    pub created: DateTime<Utc>,
+    /// Bytes of the image's files.
+    pub size_bytes: u64,
+    /// The image's files in the seed's order.
+    pub files: Vec<FileEntry>,
+    /// The `mkraw` task that made it: a resumed run finds its build already committed.
+    pub task: String,
+}
+
+/// The patch from a retained build to the build it was made for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PatchRecord {
+    pub from: u32,
+    pub to: u32,
+    /// The patch's files in the seed's order.
+    pub files: Vec<FileEntry>,
+}
+
+impl PatchRecord {
+    /// The key of `files.patches`: `"FFFF-TTTT"`.
+    pub fn key(&self) -> String {
+        format!("{:04}-{:04}", self.from, self.to)
+    }
+}
+
+/// A processed build of an app with `autoCommit: false`, waiting for a commit, with the
+/// patches to it from the builds retained when it was made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StagedBuild {
+    pub build: BuildRecord,
+    pub patches: Vec<PatchRecord>,
+}
+
+/// What the builds of an app are: kept in the app record, which is small (at most 100 builds
+/// of 4 files and 99 patches of 6).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppBuilds {
+    /// Retained builds, oldest first.
+    pub retained: Vec<BuildRecord>,
+    /// The current build's id (`iCurBuild`); 0 before the first.
+    pub current: u32,
+    /// Patches from retained builds to the current one.
+    pub patches: Vec<PatchRecord>,
+    /// The highest build id ever assigned: the next build gets one more.
+    pub last_id: u32,
+    pub staged: Option<StagedBuild>,
+}
+
+impl AppBuilds {
+    /// The current build, if any.
+    pub fn current(&self) -> Option<&BuildRecord> {
+        self.retained.iter().find(|b| b.id == self.current)
+    }
+
+    /// The oldest retained builds beyond the newest `keep`, never `protect` (the current
+    /// one): what retention drops.
+    pub fn beyond(&self, keep: usize, protect: u32) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.retained.iter().map(|b| b.id).collect();
+        ids.sort_unstable();
+        let excess = ids.len().saturating_sub(keep);
+        ids.into_iter()
+            .filter(|id| *id != protect)
+            .take(excess)
+            .collect()
+    }
+
+    /// Forgets the given builds and every patch from them.
+    pub fn drop_builds(&mut self, ids: &[u32]) {
+        self.retained.retain(|b| !ids.contains(&b.id));
+        self.patches.retain(|p| !ids.contains(&p.from));
+        if let Some(staged) = &mut self.staged {
+            staged.patches.retain(|p| !ids.contains(&p.from));
+        }
+    }
+
+    /// The build a `mkraw` task committed, when it did.
+    pub fn made_by(&self, task: &str) -> Option<&BuildRecord> {
+        self.retained
+            .iter()
+            .chain(self.staged.as_ref().map(|s| &s.build))
+            .find(|b| b.task == task)
+    }
+}
+
+/// A launcher access key of one app; only a hash of its secret is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessKeyRecord {
+    /// Unique in the instance; the key's first part.
+    pub id: String,
+    pub org: String,
+    pub app: String,
+    pub label: String,
+    /// SHA-256 (hex) of the secret part.
+    pub secret_hash: String,
+    pub created: DateTime<Utc>,
+    pub expires: Option<DateTime<Utc>>,
+}
