@@ -2,7 +2,8 @@
 //!
 //! Layers, in one direction: `http` → `domain` → `pipeline` (what tasks do) → `store` /
 //! `publish` / `jobs` (the runner); `notify` delivers the event outbox; `engine` is pure
-//! processing; `server` wires them together; `cli` is the command line.
+//! processing; `server` wires them together; `cli` is the command line; `push` is the
+//! publisher's client of the upload API.
 // Denied, not forbidden: the one exception is the call into MD5's AVX-512 lanes after the
 // CPU was checked to have them (engine::md5pair).
 #![deny(unsafe_code)]
@@ -20,6 +21,7 @@ pub mod jobs;
 pub mod notify;
 pub mod pipeline;
 pub mod publish;
+pub mod push;
 pub mod server;
 pub mod store;
 pub mod workers;

@@ -163,6 +163,16 @@ fn paths_names_filters_and_fields_follow_the_contract() {
 }
 
 /// One request to `route` with `query`, filled path parameters and the credentials it needs.
+/// A route's path with every parameter filled in, and the query.
+fn concrete(route: &rockit_edge::http::Route, query: &str) -> String {
+    let mut path = String::new();
+    for part in route.path.split('/').skip(1) {
+        path.push('/');
+        path.push_str(if part.starts_with('{') { "x" } else { part });
+    }
+    format!("{path}?{query}")
+}
+
 fn call_route(
     server: &Server,
     org_admin: &Be,
@@ -170,12 +180,7 @@ fn call_route(
     query: &str,
 ) -> (u16, Value) {
     use rockit_edge::domain::permissions::Need;
-    let mut path = String::new();
-    for part in route.path.split('/').skip(1) {
-        path.push('/');
-        path.push_str(if part.starts_with('{') { "x" } else { part });
-    }
-    let path = format!("{path}?{query}");
+    let path = concrete(route, query);
     let method = Method::from_bytes(route.method.as_bytes()).expect("method");
     match route.need {
         Need::Admin => server.admin(method, &path, None),
@@ -192,6 +197,16 @@ fn the_route_table_declares_every_query_parameter_and_refuses_the_rest() {
     let mut lists = 0;
     for route in ROUTES {
         let what = format!("{} {}", route.method, route.path);
+        if route.method == "HEAD" {
+            // A HEAD answer has no body to name the parameter in: its status says it.
+            let response = server
+                .client
+                .head(server.url(&concrete(route, "colour=red")))
+                .send()
+                .expect("head");
+            assert_eq!(response.status().as_u16(), 400, "{what}");
+            continue;
+        }
         let (status, body) = call_route(&server, &admin, route, "colour=red");
         assert_error(status, &body, 400, "invalid-param");
         let message = body["message"].as_str().unwrap_or("");

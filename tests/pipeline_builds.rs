@@ -3,207 +3,15 @@
 //! them from the depot with the signed URLs of `/client/v1/auth`.
 
 mod common;
+mod common_builds;
 mod common_engine;
 
-use std::path::{Path, PathBuf};
-
-use base64::Engine;
 use common::files::FileServer;
-use common::{Be, Server, create_org, login, wait_for};
-use common_engine::{assert_same_tree, cli_ok, noise, tar_of, write};
-use md5::{Digest, Md5};
+use common::{Be, Server, wait_for};
+use common_builds::*;
+use common_engine::{assert_same_tree, cli_ok};
 use reqwest::Method;
-use serde_json::{Value, json};
-
-const ORG: &str = "studio";
-const APP: &str = "Racer";
-
-/// Settings every test here runs the server with: loopback build URLs, a short grace period.
-const ENV: [(&str, &str); 3] = [
-    ("ROCKIT_EDGE__BUILDS__ALLOW_PRIVATE_URLS", "true"),
-    ("ROCKIT_EDGE__BUILDS__GRACE_SECS", "2"),
-    ("ROCKIT_EDGE__BUILDS__PATCH_BUDGET_MB", "256"),
-];
-
-/// A machine user of a fresh org with every permission; its API key.
-fn publisher(server: &Server) -> String {
-    create_org(server, ORG, "orgadmin-pass-1");
-    let tokens = login(server, ORG, "admin", "orgadmin-pass-1");
-    let admin = Be::bearer(server, tokens["accessToken"].as_str().expect("token"));
-    let (status, body) = admin.call(
-        Method::POST,
-        "/be/v1/users",
-        Some(json!({"username": "ci", "label": "CI", "roles": ["Administrators"]})),
-    );
-    assert_eq!(status, 200, "{body}");
-    body["apiKey"].as_str().expect("api key").to_string()
-}
-
-/// Four versions of a game: shared assets, edited code, a moved directory, added and removed
-/// files; each as a tar in `dir`.
-fn game_versions(dir: &Path) -> Vec<PathBuf> {
-    let mut tars = Vec::new();
-    for version in 1..=4u64 {
-        let tree = dir.join(format!("v{version}"));
-        write(&tree.join("assets/level1.pak"), &noise(3 << 20, 1));
-        write(
-            &tree.join("assets/level2.pak"),
-            &noise(1 << 20, 2 + version / 3),
-        );
-        let mut code = noise(600 << 10, 10);
-        code[1000..1000 + 64].copy_from_slice(&noise(64, 100 + version));
-        write(&tree.join("bin/game"), &code);
-        let music = if version >= 3 { "media/music" } else { "music" };
-        write(&tree.join(music).join("theme.ogg"), &noise(700 << 10, 30));
-        write(
-            &tree.join(format!("notes-{version}.txt")),
-            format!("release {version}\n").as_bytes(),
-        );
-        std::fs::create_dir_all(tree.join("empty")).expect("mkdir");
-        let tar = dir.join(format!("v{version}.tar"));
-        tar_of(&tree, &tar, "--format=pax");
-        tars.push(tar);
-    }
-    tars
-}
-
-/// Starts an import; the answer.
-fn import(be: &Be, body: Value) -> Value {
-    let (status, answer) = be.call(Method::POST, "/be/v1/builds", Some(body));
-    assert_eq!(status, 200, "{answer}");
-    answer
-}
-
-/// Waits for the import started by `task` (a `dltar` or `upload`) to end with its `mkraw`;
-/// the last task of its group.
-fn wait_import(be: &Be, task: &str) -> Value {
-    let group = task.to_string();
-    let mut last = Value::Null;
-    wait_for("the import to end", 180, || {
-        let (status, body) = be.call(
-            Method::GET,
-            &format!("/be/v1/tasks?group={group}&limit=10"),
-            None,
-        );
-        assert_eq!(status, 200, "{body}");
-        let tasks = body["tasks"].as_array().cloned().unwrap_or_default();
-        let ended =
-            |t: &Value| ["done", "failed", "expired"].contains(&t["status"].as_str().unwrap_or(""));
-        let failed = tasks.iter().find(|t| ended(t) && t["status"] != "done");
-        let mkraw = tasks.iter().find(|t| t["type"] == "mkraw" && ended(t));
-        last = failed.or(mkraw).cloned().unwrap_or(Value::Null);
-        !last.is_null()
-    });
-    last
-}
-
-/// Uploads a tar through an upload URL: the first `cut` bytes, a status query, then the rest.
-fn upload_in_two(server: &Server, url: &str, tar: &Path, cut: usize) -> Value {
-    let bytes = std::fs::read(tar).expect("read tar");
-    let total = bytes.len();
-    let first = server
-        .client
-        .put(url)
-        .header("content-range", format!("bytes 0-{}/{total}", cut - 1))
-        .body(bytes[..cut].to_vec())
-        .send()
-        .expect("first piece");
-    assert_eq!(first.status().as_u16(), 308);
-    assert_eq!(
-        first.headers()["range"].to_str().expect("range"),
-        format!("bytes=0-{}", cut - 1)
-    );
-    let query = server
-        .client
-        .put(url)
-        .header("content-range", format!("bytes */{total}"))
-        .send()
-        .expect("status query");
-    assert_eq!(query.status().as_u16(), 308);
-    let gap = server
-        .client
-        .put(url)
-        .header(
-            "content-range",
-            format!("bytes {}-{}/{total}", cut + 1, total - 1),
-        )
-        .body(bytes[cut + 1..].to_vec())
-        .send()
-        .expect("gap");
-    let (status, body) = common::json_response(gap);
-    common::assert_error(status, &body, 416, "range-not-satisfiable");
-    let rest = server
-        .client
-        .put(url)
-        .header(
-            "content-range",
-            format!("bytes {cut}-{}/{total}", total - 1),
-        )
-        .body(bytes[cut..].to_vec())
-        .send()
-        .expect("rest");
-    let (status, body) = common::json_response(rest);
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-fn app_details(be: &Be) -> Value {
-    let (status, body) = be.call(Method::GET, &format!("/be/v1/apps/{APP}"), None);
-    assert_eq!(status, 200, "{body}");
-    body["app"].clone()
-}
-
-fn patch_keys(app: &Value) -> Vec<String> {
-    app["files"]["patches"]
-        .as_object()
-        .expect("patches")
-        .keys()
-        .cloned()
-        .collect()
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    hex::encode(Md5::digest(bytes))
-}
-
-/// The depot's signing token, as the server derives it from its secret.
-fn depot_token(server: &Server) -> String {
-    let text = std::fs::read_to_string(server.data_dir().join("secrets/depot.secret"))
-        .expect("depot secret");
-    let secret = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .expect("base64");
-    hex::encode(secret)
-}
-
-/// A depot URL signed with the server's secret until `expires`.
-fn signed(server: &Server, key: &str, expires: i64) -> String {
-    let path = format!("/depot/{key}");
-    let query = rockit_edge::publish::signing::gcore_query(&path, expires, &depot_token(server));
-    server.url(&format!("{path}?{query}"))
-}
-
-fn fetch(server: &Server, url: &str) -> Vec<u8> {
-    let response = server.client.get(url).send().expect("depot get");
-    assert_eq!(response.status().as_u16(), 200, "{url}");
-    response.bytes().expect("body").to_vec()
-}
-
-/// Fetches every file of a `files` list from its URLs into `dir`, checking size and md5.
-fn fetch_all(server: &Server, files: &Value, urls: &Value, dir: &Path) {
-    std::fs::create_dir_all(dir).expect("mkdir");
-    for file in files.as_array().expect("files") {
-        let name = file["name"].as_str().expect("name");
-        let bytes = fetch(server, urls[name].as_str().expect("url"));
-        assert_eq!(
-            bytes.len() as u64,
-            file["size"].as_u64().expect("size"),
-            "{name}"
-        );
-        assert_eq!(md5_hex(&bytes), file["md5"], "{name}");
-        std::fs::write(dir.join(name), bytes).expect("write");
-    }
-}
+use serde_json::json;
 
 #[test]
 fn builds_enter_by_url_and_upload_rotate_and_reach_launchers_from_the_depot() {
@@ -253,24 +61,63 @@ fn builds_enter_by_url_and_upload_rotate_and_reach_launchers_from_the_depot() {
     let (status, body) = common::json_response(again);
     common::assert_error(status, &body, 409, "item-protected");
 
-    // Build 3 by URL with a plain one-shot upload's twin: a download that breaks off at 40 %.
-    files
-        .cut_after
-        .store(size as u64 * 2 / 5, std::sync::atomic::Ordering::SeqCst);
-    let started = import(
-        &be,
-        json!({"appName": APP, "buildName": "1.2", "url": files.url("v3.tar")}),
-    );
-    let done = wait_import(&be, started["taskName"].as_str().expect("task"));
-    assert_eq!(done["status"], "done", "{done}");
+    // Build 3 through `rockit-edge push` of the directory: it dies at 40 %, and run again it
+    // continues where the server's copy ends.
+    let push = |crash: bool| {
+        let mut command = std::process::Command::new(common::binary());
+        command
+            .args([
+                "push",
+                "--server",
+                &server.url(""),
+                "--org",
+                ORG,
+                "--app",
+                APP,
+            ])
+            .args(["--name", "1.2", "--ca-cert"])
+            .arg(server.data_dir().join("tls/ca.pem"))
+            .arg(work.path().join("v3"))
+            .env("ROCKIT_EDGE_API_KEY", &key)
+            .env("XDG_CACHE_HOME", work.path().join("cache"));
+        if crash {
+            command.env("ROCKIT_EDGE_CRASH_AT", "push.partway");
+        }
+        command.output().expect("run push")
+    };
+    let crashed = push(true);
+    assert!(!crashed.status.success(), "the first push dies at 40 %");
+    let resumed = push(false);
+    let said = String::from_utf8_lossy(&resumed.stderr).to_string();
+    assert!(resumed.status.success(), "{said}");
+    let numbers: Vec<u64> = said
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [sent, total, resumed_at, ..] = numbers[..] else {
+        panic!("push did not say what it sent: {said}")
+    };
     assert!(
-        files
-            .ranges
-            .lock()
-            .expect("lock")
-            .iter()
-            .any(|r| r.starts_with("bytes=")),
-        "the download continued with a Range request"
+        resumed_at * 5 >= total * 2,
+        "resumed at {resumed_at} of {total}: {said}"
+    );
+    assert_eq!(sent + resumed_at, total, "{said}");
+    let mkraw = said
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("task name")
+        .to_string();
+    let done = wait_task(&be, &mkraw);
+    assert_eq!(done["status"], "done", "{done}");
+    let local = work.path().join("local-v3");
+    cli_ok(&[&"image", &"build", &tars[2], &local, &"--build-id", &"3"]);
+    let local_meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(local.join("img.json")).expect("img.json"))
+            .expect("json");
+    assert_eq!(
+        done["result"]["dxfName"], local_meta["dxfName"],
+        "the resumed push made the image an uninterrupted import makes"
     );
 
     let app = app_details(&be);
@@ -314,13 +161,18 @@ fn builds_enter_by_url_and_upload_rotate_and_reach_launchers_from_the_depot() {
         assert!(!app[key].is_null(), "{key} in {app}");
     }
 
-    // Build 4 by URL, gzip-compressed: build 1 rotates out.
+    // Build 4 by URL, gzip-compressed, the download breaking off at 40 %: build 1 rotates
+    // out.
     let gz = work.path().join("v4.tar.gz");
     common_engine::sh(&format!(
         "gzip -c '{}' > '{}'",
         tars[3].display(),
         gz.display()
     ));
+    let gz_size = std::fs::metadata(&gz).expect("meta").len();
+    files
+        .cut_after
+        .store(gz_size * 2 / 5, std::sync::atomic::Ordering::SeqCst);
     let started = import(
         &be,
         json!({"appName": APP, "buildName": "1.3", "url": files.url("v4.tar.gz")}),
@@ -328,6 +180,15 @@ fn builds_enter_by_url_and_upload_rotate_and_reach_launchers_from_the_depot() {
     let done = wait_import(&be, started["taskName"].as_str().expect("task"));
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["warnings"][0]["code"], "compressedTar", "{done}");
+    assert!(
+        files
+            .ranges
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|r| r.starts_with("bytes=")),
+        "the download continued with a Range request"
+    );
     let app = app_details(&be);
     assert_eq!(app["iCurBuild"], 4);
     let ids: Vec<u64> = app["builds"]

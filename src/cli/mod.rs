@@ -5,6 +5,7 @@ pub mod image;
 mod instance;
 pub mod patch;
 mod progress;
+mod push;
 mod workers;
 
 use std::path::PathBuf;
@@ -65,6 +66,8 @@ pub enum Command {
     /// Make and apply patches between images.
     #[command(subcommand)]
     Patch(patch::PatchCommand),
+    /// Upload a build (a tar or a directory) to an app of an appliance; run again to resume.
+    Push(push::PushArgs),
 }
 
 /// Commands about the appliance instance; they read the layered configuration.
@@ -135,7 +138,10 @@ pub fn main() -> ExitCode {
     let outer_given = cli.instance.data_dir.is_some() || cli.instance.config.is_some();
     match cli.command {
         Some(
-            Command::Image(_) | Command::Patch(_) | Command::Instance(InstanceCommand::Version),
+            Command::Image(_)
+            | Command::Patch(_)
+            | Command::Push(_)
+            | Command::Instance(InstanceCommand::Version),
         ) if outer_given => {
             eprintln!(
                 "rockit-edge: --data-dir and --config apply to serve, admin-token, healthcheck, workers and config only"
@@ -144,6 +150,7 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Image(command)) => image::run(command),
         Some(Command::Patch(command)) => patch::run(command),
+        Some(Command::Push(args)) => push::run(args),
         Some(Command::Instance(command)) => run_instance(&cli.instance, command),
         None => run_instance(&cli.instance, InstanceCommand::Serve(ServeArgs::default())),
     }

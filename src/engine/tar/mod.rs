@@ -8,6 +8,7 @@
 mod compressed;
 mod detect;
 mod header;
+mod pack;
 mod path;
 mod pax;
 mod sparse;
@@ -16,6 +17,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 
 pub use compressed::decompress;
 pub use detect::detect;
+pub use pack::{TarPlan, TarStream};
 pub use path::{ancestors, normalize};
 pub use sparse::Segment;
 

@@ -1,0 +1,162 @@
+//! `rockit-edge push`: uploads a build (a tar, or a directory packed on the fly) to an app,
+//! resuming an interrupted upload when run again; `--wait` follows its processing.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::push::{self, Meter, PushError, PushOptions};
+
+/// Arguments of `push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The appliance, e.g. https://edge.example.com:8443.
+    #[arg(long)]
+    server: String,
+    /// The org the app belongs to.
+    #[arg(long)]
+    org: String,
+    /// The app that gets the build.
+    #[arg(long)]
+    app: String,
+    /// The build's name [default: the appliance's, from the time].
+    #[arg(long)]
+    name: Option<String>,
+    /// A machine user's API key (rke_...).
+    #[arg(long, env = "ROCKIT_EDGE_API_KEY", hide_env_values = true)]
+    api_key: String,
+    /// Trust this CA certificate (PEM), e.g. the appliance's data/tls/ca.pem.
+    #[arg(long, conflicts_with = "insecure")]
+    ca_cert: Option<PathBuf>,
+    /// Trust any certificate (tests, a first look at a fresh appliance).
+    #[arg(long)]
+    insecure: bool,
+    /// Follow the build's processing to its end; exit 1 when it fails.
+    #[arg(long)]
+    wait: bool,
+    /// The build: a tar (plain, gzip or zstd) or a directory.
+    path: PathBuf,
+}
+
+/// Runs `push`.
+pub fn run(args: PushArgs) -> ExitCode {
+    let options = PushOptions {
+        server: args.server,
+        org: args.org,
+        app: args.app,
+        name: args.name,
+        api_key: args.api_key,
+        ca_cert: args.ca_cert,
+        insecure: args.insecure,
+        path: args.path,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("rockit-edge: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let meter = Arc::new(Meter::default());
+        let display = tokio::spawn(show_progress(Arc::clone(&meter)));
+        let pushed = push::push(&options, meter).await;
+        display.abort();
+        let pushed = pushed?;
+        eprintln!(
+            "{}uploaded {} of {} bytes{}; processing task {}",
+            if std::io::stderr().is_terminal() {
+                "\n"
+            } else {
+                ""
+            },
+            pushed.sent,
+            pushed.total,
+            if pushed.resumed_at > 0 {
+                format!(" (resumed at byte {})", pushed.resumed_at)
+            } else {
+                String::new()
+            },
+            pushed.task_name
+        );
+        if args.wait {
+            let mut last = String::new();
+            let task = push::wait(&options, &pushed.task_name, |task| {
+                let phase = task["phase"]
+                    .as_str()
+                    .unwrap_or(task["status"].as_str().unwrap_or(""));
+                let line = format!("{phase} {:.0}%", task["progress"].as_f64().unwrap_or(0.0));
+                if line != last {
+                    eprintln!("{line}");
+                    last = line;
+                }
+            })
+            .await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&task["result"]).unwrap_or_default()
+            );
+        }
+        Ok::<_, PushError>(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(PushError::Input(message)) => {
+            eprintln!("rockit-edge: {message}");
+            ExitCode::from(2)
+        }
+        Err(PushError::Processing(exception)) => {
+            eprintln!("rockit-edge: the build failed: {exception}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("rockit-edge: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Shows bytes, rate and ETA: a redrawn line on a terminal, a plain line every 10 s otherwise.
+async fn show_progress(meter: Arc<Meter>) {
+    let terminal = std::io::stderr().is_terminal();
+    let every = if terminal {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(10)
+    };
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(every).await;
+        let (sent, total) = (
+            meter.sent.load(Ordering::Relaxed),
+            meter.total.load(Ordering::Relaxed),
+        );
+        let seconds = started.elapsed().as_secs_f64().max(0.001);
+        let rate = sent as f64 / seconds;
+        let eta = if rate > 0.0 {
+            format!("{:.0} s", total.saturating_sub(sent) as f64 / rate)
+        } else {
+            "?".into()
+        };
+        let line = format!(
+            "{} / {} MiB  {:.1} MiB/s  ETA {eta}",
+            sent >> 20,
+            total >> 20,
+            rate / f64::from(1 << 20)
+        );
+        if terminal {
+            eprint!("\r{line}    ");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}
