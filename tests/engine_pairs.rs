@@ -8,44 +8,11 @@
 
 mod common_engine;
 
-use std::env;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use common_engine::*;
-
-const DATA_VAR: &str = "ROCKIT_BENCH_DATA";
-
-/// A line on stderr that the test harness does not capture, so it shows even when the test passes.
-fn note(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-/// True when running in CI (`CI` set to anything but empty, `0` or `false`).
-fn in_ci() -> bool {
-    env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
-}
-
-/// The pair data directory, or `None` (after a skip note) outside CI when it is not set.
-fn bench_data() -> Option<PathBuf> {
-    match env::var_os(DATA_VAR).filter(|v| !v.is_empty()) {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None if in_ci() => panic!(
-            "{DATA_VAR} is not set under CI: run scripts/test.sh, which fetches the build pairs \
-             (scripts/bench/fetch-pairs.sh) and sets it"
-        ),
-        None => {
-            note(&format!(
-                "SKIPPED engine_pairs: {DATA_VAR} is not set, no real build pair was checked \
-                 (scripts/test.sh fetches them; or run scripts/bench/fetch-pairs.sh DIR and \
-                 set {DATA_VAR}=DIR)"
-            ));
-            None
-        }
-    }
-}
 
 /// Subdirectories of `data` holding both `old.tar` and `new.tar`, sorted by name.
 fn pair_dirs(data: &Path) -> Vec<PathBuf> {

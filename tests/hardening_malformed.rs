@@ -110,7 +110,12 @@ fn every_route_answers_malformed_input_with_a_4xx() {
             for bad in BAD_PARAMS {
                 let filled = format!("{}{bad}{}", &path[..start], &path[end + 1..]);
                 let (status, text) = send(&server, auth, method, &filled, None);
-                check(&format!("{method} {filled}"), status, &text);
+                if method == "HEAD" {
+                    // No body to check: the status says it.
+                    assert!((400..500).contains(&status), "HEAD {filled}: {status}");
+                } else {
+                    check(&format!("{method} {filled}"), status, &text);
+                }
                 checked += 1;
             }
         }

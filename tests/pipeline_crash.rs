@@ -141,10 +141,13 @@ fn kill_9_during_mkraw_of_a_large_build_completes_it_once() {
     let be = Be::bearer(&server, &key);
     create_app(&be);
     let (group, mkraw) = upload(&server, &be, &work.path().join("big.tar"));
+    let mut phase = String::new();
     wait_for("mkraw to be well under way", 300, || {
         let (_, body) = be.call(Method::GET, &format!("/be/v1/tasks/{mkraw}"), None);
+        phase = body["task"]["phase"].as_str().unwrap_or("").to_string();
         body["task"]["progress"].as_f64().unwrap_or(0.0) >= 15.0
     });
+    assert_eq!(phase, "image", "the task says what it is doing");
     server.kill9();
     server.launch();
     let be = Be::bearer(&server, &key);

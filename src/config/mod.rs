@@ -182,23 +182,6 @@ impl Config {
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
 
-    /// How the build pipeline works.
-    pub fn build_settings(&self) -> crate::pipeline::builds::BuildSettings {
-        let builds = &self.builds;
-        crate::pipeline::builds::BuildSettings {
-            max_size: builds.max_size_mb.saturating_mul(1 << 20),
-            grace: std::time::Duration::from_secs(builds.grace_secs),
-            patch_budget: builds.patch_budget_mb.saturating_mul(1 << 20),
-            connect_timeout: std::time::Duration::from_secs(
-                builds.download_connect_timeout_secs.max(1),
-            ),
-            read_timeout: std::time::Duration::from_secs(builds.download_read_timeout_secs.max(1)),
-            url_policy: crate::publish::guard::AddressPolicy {
-                allow_private: builds.allow_private_urls,
-            },
-        }
-    }
-
     /// Light tasks that may run at once.
     pub fn job_workers(&self) -> usize {
         resolve_count(self.jobs.workers)

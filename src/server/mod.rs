@@ -39,9 +39,10 @@ use crate::domain::users::UserService;
 use crate::http::AppState;
 use crate::jobs::{Jobs, Pool, RunnerConfig};
 use crate::notify::{self, DeliveryConfig};
-use crate::pipeline::builds::Incoming;
+use crate::pipeline::builds::{BuildSettings, Incoming};
 use crate::pipeline::{Builds, Cleanup, Pipeline};
 use crate::publish::depot::Depot;
+use crate::publish::guard::AddressPolicy;
 use crate::store::{Store, TaskSpec};
 use crate::workers::{Worker, Workers};
 use runtime::RuntimeInfo;
@@ -83,7 +84,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             depot.clone(),
             incoming.clone(),
             data_dir.work(),
-            config.build_settings(),
+            build_settings(&config),
         ),
     };
     let pool = |workers| Pool {
@@ -191,7 +192,7 @@ fn app_state(
     workers: &Workers,
 ) -> anyhow::Result<AppState> {
     let auth = &config.auth;
-    let builds = config.build_settings();
+    let builds = build_settings(config);
     let issuer = TokenIssuer::new(
         secrets.token.clone(),
         Lifetimes {
@@ -259,6 +260,21 @@ fn app_state(
         workers: workers.clone(),
         trusted_proxies,
     })
+}
+
+/// How the build pipeline works, from the `[builds]` section.
+fn build_settings(config: &Config) -> BuildSettings {
+    let builds = &config.builds;
+    BuildSettings {
+        max_size: builds.max_size_mb.saturating_mul(1 << 20),
+        grace: Duration::from_secs(builds.grace_secs),
+        patch_budget: builds.patch_budget_mb.saturating_mul(1 << 20),
+        connect_timeout: Duration::from_secs(builds.download_connect_timeout_secs.max(1)),
+        read_timeout: Duration::from_secs(builds.download_read_timeout_secs.max(1)),
+        url_policy: AddressPolicy {
+            allow_private: builds.allow_private_urls,
+        },
+    }
 }
 
 /// Removes received tars no unfinished task will read (their task ended while the appliance

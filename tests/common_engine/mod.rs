@@ -256,3 +256,36 @@ impl rockit_edge::engine::progress::Progress for StopAt {
         self.asked.get() >= self.stop_at
     }
 }
+
+/// The variable naming the directory of the real build pairs.
+pub const DATA_VAR: &str = "ROCKIT_BENCH_DATA";
+
+/// A line on stderr that the test harness does not capture, so it shows even when the test passes.
+pub fn note(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// True when running in CI (`CI` set to anything but empty, `0` or `false`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// The pair data directory, or `None` (after a skip note) outside CI when it is not set.
+pub fn bench_data() -> Option<PathBuf> {
+    match std::env::var_os(DATA_VAR).filter(|v| !v.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None if in_ci() => panic!(
+            "{DATA_VAR} is not set under CI: run scripts/test.sh, which fetches the build pairs \
+             (scripts/bench/fetch-pairs.sh) and sets it"
+        ),
+        None => {
+            note(&format!(
+                "SKIPPED: {DATA_VAR} is not set, no real build pair was checked \
+                 (scripts/test.sh fetches them; or run scripts/bench/fetch-pairs.sh DIR and \
+                 set {DATA_VAR}=DIR)"
+            ));
+            None
+        }
+    }
+}

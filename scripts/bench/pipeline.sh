@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The build pipeline against its baselines (docs/PERFORMANCE.md, "Build pipeline"). Prints
+# markdown tables; progress goes to stderr.
+#   1. A release server on loopback (HTTPS) gets an org, an app and a machine user.
+#   2. `rockit-edge push` sends a synthetic build of GIB GiB (default 2) as the app's first
+#      build; timed to the end of the upload and to the build being current, the server's
+#      peak RSS sampled during the upload and during processing. `curl -T` then uploads the
+#      same tar to the same server (a second import), and `rockit-edge image build` builds
+#      the same tar on its own: the baselines.
+#   3. The depot serves the first build's img.dxf; Debian's nginx serves the same file from
+#      the same directory over HTTP and HTTPS (same certificate): a full GET with curl, and
+#      wrk with CONNS (default 64) connections asking 1 MiB ranges for SECS seconds (default 10).
+# Usage: scripts/bench/pipeline.sh [GIB]   (environment: CONNS, SECS, BENCH_DIR for the tar)
+# Installs nginx, wrk and curl (apt-get, as root) when missing; builds the release binary.
+set -euo pipefail
+# shellcheck source=scripts/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+gib=${1:-2}
+conns=${CONNS:-64}
+wrk_secs=${SECS:-10}
+need_tools nginx=nginx wrk=wrk curl=curl
+
+cd "$repo_root"
+echo "building the release binary" >&2
+cargo build --release --quiet --bin rockit-edge
+bin=$(target_dir)/release/rockit-edge
+
+cache=${BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rockit-edge/bench-data}
+tar=$cache/synthetic-$gib.tar
+synthetic_tar "$tar" "$gib"
+size=$(stat -c %s "$tar")
+
+work=$(mktemp -d)
+data=$work/data
+server_pid= nginx_pid= sampler_pid=
+cleanup() {
+  for pid in "$server_pid" "$nginx_pid" "$sampler_pid"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+base=https://127.0.0.1:$port
+ca=$data/tls/ca.pem
+
+ROCKIT_EDGE__LOG__LEVEL=warn "$bin" serve --data-dir "$data" \
+  --https-listen "127.0.0.1:$port" --http-listen off 2>>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 200); do
+  [ -f "$data/run/server.json" ] && break
+  sleep 0.1
+done
+[ -f "$data/run/server.json" ] || { cat "$work/server.log" >&2; exit 1; }
+
+json() { python3 -c 'import json, sys; v = json.load(sys.stdin)
+for k in sys.argv[1:]: v = v[int(k)] if isinstance(v, list) else v[k]
+print(v)' "$@"; }
+admin_token=$("$bin" admin-token --data-dir "$data" --username bench)
+curl -sf --cacert "$ca" -X POST "$base/adm/v1/orgs" -H "x-rockit-admin-token: $admin_token" \
+  -d '{"name":"bench","password":"Passw0rd-bench"}' >/dev/null
+token=$(curl -sf --cacert "$ca" -X POST "$base/be/v1/login" \
+  -d '{"username":"admin","password":"Passw0rd-bench","orgName":"bench"}' | json accessToken)
+auth="authorization: Bearer $token"
+key=$(curl -sf --cacert "$ca" -X POST "$base/be/v1/users" -H "$auth" \
+  -d '{"username":"ci","label":"CI","roles":["Administrators"]}' | json apiKey)
+curl -sf --cacert "$ca" -X POST "$base/be/v1/apps" -H "$auth" \
+  -d '{"name":"game","label":"Game"}' >/dev/null
+
+# Peak RSS of the server while a phase runs: a sampler writes the running maximum (KiB).
+sample_rss() { # sample_rss FILE: samples VmRSS every 50 ms into FILE until killed
+  local peak=0 now
+  while :; do
+    now=$(awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status" 2>/dev/null || echo 0)
+    [ "$now" -gt "$peak" ] && peak=$now && echo "$peak" > "$1"
+    sleep 0.05
+  done
+}
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+echo "pushing the $gib GiB build" >&2
+sample_rss "$work/rss-upload" & sampler_pid=$!
+t0=$(now)
+ROCKIT_EDGE_API_KEY=$key "$bin" push --server "$base" --org bench --app game --name first \
+  --ca-cert "$ca" "$tar" 2>"$work/push.log"
+t_uploaded=$(now)
+kill "$sampler_pid"; sampler_pid=
+sample_rss "$work/rss-process" & sampler_pid=$!
+while [ "$(curl -sf --cacert "$ca" "$base/be/v1/apps/game" -H "$auth" | json app iCurBuild)" != 1 ]; do
+  sleep 0.2
+done
+t_current=$(now)
+kill "$sampler_pid"; sampler_pid=
+push_secs=$(elapsed "$t0" "$t_uploaded")
+current_secs=$(elapsed "$t0" "$t_current")
+
+echo "uploading the same tar with curl -T" >&2
+url=$(curl -sf --cacert "$ca" -X POST "$base/be/v1/builds" -H "$auth" \
+  -d '{"appName":"game","buildName":"curl"}' | json uploadUrl)
+t0=$(now)
+curl -sf --cacert "$ca" -T "$tar" "$url" >/dev/null
+curl_secs=$(elapsed "$t0" "$(now)")
+# Let the second build's processing end before the depot is read.
+while curl -sf --cacert "$ca" "$base/be/v1/apps/game" -H "$auth" | json app processing | grep -q True; do
+  sleep 0.5
+done
+
+echo "building the image of the same tar on its own" >&2
+measure "$work/image" "$bin" image build "$tar" "$work/img" --build-id 1
+image_secs=$secs
+
+echo
+echo "| build of $(mb "$size") MB | seconds | MB/s | baseline | ratio |"
+echo "|---|---|---|---|---|"
+echo "| upload: push vs curl -T | $push_secs | $(per_sec "$size" "$push_secs") | $curl_secs s ($(per_sec "$size" "$curl_secs") MB/s) | $(ratio "$curl_secs" "$push_secs") |"
+baseline=$(awk -v a="$push_secs" -v b="$image_secs" 'BEGIN { printf "%.2f", a + b }')
+echo "| push start to build current vs upload + image build | $current_secs | | $baseline s ($push_secs + $image_secs) | $(ratio "$current_secs" "$baseline") |"
+echo
+echo "Server peak RSS: $(( $(cat "$work/rss-upload") / 1024 )) MiB during the upload, $(( $(cat "$work/rss-process") / 1024 )) MiB during processing (patch budget 1024 MiB)."
+
+# The depot against nginx over the same file.
+access=$(curl -sf --cacert "$ca" -X POST "$base/be/v1/keys" -H "$auth" -d '{"appName":"game"}' | json key)
+dxf_url=$(curl -sf --cacert "$ca" -X POST "$base/client/v1/auth" \
+  -d '{"orgName":"bench","appName":"game","accessKey":"'"$access"'"}' | json sources depot dxf img.dxf)
+dxf_path=${dxf_url#"$base"/depot/}
+dxf_path=${dxf_path%%\?*}
+dxf_size=$(stat -c %s "$data/depot/$dxf_path")
+nginx_port=$(free_port) nginx_tls_port=$(free_port) http_port=$(free_port)
+cat > "$work/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    listen 127.0.0.1:$nginx_tls_port ssl;
+    ssl_certificate $data/tls/cert.pem;
+    ssl_certificate_key $data/tls/key.pem;
+    root $data;
+    default_type application/octet-stream;
+  }
+}
+CONF
+nginx -c "$work/nginx.conf" -p "$work" &
+nginx_pid=$!
+# The appliance over plain HTTP too, for the HTTP row.
+kill "$server_pid"; wait "$server_pid" || true
+rm -f "$data/run/server.json"
+ROCKIT_EDGE__LOG__LEVEL=warn "$bin" serve --data-dir "$data" \
+  --https-listen "127.0.0.1:$port" --http-listen "127.0.0.1:$http_port" 2>>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 200); do
+  [ -f "$data/run/server.json" ] && break
+  sleep 0.1
+done
+query=${dxf_url#*\?}
+cat "$data/depot/$dxf_path" >/dev/null
+
+full_get() { # full_get URL: best of 3 seconds for a full GET to /dev/null
+  local best="" t
+  for _ in 1 2 3; do
+    t=$(curl -s --cacert "$ca" -o /dev/null -w '%{time_total}' "$1")
+    if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then best=$t; fi
+  done
+  echo "$best"
+}
+ranges() { # ranges URL: requests/s of CONNS connections asking 1 MiB ranges for SECS seconds
+  wrk -t2 -c"$conns" -d"${wrk_secs}s" -H 'Range: bytes=1048576-2097151' "$1" |
+    awk '/^Requests\/sec:/ {printf "%.0f", $2}'
+}
+echo
+echo "| depot, img.dxf of $(mb "$dxf_size") MB | rockit-edge | nginx | ratio |"
+echo "|---|---|---|---|"
+for scheme in http https; do
+  if [ "$scheme" = http ]; then
+    ours="http://127.0.0.1:$http_port/depot/$dxf_path?$query" theirs="http://127.0.0.1:$nginx_port/depot/$dxf_path"
+  else
+    ours="$base/depot/$dxf_path?$query" theirs="https://127.0.0.1:$nginx_tls_port/depot/$dxf_path"
+  fi
+  a=$(full_get "$ours") b=$(full_get "$theirs")
+  echo "| full GET over $scheme, MB/s | $(per_sec "$dxf_size" "$a") | $(per_sec "$dxf_size" "$b") | $(ratio "$b" "$a") |"
+  a=$(ranges "$ours") b=$(ranges "$theirs")
+  echo "| $conns parallel 1 MiB ranges over $scheme, req/s | $a | $b | $(ratio "$a" "$b") |"
+done
