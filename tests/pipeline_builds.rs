@@ -61,9 +61,9 @@ fn builds_enter_by_url_and_upload_rotate_and_reach_launchers_from_the_depot() {
     let (status, body) = common::json_response(again);
     common::assert_error(status, &body, 409, "item-protected");
 
-    // Build 3 through `rockit-edge push` of the directory: it dies at 40 %, and run again it
-    // continues where the server's copy ends.
-    let push = |crash: bool| {
+    // Build 3 through `rockit-edge push` of the directory, sending 2 MiB/s: killed once the
+    // server holds 40 %, and run again it continues where the server's copy ends.
+    let push = || {
         let mut command = std::process::Command::new(common::binary());
         command
             .args([
@@ -80,14 +80,24 @@ fn builds_enter_by_url_and_upload_rotate_and_reach_launchers_from_the_depot() {
             .arg(work.path().join("v3"))
             .env("ROCKIT_EDGE_API_KEY", &key)
             .env("XDG_CACHE_HOME", work.path().join("cache"));
-        if crash {
-            command.env("ROCKIT_EDGE_CRASH_AT", "push.partway");
-        }
-        command.output().expect("run push")
+        command
     };
-    let crashed = push(true);
-    assert!(!crashed.status.success(), "the first push dies at 40 %");
-    let resumed = push(false);
+    let mut first = push()
+        .args(["--limit-rate", "2M"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("push");
+    let incoming = server.data_dir().join("work/incoming");
+    let tar_size = std::fs::metadata(&tars[2]).expect("meta").len();
+    wait_for("the server to hold 40 % of the push", 60, || {
+        std::fs::read_dir(&incoming)
+            .expect("incoming")
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .any(|m| m.len() * 5 >= tar_size * 2)
+    });
+    first.kill().expect("kill -9 the push");
+    first.wait().expect("reap");
+    let resumed = push().output().expect("push again");
     let said = String::from_utf8_lossy(&resumed.stderr).to_string();
     assert!(resumed.status.success(), "{said}");
     let numbers: Vec<u64> = said
@@ -97,11 +107,9 @@ fn builds_enter_by_url_and_upload_rotate_and_reach_launchers_from_the_depot() {
     let [sent, total, resumed_at, ..] = numbers[..] else {
         panic!("push did not say what it sent: {said}")
     };
-    // The first run died once it had read 40 %; what reached the server (a little less:
-    // chunks in flight die with it) is where the second run continues, and it sends only the
-    // rest: the server receives the tar's bytes once.
+    // The second run sends only the rest: the server receives the tar's bytes once.
     assert!(
-        resumed_at * 4 >= total && resumed_at * 5 <= total * 2,
+        resumed_at * 5 >= total * 2,
         "resumed at {resumed_at} of {total}: {said}"
     );
     assert_eq!(sent + resumed_at, total, "{said}");
@@ -448,4 +456,76 @@ fn a_real_pair_alternates_through_url_upload_and_push_and_patches_apply() {
     ]);
     common_engine::tar_extract(&new, &work.path().join("expected"));
     assert_same_tree(&work.path().join("tree"), &work.path().join("expected"));
+}
+
+#[test]
+fn lowering_max_builds_rotates_at_once_and_without_auto_commit_builds_wait_staged() {
+    let server = Server::start_with(&[], &ENV);
+    let key = publisher(&server);
+    let be = Be::bearer(&server, &key);
+    let work = tempfile::tempdir().expect("tempdir");
+    game_versions(work.path());
+    let files = FileServer::start(work.path().to_path_buf());
+    let (status, body) = be.call(
+        Method::POST,
+        "/be/v1/apps",
+        Some(json!({"name": APP, "label": "Racer", "maxBuilds": 3})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let build = |name: &str| {
+        let started = import(&be, json!({"appName": APP, "url": files.url(name)}));
+        let done = wait_import(&be, started["taskName"].as_str().expect("task"));
+        assert_eq!(done["status"], "done", "{done}");
+        done
+    };
+    for tar in ["v1.tar", "v2.tar", "v3.tar"] {
+        build(tar);
+    }
+    let (status, body) = be.call(
+        Method::PATCH,
+        "/be/v1/apps",
+        Some(json!({"name": APP, "maxBuilds": 1})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["app"]["builds"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    assert_eq!(body["app"]["builds"][0]["id"], 3);
+    assert_eq!(body["app"]["files"]["patches"], json!({}));
+    let depot = server.data_dir().join("depot");
+    let images = depot.join("dxf").join(ORG).join(APP);
+    wait_for("the rotated builds' files to go", 30, || {
+        !images.join("0001").exists() && !images.join("0002").exists()
+    });
+    assert!(images.join("0003").exists(), "the current build stays");
+
+    let (status, body) = be.call(
+        Method::PATCH,
+        "/be/v1/apps",
+        Some(json!({"name": APP, "maxBuilds": 3, "autoCommit": false})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let staged = build("v4.tar");
+    assert_eq!(staged["result"]["staged"], true, "{staged}");
+    let app = app_details(&be);
+    assert_eq!(app["iCurBuild"], 3, "{app}");
+    assert_eq!(app["staged"]["id"], 4, "{app}");
+    assert_eq!(app["builds"].as_array().map(Vec::len), Some(1));
+    assert!(images.join("0004").exists());
+    let replaced = build("v1.tar");
+    assert_eq!(replaced["result"]["buildId"], 5, "{replaced}");
+    assert_eq!(app_details(&be)["staged"]["id"], 5);
+    wait_for("the replaced staged build's files to go", 30, || {
+        !images.join("0004").exists()
+    });
+    assert!(
+        depot
+            .join("pat")
+            .join(ORG)
+            .join(APP)
+            .join("0005/0003")
+            .exists()
+    );
 }

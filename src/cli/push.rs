@@ -39,6 +39,9 @@ pub struct PushArgs {
     /// Follow the build's processing to its end; exit 1 when it fails.
     #[arg(long)]
     wait: bool,
+    /// Send at most this many bytes per second (K, M, G suffixes: 500K, 20M).
+    #[arg(long, value_parser = push::parse_rate)]
+    limit_rate: Option<u64>,
     /// The build: a tar (plain, gzip or zstd) or a directory.
     path: PathBuf,
 }
@@ -54,6 +57,7 @@ pub fn run(args: PushArgs) -> ExitCode {
         ca_cert: args.ca_cert,
         insecure: args.insecure,
         path: args.path,
+        limit_rate: args.limit_rate,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -15,7 +15,6 @@ use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use crate::crashpoints::crash_point;
 pub use source::Source;
 use state::Resume;
 
@@ -36,6 +35,8 @@ pub struct PushOptions {
     pub insecure: bool,
     /// The tar file or directory.
     pub path: PathBuf,
+    /// Bytes per second to send at most (a shared uplink, a test of an interruption).
+    pub limit_rate: Option<u64>,
 }
 
 /// Why a push failed.
@@ -149,7 +150,13 @@ pub async fn push(options: &PushOptions, meter: Arc<Meter>) -> Result<Pushed, Pu
     loop {
         attempts += 1;
         let (url, offset) = (&upload.0, upload.1);
-        match send(&client, url, Arc::clone(&source), offset, total, &meter).await {
+        let sending = Sending {
+            source: Arc::clone(&source),
+            offset,
+            total,
+            limit: options.limit_rate,
+        };
+        match send(&client, url, sending, &meter).await {
             Ok(Position::Complete(task)) => {
                 resume.forget();
                 return Ok(Pushed {
@@ -262,21 +269,33 @@ async fn position(what: &'static str, response: reqwest::Response) -> Result<Pos
     }
 }
 
+/// What one upload request sends: the source's bytes from `offset` to `total`.
+struct Sending {
+    source: Arc<Source>,
+    offset: u64,
+    total: u64,
+    limit: Option<u64>,
+}
+
 /// Sends the tar from `offset` to its end in one request.
 async fn send(
     client: &Client,
     url: &str,
-    source: Arc<Source>,
-    offset: u64,
-    total: u64,
+    sending: Sending,
     meter: &Arc<Meter>,
 ) -> Result<Position, PushError> {
+    let Sending {
+        source,
+        offset,
+        total,
+        limit,
+    } = sending;
     if offset >= total {
         return status(client, url, total).await;
     }
     let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     let counter = Arc::clone(meter);
-    std::thread::spawn(move || source.stream_from(offset, total, &counter, &sender));
+    std::thread::spawn(move || source.stream_from(offset, total, limit, &counter, &sender));
     let body = reqwest::Body::wrap_stream(tokio_stream_of(receiver));
     let response = client
         .put(url)
@@ -336,9 +355,42 @@ pub async fn wait(
     }
 }
 
-/// Marks the point where an interrupted push is tested (debug builds): 40 % sent.
-fn partway(sent: u64, total: u64) {
-    if sent * 5 >= total * 2 {
-        crash_point("push.partway");
+/// Reads a rate: bytes per second, with an optional `K`, `M` or `G` suffix (powers of 1024).
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((at, c)) if c.is_ascii_alphabetic() => (&text[..at], c.to_ascii_uppercase()),
+        _ => (text, 'B'),
+    };
+    let shift = match unit {
+        'B' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        _ => return Err(format!("{text}: the unit must be K, M or G")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text}: not a rate like 500K, 2M or 1.5G"))?;
+    let rate = (value * f64::from(1u32 << shift)) as u64;
+    if value.is_finite() && rate > 0 {
+        Ok(rate)
+    } else {
+        Err(format!("{text}: the rate must be positive"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rate;
+
+    #[test]
+    fn rates_take_binary_suffixes() {
+        assert_eq!(parse_rate("500"), Ok(500));
+        assert_eq!(parse_rate("2M"), Ok(2 << 20));
+        assert_eq!(parse_rate("1.5k"), Ok(1536));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("3X").is_err());
+        assert!(parse_rate("fast").is_err());
     }
 }

@@ -5,7 +5,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-use super::{Meter, PushError, partway};
+use super::{Meter, PushError};
 use crate::engine::tar::TarPlan;
 
 /// Bytes read and sent at a time.
@@ -69,11 +69,12 @@ impl Source {
     }
 
     /// Sends the bytes from `offset` in chunks until `total` (on the calling thread, which
-    /// blocks when the upload is slower than the disk).
+    /// blocks when the upload is slower than the disk), at most `limit` bytes per second.
     pub fn stream_from(
         &self,
         offset: u64,
         total: u64,
+        limit: Option<u64>,
         meter: &Meter,
         sender: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>,
     ) {
@@ -91,9 +92,17 @@ impl Source {
                 return;
             }
         };
+        let chunk_len = limit.map_or(CHUNK, |rate| CHUNK.min((rate / 10).max(4096) as usize));
+        let started = std::time::Instant::now();
         let mut sent = offset;
         while sent < total {
-            let mut chunk = vec![0u8; CHUNK.min((total - sent) as usize)];
+            if let Some(rate) = limit {
+                let due = std::time::Duration::from_secs_f64((sent - offset) as f64 / rate as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            let mut chunk = vec![0u8; chunk_len.min((total - sent) as usize)];
             let outcome = reader.read(&mut chunk).and_then(|n| {
                 if n == 0 {
                     Err(std::io::Error::other(
@@ -116,7 +125,6 @@ impl Source {
             }
             sent += n as u64;
             meter.sent.fetch_add(n as u64, Ordering::Relaxed);
-            partway(sent, total);
         }
     }
 }

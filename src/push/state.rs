@@ -64,7 +64,7 @@ impl Resume {
         let written = file
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(file, serde_json::to_vec(&saved).unwrap_or_default()));
+            .and_then(|()| write_private(file, &serde_json::to_vec(&saved).unwrap_or_default()));
         if let Err(e) = written {
             tracing::warn!(error = %e, "cannot remember the upload; a rerun starts over");
         }
@@ -76,4 +76,17 @@ impl Resume {
             let _ = std::fs::remove_file(file);
         }
     }
+}
+
+/// Writes a file only its owner reads: the upload URL is a credential until it expires.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(bytes)
 }
