@@ -354,3 +354,29 @@ fn upload_urls_refuse_what_does_not_fit_and_expire() {
     assert_error(status, &body, 410, "url-expired");
     assert_eq!(app_details(&be)["state"], "idle");
 }
+
+#[test]
+fn build_urls_on_internal_addresses_are_refused_unless_allowed() {
+    let server = Server::start();
+    let key = publisher(&server);
+    let be = Be::bearer(&server, &key);
+    let (status, body) = be.call(
+        Method::POST,
+        "/be/v1/apps",
+        Some(json!({"name": APP, "label": "Racer"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let started = import(
+        &be,
+        json!({"appName": APP, "url": "http://127.0.0.1:9/x.tar"}),
+    );
+    let failed = wait_import(&be, started["taskName"].as_str().expect("task"));
+    let download = exception_of(&failed, "httpDownloadFailed");
+    assert_eq!(download["exitCode"], 7, "{failed}");
+    assert!(
+        download["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("builds.allow_private_urls")),
+        "{failed}"
+    );
+}
