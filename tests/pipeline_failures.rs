@@ -380,3 +380,36 @@ fn build_urls_on_internal_addresses_are_refused_unless_allowed() {
         "{failed}"
     );
 }
+
+#[test]
+fn push_refuses_an_empty_tree_and_wait_reports_a_failed_build() {
+    let scene = Scene::start(&[]);
+    let work = scene.work.path();
+    let push = |path: &std::path::Path| {
+        std::process::Command::new(common::binary())
+            .args([
+                "push",
+                "--server",
+                &scene.server.url(""),
+                "--org",
+                ORG,
+                "--app",
+                APP,
+            ])
+            .args(["--wait", "--ca-cert"])
+            .arg(scene.server.data_dir().join("tls/ca.pem"))
+            .arg(path)
+            .env("ROCKIT_EDGE_API_KEY", &scene.key)
+            .env("XDG_CACHE_HOME", work.join("cache"))
+            .output()
+            .expect("push")
+    };
+    std::fs::create_dir_all(work.join("empty-tree")).expect("mkdir");
+    let empty = push(&work.join("empty-tree"));
+    assert_eq!(empty.status.code(), Some(2), "{empty:?}");
+    std::fs::write(work.join("not-a-tar.bin"), common_engine::noise(50_000, 3)).expect("write");
+    let failed = push(&work.join("not-a-tar.bin"));
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{said}");
+    assert!(said.contains("fileReadFailed"), "{said}");
+}

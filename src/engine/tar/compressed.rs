@@ -89,7 +89,7 @@ mod tests {
     use crate::engine::progress::Silent;
 
     #[test]
-    fn gzip_streams_decompress_and_other_inputs_are_left_alone() {
+    fn gzip_and_zstd_streams_decompress_and_other_inputs_are_left_alone() {
         let dir = tempfile::tempdir().expect("tempdir");
         let plain = dir.path().join("plain");
         std::fs::write(&plain, vec![7u8; 3 << 20]).expect("write");
@@ -107,6 +107,19 @@ mod tests {
             Some(DetectedType::Gzip)
         );
         assert_eq!(std::fs::read(&out).expect("read"), vec![7u8; 3 << 20]);
+
+        let zst = dir.path().join("x.zst");
+        let frame = ruzstd::encoding::compress_to_vec(
+            &vec![9u8; 3 << 20][..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        std::fs::write(&zst, frame).expect("write zst");
+        let out_zst = dir.path().join("out-zst");
+        assert_eq!(
+            decompress(&zst, &out_zst, &Silent).expect("zstd"),
+            Some(DetectedType::Zstd)
+        );
+        assert_eq!(std::fs::read(&out_zst).expect("read"), vec![9u8; 3 << 20]);
 
         let broken = dir.path().join("broken.gz");
         let mut bytes = std::fs::read(&gz).expect("read gz");
