@@ -529,3 +529,51 @@ fn lowering_max_builds_rotates_at_once_and_without_auto_commit_builds_wait_stage
             .exists()
     );
 }
+
+#[test]
+fn one_apps_builds_run_one_at_a_time_in_arrival_order() {
+    let server = Server::start_with(&[], &ENV);
+    let key = publisher(&server);
+    let be = Be::bearer(&server, &key);
+    let work = tempfile::tempdir().expect("tempdir");
+    game_versions(work.path());
+    let files = FileServer::start(work.path().to_path_buf());
+    let (status, body) = be.call(
+        Method::POST,
+        "/be/v1/apps",
+        Some(json!({"name": APP, "label": "Racer"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let started: Vec<String> = ["v1.tar", "v2.tar", "v3.tar", "v4.tar"]
+        .iter()
+        .enumerate()
+        .map(|(n, tar)| {
+            let answer = import(
+                &be,
+                json!({"appName": APP, "buildName": format!("b{n}"), "url": files.url(tar)}),
+            );
+            answer["taskName"].as_str().expect("task").to_string()
+        })
+        .collect();
+    let mkraws: Vec<serde_json::Value> = started.iter().map(|t| wait_import(&be, t)).collect();
+    for (n, mkraw) in mkraws.iter().enumerate() {
+        assert_eq!(mkraw["status"], "done", "{mkraw}");
+        assert_eq!(
+            mkraw["result"]["buildId"],
+            n as u64 + 1,
+            "arrival order: {mkraw}"
+        );
+        assert_eq!(mkraw["result"]["buildName"], format!("b{n}"));
+    }
+    for pair in mkraws.windows(2) {
+        let (ended, next) = (
+            pair[0]["ended"].as_str().expect("ended"),
+            pair[1]["started"].as_str().expect("started"),
+        );
+        let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).expect("time");
+        assert!(
+            parse(next) >= parse(ended),
+            "one at a time: {ended} then {next}"
+        );
+    }
+}
