@@ -65,6 +65,18 @@ pub enum UploadState {
     Complete { received: u64, task_name: String },
 }
 
+/// What a completed upload answers to a status query: its size and the `mkraw` processing it.
+fn completed(task: &TaskRecord) -> UploadState {
+    let result = task.result.as_ref();
+    UploadState::Complete {
+        received: result.and_then(|r| r["sizeBytes"].as_u64()).unwrap_or(0),
+        task_name: result
+            .and_then(|r| r["mkraw"].as_str())
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
 /// Import rules and the upload endpoint.
 #[derive(Clone)]
 pub struct BuildService {
@@ -207,19 +219,7 @@ impl BuildService {
         match task.status {
             TaskStatus::Done => {
                 return match range {
-                    PutRange::Query { .. } => Ok(UploadState::Complete {
-                        received: task
-                            .result
-                            .as_ref()
-                            .and_then(|r| r["sizeBytes"].as_u64())
-                            .unwrap_or(0),
-                        task_name: task
-                            .result
-                            .as_ref()
-                            .and_then(|r| r["mkraw"].as_str())
-                            .unwrap_or_default()
-                            .to_string(),
-                    }),
+                    PutRange::Query { .. } => Ok(completed(&task)),
                     PutRange::Bytes { .. } => Err(DomainError::Protected(
                         "this upload is complete; start another import for another build".into(),
                     )),
@@ -227,6 +227,7 @@ impl BuildService {
             }
             TaskStatus::Submitted if Utc::now().timestamp() <= expires => {}
             _ => {
+                self.forget_lock(task_name);
                 return Err(DomainError::UrlExpired(
                     "the upload URL expired; start the import again".into(),
                 ));
