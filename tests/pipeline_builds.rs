@@ -210,6 +210,24 @@ fn builds_enter_by_url_and_upload_rotate_and_reach_launchers_from_the_depot() {
         .collect();
     assert_eq!(ids, [2, 3, 4], "{app}");
     assert_eq!(patch_keys(&app), ["0002-0004", "0003-0004"], "{app}");
+    let images: u64 = app["builds"]
+        .as_array()
+        .expect("builds")
+        .iter()
+        .map(|b| b["sizeBytes"].as_u64().expect("size"))
+        .sum();
+    let patches: u64 = app["files"]["patches"]
+        .as_object()
+        .expect("patches")
+        .values()
+        .flat_map(|files| files.as_array().expect("files").iter())
+        .map(|f| f["size"].as_u64().expect("size"))
+        .sum();
+    assert_eq!(
+        app["sizeBytes"],
+        images + patches,
+        "retained images and patches: {app}"
+    );
     let depot = server.data_dir().join("depot/dxf").join(ORG).join(APP);
     wait_for("build 1's files to leave the depot", 30, || {
         !depot.join("0001").exists()

@@ -14,9 +14,7 @@ use crate::crashpoints::crash_point;
 use crate::jobs;
 use crate::pipeline::builds::build_files;
 use crate::pipeline::cleanup;
-use crate::publish::depot::Depot;
 use crate::publish::layout;
-use crate::publish::origin::Origin;
 use crate::store::{
     self, APPS, AppActivity, AppBuilds, AppRecord, BuildRecord, DEPLOYMENTS, DeploymentStatus,
     Reads, Store, TASKS, WriteTx, org_key, org_prefix,
@@ -196,19 +194,14 @@ fn check_max_builds(value: u32) -> Result<u32, DomainError> {
 #[derive(Clone)]
 pub struct AppService {
     store: Store,
-    depot: Depot,
     /// How long files dropped by retention stay on the depot.
     grace: std::time::Duration,
 }
 
 impl AppService {
-    /// Apps in `store`; sizes from `depot`; files dropped by retention removed after `grace`.
-    pub fn new(store: Store, depot: Depot, grace: std::time::Duration) -> Self {
-        Self {
-            store,
-            depot,
-            grace,
-        }
+    /// Apps in `store`; files dropped by retention are removed after `grace`.
+    pub fn new(store: Store, grace: std::time::Duration) -> Self {
+        Self { store, grace }
     }
 
     /// Creates an app.
@@ -256,7 +249,7 @@ impl AppService {
             .ok_or_else(|| DomainError::Internal("an app view went missing".into()))
     }
 
-    /// The views of several apps: their activity in one read, their sizes in one measure.
+    /// The views of several apps, their activity read in one snapshot.
     async fn views(&self, apps: Vec<AppRecord>) -> Result<Vec<AppView>, DomainError> {
         let names: Vec<(String, String)> = apps
             .iter()
@@ -271,20 +264,10 @@ impl AppService {
                     .collect::<Result<Vec<_>, _>>()
             })
             .await?;
-        let groups: Vec<Vec<String>> = apps
-            .iter()
-            .map(|app| layout::app_prefixes(&app.org, &app.name))
-            .collect();
-        let sizes = self
-            .depot
-            .sizes(&groups)
-            .await
-            .map_err(|e| DomainError::Internal(format!("cannot measure depot usage: {e}")))?;
         Ok(apps
             .into_iter()
             .zip(activities)
-            .zip(sizes)
-            .map(|((app, (processing, exporting)), size_bytes)| {
+            .map(|(app, (processing, exporting))| {
                 let state = if exporting {
                     "exporting"
                 } else if processing {
@@ -316,7 +299,7 @@ impl AppService {
                     deployments: app.deployments,
                     state,
                     error: None,
-                    size_bytes,
+                    size_bytes: builds.retained_bytes(),
                     auto_commit: app.auto_commit,
                     created: app.created,
                     updated: app.updated,

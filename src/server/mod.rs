@@ -234,7 +234,7 @@ fn app_state(
         users: UserService::new(store.clone()),
         roles: RoleService::new(store.clone()),
         apikeys: ApiKeyService::new(store.clone()),
-        apps: AppService::new(store.clone(), depot.clone(), builds.grace),
+        apps: AppService::new(store.clone(), builds.grace),
         builds: BuildService::new(
             store.clone(),
             incoming.clone(),

@@ -98,6 +98,19 @@ impl AppBuilds {
         }
     }
 
+    /// Bytes of every retained image and patch (the staged build's too): what the app keeps
+    /// on the depot, files in their grace period aside.
+    pub fn retained_bytes(&self) -> u64 {
+        let files = |files: &[FileEntry]| files.iter().map(|f| f.size).sum::<u64>();
+        let patches =
+            |patches: &[PatchRecord]| patches.iter().map(|p| files(&p.files)).sum::<u64>();
+        let staged = self
+            .staged
+            .as_ref()
+            .map_or(0, |s| s.build.size_bytes + patches(&s.patches));
+        self.retained.iter().map(|b| b.size_bytes).sum::<u64>() + patches(&self.patches) + staged
+    }
+
     /// The build a `mkraw` task committed, when it did.
     pub fn made_by(&self, task: &str) -> Option<&BuildRecord> {
         self.retained
