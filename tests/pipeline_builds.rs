@@ -22,12 +22,7 @@ fn builds_enter_by_url_and_upload_rotate_and_reach_launchers_from_the_depot() {
     let tars = game_versions(work.path());
     let files = FileServer::start(work.path().to_path_buf());
 
-    let (status, body) = be.call(
-        Method::POST,
-        "/be/v1/apps",
-        Some(json!({"name": APP, "label": "Racer", "maxBuilds": 3})),
-    );
-    assert_eq!(status, 200, "{body}");
+    create_app(&be, json!({"maxBuilds": 3}));
     let empty = app_details(&be);
     assert_eq!(empty["iCurBuild"], 0);
     assert_eq!(empty["dxfName"], "");
@@ -119,7 +114,7 @@ fn builds_enter_by_url_and_upload_rotate_and_reach_launchers_from_the_depot() {
         .next()
         .expect("task name")
         .to_string();
-    let done = wait_task(&be, &mkraw);
+    let done = server.wait_task(&mkraw);
     assert_eq!(done["status"], "done", "{done}");
     let local = work.path().join("local-v3");
     cli_ok(&[&"image", &"build", &tars[2], &local, &"--build-id", &"3"]);
@@ -373,12 +368,7 @@ fn a_real_pair_alternates_through_url_upload_and_push_and_patches_apply() {
     let server = Server::start_with(&[], &ENV);
     let key = publisher(&server);
     let be = Be::bearer(&server, &key);
-    let (status, body) = be.call(
-        Method::POST,
-        "/be/v1/apps",
-        Some(json!({"name": APP, "label": "Shift", "maxBuilds": 3})),
-    );
-    assert_eq!(status, 200, "{body}");
+    create_app(&be, json!({"maxBuilds": 3}));
     let files = FileServer::start(pair.clone());
     let by_url = |name: &str| {
         let started = import(&be, json!({"appName": APP, "url": files.url(name)}));
@@ -484,12 +474,7 @@ fn lowering_max_builds_rotates_at_once_and_without_auto_commit_builds_wait_stage
     let work = tempfile::tempdir().expect("tempdir");
     game_versions(work.path());
     let files = FileServer::start(work.path().to_path_buf());
-    let (status, body) = be.call(
-        Method::POST,
-        "/be/v1/apps",
-        Some(json!({"name": APP, "label": "Racer", "maxBuilds": 3})),
-    );
-    assert_eq!(status, 200, "{body}");
+    create_app(&be, json!({"maxBuilds": 3}));
     let build = |name: &str| {
         let started = import(&be, json!({"appName": APP, "url": files.url(name)}));
         let done = wait_import(&be, started["taskName"].as_str().expect("task"));
@@ -556,12 +541,7 @@ fn one_apps_builds_run_one_at_a_time_in_arrival_order() {
     let work = tempfile::tempdir().expect("tempdir");
     game_versions(work.path());
     let files = FileServer::start(work.path().to_path_buf());
-    let (status, body) = be.call(
-        Method::POST,
-        "/be/v1/apps",
-        Some(json!({"name": APP, "label": "Racer"})),
-    );
-    assert_eq!(status, 200, "{body}");
+    create_app(&be, json!({}));
     let started: Vec<String> = ["v1.tar", "v2.tar", "v3.tar", "v4.tar"]
         .iter()
         .enumerate()

@@ -52,15 +52,6 @@ fn upload(server: &Server, be: &Be, tar: &Path) -> (String, String) {
     )
 }
 
-fn create_app(be: &Be) {
-    let (status, body) = be.call(
-        Method::POST,
-        "/be/v1/apps",
-        Some(json!({"name": APP, "label": "Racer"})),
-    );
-    assert_eq!(status, 200, "{body}");
-}
-
 fn build_ids(be: &Be) -> Vec<u64> {
     app_details(be)["builds"]
         .as_array()
@@ -78,9 +69,9 @@ fn a_crash_between_the_steps_of_mkraw_completes_the_build_once() {
     let tars = game_versions(work.path());
     {
         let be = Be::bearer(&server, &key);
-        create_app(&be);
+        create_app(&be, json!({}));
         let (_, mkraw) = upload(&server, &be, &tars[0]);
-        assert_eq!(wait_task(&be, &mkraw)["status"], "done");
+        assert_eq!(server.wait_task(&mkraw)["status"], "done");
     }
     for (point, tar) in [
         ("mkraw.image_published", &tars[1]),
@@ -139,7 +130,7 @@ fn kill_9_during_mkraw_of_a_large_build_completes_it_once() {
         work.path().display()
     ));
     let be = Be::bearer(&server, &key);
-    create_app(&be);
+    create_app(&be, json!({}));
     let (group, mkraw) = upload(&server, &be, &work.path().join("big.tar"));
     let mut phase = String::new();
     wait_for("mkraw to be well under way", 300, || {
@@ -151,7 +142,7 @@ fn kill_9_during_mkraw_of_a_large_build_completes_it_once() {
     server.kill9();
     server.launch();
     let be = Be::bearer(&server, &key);
-    let done = wait_task(&be, &mkraw);
+    let done = server.wait_task(&mkraw);
     assert_eq!(done["status"], "done", "{done}");
     assert!(done["attempts"].as_u64().unwrap_or(0) >= 2, "{done}");
     assert_eq!(build_ids(&be), [1], "exactly one build");

@@ -46,12 +46,7 @@ impl Scene {
             Some(json!({"name": "hooks", "url": scene.receiver.url("/hook")})),
         );
         assert_eq!(status, 200, "{body}");
-        let (status, body) = be.call(
-            Method::POST,
-            "/be/v1/apps",
-            Some(json!({"name": APP, "label": "Racer"})),
-        );
-        assert_eq!(status, 200, "{body}");
+        create_app(&be, json!({}));
         scene
     }
 
@@ -342,7 +337,7 @@ fn upload_urls_refuse_what_does_not_fit_and_expire() {
     assert_eq!(status, 308);
 
     // Left alone, the upload expires by itself and its partial file goes.
-    let expired = wait_task(&be, &task);
+    let expired = scene.server.wait_task(&task);
     assert_eq!(expired["status"], "expired", "{expired}");
     assert_eq!(expired["exception"], json!({"uploadExpired": {}}));
     let incoming = scene
@@ -360,12 +355,7 @@ fn build_urls_on_internal_addresses_are_refused_unless_allowed() {
     let server = Server::start();
     let key = publisher(&server);
     let be = Be::bearer(&server, &key);
-    let (status, body) = be.call(
-        Method::POST,
-        "/be/v1/apps",
-        Some(json!({"name": APP, "label": "Racer"})),
-    );
-    assert_eq!(status, 200, "{body}");
+    create_app(&be, json!({}));
     let started = import(
         &be,
         json!({"appName": APP, "url": "http://127.0.0.1:9/x.tar"}),

@@ -126,13 +126,7 @@ async fn s3_is_an_origin_with_presigned_urls() {
         bucket: "edge".into(),
         prefix: Some("/cdn/root/".into()),
     };
-    let origin = S3Origin::new(
-        &settings,
-        AddressPolicy {
-            allow_private: true,
-        },
-    )
-    .expect("origin");
+    let origin = S3Origin::new(&settings, AddressPolicy::for_origins(true)).expect("origin");
     conformance(&origin, async |url: &str| {
         let response = reqwest::get(url).await.expect("GET presigned");
         assert!(

@@ -38,9 +38,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 port=$(free_port)
 base=https://127.0.0.1:$port
 
@@ -49,13 +46,7 @@ start_server() {
   ROCKIT_EDGE__LOG__LEVEL=warn "$bin" serve --data-dir "$data" \
     --https-listen "127.0.0.1:$port" --http-listen off 2>>"$work/server.log" &
   server_pid=$!
-  for _ in $(seq 200); do
-    [ -f "$data/run/server.json" ] && return
-    sleep 0.1
-  done
-  echo "the server did not start:" >&2
-  cat "$work/server.log" >&2
-  exit 1
+  wait_served "$data" "$work/server.log"
 }
 
 stop_server() {

@@ -80,3 +80,17 @@ synthetic_tar() { # synthetic_tar TAR GIB: writes the synthetic build TAR of GIB
   python3 "$bench_dir/synthetic-build.py" "$1.part" "$2"
   mv "$1.part" "$1"
 }
+
+free_port() { # free_port: a TCP port on loopback that nothing listens on now
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_served() { # wait_served DATA LOG: waits up to 20 s for the server of data dir DATA to serve; prints LOG and exits if it does not
+  for _ in $(seq 200); do
+    [ -f "$1/run/server.json" ] && return
+    sleep 0.1
+  done
+  echo "the server did not start:" >&2
+  cat "$2" >&2
+  exit 1
+}

@@ -43,9 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 port=$(free_port)
 base=https://127.0.0.1:$port
 ca=$data/tls/ca.pem
@@ -53,11 +50,7 @@ ca=$data/tls/ca.pem
 ROCKIT_EDGE__LOG__LEVEL=warn "$bin" serve --data-dir "$data" \
   --https-listen "127.0.0.1:$port" --http-listen off 2>>"$work/server.log" &
 server_pid=$!
-for _ in $(seq 200); do
-  [ -f "$data/run/server.json" ] && break
-  sleep 0.1
-done
-[ -f "$data/run/server.json" ] || { cat "$work/server.log" >&2; exit 1; }
+wait_served "$data" "$work/server.log"
 
 json() { python3 -c 'import json, sys; v = json.load(sys.stdin)
 for k in sys.argv[1:]: v = v[int(k)] if isinstance(v, list) else v[k]
@@ -181,10 +174,7 @@ rm -f "$data/run/server.json"
 ROCKIT_EDGE__LOG__LEVEL=warn "$bin" serve --data-dir "$data" \
   --https-listen "127.0.0.1:$port" --http-listen "127.0.0.1:$http_port" 2>>"$work/server.log" &
 server_pid=$!
-for _ in $(seq 200); do
-  [ -f "$data/run/server.json" ] && break
-  sleep 0.1
-done
+wait_served "$data" "$work/server.log"
 query=${dxf_url#*\?}
 cat "$data/depot/$dxf_path" >/dev/null
 

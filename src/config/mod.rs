@@ -78,9 +78,7 @@ pub enum ConfigError {
 impl Config {
     /// The address rule for origins.
     pub fn origin_policy(&self) -> crate::publish::guard::AddressPolicy {
-        crate::publish::guard::AddressPolicy {
-            allow_private: self.origins.allow_private,
-        }
+        crate::publish::guard::AddressPolicy::for_origins(self.origins.allow_private)
     }
 
     /// Builds the effective config from all layers.

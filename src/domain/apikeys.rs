@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::caller::Caller;
+use super::names::check_key_id;
 use super::text::check_label;
 use super::users::add_api_key;
 use super::{DomainError, in_org};
@@ -61,15 +62,7 @@ impl ApiKeyService {
 
     /// Revokes a key of the caller's org.
     pub async fn delete(&self, caller: &Caller, key_id: &str) -> Result<(), DomainError> {
-        if key_id.is_empty()
-            || key_id.len() > 64
-            || !key_id.chars().all(|c| c.is_ascii_alphanumeric())
-        {
-            return Err(DomainError::invalid(
-                "keyId",
-                "must be the key id the key was issued with (letters and digits)",
-            ));
-        }
+        check_key_id("keyId", key_id)?;
         let org = caller.org.clone();
         let key_id = key_id.to_string();
         in_org(&self.store, caller)

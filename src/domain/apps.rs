@@ -131,7 +131,7 @@ fn build_summary(build: &BuildRecord) -> Value {
         "name": build.name,
         "dxfName": build.dxf_name,
         "created": build.created,
-        "sizeBytes": build.size_bytes,
+        "sizeBytes": build.size_bytes(),
     })
 }
 

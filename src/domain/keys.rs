@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
-use super::names::check_name;
+use super::names::{check_key_id, check_name};
 use super::text::check_label;
 use super::{DomainError, in_org};
 use crate::auth::AuthError;
@@ -67,16 +67,6 @@ pub struct KeyService {
     depot: Depot,
     /// Lifetime of the signed depot URLs.
     url_ttl: chrono::Duration,
-}
-
-fn check_key_id(id: &str) -> Result<(), DomainError> {
-    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(DomainError::invalid(
-            "id",
-            "must be the key id the key was issued with (letters and digits)",
-        ));
-    }
-    Ok(())
 }
 
 impl KeyService {
@@ -156,7 +146,7 @@ impl KeyService {
 
     /// Revokes an access key of the caller's org.
     pub async fn delete(&self, caller: &Caller, id: &str) -> Result<(), DomainError> {
-        check_key_id(id)?;
+        check_key_id("id", id)?;
         let (org, id) = (caller.org.clone(), id.to_string());
         in_org(&self.store, caller)
             .write(move |tx| {

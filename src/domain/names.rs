@@ -46,6 +46,17 @@ fn check(
     Ok(())
 }
 
+/// A key id as issued with an API key or an access key: 1 to 64 letters and digits.
+pub fn check_key_id(field: &str, id: &str) -> Result<(), DomainError> {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(DomainError::invalid(
+            field,
+            "must be the key id the key was issued with (letters and digits)",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,7 @@ mod sevenz;
 pub mod tar;
 
 pub use error::{DetectedType, EngineError};
+pub use hashing::md5_stream;
 
 /// Version of the image format (img.dxf, img.idx.7z, img.json) this binary writes.
 pub const IMAGE_FORMAT_VERSION: u32 = image::FORMAT_VERSION;

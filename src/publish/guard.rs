@@ -13,11 +13,35 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use super::PublishError;
 
-/// The operator's rule for origin addresses.
-#[derive(Debug, Clone, Copy, Default)]
+/// The operator's rule for the addresses of one kind of target (origins, build URLs).
+#[derive(Debug, Clone, Copy)]
 pub struct AddressPolicy {
     /// Allow loopback, private, link-local and other internal addresses (local S3 servers).
     pub allow_private: bool,
+    /// What the targets are and the setting that allows internal addresses for them, named
+    /// in refusals.
+    pub target: &'static str,
+    pub setting: &'static str,
+}
+
+impl AddressPolicy {
+    /// The rule for deployment origins (`origins.allow_private`).
+    pub fn for_origins(allow_private: bool) -> Self {
+        Self {
+            allow_private,
+            target: "the origin's address",
+            setting: "origins.allow_private",
+        }
+    }
+
+    /// The rule for build URLs (`builds.allow_private_urls`).
+    pub fn for_build_urls(allow_private: bool) -> Self {
+        Self {
+            allow_private,
+            target: "the build URL's address",
+            setting: "builds.allow_private_urls",
+        }
+    }
 }
 
 /// An address the policy refused; found again in a request error's source chain.
@@ -25,14 +49,15 @@ pub struct AddressPolicy {
 pub struct AddressRefused {
     pub ip: IpAddr,
     pub kind: &'static str,
+    policy: AddressPolicy,
 }
 
 impl fmt::Display for AddressRefused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "the origin's address {} is {}; the operator allows such addresses with origins.allow_private",
-            self.ip, self.kind
+            "{} {} is {}; the operator allows such addresses with {}",
+            self.policy.target, self.ip, self.kind, self.policy.setting
         )
     }
 }
@@ -80,7 +105,11 @@ impl AddressPolicy {
     /// Refuses an internal address unless allowed.
     pub fn check(&self, ip: IpAddr) -> Result<(), AddressRefused> {
         match internal_kind(ip) {
-            Some(kind) if !self.allow_private => Err(AddressRefused { ip, kind }),
+            Some(kind) if !self.allow_private => Err(AddressRefused {
+                ip,
+                kind,
+                policy: *self,
+            }),
             _ => Ok(()),
         }
     }

@@ -124,6 +124,17 @@ async fn refusal(what: &'static str, response: reqwest::Response) -> PushError {
     }
 }
 
+/// The JSON body of a successful answer; a refusal otherwise.
+async fn answer(what: &'static str, response: reqwest::Response) -> Result<Value, PushError> {
+    if !response.status().is_success() {
+        return Err(refusal(what, response).await);
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| PushError::Network(format!("unreadable answer: {e}")))
+}
+
 /// Uploads the build; resumes the upload a previous run of the same push left unfinished.
 pub async fn push(options: &PushOptions, meter: Arc<Meter>) -> Result<Pushed, PushError> {
     let source = Source::open(&options.path)?;
@@ -131,64 +142,53 @@ pub async fn push(options: &PushOptions, meter: Arc<Meter>) -> Result<Pushed, Pu
     meter.total.store(total, Ordering::Relaxed);
     let client = client(options)?;
     let resume = Resume::new(options, &source);
-    let mut upload = match resume.load() {
+    let (url, mut position) = match resume.load() {
         Some(saved) => match status(&client, &saved.upload_url, total).await {
-            Ok(Position::Complete(task)) => {
-                resume.forget();
-                return Ok(Pushed {
-                    task_name: task,
-                    total,
-                    sent: 0,
-                    resumed_at: total,
-                });
-            }
-            Ok(Position::At(offset)) => (saved.upload_url, offset),
-            Err(_) => (start(options, &client, total, &resume).await?, 0),
+            Ok(position) => (saved.upload_url, position),
+            Err(_) => (
+                start(options, &client, total, &resume).await?,
+                Position::At(0),
+            ),
         },
-        None => (start(options, &client, total, &resume).await?, 0),
+        None => (
+            start(options, &client, total, &resume).await?,
+            Position::At(0),
+        ),
     };
-    let resumed_at = upload.1;
+    let resumed_at = match position {
+        Position::At(offset) => offset,
+        Position::Complete(_) => total,
+    };
     let source = Arc::new(source);
     let mut attempts = 0;
-    loop {
+    let task_name = loop {
+        let offset = match position {
+            Position::Complete(task) => break task,
+            Position::At(offset) => offset,
+        };
         attempts += 1;
-        let (url, offset) = (&upload.0, upload.1);
         let sending = Sending {
             source: Arc::clone(&source),
             offset,
             total,
             limit: options.limit_rate,
         };
-        match send(&client, url, sending, &meter).await {
-            Ok(Position::Complete(task)) => {
-                resume.forget();
-                return Ok(Pushed {
-                    task_name: task,
-                    total,
-                    sent: meter.sent.load(Ordering::Relaxed),
-                    resumed_at,
-                });
-            }
-            Ok(Position::At(next)) => upload.1 = next,
+        position = match send(&client, &url, sending, &meter).await {
             Err(PushError::Network(reason)) if attempts < ATTEMPTS => {
                 tracing::warn!(%reason, "the upload broke off; continuing");
                 tokio::time::sleep(Duration::from_secs(1 << attempts.min(4))).await;
-                match status(&client, url, total).await? {
-                    Position::Complete(task) => {
-                        resume.forget();
-                        return Ok(Pushed {
-                            task_name: task,
-                            total,
-                            sent: meter.sent.load(Ordering::Relaxed),
-                            resumed_at,
-                        });
-                    }
-                    Position::At(next) => upload.1 = next,
-                }
+                status(&client, &url, total).await?
             }
-            Err(e) => return Err(e),
-        }
-    }
+            sent => sent?,
+        };
+    };
+    resume.forget();
+    Ok(Pushed {
+        task_name,
+        total,
+        sent: meter.sent.load(Ordering::Relaxed),
+        resumed_at,
+    })
 }
 
 /// Where an upload stands.
@@ -220,13 +220,7 @@ async fn start(
         .send()
         .await
         .map_err(|e| PushError::Network(format!("cannot reach {}: {e}", options.server)))?;
-    if !response.status().is_success() {
-        return Err(refusal("starting the import", response).await);
-    }
-    let answer: Value = response
-        .json()
-        .await
-        .map_err(|e| PushError::Network(format!("unreadable answer: {e}")))?;
+    let answer = answer("starting the import", response).await?;
     let url = answer["uploadUrl"]
         .as_str()
         .ok_or_else(|| PushError::Network("the answer has no uploadUrl".into()))?
@@ -259,16 +253,12 @@ async fn position(what: &'static str, response: reqwest::Response) -> Result<Pos
                 .and_then(|v| v.parse::<u64>().ok());
             Ok(Position::At(end.map_or(0, |last| last + 1)))
         }
-        s if s.is_success() => {
-            let body: Value = response
-                .json()
-                .await
-                .map_err(|e| PushError::Network(format!("unreadable answer: {e}")))?;
+        _ => {
+            let body = answer(what, response).await?;
             Ok(Position::Complete(
                 body["taskName"].as_str().unwrap_or_default().to_string(),
             ))
         }
-        _ => Err(refusal(what, response).await),
     }
 }
 
@@ -339,13 +329,7 @@ pub async fn wait(
             .send()
             .await
             .map_err(|e| PushError::Network(format!("cannot follow the task: {e}")))?;
-        if !response.status().is_success() {
-            return Err(refusal("following the task", response).await);
-        }
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|e| PushError::Network(format!("unreadable answer: {e}")))?;
+        let body = answer("following the task", response).await?;
         let task = body["task"].clone();
         on_progress(&task);
         match task["status"].as_str() {

@@ -105,7 +105,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .await?;
 
     let state = web::Data::new(app_state(
-        &config, &secrets, &sealer, &store, depot, incoming, &data_dir, &workers,
+        &config,
+        &secrets,
+        &sealer,
+        &store,
+        Places { depot, incoming },
+        &data_dir,
+        &workers,
     )?);
 
     let https = bind(&config.server.https_listen, "https")?;
@@ -179,18 +185,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     served.context("HTTP server failed")
 }
 
+/// Where files live: the depot and the received builds.
+struct Places {
+    depot: Depot,
+    incoming: Incoming,
+}
+
 /// Builds every domain service over the store, the job runner and the depot.
-#[allow(clippy::too_many_arguments)]
 fn app_state(
     config: &Config,
     secrets: &Secrets,
     sealer: &Sealer,
     store: &Store,
-    depot: Depot,
-    incoming: Incoming,
+    places: Places,
     data_dir: &DataDir,
     workers: &Workers,
 ) -> anyhow::Result<AppState> {
+    let Places { depot, incoming } = places;
     let auth = &config.auth;
     let builds = build_settings(config);
     let issuer = TokenIssuer::new(
@@ -271,9 +282,7 @@ fn build_settings(config: &Config) -> BuildSettings {
         patch_budget: builds.patch_budget_mb.saturating_mul(1 << 20),
         connect_timeout: Duration::from_secs(builds.download_connect_timeout_secs.max(1)),
         read_timeout: Duration::from_secs(builds.download_read_timeout_secs.max(1)),
-        url_policy: AddressPolicy {
-            allow_private: builds.allow_private_urls,
-        },
+        url_policy: AddressPolicy::for_build_urls(builds.allow_private_urls),
     }
 }
 

@@ -21,12 +21,22 @@ pub struct BuildRecord {
     pub name: String,
     pub dxf_name: String,
     pub created: DateTime<Utc>,
-    /// Bytes of the image's files.
-    pub size_bytes: u64,
     /// The image's files in the seed's order.
     pub files: Vec<FileEntry>,
     /// The `mkraw` task that made it: a resumed run finds its build already committed.
     pub task: String,
+}
+
+impl BuildRecord {
+    /// Bytes of the image's files.
+    pub fn size_bytes(&self) -> u64 {
+        total_size(&self.files)
+    }
+}
+
+/// Bytes of a list of files.
+fn total_size(files: &[FileEntry]) -> u64 {
+    files.iter().map(|f| f.size).sum()
 }
 
 /// The patch from a retained build to the build it was made for.
@@ -101,14 +111,18 @@ impl AppBuilds {
     /// Bytes of every retained image and patch (the staged build's too): what the app keeps
     /// on the depot, files in their grace period aside.
     pub fn retained_bytes(&self) -> u64 {
-        let files = |files: &[FileEntry]| files.iter().map(|f| f.size).sum::<u64>();
         let patches =
-            |patches: &[PatchRecord]| patches.iter().map(|p| files(&p.files)).sum::<u64>();
+            |patches: &[PatchRecord]| patches.iter().map(|p| total_size(&p.files)).sum::<u64>();
         let staged = self
             .staged
             .as_ref()
-            .map_or(0, |s| s.build.size_bytes + patches(&s.patches));
-        self.retained.iter().map(|b| b.size_bytes).sum::<u64>() + patches(&self.patches) + staged
+            .map_or(0, |s| s.build.size_bytes() + patches(&s.patches));
+        self.retained
+            .iter()
+            .map(BuildRecord::size_bytes)
+            .sum::<u64>()
+            + patches(&self.patches)
+            + staged
     }
 
     /// The build a `mkraw` task committed, when it did.

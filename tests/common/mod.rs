@@ -221,9 +221,10 @@ impl Server {
         child.wait().expect("wait").success()
     }
 
-    /// Polls a task through the admin API until it is terminal.
+    /// Polls a task through the admin API until it is terminal (at most 3 minutes: a large
+    /// build's processing).
     pub fn wait_task(&self, name: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             let (status, body) =
                 self.admin(reqwest::Method::GET, &format!("/adm/v1/tasks/{name}"), None);

@@ -203,14 +203,13 @@ pub fn fetch_all(server: &Server, files: &Value, urls: &Value, dir: &Path) {
     }
 }
 
-/// Waits for one task of the org to end; the task.
-pub fn wait_task(be: &Be, name: &str) -> Value {
-    let mut task = Value::Null;
-    wait_for("the task to end", 180, || {
-        let (status, body) = be.call(Method::GET, &format!("/be/v1/tasks/{name}"), None);
-        assert_eq!(status, 200, "{body}");
-        task = body["task"].clone();
-        ["done", "failed", "expired"].contains(&task["status"].as_str().unwrap_or(""))
-    });
-    task
+/// Creates the app `APP` with `settings` (`maxBuilds`, `autoCommit` ...) beside its name and
+/// label.
+pub fn create_app(be: &Be, settings: Value) {
+    let mut body = json!({"name": APP, "label": "Racer"});
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), settings) {
+        body.extend(extra);
+    }
+    let (status, answer) = be.call(Method::POST, "/be/v1/apps", Some(body));
+    assert_eq!(status, 200, "{answer}");
 }

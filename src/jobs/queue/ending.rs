@@ -146,6 +146,16 @@ pub fn release_stale_leases(tx: &WriteTx, now: DateTime<Utc>) -> Result<Vec<Stri
     Ok(interrupted.into_iter().map(|t| t.name).collect())
 }
 
+/// A task the caller knows exists (it read it in this transaction).
+fn load(tx: &WriteTx, name: &str) -> Result<TaskRecord, StoreError> {
+    tx.open(&TASKS)?
+        .get(name)?
+        .ok_or_else(|| StoreError::Corrupt {
+            table: TASKS.name(),
+            message: format!("task {name} vanished"),
+        })
+}
+
 /// Ends an unfinished task as `expired` (an `error` event) with its `exception`, if any; a
 /// worker still running it loses its claim and its outcome is discarded.
 pub fn expire(
@@ -154,13 +164,7 @@ pub fn expire(
     exception: Option<Value>,
     now: DateTime<Utc>,
 ) -> Result<TaskRecord, StoreError> {
-    let mut task = tx
-        .open(&TASKS)?
-        .get(name)?
-        .ok_or_else(|| StoreError::Corrupt {
-            table: TASKS.name(),
-            message: format!("task {name} vanished"),
-        })?;
+    let mut task = load(tx, name)?;
     task.status = TaskStatus::Expired;
     task.exception = exception;
     end(tx, task, "error", now)
@@ -168,13 +172,7 @@ pub fn expire(
 
 /// Puts a failed or expired task back at the end of the queue (a new `submit` event).
 pub fn requeue(tx: &WriteTx, name: &str, now: DateTime<Utc>) -> Result<TaskRecord, StoreError> {
-    let mut task = tx
-        .open(&TASKS)?
-        .get(name)?
-        .ok_or_else(|| StoreError::Corrupt {
-            table: TASKS.name(),
-            message: format!("task {name} vanished"),
-        })?;
+    let mut task = load(tx, name)?;
     task.status = TaskStatus::Submitted;
     task.seq = tx.next_id("task_seq")?;
     task.exception = None;

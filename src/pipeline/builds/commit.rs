@@ -64,7 +64,7 @@ pub fn result(build: &BuildRecord, app: &AppRecord, rotated: &[u32]) -> Value {
         "buildId": build.id,
         "buildName": build.name,
         "dxfName": build.dxf_name,
-        "sizeBytes": build.size_bytes,
+        "sizeBytes": build.size_bytes(),
         "staged": app.builds.current != build.id,
         "patches": patches,
         "rotated": rotated,

@@ -74,7 +74,7 @@ impl Builds {
             return Err(failed(Failure {
                 status: 0,
                 exit: ExitCode::Connect,
-                message: not_allowed(&refused),
+                message: refused.to_string(),
                 retry: false,
             }));
         }
@@ -215,7 +215,7 @@ fn request_failure(error: &reqwest::Error) -> Attempt {
     let mut source: Option<&(dyn StdError + 'static)> = error.source();
     while let Some(cause) = source {
         if let Some(refused) = cause.downcast_ref::<AddressRefused>() {
-            return failure(ExitCode::Connect, not_allowed(refused), false);
+            return failure(ExitCode::Connect, refused.to_string(), false);
         }
         if cause.downcast_ref::<TooManyRedirects>().is_some() {
             return failure(ExitCode::Redirects, cause.to_string(), false);
@@ -250,15 +250,6 @@ fn request_failure(error: &reqwest::Error) -> Attempt {
             true,
         )
     }
-}
-
-/// Why an address of a build URL is refused, naming the knob that allows it.
-fn not_allowed(refused: &AddressRefused) -> String {
-    format!(
-        "the build URL's address {} is {}; the operator allows such addresses with \
-         builds.allow_private_urls",
-        refused.ip, refused.kind
-    )
 }
 
 fn failure(exit: ExitCode, message: String, retry: bool) -> Attempt {

@@ -4,6 +4,8 @@
 //! run interrupted by a crash or a restart continues after its last finished step, and a run
 //! whose build was already committed only reports it.
 
+use std::path::PathBuf;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -17,7 +19,8 @@ use crate::engine::patch::{self, BULK_FILE, DATA_FILE, MAP_FILE, PATCH_JSON};
 use crate::engine::tar;
 use crate::jobs::{TaskContext, TaskError, TaskOutput};
 use crate::publish::layout;
-use crate::store::{APPS, AppRecord, BuildRecord, MkrawParams, PatchRecord, org_key};
+use crate::publish::origin::Origin;
+use crate::store::{APPS, AppRecord, BuildRecord, FileEntry, MkrawParams, PatchRecord, org_key};
 
 /// An image's files in the order `files.dxf` lists them (seed 002).
 const IMAGE_FILES: [&str; 4] = [APP_JSON, IMG_JSON, INDEX_FILE, DXF_FILE];
@@ -185,7 +188,7 @@ impl Builds {
             .await?;
         }
         let dxf_name = report.image.dxf_name.clone();
-        let known = [(DXF_FILE, report.image.dxf_md5.clone())];
+        let known = (DXF_FILE, report.image.dxf_md5.clone());
         let files = describe_blocking(out.clone(), &IMAGE_FILES, known).await?;
         let path = layout::image_dir(&params.org, &params.app, state.build_id, &dxf_name);
         self.depot
@@ -197,7 +200,6 @@ impl Builds {
             name: params.build_name.clone(),
             dxf_name,
             created: state.created,
-            size_bytes: files.iter().map(|f| f.size).sum(),
             files,
             task: ctx.name().to_string(),
         })
@@ -239,7 +241,7 @@ impl Builds {
         })
         .await?
         .map_err(|e| of_engine(e, &params.build_name))?;
-        let known = [(DATA_FILE, meta.data_md5.clone())];
+        let known = (DATA_FILE, meta.data_md5.clone());
         let files = describe_blocking(out.clone(), &PATCH_FILES, known).await?;
         let path = layout::patch_dir(&params.org, &params.app, to.id, from.id);
         self.depot
@@ -263,7 +265,6 @@ impl Builds {
             layout::build_images(&params.org, &params.app, id),
             layout::patches_to(&params.org, &params.app, id),
         ] {
-            use crate::publish::origin::Origin;
             if let Err(e) = self.depot.remove_prefix(&prefix).await {
                 tracing::error!(error = %e, %prefix, "cannot remove a failed build's files");
             }
@@ -271,17 +272,14 @@ impl Builds {
     }
 }
 
-/// [`describe`] on the blocking pool.
-async fn describe_blocking<const N: usize>(
-    dir: std::path::PathBuf,
-    names: &'static [&'static str; N],
-    known: [(&'static str, String); 1],
-) -> Result<Vec<crate::store::FileEntry>, TaskError> {
-    tokio::task::spawn_blocking(move || {
-        let known: Vec<(&str, &str)> = known.iter().map(|(n, m)| (*n, m.as_str())).collect();
-        describe(&dir, names, &known)
-    })
-    .await
-    .map_err(|e| TaskError::internal(e.to_string()))?
-    .map_err(|e| TaskError::internal(format!("cannot read the files made: {e}")))
+/// [`describe`] on the blocking pool; `known` is the one file whose MD5 the engine reported.
+async fn describe_blocking(
+    dir: PathBuf,
+    names: &'static [&'static str],
+    known: (&'static str, String),
+) -> Result<Vec<FileEntry>, TaskError> {
+    tokio::task::spawn_blocking(move || describe(&dir, names, &[(known.0, known.1.as_str())]))
+        .await
+        .map_err(|e| TaskError::internal(e.to_string()))?
+        .map_err(|e| TaskError::internal(format!("cannot read the files made: {e}")))
 }

@@ -15,11 +15,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use md5::{Digest, Md5};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::EngineError;
 use crate::engine::progress::Progress;
+use crate::engine::{EngineError, md5_stream};
 use crate::jobs::{TaskContext, TaskError};
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
@@ -176,15 +175,6 @@ fn describe(dir: &Path, names: &[&str], known: &[(&str, &str)]) -> std::io::Resu
 }
 
 fn md5_of(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Md5::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            return Ok(hex::encode(hasher.finalize()));
-        }
-        hasher.update(&buffer[..read]);
-    }
+    let (digest, _) = md5_stream(std::fs::File::open(path)?, |_| {})?;
+    Ok(hex::encode(digest))
 }
