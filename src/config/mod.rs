@@ -81,6 +81,16 @@ impl Config {
         crate::publish::guard::AddressPolicy::for_origins(self.origins.allow_private)
     }
 
+    /// How deploys send files to origins.
+    pub fn transfer_settings(&self) -> crate::publish::transfer::TransferSettings {
+        crate::publish::transfer::TransferSettings {
+            part_size: self.origins.part_size_mb << 20,
+            parallel: self.origins.parallel_requests,
+            retries: self.origins.retries,
+            request_timeout: std::time::Duration::from_secs(self.origins.request_timeout_secs),
+        }
+    }
+
     /// Builds the effective config from all layers.
     pub fn load(
         file: Option<&Path>,
@@ -161,6 +171,16 @@ impl Config {
         if self.auth.max_failures_per_user == 0 || self.auth.max_failures_per_address == 0 {
             return Err(ConfigError::Invalid(
                 "auth.max_failures_* must be at least 1".into(),
+            ));
+        }
+        if !(5..=512).contains(&self.origins.part_size_mb)
+            || !(1..=64).contains(&self.origins.parallel_requests)
+            || self.origins.request_timeout_secs == 0
+        {
+            return Err(ConfigError::Invalid(
+                "origins.part_size_mb must be 5 to 512, origins.parallel_requests 1 to 64 and \
+                 origins.request_timeout_secs at least 1"
+                    .into(),
             ));
         }
         if self.jobs.lease_secs < 2 {

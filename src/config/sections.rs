@@ -193,13 +193,36 @@ impl Default for WebhooksConfig {
 }
 
 /// The S3 origins of deployments.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OriginsConfig {
     /// Let origins have loopback, private or link-local addresses (local S3 servers, tests).
     /// Off by default: an org's user picks an origin's host, and the appliance must not become
     /// its probe into the network around it.
     pub allow_private: bool,
+    /// Part size of multipart uploads in MiB (5..=512, the S3 limits); files up to it go in
+    /// one PUT. Each part in flight is buffered, so memory is about twice this times
+    /// `parallel_requests`.
+    pub part_size_mb: u64,
+    /// Requests (parts) one deploy sends at once.
+    pub parallel_requests: usize,
+    /// Retries of a failed request (connection lost, 5xx, timeout) with growing pauses before
+    /// the deploy fails.
+    pub retries: u32,
+    /// Seconds one request to an origin may take.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for OriginsConfig {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            part_size_mb: 8,
+            parallel_requests: 8,
+            retries: 4,
+            request_timeout_secs: 120,
+        }
+    }
 }
 
 /// Logging.

@@ -13,7 +13,7 @@ use super::{DomainError, in_org};
 use crate::crashpoints::crash_point;
 use crate::jobs;
 use crate::pipeline::builds::build_files;
-use crate::pipeline::cleanup;
+use crate::pipeline::{cleanup, deploy};
 use crate::publish::layout;
 use crate::store::{
     self, APPS, AppActivity, AppBuilds, AppRecord, BuildRecord, DEPLOYMENTS, DeploymentStatus,
@@ -150,6 +150,19 @@ fn check_idle(tx: &impl Reads, app: &AppRecord, what: &str) -> Result<(), Domain
     }
 }
 
+/// Refuses new builds while a failed deploy keeps the app in `error`.
+pub(super) fn check_healthy(app: &AppRecord) -> Result<(), DomainError> {
+    match app.builds.failures.first() {
+        None => Ok(()),
+        Some(failure) => Err(DomainError::Locked(format!(
+            "app {} is in error: its deploy to {} failed (task {}); fix the deployment with \
+             PATCH /be/v1/deployments or deregister it, then POST /be/v1/trigger \
+             {{\"type\":\"retry\",\"taskName\":\"{}\"}}",
+            app.name, failure.deployment, failure.task, failure.task
+        ))),
+    }
+}
+
 /// Every registered deployment must exist (and not be on its way out).
 fn check_deployments(
     tx: &WriteTx,
@@ -249,26 +262,32 @@ impl AppService {
             .ok_or_else(|| DomainError::Internal("an app view went missing".into()))
     }
 
-    /// The views of several apps, their activity read in one snapshot.
+    /// The views of several apps, their activity and deployments read in one snapshot.
     async fn views(&self, apps: Vec<AppRecord>) -> Result<Vec<AppView>, DomainError> {
-        let names: Vec<(String, String)> = apps
-            .iter()
-            .map(|app| (app.org.clone(), app.name.clone()))
-            .collect();
+        let snapshot = apps.clone();
         let activities = self
             .store
             .read(move |tx| {
-                names
+                snapshot
                     .iter()
-                    .map(|(org, app)| activity(tx, org, app))
+                    .map(|app| {
+                        let targets: Vec<String> = deploy::targets(tx, app)?
+                            .into_iter()
+                            .map(|d| d.name)
+                            .collect();
+                        Ok::<_, DomainError>((activity(tx, &app.org, &app.name)?, targets))
+                    })
                     .collect::<Result<Vec<_>, _>>()
             })
             .await?;
         Ok(apps
             .into_iter()
             .zip(activities)
-            .map(|(app, (processing, exporting))| {
-                let state = if exporting {
+            .map(|(app, ((processing, exporting), targets))| {
+                let failure = app.builds.failures.first();
+                let state = if failure.is_some() {
+                    "error"
+                } else if exporting {
                     "exporting"
                 } else if processing {
                     "processing"
@@ -295,10 +314,12 @@ impl AppService {
                     max_builds: app.max_builds,
                     processing,
                     exporting,
-                    deployed: Vec::new(),
+                    deployed: builds.deployed_to(&targets),
                     deployments: app.deployments,
                     state,
-                    error: None,
+                    error: failure.map(|f| {
+                        json!({ "taskName": f.task, "type": "deploy", "exception": f.exception })
+                    }),
                     size_bytes: builds.retained_bytes(),
                     auto_commit: app.auto_commit,
                     created: app.created,
@@ -390,6 +411,10 @@ impl AppService {
                         ));
                     }
                 }
+                let targets = deploy::targets(tx, &app)?;
+                app.builds.keep_deployments(|name| {
+                    targets.iter().any(|t| t.name.eq_ignore_ascii_case(name))
+                });
                 if let Some(max) = max_builds {
                     check_idle(tx, &app, "change maxBuilds")?;
                     app.max_builds = max;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::io::AsyncRead;
 
+use super::apps::check_healthy;
 use super::caller::Caller;
 use super::names::check_name;
 use super::text::{check_label, check_url};
@@ -144,6 +145,7 @@ impl BuildService {
                     .open(&APPS)?
                     .named(Some(&org), &request.app_name)?
                     .ok_or_else(|| DomainError::not_found(format!("app {}", request.app_name)))?;
+                check_healthy(&app)?;
                 let new = match url {
                     Some(url) => NewTask::new(
                         TaskSpec::Dltar(DltarParams {

@@ -17,6 +17,7 @@ pub mod listing;
 pub mod names;
 pub mod orgs;
 pub mod permissions;
+pub mod publishing;
 pub mod roles;
 pub mod sessions;
 pub mod subscriptions;

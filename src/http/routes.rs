@@ -15,7 +15,7 @@ use actix_web::{Error, HttpMessage, ResponseError, web};
 
 use super::actor::Actor;
 use super::be::{
-    activities, apikeys, apps, builds, credentials, deployments, keys, roles, sessions,
+    activities, apikeys, apps, builds, credentials, deployments, keys, publishing, roles, sessions,
     subscriptions, tasks, users,
 };
 use super::error::ApiError;
@@ -156,6 +156,7 @@ route_table! {
     PATCH  "/be/v1/apps",                 perm("apps", UPDATE), Nothing => apps::patch;
     DELETE "/be/v1/apps/{app}",           perm("apps", DELETE), Nothing => apps::delete;
     POST   "/be/v1/builds",               perm("apps", UPDATE), Nothing => builds::import;
+    POST   "/be/v1/export",               perm("apps", UPDATE), Nothing => publishing::export;
     POST   "/be/v1/keys",                 perm("keys", CREATE), Nothing => keys::create;
     GET    "/be/v1/keys",                 perm("keys", READ), List(&["appName"]) => keys::list;
     DELETE "/be/v1/keys/{id}",            perm("keys", DELETE), Nothing => keys::delete;

@@ -14,6 +14,7 @@ use crate::domain::identity::IdentityService;
 use crate::domain::instance::InstanceService;
 use crate::domain::keys::KeyService;
 use crate::domain::orgs::OrgService;
+use crate::domain::publishing::PublishingService;
 use crate::domain::roles::RoleService;
 use crate::domain::sessions::SessionService;
 use crate::domain::subscriptions::SubscriptionService;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub apikeys: ApiKeyService,
     pub apps: AppService,
     pub builds: BuildService,
+    pub publishing: PublishingService,
     pub keys: KeyService,
     pub depot: DepotService,
     pub audit: AuditService,

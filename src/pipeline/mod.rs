@@ -4,18 +4,21 @@
 
 pub mod builds;
 pub mod cleanup;
+pub mod deploy;
 mod hello;
 
 use crate::jobs::{Dispatcher, TaskContext, TaskFuture, TaskOutput};
 use crate::store::TaskSpec;
 pub use builds::Builds;
 pub use cleanup::Cleanup;
+pub use deploy::Deploys;
 
 /// Every task handler, dispatched by an exhaustive match: a new task kind does not build
 /// until it has one.
 pub struct Pipeline {
     pub cleanup: Cleanup,
     pub builds: Builds,
+    pub deploys: Deploys,
 }
 
 impl Dispatcher for Pipeline {
@@ -34,6 +37,10 @@ impl Dispatcher for Pipeline {
             }
             TaskSpec::Dltar(params) => Box::pin(async move { builds.download(params, ctx).await }),
             TaskSpec::Mkraw(params) => Box::pin(async move { builds.process(params, ctx).await }),
+            TaskSpec::Deploy(params) => {
+                let deploys = self.deploys.clone();
+                Box::pin(async move { deploys.run(params, ctx).await })
+            }
         }
     }
 }

@@ -20,6 +20,9 @@ pub enum PublishError {
     /// The origin stored another number of bytes than the body announced.
     #[error("the origin stored {stored} bytes where {expected} were sent")]
     Incomplete { stored: u64, expected: u64 },
+    /// The origin holds other bytes than were sent (size or checksum differ).
+    #[error("{0}")]
+    Mismatch(String),
     /// The depot's directory could not be read or written.
     #[error("{0}")]
     Depot(String),

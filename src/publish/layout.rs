@@ -1,6 +1,19 @@
 //! The layout of API.md §5, the same on every origin and in the depot: where an image and a
 //! patch live, and which prefixes an org or an app owns. The one module that knows it.
 
+use crate::engine::image::{APP_JSON, DXF_FILE, IMG_JSON, INDEX_FILE};
+use crate::engine::patch::{BULK_FILE, DATA_FILE, MAP_FILE, PATCH_JSON};
+
+/// The file a launcher starts from in an image or patch directory: published last, so a
+/// launcher that finds it finds everything it names.
+pub const POINTER_FILE: &str = APP_JSON;
+/// The order an image's files are published in: data first, the pointer last.
+pub const IMAGE_INSTALL: [&str; 4] = [DXF_FILE, INDEX_FILE, IMG_JSON, APP_JSON];
+/// The order a patch's files are published in.
+pub const PATCH_INSTALL: [&str; 6] = [
+    DATA_FILE, MAP_FILE, BULK_FILE, PATCH_JSON, IMG_JSON, APP_JSON,
+];
+
 /// The roots every org owns a directory under: images and patches.
 pub const ROOTS: [&str; 2] = ["dxf", "pat"];
 

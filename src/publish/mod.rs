@@ -9,6 +9,7 @@ pub mod origin;
 pub mod origins;
 pub mod s3;
 pub mod signing;
+pub mod transfer;
 
 pub use error::PublishError;
 pub use origin::{Body, Origin};

@@ -50,6 +50,7 @@ fn s3_error_code(body: &str) -> Option<String> {
 }
 
 /// One bucket of one origin.
+#[derive(Clone)]
 pub struct S3Origin {
     bucket: Box<Bucket>,
     prefix: String,
@@ -162,6 +163,118 @@ impl S3Origin {
             .flat_map(|page| page.contents)
             .map(|object| (object.key, object.size))
             .collect())
+    }
+}
+
+/// What an origin stores at a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub size: u64,
+    /// The ETag, without quotes, lowercase.
+    pub etag: String,
+}
+
+/// An ETag as origins quote it, made comparable.
+pub fn plain_etag(etag: &str) -> String {
+    etag.trim().trim_matches('"').to_ascii_lowercase()
+}
+
+/// The object operations a deploy needs, each one request. Every PUT carries Content-MD5 (the
+/// origin refuses bytes that changed on the way); each answer's ETag is returned for the
+/// caller to check against the MD5 it expects.
+impl S3Origin {
+    /// Gives every request of this client at most `timeout`.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Result<Self, PublishError> {
+        self.bucket = self
+            .bucket
+            .with_request_timeout(timeout)
+            .map_err(|e| PublishError::Settings(e.to_string()))?;
+        Ok(self)
+    }
+
+    /// Checks the origin's address against the policy (before a series of requests).
+    pub async fn admit(&self) -> Result<(), PublishError> {
+        self.policy.admit(&self.host, self.port).await
+    }
+
+    /// The size and ETag of the object at `path`; `None` when there is none.
+    pub async fn stat(&self, path: &str) -> Result<Option<Stored>, PublishError> {
+        match self.bucket.head_object(self.key(path)).await {
+            Ok((head, 200)) => Ok(Some(Stored {
+                size: head.content_length.unwrap_or(0).max(0) as u64,
+                etag: plain_etag(head.e_tag.as_deref().unwrap_or("")),
+            })),
+            Ok((_, 404)) | Err(S3Error::HttpFailWithBody(404, _)) => Ok(None),
+            Ok((_, status)) => Err(PublishError::Refused { status, code: None }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores `bytes` as the object at `path` in one request; its ETag.
+    pub async fn put_whole(&self, path: &str, bytes: &[u8]) -> Result<String, PublishError> {
+        let answer = self
+            .bucket
+            .put_object_with_content_type(self.key(path), bytes, "application/octet-stream")
+            .await?;
+        Ok(plain_etag(&String::from_utf8_lossy(answer.as_slice())))
+    }
+
+    /// Starts a multipart upload of the object at `path`; its upload id.
+    pub async fn begin_parts(&self, path: &str) -> Result<String, PublishError> {
+        let started = self
+            .bucket
+            .initiate_multipart_upload(&self.key(path), "application/octet-stream")
+            .await?;
+        Ok(started.upload_id)
+    }
+
+    /// Sends part `number` (from 1) of an upload; its ETag.
+    pub async fn put_part(
+        &self,
+        path: &str,
+        upload_id: &str,
+        number: u32,
+        bytes: Vec<u8>,
+    ) -> Result<String, PublishError> {
+        let part = self
+            .bucket
+            .put_multipart_chunk(
+                bytes,
+                &self.key(path),
+                number,
+                upload_id,
+                "application/octet-stream",
+            )
+            .await?;
+        Ok(plain_etag(&part.etag))
+    }
+
+    /// Completes an upload from its parts (number, ETag) in order.
+    pub async fn finish_parts(
+        &self,
+        path: &str,
+        upload_id: &str,
+        parts: Vec<(u32, String)>,
+    ) -> Result<(), PublishError> {
+        let parts = parts
+            .into_iter()
+            .map(|(part_number, etag)| s3::serde_types::Part {
+                part_number,
+                etag: format!("\"{etag}\""),
+            })
+            .collect();
+        self.bucket
+            .complete_multipart_upload(&self.key(path), upload_id, parts)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops an unfinished upload and the parts it holds (best effort: the origin's lifecycle
+    /// rules clear what remains).
+    pub async fn abort_parts(&self, path: &str, upload_id: &str) {
+        if let Err(e) = self.bucket.abort_upload(&self.key(path), upload_id).await {
+            tracing::debug!(error = %e, path, "cannot abort a multipart upload");
+        }
     }
 }
 

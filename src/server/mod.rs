@@ -31,6 +31,7 @@ use crate::domain::identity::IdentityService;
 use crate::domain::instance::InstanceService;
 use crate::domain::keys::KeyService;
 use crate::domain::orgs::OrgService;
+use crate::domain::publishing::PublishingService;
 use crate::domain::roles::RoleService;
 use crate::domain::sessions::{SessionService, Throttles};
 use crate::domain::subscriptions::SubscriptionService;
@@ -40,7 +41,7 @@ use crate::http::AppState;
 use crate::jobs::{Jobs, Pool, RunnerConfig};
 use crate::notify::{self, DeliveryConfig};
 use crate::pipeline::builds::{BuildSettings, Incoming};
-use crate::pipeline::{Builds, Cleanup, Pipeline};
+use crate::pipeline::{Builds, Cleanup, Deploys, Pipeline};
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
 use crate::store::{Store, TaskSpec};
@@ -85,6 +86,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             incoming.clone(),
             data_dir.work(),
             build_settings(&config),
+        ),
+        deploys: Deploys::new(
+            store.clone(),
+            depot.clone(),
+            sealer.clone(),
+            config.origin_policy(),
+            config.transfer_settings(),
         ),
     };
     let pool = |workers| Pool {
@@ -246,6 +254,7 @@ fn app_state(
         roles: RoleService::new(store.clone()),
         apikeys: ApiKeyService::new(store.clone()),
         apps: AppService::new(store.clone(), builds.grace),
+        publishing: PublishingService::new(store.clone()),
         builds: BuildService::new(
             store.clone(),
             incoming.clone(),

@@ -65,8 +65,8 @@ pub struct StagedBuild {
     pub patches: Vec<PatchRecord>,
 }
 
-/// What the builds of an app are: kept in the app record, which is small (at most 100 builds
-/// of 4 files and 99 patches of 6).
+/// What an app publishes and where it stands: kept in the app record, which is small (at most
+/// 100 builds of 4 files, 99 patches of 6, a few entries per deployment).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct AppBuilds {
@@ -79,6 +79,29 @@ pub struct AppBuilds {
     /// The highest build id ever assigned: the next build gets one more.
     pub last_id: u32,
     pub staged: Option<StagedBuild>,
+    /// What each deployment's origin holds, as its last successful deploy left it.
+    pub deployed: Vec<DeployedImage>,
+    /// Deploys that failed and have not succeeded since, oldest first: the app is in `error`
+    /// while there is one.
+    pub failures: Vec<DeployFailure>,
+}
+
+/// The image a deployment's origin holds after a successful deploy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployedImage {
+    pub deployment: String,
+    pub build: u32,
+    pub dxf_name: String,
+}
+
+/// A failed deploy: which deployment, which task (to retry), and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployFailure {
+    pub deployment: String,
+    pub task: String,
+    pub exception: serde_json::Value,
 }
 
 impl AppBuilds {
@@ -123,6 +146,59 @@ impl AppBuilds {
             .sum::<u64>()
             + patches(&self.patches)
             + staged
+    }
+
+    /// The deployments among `targets` whose origin holds the current image, sorted.
+    pub fn deployed_to(&self, targets: &[String]) -> Vec<String> {
+        let Some(current) = self.current() else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = self
+            .deployed
+            .iter()
+            .filter(|d| d.build == current.id && d.dxf_name == current.dxf_name)
+            .filter(|d| {
+                targets
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(&d.deployment))
+            })
+            .map(|d| d.deployment.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Records that `deployment` now holds `build`'s image, and that its failures are over.
+    pub fn mark_deployed(&mut self, deployment: &str, build: &BuildRecord) {
+        self.forget_deployment(deployment);
+        self.deployed.push(DeployedImage {
+            deployment: deployment.to_string(),
+            build: build.id,
+            dxf_name: build.dxf_name.clone(),
+        });
+    }
+
+    /// Records a failed deploy to `deployment` (replacing an older failure there).
+    pub fn mark_failed(&mut self, deployment: &str, task: &str, exception: serde_json::Value) {
+        self.failures
+            .retain(|f| !f.deployment.eq_ignore_ascii_case(deployment));
+        self.failures.push(DeployFailure {
+            deployment: deployment.to_string(),
+            task: task.to_string(),
+            exception,
+        });
+    }
+
+    /// Forgets what `deployment` holds and how its deploys failed: it moved, was deregistered
+    /// or deleted.
+    pub fn forget_deployment(&mut self, deployment: &str) {
+        self.keep_deployments(|name| !name.eq_ignore_ascii_case(deployment));
+    }
+
+    /// Keeps what only the deployments `keep` accepts hold and failed.
+    pub fn keep_deployments(&mut self, keep: impl Fn(&str) -> bool) {
+        self.deployed.retain(|d| keep(&d.deployment));
+        self.failures.retain(|f| keep(&f.deployment));
     }
 
     /// The build a `mkraw` task committed, when it did.

@@ -3,7 +3,7 @@
 //! always had, so records written before the enum existed decode unchanged.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::S3Settings;
 
@@ -16,16 +16,18 @@ pub enum TaskKind {
     Upload,
     Dltar,
     Mkraw,
+    Deploy,
 }
 
 impl TaskKind {
     /// Every task type, for listing and validating filters.
-    pub const ALL: [TaskKind; 5] = [
+    pub const ALL: [TaskKind; 6] = [
         TaskKind::Hello,
         TaskKind::Cleanup,
         TaskKind::Upload,
         TaskKind::Dltar,
         TaskKind::Mkraw,
+        TaskKind::Deploy,
     ];
 
     /// The name the API and the events use.
@@ -36,6 +38,7 @@ impl TaskKind {
             TaskKind::Upload => "upload",
             TaskKind::Dltar => "dltar",
             TaskKind::Mkraw => "mkraw",
+            TaskKind::Deploy => "deploy",
         }
     }
 
@@ -43,6 +46,7 @@ impl TaskKind {
     pub fn app_activity(self) -> Option<AppActivity> {
         match self {
             TaskKind::Dltar | TaskKind::Mkraw => Some(AppActivity::Processing),
+            TaskKind::Deploy => Some(AppActivity::Exporting),
             // An upload waiting for its bytes does not make the app busy.
             TaskKind::Hello | TaskKind::Cleanup | TaskKind::Upload => None,
         }
@@ -81,6 +85,7 @@ pub enum TaskSpec {
     Upload(UploadParams),
     Dltar(DltarParams),
     Mkraw(MkrawParams),
+    Deploy(DeployParams),
 }
 
 impl TaskSpec {
@@ -92,6 +97,7 @@ impl TaskSpec {
             TaskSpec::Upload(_) => TaskKind::Upload,
             TaskSpec::Dltar(_) => TaskKind::Dltar,
             TaskSpec::Mkraw(_) => TaskKind::Mkraw,
+            TaskSpec::Deploy(_) => TaskKind::Deploy,
         }
     }
 
@@ -103,7 +109,8 @@ impl TaskSpec {
             TaskSpec::Hello(_)
             | TaskSpec::Cleanup(_)
             | TaskSpec::Upload(_)
-            | TaskSpec::Dltar(_) => WorkClass::Light,
+            | TaskSpec::Dltar(_)
+            | TaskSpec::Deploy(_) => WorkClass::Light,
         }
     }
 
@@ -114,7 +121,11 @@ impl TaskSpec {
             TaskSpec::Upload(p) => Some(p.build_name.clone()),
             TaskSpec::Dltar(p) => Some(p.build_name.clone()),
             TaskSpec::Mkraw(p) => Some(p.build_name.clone()),
-            TaskSpec::Hello(_) | TaskSpec::Cleanup(_) => None,
+            TaskSpec::Hello(_) | TaskSpec::Cleanup(_) | TaskSpec::Deploy(_) => None,
+        };
+        let deployment = match self {
+            TaskSpec::Deploy(p) => Some(json!({ "name": p.deployment, "label": p.label })),
+            _ => None,
         };
         let made = |key: &str| result.and_then(|r| r.get(key));
         EventDetails {
@@ -123,7 +134,7 @@ impl TaskSpec {
                 .and_then(Value::as_u64)
                 .and_then(|id| u32::try_from(id).ok()),
             dxf_name: made("dxfName").and_then(Value::as_str).map(str::to_string),
-            deployment: None,
+            deployment,
         }
     }
 }
@@ -208,4 +219,17 @@ pub struct MkrawParams {
     pub build_name: String,
     /// The received tar, relative to the work dir.
     pub input: String,
+}
+
+/// `deploy`: makes one deployment's origin hold the app's current build (its image, the
+/// patches to it, `app.json` last). Which build is read when it runs, so a deploy queued
+/// behind a rollback or a newer build publishes what is current then.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployParams {
+    pub org: String,
+    pub app: String,
+    pub deployment: String,
+    /// The deployment's label when the task was made, for its events.
+    pub label: String,
 }

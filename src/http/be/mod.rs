@@ -9,6 +9,7 @@ pub(super) mod credentials;
 pub(super) mod deployments;
 pub(super) mod keys;
 pub(super) mod orgs;
+pub(super) mod publishing;
 pub(super) mod roles;
 pub(super) mod sessions;
 pub(super) mod subscriptions;

@@ -18,21 +18,16 @@ use crate::engine::image::{self, APP_JSON, BuildMetadata, DXF_FILE, IMG_JSON, IN
 use crate::engine::patch::{self, BULK_FILE, DATA_FILE, MAP_FILE, PATCH_JSON};
 use crate::engine::tar;
 use crate::jobs::{TaskContext, TaskError, TaskOutput};
-use crate::publish::layout;
+use crate::pipeline::deploy::deploys_of;
+use crate::publish::layout::{self, IMAGE_INSTALL, PATCH_INSTALL};
 use crate::publish::origin::Origin;
 use crate::store::{APPS, AppRecord, BuildRecord, FileEntry, MkrawParams, PatchRecord, org_key};
 
 /// An image's files in the order `files.dxf` lists them (seed 002).
 const IMAGE_FILES: [&str; 4] = [APP_JSON, IMG_JSON, INDEX_FILE, DXF_FILE];
-/// The order they are moved into the depot: data first, `app.json` last.
-const IMAGE_INSTALL: [&str; 4] = [DXF_FILE, INDEX_FILE, IMG_JSON, APP_JSON];
 /// A patch's files in the order `files.patches` lists them (seed 002).
 const PATCH_FILES: [&str; 6] = [
     APP_JSON, IMG_JSON, MAP_FILE, BULK_FILE, PATCH_JSON, DATA_FILE,
-];
-/// The order they are moved into the depot.
-const PATCH_INSTALL: [&str; 6] = [
-    DATA_FILE, MAP_FILE, BULK_FILE, PATCH_JSON, IMG_JSON, APP_JSON,
 ];
 
 /// Share of the progress the image takes; the patches share the rest.
@@ -63,7 +58,17 @@ impl Builds {
             let _ = self.incoming.discard(&params.input).await;
             self.drop_scratch(ctx.name()).await;
         }
-        outcome.map(TaskOutput::from)
+        let result = outcome?;
+        let mut output = TaskOutput::from(result.clone());
+        if result["staged"] == false {
+            let deploys = deploys_of(&self.store, &params.org, &params.app)
+                .await
+                .map_err(|e| TaskError::internal(e.to_string()))?;
+            for deploy in deploys {
+                output = output.then(deploy);
+            }
+        }
+        Ok(output)
     }
 
     async fn make(

@@ -1,0 +1,132 @@
+//! Helpers of the publishing tests: a server and an org publishing to a real S3 server, deploys
+//! followed to their end, and the objects an origin holds.
+
+#![allow(dead_code)]
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::{Be, LOCAL_ORIGINS, S3Server, wait_for};
+use crate::common_builds::{APP, ENV};
+
+/// The origin prefix every test deployment publishes under.
+pub const PREFIX: &str = "games/live";
+
+/// The server settings of the publishing tests: those of the build tests, loopback origins,
+/// the smallest part size (5 MiB), few retries.
+pub fn publishing_env() -> Vec<(&'static str, &'static str)> {
+    let mut env = ENV.to_vec();
+    env.extend([
+        LOCAL_ORIGINS,
+        ("ROCKIT_EDGE__ORIGINS__PART_SIZE_MB", "5"),
+        ("ROCKIT_EDGE__ORIGINS__RETRIES", "1"),
+        ("ROCKIT_EDGE__ORIGINS__REQUEST_TIMEOUT_SECS", "10"),
+    ]);
+    env
+}
+
+/// The body creating deployment `name` on `s3` under `prefix`, with `dl_auth` when given.
+pub fn deployment_body(name: &str, s3: &S3Server, prefix: &str, dl_auth: Option<Value>) -> Value {
+    let mut body = json!({
+        "name": name,
+        "label": format!("{name} origin"),
+        "origin": {"s3": {
+            "hostname": s3.hostname(), "accessKey": s3.access_key, "secretKey": s3.secret_key,
+            "location": "us-east-1", "bucket": "edge", "prefix": prefix,
+        }},
+    });
+    if let Some(auth) = dl_auth {
+        body["dlAuth"] = auth;
+    }
+    body
+}
+
+/// Creates a deployment; fails the test unless its probe succeeded.
+pub fn create_deployment(be: &Be, body: Value) {
+    let (status, answer) = be.call(Method::POST, "/be/v1/deployments", Some(body.clone()));
+    assert_eq!(status, 200, "{answer}");
+    let name = body["name"].as_str().expect("name");
+    let (_, shown) = be.call(Method::GET, &format!("/be/v1/deployments/{name}"), None);
+    assert_eq!(shown["deployment"]["status"], "ok", "{shown}");
+}
+
+/// The tasks of `kind` of the app, newest first.
+pub fn tasks_of(be: &Be, kind: &str) -> Vec<Value> {
+    let (status, body) = be.call(
+        Method::GET,
+        &format!("/be/v1/tasks?appName={APP}&type={kind}&limit=100&order[]=-created"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    body["tasks"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until `count` deploy tasks of the app exist and all of them ended; the newest.
+pub fn wait_deploys(be: &Be, count: usize) -> Vec<Value> {
+    let mut tasks = Vec::new();
+    wait_for("the deploys to end", 180, || {
+        tasks = tasks_of(be, "deploy");
+        tasks.len() >= count
+            && tasks.iter().all(|t| {
+                ["done", "failed", "expired"].contains(&t["status"].as_str().unwrap_or(""))
+            })
+    });
+    tasks
+}
+
+/// Every key the origin holds under the test prefix and `path`, sorted.
+pub fn origin_keys(s3: &S3Server, path: &str) -> Vec<String> {
+    let mut keys = s3.keys(&format!("{PREFIX}/{path}"));
+    keys.sort();
+    keys
+}
+
+/// The bytes of an object.
+pub fn object(s3: &S3Server, key: &str) -> Vec<u8> {
+    let bucket = s3.bucket();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let answer = bucket.get_object(key).await.expect("get object");
+        assert_eq!(answer.status_code(), 200, "{key}");
+        answer.to_vec()
+    })
+}
+
+/// Every file of the app's current image and patches with its object key on the origin:
+/// (key, size, md5).
+pub fn published_files(app: &Value) -> Vec<(String, u64, String)> {
+    let entry = |dir: &str, file: &Value| {
+        (
+            format!("{PREFIX}/{dir}/{}", file["name"].as_str().expect("name")),
+            file["size"].as_u64().expect("size"),
+            file["md5"].as_str().expect("md5").to_string(),
+        )
+    };
+    let org = crate::common_builds::ORG;
+    let current = app["iCurBuild"].as_u64().expect("iCurBuild");
+    let image = format!(
+        "dxf/{org}/{APP}/{current:04}/{}",
+        app["dxfName"].as_str().expect("dxf")
+    );
+    let mut files: Vec<_> = app["files"]["dxf"]
+        .as_array()
+        .expect("dxf files")
+        .iter()
+        .map(|f| entry(&image, f))
+        .collect();
+    for (key, patch) in app["files"]["patches"].as_object().expect("patches") {
+        let (from, to) = key.split_once('-').expect("FFFF-TTTT");
+        let dir = format!("pat/{org}/{APP}/{to}/{from}");
+        files.extend(
+            patch
+                .as_array()
+                .expect("patch files")
+                .iter()
+                .map(|f| entry(&dir, f)),
+        );
+    }
+    files
+}

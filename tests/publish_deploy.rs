@@ -1,0 +1,125 @@
+//! Publishing to a real S3 server (s3s-fs, which checks every SigV4 signature and
+//! Content-MD5): processed builds reach every deployment at the documented keys, exactly, and
+//! a client no one here wrote (boto3) lists and downloads them.
+
+mod common;
+mod common_builds;
+mod common_engine;
+mod common_publish;
+
+use common::files::FileServer;
+use common::{Be, S3Server, Server};
+use common_builds::*;
+use common_engine::python;
+use common_publish::*;
+use reqwest::Method;
+use serde_json::json;
+
+#[test]
+fn two_builds_reach_the_origin_at_their_keys_and_boto3_reads_them() {
+    let Some(s3) = S3Server::start() else { return };
+    let server = Server::start_with(&[], &publishing_env());
+    let key = publisher(&server);
+    let be = Be::bearer(&server, &key);
+    let work = tempfile::tempdir().expect("tempdir");
+    let _tars = game_versions(work.path());
+    let files = FileServer::start(work.path().to_path_buf());
+    create_deployment(&be, deployment_body("cdn", &s3, PREFIX, None));
+    create_app(&be, json!({}));
+
+    for (version, deploys) in [(1, 1), (2, 2)] {
+        let started = import(
+            &be,
+            json!({"appName": APP, "url": files.url(&format!("v{version}.tar"))}),
+        );
+        let done = wait_import(&be, started["taskName"].as_str().expect("task"));
+        assert_eq!(done["status"], "done", "{done}");
+        let tasks = wait_deploys(&be, deploys);
+        let deploy = &tasks[0];
+        assert_eq!(deploy["status"], "done", "{deploy}");
+        assert_eq!(
+            deploy["group"], done["group"],
+            "the deploy follows its build"
+        );
+        assert_eq!(deploy["result"]["buildId"], version);
+        assert_eq!(deploy["result"]["deployment"], "cdn");
+    }
+
+    let app = app_details(&be);
+    assert_eq!(app["deployed"], json!(["cdn"]), "{app}");
+    assert_eq!(app["state"], "idle");
+    assert_eq!(app["error"], json!(null));
+    let published = published_files(&app);
+    assert_eq!(published.len(), 4 + 6, "an image and one patch");
+    for (key, size, md5) in &published {
+        let bytes = object(&s3, key);
+        assert_eq!(bytes.len() as u64, *size, "{key}");
+        assert_eq!(&md5_hex(&bytes), md5, "{key}");
+    }
+    // The image (over 5 MiB) went as a multipart upload: its ETag says so.
+    let image = published
+        .iter()
+        .find(|(k, ..)| k.ends_with("/img.dxf"))
+        .expect("image");
+    assert!(image.1 > 5 << 20, "the test image must need two parts");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (head, _) = runtime
+        .block_on(s3.bucket().head_object(&image.0))
+        .expect("head image");
+    assert!(
+        head.e_tag
+            .as_deref()
+            .unwrap_or("")
+            .trim_matches('"')
+            .ends_with("-2"),
+        "{:?}",
+        head.e_tag
+    );
+
+    // Only the current image and the patch to it are there besides build 1's image (kept for
+    // the grace period); every key is one the layout names.
+    let held = origin_keys(&s3, "");
+    for key in &held {
+        assert!(
+            key.starts_with(&format!("{PREFIX}/dxf/{ORG}/{APP}/000"))
+                || key.starts_with(&format!("{PREFIX}/pat/{ORG}/{APP}/0002/0001/")),
+            "unexpected object {key}"
+        );
+    }
+
+    // boto3 lists the prefix and downloads the image and a patch file with the origin's keys.
+    let check = published
+        .iter()
+        .map(|(key, size, md5)| format!("({key:?}, {size}, {md5:?})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    python(&format!(
+        r#"
+import boto3, hashlib
+s3 = boto3.client("s3", endpoint_url={endpoint:?}, region_name="us-east-1",
+                  aws_access_key_id={access:?}, aws_secret_access_key={secret:?})
+listed = set()
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="edge", Prefix={prefix:?}):
+    listed.update(o["Key"] for o in page.get("Contents", []))
+for key, size, md5 in [{check}]:
+    assert key in listed, key
+    body = s3.get_object(Bucket="edge", Key=key)["Body"].read()
+    assert len(body) == size and hashlib.md5(body).hexdigest() == md5, key
+"#,
+        endpoint = s3.hostname(),
+        access = s3.access_key,
+        secret = s3.secret_key,
+        prefix = format!("{PREFIX}/"),
+    ));
+
+    // Exported again, the deploy finds everything in place and sends nothing.
+    let (status, body) = be.call(Method::POST, "/be/v1/export", Some(json!({"appName": APP})));
+    assert_eq!(status, 200, "{body}");
+    let tasks = wait_deploys(&be, 3);
+    assert_eq!(tasks[0]["status"], "done", "{}", tasks[0]);
+    assert_eq!(tasks[0]["result"]["bytesSent"], 0, "{}", tasks[0]);
+    assert_eq!(tasks[0]["result"]["objectsPresent"], 10, "{}", tasks[0]);
+}
