@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v 7z >/dev/null 2>&1 || missing+=(p7zip-full)
 command -v tar >/dev/null 2>&1 || missing+=(tar)
+# nginx with secure_link stands in for a CDN; boto3 is a second S3 client that reads what the
+# appliance published.
+command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test tools: ${missing[*]}"

@@ -8,7 +8,7 @@ mod common_engine;
 mod common_publish;
 
 use common::files::FileServer;
-use common::{Be, S3Server, Server};
+use common::{Be, Receiver, S3Server, Server};
 use common_builds::*;
 use common_engine::python;
 use common_publish::*;
@@ -122,4 +122,115 @@ for key, size, md5 in [{check}]:
     assert_eq!(tasks[0]["status"], "done", "{}", tasks[0]);
     assert_eq!(tasks[0]["result"]["bytesSent"], 0, "{}", tasks[0]);
     assert_eq!(tasks[0]["result"]["objectsPresent"], 10, "{}", tasks[0]);
+}
+
+#[test]
+fn an_origin_down_puts_the_app_in_error_until_a_retry_succeeds() {
+    let Some(mut s3) = S3Server::start() else {
+        return;
+    };
+    let mut env = publishing_env();
+    env.extend([
+        ("ROCKIT_EDGE__WEBHOOKS__POLL_INTERVAL_MS", "100"),
+        ("ROCKIT_EDGE__WEBHOOKS__MAX_BACKOFF_SECS", "1"),
+    ]);
+    let server = Server::start_with(&[], &env);
+    let key = publisher(&server);
+    let be = Be::bearer(&server, &key);
+    let hooks = Receiver::start(r#"{"ok":true}"#);
+    let (status, body) = be.call(
+        Method::POST,
+        "/be/v1/subscriptions",
+        Some(json!({"name": "hook", "url": hooks.url("/hook"), "events": ["deploy.error", "deploy.end"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let work = tempfile::tempdir().expect("tempdir");
+    let _tars = game_versions(work.path());
+    let files = FileServer::start(work.path().to_path_buf());
+    create_deployment(&be, deployment_body("cdn", &s3, PREFIX, None));
+    create_app(&be, json!({}));
+
+    s3.down();
+    let started = import(&be, json!({"appName": APP, "url": files.url("v1.tar")}));
+    let done = wait_import(&be, started["taskName"].as_str().expect("task"));
+    assert_eq!(done["status"], "done", "{done}");
+    let failed = wait_deploys(&be, 1).remove(0);
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(
+        failed["exception"]["error"]["deployment"], "cdn",
+        "{failed}"
+    );
+    let message = failed["exception"]["error"]["message"]
+        .as_str()
+        .expect("message");
+    assert!(message.contains("cannot be reached"), "{message}");
+
+    let app = app_details(&be);
+    assert_eq!(app["state"], "error", "{app}");
+    assert_eq!(app["error"]["taskName"], failed["name"]);
+    assert_eq!(app["error"]["type"], "deploy");
+    assert_eq!(app["error"]["exception"], failed["exception"]);
+    assert_eq!(app["deployed"], json!([]));
+    assert_eq!(
+        app["iCurBuild"], 1,
+        "the build itself is current on the depot"
+    );
+    let (status, body) = be.call(Method::GET, "/be/v1/deployments/cdn", None);
+    assert_eq!(status, 200);
+    assert_eq!(body["deployment"]["status"], "error", "{body}");
+
+    let (status, body) = be.call(
+        Method::POST,
+        "/be/v1/builds",
+        Some(json!({"appName": APP, "url": files.url("v2.tar")})),
+    );
+    common::assert_error(status, &body, 409, "app-locked");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("retry"),
+        "{body}"
+    );
+
+    s3.up();
+    let (status, body) = be.call(
+        Method::POST,
+        "/be/v1/trigger",
+        Some(json!({"type": "retry", "taskName": failed["name"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    common::wait_for("the retried deploy", 60, || {
+        let tasks = tasks_of(&be, "deploy");
+        tasks[0]["status"] == "done"
+    });
+    let app = app_details(&be);
+    assert_eq!(app["state"], "idle", "{app}");
+    assert_eq!(app["error"], json!(null));
+    assert_eq!(app["deployed"], json!(["cdn"]));
+    let (_, body) = be.call(Method::GET, "/be/v1/deployments/cdn", None);
+    assert_eq!(body["deployment"]["status"], "ok", "{body}");
+    for (key, _, md5) in published_files(&app) {
+        assert_eq!(md5_hex(&object(&s3, &key)), md5, "{key}");
+    }
+    let started = import(&be, json!({"appName": APP, "url": files.url("v2.tar")}));
+    assert!(started["taskName"].is_string(), "builds are accepted again");
+
+    let mut events = Vec::new();
+    common::wait_for("deploy.error and deploy.end webhooks", 30, || {
+        events = hooks
+            .requests()
+            .iter()
+            .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).expect("json"))
+            .collect();
+        events.iter().any(|e| e["event"] == "end")
+    });
+    assert_eq!(events[0]["type"], "deploy");
+    assert_eq!(events[0]["event"], "error");
+    assert_eq!(events[0]["exception"], failed["exception"]);
+    assert_eq!(
+        events[0]["deployment"],
+        json!({"name": "cdn", "label": "cdn origin"})
+    );
+    let end = events.iter().find(|e| e["event"] == "end").expect("end");
+    assert_eq!(end["taskName"], failed["name"]);
+    assert_eq!(end["buildId"], 1);
+    assert_eq!(end["dxfName"], app["dxfName"]);
 }

@@ -44,6 +44,9 @@ pub struct GcoreBody {
     pub bucket: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// Bind each URL to the launcher's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u64>,
 }
@@ -289,6 +292,7 @@ impl DeploymentService {
                 secure_token_sealed: self.seal(&g.secure_token)?,
                 bucket: g.bucket.clone(),
                 prefix: g.prefix.clone(),
+                client_ip: g.client_ip,
                 ttl: g.ttl,
             }),
             Some(DlAuthBody::Akamai(a)) => Some(DlAuthSettings::Akamai {
@@ -322,12 +326,14 @@ impl DeploymentService {
                 secure_token_sealed,
                 bucket,
                 prefix,
+                client_ip,
                 ttl,
             }) => Some(DlAuthBody::Gcore(GcoreBody {
                 base_url: base_url.clone(),
                 secure_token: self.open(secure_token_sealed)?,
                 bucket: bucket.clone(),
                 prefix: prefix.clone(),
+                client_ip: *client_ip,
                 ttl: *ttl,
             })),
             Some(DlAuthSettings::Akamai {
@@ -479,10 +485,11 @@ impl DeploymentService {
                 base_url,
                 bucket,
                 prefix,
+                client_ip,
                 ttl,
                 ..
             }) => {
-                json!({"gcore": {"baseUrl": base_url, "secureToken": MASK, "bucket": bucket, "prefix": prefix, "ttl": ttl}})
+                json!({"gcore": {"baseUrl": base_url, "secureToken": MASK, "bucket": bucket, "prefix": prefix, "clientIp": client_ip, "ttl": ttl}})
             }
             Some(DlAuthSettings::Akamai { base_url, ttl, .. }) => {
                 json!({"akamai": {"baseUrl": base_url, "key": MASK, "ttl": ttl}})

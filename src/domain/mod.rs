@@ -8,6 +8,7 @@ pub mod builds;
 pub mod caller;
 pub mod deployments;
 pub mod depot;
+pub mod downloads;
 mod error;
 pub mod health;
 pub mod identity;

@@ -12,14 +12,17 @@ pub struct Actor {
     pub org: Option<String>,
 }
 
+/// The client's address as text (`unknown` when there is none), see [`client_ip`].
+pub fn client_address(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> String {
+    client_ip(req, trusted_proxies).map_or_else(|| "unknown".into(), |ip| ip.to_string())
+}
+
 /// The client's address: the peer, or the last untrusted `X-Forwarded-For` hop when the peer
 /// is a trusted reverse proxy.
-pub fn client_address(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> String {
-    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
-        return "unknown".into();
-    };
+pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
     if !trusted_proxies.contains(&peer) {
-        return peer.to_string();
+        return Some(peer);
     }
     let forwarded = req
         .headers()
@@ -31,6 +34,5 @@ pub fn client_address(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> String {
         .rev()
         .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
         .find(|hop| !trusted_proxies.contains(hop))
-        .unwrap_or(peer)
-        .to_string()
+        .or(Some(peer))
 }

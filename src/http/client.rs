@@ -2,10 +2,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::actor::client_ip;
 use super::error::ApiError;
 use super::render::{base_url, success};
 use super::state::AppState;
-use crate::domain::keys::ClientAuth;
+use crate::domain::downloads::ClientAuth;
 
 /// `POST /client/v1/auth`: the current build's files and signed URLs to fetch them.
 pub async fn auth(
@@ -13,9 +14,10 @@ pub async fn auth(
     req: HttpRequest,
     body: web::Json<ClientAuth>,
 ) -> Result<HttpResponse, ApiError> {
+    let client = client_ip(&req, &state.trusted_proxies);
     let answer = state
-        .keys
-        .client_auth(body.into_inner(), &base_url(&req))
+        .downloads
+        .client_auth(body.into_inner(), &base_url(&req), client)
         .await?;
     success("authorized", answer)
 }

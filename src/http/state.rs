@@ -9,6 +9,7 @@ use crate::domain::audit::AuditService;
 use crate::domain::builds::BuildService;
 use crate::domain::deployments::DeploymentService;
 use crate::domain::depot::DepotService;
+use crate::domain::downloads::DownloadService;
 use crate::domain::health::HealthService;
 use crate::domain::identity::IdentityService;
 use crate::domain::instance::InstanceService;
@@ -37,6 +38,7 @@ pub struct AppState {
     pub builds: BuildService,
     pub publishing: PublishingService,
     pub keys: KeyService,
+    pub downloads: DownloadService,
     pub depot: DepotService,
     pub audit: AuditService,
     pub subscriptions: SubscriptionService,

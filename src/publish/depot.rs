@@ -46,6 +46,15 @@ impl Depot {
         }
     }
 
+    /// The signed download URL (`/depot/<path>?md5=…&expires=…`, without scheme and host) of
+    /// the file at layout path `path`, valid until `expires`.
+    pub fn download_url(&self, path: &str, expires: i64) -> Result<String, PublishError> {
+        self.path_of(path)?;
+        let url_path = format!("/depot/{path}");
+        let query = gcore_query(&url_path, expires, &self.token);
+        Ok(format!("{url_path}?{query}"))
+    }
+
     async fn write(&self, path: &str, body: Body, len: u64) -> Result<(), PublishError> {
         let target = self.path_of(path)?;
         let dir = target.parent().unwrap_or(&self.root).to_path_buf();
@@ -182,12 +191,7 @@ impl Origin for Depot {
     }
 
     fn signed_url<'a>(&'a self, path: &'a str, expires: i64) -> OriginFuture<'a, String> {
-        Box::pin(async move {
-            self.path_of(path)?;
-            let url_path = format!("/depot/{path}");
-            let query = gcore_query(&url_path, expires, &self.token);
-            Ok(format!("{url_path}?{query}"))
-        })
+        Box::pin(async move { self.download_url(path, expires) })
     }
 }
 

@@ -1,6 +1,7 @@
 //! Origins: where published images and patches live. One [`Origin`] abstraction over the
 //! depot and S3 origins, one module for the layout of API.md §5, one error type.
 
+pub mod cdn;
 pub mod depot;
 mod error;
 pub mod guard;

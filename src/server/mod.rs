@@ -26,6 +26,7 @@ use crate::domain::audit::AuditService;
 use crate::domain::builds::BuildService;
 use crate::domain::deployments::DeploymentService;
 use crate::domain::depot::DepotService;
+use crate::domain::downloads::DownloadService;
 use crate::domain::health::HealthService;
 use crate::domain::identity::IdentityService;
 use crate::domain::instance::InstanceService;
@@ -262,9 +263,11 @@ fn app_state(
             builds.max_size,
             Duration::from_secs(config.builds.upload_expiry_secs),
         ),
-        keys: KeyService::new(
+        keys: KeyService::new(store.clone()),
+        downloads: DownloadService::new(
             store.clone(),
             depot.clone(),
+            sealer.clone(),
             Duration::from_secs(config.depot.url_ttl_secs),
         ),
         depot: DepotService::new(depot.clone(), config.depot.public),

@@ -195,6 +195,9 @@ pub enum DlAuthSettings {
         secure_token_sealed: String,
         bucket: Option<String>,
         prefix: Option<String>,
+        /// Bind URLs to the launcher's address (the CDN checks `$remote_addr` too).
+        #[serde(default)]
+        client_ip: Option<bool>,
         ttl: Option<u64>,
     },
     Akamai {

@@ -499,7 +499,7 @@ pub struct S3Server {
     pub port: u16,
     pub access_key: String,
     pub secret_key: String,
-    child: Child,
+    child: Option<Child>,
 }
 
 impl S3Server {
@@ -519,30 +519,46 @@ impl S3Server {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let (access_key, secret_key) = (
-            "AKIAEDGETEST".to_string(),
-            "edge-test-secret-key-0123456789".to_string(),
-        );
+        let mut server = S3Server {
+            dir,
+            port,
+            access_key: "AKIAEDGETEST".to_string(),
+            secret_key: "edge-test-secret-key-0123456789".to_string(),
+            child: None,
+        };
+        server.up();
+        Some(server)
+    }
+
+    /// Starts serving (again, on the same port and directory after [`S3Server::down`]).
+    pub fn up(&mut self) {
         let child = Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", &access_key, "--secret-key", &secret_key])
-            .arg(dir.path())
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args([
+                "--access-key",
+                &self.access_key,
+                "--secret-key",
+                &self.secret_key,
+            ])
+            .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn s3s-fs");
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "s3s-fs did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(S3Server {
-            dir,
-            port,
-            access_key,
-            secret_key,
-            child,
-        })
+    }
+
+    /// Stops the server: connections are refused until [`S3Server::up`].
+    pub fn down(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// The endpoint as a deployment's `hostname`.
@@ -600,7 +616,6 @@ impl S3Server {
 
 impl Drop for S3Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.down();
     }
 }
