@@ -25,9 +25,9 @@ fn two_builds_reach_the_origin_at_their_keys_and_boto3_reads_them() {
     let _tars = game_versions(work.path());
     let files = FileServer::start(work.path().to_path_buf());
     create_deployment(&be, deployment_body("cdn", &s3, PREFIX, None));
-    create_app(&be, json!({}));
+    create_app(&be, json!({"maxBuilds": 2}));
 
-    for (version, deploys) in [(1, 1), (2, 2)] {
+    for (version, deploys) in [(1, 1), (2, 2), (3, 3)] {
         let started = import(
             &be,
             json!({"appName": APP, "url": files.url(&format!("v{version}.tar"))}),
@@ -42,6 +42,7 @@ fn two_builds_reach_the_origin_at_their_keys_and_boto3_reads_them() {
             "the deploy follows its build"
         );
         assert_eq!(deploy["result"]["buildId"], version);
+        assert_eq!(deploy["result"]["objectsPresent"], 0, "{deploy}");
         assert_eq!(deploy["result"]["deployment"], "cdn");
     }
 
@@ -79,16 +80,17 @@ fn two_builds_reach_the_origin_at_their_keys_and_boto3_reads_them() {
         head.e_tag
     );
 
-    // Only the current image and the patch to it are there besides build 1's image (kept for
-    // the grace period); every key is one the layout names.
-    let held = origin_keys(&s3, "");
-    for key in &held {
-        assert!(
-            key.starts_with(&format!("{PREFIX}/dxf/{ORG}/{APP}/000"))
-                || key.starts_with(&format!("{PREFIX}/pat/{ORG}/{APP}/0002/0001/")),
-            "unexpected object {key}"
-        );
-    }
+    // Build 3 rotated build 1 out: its image and the patch from it to build 2 stay for the
+    // grace period (2 s here), then the origin holds what the app lists and build 2's image
+    // (retained, as on the depot).
+    let retained = origin_keys(&s3, &format!("dxf/{ORG}/{APP}/0002/"));
+    assert_eq!(retained.len(), 4, "{retained:?}");
+    let mut expected: Vec<String> = published.iter().map(|(k, ..)| k.clone()).collect();
+    expected.extend(retained);
+    expected.sort();
+    common::wait_for("build 1's files to leave the origin", 30, || {
+        origin_keys(&s3, "") == expected
+    });
 
     // boto3 lists the prefix and downloads the image and a patch file with the origin's keys.
     let check = published
@@ -118,7 +120,7 @@ for key, size, md5 in [{check}]:
     // Exported again, the deploy finds everything in place and sends nothing.
     let (status, body) = be.call(Method::POST, "/be/v1/export", Some(json!({"appName": APP})));
     assert_eq!(status, 200, "{body}");
-    let tasks = wait_deploys(&be, 3);
+    let tasks = wait_deploys(&be, 4);
     assert_eq!(tasks[0]["status"], "done", "{}", tasks[0]);
     assert_eq!(tasks[0]["result"]["bytesSent"], 0, "{}", tasks[0]);
     assert_eq!(tasks[0]["result"]["objectsPresent"], 10, "{}", tasks[0]);
@@ -233,4 +235,68 @@ fn an_origin_down_puts_the_app_in_error_until_a_retry_succeeds() {
     assert_eq!(end["taskName"], failed["name"]);
     assert_eq!(end["buildId"], 1);
     assert_eq!(end["dxfName"], app["dxfName"]);
+}
+
+#[test]
+fn deleting_a_deployment_empties_its_org_prefix_and_leaves_other_orgs() {
+    let Some(s3) = S3Server::start() else { return };
+    let server = Server::start_with(&[], &publishing_env());
+    let key = publisher(&server);
+    let be = Be::bearer(&server, &key);
+    let work = tempfile::tempdir().expect("tempdir");
+    let _tars = game_versions(work.path());
+    let files = FileServer::start(work.path().to_path_buf());
+    create_deployment(&be, deployment_body("cdn", &s3, PREFIX, None));
+    create_deployment(&be, deployment_body("other", &s3, "elsewhere", None));
+    create_app(&be, json!({"deployments": ["cdn", "other"]}));
+    let other = format!("{PREFIX}/dxf/rival/Game/0001/abc/app.json");
+    s3.put(&other, b"another org's file");
+
+    let started = import(&be, json!({"appName": APP, "url": files.url("v1.tar")}));
+    wait_import(&be, started["taskName"].as_str().expect("task"));
+    let deploys = wait_deploys(&be, 2);
+    assert!(deploys.iter().all(|t| t["status"] == "done"), "{deploys:?}");
+    assert_eq!(origin_keys(&s3, &format!("dxf/{ORG}/")).len(), 4);
+
+    let (status, body) = be.call(Method::DELETE, "/be/v1/deployments/cdn", None);
+    common::assert_error(status, &body, 409, "item-protected");
+
+    // Moving a deployment (here its prefix) publishes the current build at the new place and
+    // leaves the old place alone.
+    let (status, body) = be.call(
+        Method::PATCH,
+        "/be/v1/deployments",
+        Some(json!({"name": "other", "origin": {"s3": {"prefix": "moved"}}})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let deploys = wait_deploys(&be, 3);
+    assert_eq!(deploys[0]["status"], "done", "{}", deploys[0]);
+    assert_eq!(deploys[0]["result"]["deployment"], "other");
+    assert_eq!(s3.keys(&format!("moved/dxf/{ORG}/")).len(), 4);
+    assert_eq!(s3.keys(&format!("elsewhere/dxf/{ORG}/")).len(), 4);
+    assert_eq!(app_details(&be)["deployed"], json!(["cdn", "other"]));
+
+    let (status, body) = be.call(
+        Method::PATCH,
+        "/be/v1/apps",
+        Some(json!({"name": APP, "deregister": ["cdn"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["app"]["deployed"],
+        json!(["other"]),
+        "deregistered: no longer deployed"
+    );
+    assert_eq!(
+        origin_keys(&s3, &format!("dxf/{ORG}/")).len(),
+        4,
+        "its files stay"
+    );
+    let (status, body) = be.call(Method::DELETE, "/be/v1/deployments/cdn", None);
+    assert_eq!(status, 200, "{body}");
+    common::wait_for("the deployment's files to go", 60, || {
+        origin_keys(&s3, &format!("dxf/{ORG}/")).is_empty()
+            && origin_keys(&s3, &format!("pat/{ORG}/")).is_empty()
+    });
+    assert_eq!(origin_keys(&s3, "dxf/rival/"), [other]);
 }

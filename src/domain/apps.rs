@@ -427,7 +427,9 @@ impl AppService {
                             .collect();
                         let now = Utc::now();
                         let due = now + chrono::Duration::from_std(grace).unwrap_or_default();
-                        jobs::submit(tx, cleanup::stale_task(&app.org, &app.name, stale, due), now)?;
+                        let origins = targets.iter().map(|d| d.name.clone()).collect();
+                        let task = cleanup::stale_task(&app.org, &app.name, stale, origins, due);
+                        jobs::submit(tx, task, now)?;
                     }
                 }
                 if let Some(auto) = patch.auto_commit {

@@ -12,11 +12,12 @@ use crate::jobs::{NewTask, TaskError, exception};
 use crate::publish::PublishError;
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
+use crate::publish::layout;
 use crate::publish::origin::Origin;
 use crate::publish::origins::origin_of;
 use crate::store::{
-    CleanupParams, DEPLOYMENTS, DeploymentRecord, DeploymentStatus, S3Settings, Store, StoreError,
-    TaskSpec, org_key, org_prefix,
+    APPS, CleanupParams, DEPLOYMENTS, DeploymentRecord, DeploymentStatus, S3Settings, Store,
+    StoreError, TaskSpec, org_key, org_prefix,
 };
 
 /// Runs `cleanup` tasks.
@@ -66,14 +67,23 @@ pub fn app_task(
 }
 
 /// Removes an app's files that stopped being current (rotated builds, patches to a former
-/// current build) from the depot once `due` has come: launchers mid-download finish first.
-/// Outside the app's pipeline, so it never holds up the app's next build.
-pub fn stale_task(org: &str, app: &str, prefixes: Vec<String>, due: DateTime<Utc>) -> NewTask {
+/// current build) from the depot and the given deployments' origins once `due` has come:
+/// launchers mid-download finish first. Outside the app's pipeline, so it never holds up the
+/// app's next build.
+pub fn stale_task(
+    org: &str,
+    app: &str,
+    prefixes: Vec<String>,
+    deployments: Vec<String>,
+    due: DateTime<Utc>,
+) -> NewTask {
     NewTask::new(
         TaskSpec::Cleanup(CleanupParams {
             org: Some(org.to_string()),
+            app: Some(app.to_string()),
             prefixes,
             depot: true,
+            deployments,
             ..CleanupParams::default()
         }),
         Some(org.to_string()),
@@ -123,7 +133,16 @@ impl Cleanup {
 
     /// Runs one `cleanup` task: the depot first, then every origin concerned, then the
     /// record of a deployment being deleted.
-    pub async fn run(&self, params: CleanupParams) -> Result<Value, TaskError> {
+    pub async fn run(&self, mut params: CleanupParams) -> Result<Value, TaskError> {
+        if let (Some(org), Some(app)) = (&params.org, &params.app) {
+            let live = self.live_dirs(org, app).await?;
+            params.prefixes.retain(|prefix| {
+                let inside = format!("{prefix}/");
+                !live
+                    .iter()
+                    .any(|dir| dir == prefix || dir.starts_with(&inside))
+            });
+        }
         if params.depot {
             for prefix in &params.prefixes {
                 self.depot
@@ -161,6 +180,32 @@ impl Cleanup {
             crash_point("cleanup.record_removed");
         }
         Ok(json!({ "prefixes": params.prefixes, "originObjectsRemoved": removed }))
+    }
+
+    /// The directories of an app's current and staged images and patches.
+    async fn live_dirs(&self, org: &str, app: &str) -> Result<Vec<String>, TaskError> {
+        let key = org_key(org, app);
+        let Some(app) = self
+            .store
+            .read(move |tx| tx.open(&APPS)?.get(key.as_str()))
+            .await
+            .map_err(|e: StoreError| TaskError::internal(e.to_string()))?
+        else {
+            return Ok(Vec::new());
+        };
+        let builds = &app.builds;
+        let staged = builds.staged.iter();
+        let images = builds
+            .current()
+            .into_iter()
+            .chain(staged.clone().map(|s| &s.build))
+            .map(|b| layout::image_dir(&app.org, &app.name, b.id, &b.dxf_name));
+        let patches = builds
+            .patches
+            .iter()
+            .chain(staged.flat_map(|s| &s.patches))
+            .map(|p| layout::patch_dir(&app.org, &app.name, p.to, p.from));
+        Ok(images.chain(patches).collect())
     }
 
     async fn deployments_of(&self, org: &str) -> Result<Vec<DeploymentRecord>, TaskError> {

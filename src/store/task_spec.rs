@@ -168,6 +168,10 @@ pub struct HelloParams {
 pub struct CleanupParams {
     /// The org whose deployments are named; `None` for a deleted org's prune.
     pub org: Option<String>,
+    /// For files that stopped being current: the app they belong to. A prefix that holds its
+    /// current (or staged) files again when the cleanup runs (a roll back) is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
     /// Layout paths (`dxf/{org}`, `pat/{org}/{app}`, ...).
     pub prefixes: Vec<String>,
     /// Remove them from the depot.

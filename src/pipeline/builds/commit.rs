@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::jobs;
 use crate::pipeline::cleanup::stale_task;
+use crate::pipeline::deploy::targets;
 use crate::publish::layout;
 use crate::store::{
     APPS, AppRecord, BuildRecord, MkrawParams, PatchRecord, StagedBuild, StoreError, org_key,
@@ -131,7 +132,8 @@ pub async fn commit(
             tx.open(&APPS)?.put(key.as_str(), &app)?;
             if !stale.is_empty() {
                 let due = now + chrono::Duration::from_std(grace).unwrap_or_default();
-                jobs::submit(tx, stale_task(&org, &app_name, stale, due), now)?;
+                let origins = targets(tx, &app)?.into_iter().map(|d| d.name).collect();
+                jobs::submit(tx, stale_task(&org, &app_name, stale, origins, due), now)?;
             }
             Ok(result(&made.build, &app, &rotated))
         })

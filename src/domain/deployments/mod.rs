@@ -2,84 +2,32 @@
 //! probed on every change, and their download-URL signing settings.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+mod request;
+
+pub use request::{AkamaiBody, DlAuthBody, GcoreBody, NewDeployment, OriginBody};
 
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::names::check_deployment_name;
-use super::text::{
-    SECRET_MAX_CHARS, check_bucket, check_host, check_label, check_prefix, check_text, check_url,
-};
 use super::{DomainError, in_org};
 use crate::auth::sealing::Sealer;
 use crate::config::MASK;
 use crate::crashpoints::crash_point;
 use crate::jobs;
 use crate::pipeline::cleanup;
+use crate::pipeline::deploy::{deploy_task, targets};
 use crate::publish::guard::AddressPolicy;
 use crate::publish::layout;
 use crate::publish::origin::Origin;
 use crate::publish::s3::S3Origin;
 use crate::store::{
     APPS, DEPLOYMENTS, DeploymentRecord, DeploymentStatus, DlAuthSettings, S3Settings, Sealed,
-    Secret, Store, org_key, org_prefix,
+    Secret, Store, WriteTx, org_key, org_prefix,
 };
-
-/// `origin`: S3 is the one kind.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OriginBody {
-    /// As sent and as merged: the secret key in clear, in memory only.
-    pub s3: S3Settings<Secret>,
-}
-
-/// `dlAuth.gcore`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GcoreBody {
-    pub base_url: String,
-    pub secure_token: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bucket: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
-    /// Bind each URL to the launcher's address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_ip: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl: Option<u64>,
-}
-
-/// `dlAuth.akamai`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AkamaiBody {
-    pub base_url: String,
-    /// Hex-encoded HMAC key.
-    pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl: Option<u64>,
-}
-
-/// `dlAuth`: one kind.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum DlAuthBody {
-    Gcore(GcoreBody),
-    Akamai(AkamaiBody),
-}
-
-/// A create request (and the complete form a modification is merged into).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewDeployment {
-    pub name: String,
-    pub label: String,
-    pub origin: OriginBody,
-    #[serde(rename = "dlAuth", default, skip_serializing_if = "Option::is_none")]
-    pub dl_auth: Option<DlAuthBody>,
-}
+use request::{check, merge_group};
 
 /// A deployment as the API shows it: secrets masked.
 #[derive(Debug, Serialize)]
@@ -104,128 +52,25 @@ pub struct DeploymentFilter {
     pub updated_after: Option<DateTime<Utc>>,
 }
 
-fn required(field: &str, value: &str) -> Result<(), DomainError> {
-    if value.trim().is_empty() {
-        return Err(DomainError::Missing {
-            field: field.into(),
-        });
-    }
-    Ok(())
-}
-
-fn check(new: &NewDeployment) -> Result<(), DomainError> {
-    check_deployment_name("name", &new.name)?;
-    required("label", &new.label)?;
-    check_label("label", &new.label)?;
-    let s3 = &new.origin.s3;
-    for (field, value) in [
-        ("origin.s3.hostname", s3.hostname.as_str()),
-        ("origin.s3.accessKey", s3.access_key.as_str()),
-        ("origin.s3.secretKey", s3.secret_key.expose()),
-        ("origin.s3.location", s3.location.as_str()),
-        ("origin.s3.bucket", s3.bucket.as_str()),
-    ] {
-        required(field, value)?;
-        check_text(field, value, SECRET_MAX_CHARS)?;
-    }
-    check_host("origin.s3.hostname", &s3.hostname)?;
-    check_bucket("origin.s3.bucket", &s3.bucket)?;
-    if let Some(prefix) = &s3.prefix {
-        check_prefix("origin.s3.prefix", prefix)?;
-    }
-    match &new.dl_auth {
-        Some(DlAuthBody::Gcore(g)) => {
-            check_url("dlAuth.gcore.baseUrl", &g.base_url)?;
-            required("dlAuth.gcore.secureToken", &g.secure_token)?;
-            check_text(
-                "dlAuth.gcore.secureToken",
-                &g.secure_token,
-                SECRET_MAX_CHARS,
-            )?;
-            if let Some(bucket) = &g.bucket {
-                check_bucket("dlAuth.gcore.bucket", bucket)?;
-            }
-            if let Some(prefix) = &g.prefix {
-                check_prefix("dlAuth.gcore.prefix", prefix)?;
-            }
-            if g.ttl == Some(0) {
-                return Err(DomainError::invalid(
-                    "dlAuth.gcore.ttl",
-                    "must be at least 1 second",
-                ));
-            }
+/// A deployment moved to another place (host, bucket, region or prefix) holds nothing yet:
+/// every app publishing to it forgets what it held there and gets a deploy of its current
+/// build. The files at the old place stay.
+fn redeploy_moved(tx: &WriteTx, moved: &DeploymentRecord) -> Result<(), DomainError> {
+    let now = Utc::now();
+    let apps = tx.open(&APPS)?.with_prefix(&org_prefix(&moved.org))?;
+    for (key, mut app) in apps {
+        let publishes = targets(tx, &app)?
+            .iter()
+            .any(|d| d.name.eq_ignore_ascii_case(&moved.name));
+        if !publishes {
+            continue;
         }
-        Some(DlAuthBody::Akamai(a)) => {
-            check_url("dlAuth.akamai.baseUrl", &a.base_url)?;
-            if a.key.is_empty() || a.key.len() > SECRET_MAX_CHARS || hex::decode(&a.key).is_err() {
-                return Err(DomainError::invalid(
-                    "dlAuth.akamai.key",
-                    "must be a hex-encoded key",
-                ));
-            }
-            if a.ttl == Some(0) {
-                return Err(DomainError::invalid(
-                    "dlAuth.akamai.ttl",
-                    "must be at least 1 second",
-                ));
-            }
-        }
-        None => {}
-    }
-    Ok(())
-}
-
-/// Merges a PATCH group (`origin` or `dlAuth`) into the stored one: the same kind merges field
-/// by field (`null` removes an optional field, `********` keeps a secret), another kind
-/// replaces the group and must be complete.
-fn merge_group(
-    stored: &mut Value,
-    patch: &Value,
-    group: &str,
-    optional: &[&str],
-    secrets: &[&str],
-) -> Result<(), DomainError> {
-    let Some(patch) = patch.as_object().filter(|o| o.len() == 1) else {
-        return Err(DomainError::invalid(
-            group,
-            "must be an object with exactly one kind",
-        ));
-    };
-    let Some((kind, Value::Object(fields))) = patch.iter().next() else {
-        return Err(DomainError::invalid(group, "the kind must hold an object"));
-    };
-    let same_kind = stored.get(kind).is_some_and(Value::is_object);
-    let mut merged = if same_kind {
-        stored[kind].as_object().cloned().unwrap_or_default()
-    } else {
-        Map::new()
-    };
-    for (field, value) in fields {
-        let name = format!("{group}.{kind}.{field}");
-        match value {
-            Value::Null if optional.contains(&field.as_str()) => {
-                merged.remove(field);
-            }
-            Value::Null => {
-                return Err(DomainError::invalid(
-                    name,
-                    "is required and cannot be removed",
-                ));
-            }
-            Value::String(text) if text == MASK && secrets.contains(&field.as_str()) => {
-                if !same_kind {
-                    return Err(DomainError::invalid(
-                        name,
-                        "send the secret: ******** keeps only a stored one",
-                    ));
-                }
-            }
-            other => {
-                merged.insert(field.clone(), other.clone());
-            }
+        app.builds.forget_deployment(&moved.name);
+        tx.open(&APPS)?.put(key.as_str(), &app)?;
+        if app.builds.current().is_some() {
+            jobs::submit(tx, deploy_task(&app, moved), now)?;
         }
     }
-    *stored = json!({ kind: merged });
     Ok(())
 }
 
@@ -440,7 +285,7 @@ impl DeploymentService {
                             group,
                             value,
                             "dlAuth",
-                            &["bucket", "prefix", "ttl"],
+                            &["bucket", "prefix", "clientIp", "ttl"],
                             &["secureToken", "key"],
                         )?;
                     }
@@ -456,10 +301,12 @@ impl DeploymentService {
         in_org(&self.store, caller)
             .write(move |tx| {
                 let key = org_key(&record.org, &record.name);
-                let mut table = tx.open(&DEPLOYMENTS)?;
-                match table.get(key.as_str())? {
+                let stored = tx.open(&DEPLOYMENTS)?.get(key.as_str())?;
+                let moved = match stored {
                     Some(current) if current.status != DeploymentStatus::Deleting => {
-                        table.put(key.as_str(), &record)?
+                        tx.open(&DEPLOYMENTS)?.put(key.as_str(), &record)?;
+                        !current.origin.same_place(&record.origin)
+                            || current.origin.location != record.origin.location
                     }
                     _ => {
                         return Err(DomainError::not_found(format!(
@@ -467,6 +314,9 @@ impl DeploymentService {
                             record.name
                         )));
                     }
+                };
+                if moved {
+                    redeploy_moved(tx, &record)?;
                 }
                 Ok(())
             })
