@@ -24,6 +24,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("DELETE", "/adm/v1/orgs/{org}", "admin"),
     ("GET", "/adm/v1/tasks/{task}", "admin"),
     ("GET", "/adm/v1/workers", "admin"),
+    ("POST", "/adm/v1/commit", "admin"),
     ("POST", "/be/v1/login", "public"),
     ("POST", "/be/v1/refresh", "public"),
     ("POST", "/be/v1/logout", "public"),
@@ -50,6 +51,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("DELETE", "/be/v1/apps/{app}", "apps.delete"),
     ("POST", "/be/v1/builds", "apps.update"),
     ("POST", "/be/v1/export", "apps.update"),
+    ("POST", "/be/v1/commit", "apps.update"),
     ("POST", "/be/v1/keys", "keys.create"),
     ("GET", "/be/v1/keys", "keys.read"),
     ("DELETE", "/be/v1/keys/{id}", "keys.delete"),
@@ -239,7 +241,7 @@ fn sample(method: &str, path: &str, targets: &Targets, n: usize) -> (String, Opt
         ("POST", "/be/v1/apps") => Some(json!({"name": format!("app_{n}"), "label": "x"})),
         ("PATCH", "/be/v1/apps") => Some(json!({"name": "target_app", "label": "changed"})),
         ("POST", "/be/v1/builds") => Some(json!({"appName": "target_app"})),
-        ("POST", "/be/v1/export") => Some(json!({"appName": "target_app"})),
+        ("POST", "/be/v1/export" | "/be/v1/commit") => Some(json!({"appName": "target_app"})),
         ("POST", "/be/v1/keys") => Some(json!({"appName": "target_app"})),
         ("POST", "/be/v1/deployments") => Some(deployment_body(&format!("dep_{n}"))),
         ("PATCH", "/be/v1/deployments") => Some(json!({"name": "target_dep", "label": "changed"})),
@@ -314,6 +316,7 @@ fn every_route_enforces_its_declared_permission_and_the_org_boundary() {
             && !route.path.ends_with("trigger")
             && !route.path.ends_with("builds")
             && !route.path.ends_with("export")
+            && !route.path.ends_with("commit")
             && !route.path.ends_with("keys")
         {
             assert_eq!(

@@ -12,7 +12,7 @@ use super::text::check_label;
 use super::{DomainError, in_org};
 use crate::crashpoints::crash_point;
 use crate::jobs;
-use crate::pipeline::builds::build_files;
+use crate::pipeline::builds::{build_files, switching};
 use crate::pipeline::{cleanup, deploy};
 use crate::publish::layout;
 use crate::store::{
@@ -136,7 +136,7 @@ fn build_summary(build: &BuildRecord) -> Value {
 }
 
 /// Refuses `what` while the app processes or publishes a build.
-fn check_idle(tx: &impl Reads, app: &AppRecord, what: &str) -> Result<(), DomainError> {
+pub(super) fn check_idle(tx: &impl Reads, app: &AppRecord, what: &str) -> Result<(), DomainError> {
     match activity(tx, &app.org, &app.name)? {
         (false, false) => Ok(()),
         (_, true) => Err(DomainError::Locked(format!(
@@ -382,13 +382,21 @@ impl AppService {
                     .open(&APPS)?
                     .named(Some(&org), &patch.name)?
                     .ok_or_else(|| DomainError::not_found(format!("app {}", patch.name)))?;
-                if let Some(build) = patch.i_cur_build.filter(|b| *b != app.builds.current) {
-                    let reason = if app.builds.retained.iter().any(|b| b.id == build) {
-                        format!("switching the current build to {build} (a roll back) is not available yet")
-                    } else {
-                        format!("build {build} is not retained by this app")
-                    };
-                    return Err(DomainError::invalid("iCurBuild", reason));
+                let mut switch = None;
+                if let Some(target) = patch.i_cur_build.filter(|b| *b != app.builds.current) {
+                    let build = app
+                        .builds
+                        .retained
+                        .iter()
+                        .find(|b| b.id == target)
+                        .ok_or_else(|| {
+                            DomainError::invalid(
+                                "iCurBuild",
+                                format!("build {target} is not retained by this app"),
+                            )
+                        })?;
+                    check_idle(tx, &app, "switch its current build")?;
+                    switch = Some(switching(&app.org, &app.name, &build.name, target));
                 }
                 if let Some(label) = patch.label {
                     app.label = label;
@@ -437,6 +445,9 @@ impl AppService {
                 }
                 app.updated = Utc::now();
                 tx.open(&APPS)?.put(key.as_str(), &app)?;
+                if let Some(task) = switch {
+                    jobs::submit(tx, task, app.updated)?;
+                }
                 Ok(app)
             })
             .await?;

@@ -131,6 +131,7 @@ route_table! {
     DELETE "/adm/v1/orgs/{org}",          Need::Admin, Params(&["prune"]) => orgs::delete;
     GET    "/adm/v1/tasks/{task}",        Need::Admin, Nothing => admin_tasks::details;
     GET    "/adm/v1/workers",             Need::Admin, Nothing => workers::list;
+    POST   "/adm/v1/commit",              Need::Admin, Nothing => publishing::commit_org;
     POST   "/be/v1/login",                Need::Public, Nothing => sessions::login;
     POST   "/be/v1/refresh",              Need::Public, Nothing => sessions::refresh;
     POST   "/be/v1/logout",               Need::Public, Nothing => sessions::logout;
@@ -157,6 +158,7 @@ route_table! {
     DELETE "/be/v1/apps/{app}",           perm("apps", DELETE), Nothing => apps::delete;
     POST   "/be/v1/builds",               perm("apps", UPDATE), Nothing => builds::import;
     POST   "/be/v1/export",               perm("apps", UPDATE), Nothing => publishing::export;
+    POST   "/be/v1/commit",               perm("apps", UPDATE), Nothing => publishing::commit;
     POST   "/be/v1/keys",                 perm("keys", CREATE), Nothing => keys::create;
     GET    "/be/v1/keys",                 perm("keys", READ), List(&["appName"]) => keys::list;
     DELETE "/be/v1/keys/{id}",            perm("keys", DELETE), Nothing => keys::delete;

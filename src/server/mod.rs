@@ -255,7 +255,7 @@ fn app_state(
         roles: RoleService::new(store.clone()),
         apikeys: ApiKeyService::new(store.clone()),
         apps: AppService::new(store.clone(), builds.grace),
-        publishing: PublishingService::new(store.clone()),
+        publishing: PublishingService::new(store.clone(), builds.grace),
         builds: BuildService::new(
             store.clone(),
             incoming.clone(),

@@ -214,15 +214,20 @@ pub struct DltarParams {
     pub size: Option<u64>,
 }
 
-/// `mkraw`: turns a received tar into the app's next build: image, patches, rotation.
+/// `mkraw`: turns a received tar into the app's next build: image, patches, rotation. With
+/// `switch_to` it makes a retained build current instead (a roll back or forward): the patches
+/// from every other retained build to it, then the switch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MkrawParams {
     pub org: String,
     pub app: String,
     pub build_name: String,
-    /// The received tar, relative to the work dir.
+    /// The received tar, relative to the work dir (empty with `switch_to`).
     pub input: String,
+    /// The retained build to make current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_to: Option<u32>,
 }
 
 /// `deploy`: makes one deployment's origin hold the app's current build (its image, the

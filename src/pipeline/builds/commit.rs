@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::jobs;
@@ -13,7 +13,8 @@ use crate::pipeline::cleanup::stale_task;
 use crate::pipeline::deploy::targets;
 use crate::publish::layout;
 use crate::store::{
-    APPS, AppRecord, BuildRecord, MkrawParams, PatchRecord, StagedBuild, StoreError, org_key,
+    APPS, AppRecord, BuildRecord, MkrawParams, PatchRecord, StagedBuild, StoreError, WriteTx,
+    org_key,
 };
 
 /// What a `mkraw` run made.
@@ -102,25 +103,9 @@ pub async fn commit(
                 stale.extend(build_files(&org, &app_name, replaced.build.id));
             }
             if app.auto_commit {
-                rotated = app
-                    .builds
-                    .beyond(app.max_builds.saturating_sub(1) as usize, 0);
-                app.builds.drop_builds(&rotated);
-                for old in &rotated {
-                    stale.extend(build_files(&org, &app_name, *old));
-                }
-                let former = app.builds.current;
-                if former != 0 && !rotated.contains(&former) {
-                    stale.push(layout::patches_to(&org, &app_name, former));
-                }
-                let retained: Vec<u32> = app.builds.retained.iter().map(|b| b.id).collect();
-                app.builds.patches = made
-                    .patches
-                    .into_iter()
-                    .filter(|p| retained.contains(&p.from))
-                    .collect();
-                app.builds.retained.push(made.build.clone());
-                app.builds.current = id;
+                let live = go_live(&mut app, made.build.clone(), made.patches);
+                stale.extend(live.stale);
+                rotated = live.rotated;
             } else {
                 app.builds.staged = Some(StagedBuild {
                     build: made.build.clone(),
@@ -130,14 +115,111 @@ pub async fn commit(
             let now = Utc::now();
             app.updated = now;
             tx.open(&APPS)?.put(key.as_str(), &app)?;
-            if !stale.is_empty() {
-                let due = now + chrono::Duration::from_std(grace).unwrap_or_default();
-                let origins = targets(tx, &app)?.into_iter().map(|d| d.name).collect();
-                jobs::submit(tx, stale_task(&org, &app_name, stale, origins, due), now)?;
-            }
+            retire(tx, &app, stale, grace, now)?;
             Ok(result(&made.build, &app, &rotated))
         })
         .await
+}
+
+/// Makes the retained build `target` current with `patches` to it (a roll back or forward);
+/// returns the task's result. A run that finds it current already only reports it.
+pub async fn switch(
+    store: &crate::store::Store,
+    params: &MkrawParams,
+    target: u32,
+    patches: Vec<PatchRecord>,
+    grace: Duration,
+) -> Result<Value, CommitError> {
+    let key = org_key(&params.org, &params.app);
+    store
+        .write(move |tx| {
+            let mut app = tx.open(&APPS)?.get(key.as_str())?.ok_or_else(|| {
+                CommitError::Conflict("the app was deleted while its builds were switched".into())
+            })?;
+            let build = app
+                .builds
+                .retained
+                .iter()
+                .find(|b| b.id == target)
+                .cloned()
+                .ok_or_else(|| {
+                    CommitError::Conflict(format!("build {target} was rotated out meanwhile"))
+                })?;
+            if app.builds.current == target {
+                return Ok(result(&build, &app, &[]));
+            }
+            let live = go_live(&mut app, build.clone(), patches);
+            let now = Utc::now();
+            app.updated = now;
+            tx.open(&APPS)?.put(key.as_str(), &app)?;
+            retire(tx, &app, live.stale, grace, now)?;
+            Ok(result(&build, &app, &[]))
+        })
+        .await
+}
+
+/// What making a build current changed.
+pub struct WentLive {
+    /// Builds rotated out beyond `maxBuilds`.
+    pub rotated: Vec<u32>,
+    /// Layout prefixes no longer current, for [`retire`].
+    pub stale: Vec<String>,
+}
+
+/// Makes `build` the app's current build with `patches` to it (those from builds that stay).
+/// A build new to the app joins the retained ones and rotates the oldest beyond `maxBuilds`
+/// out; a retained one (a roll back or forward) rotates nothing. The patches to the former
+/// current build are no longer current.
+pub fn go_live(app: &mut AppRecord, build: BuildRecord, patches: Vec<PatchRecord>) -> WentLive {
+    let (org, name) = (app.org.clone(), app.name.clone());
+    let new = !app.builds.retained.iter().any(|b| b.id == build.id);
+    let rotated = if new {
+        app.builds
+            .beyond(app.max_builds.saturating_sub(1) as usize, 0)
+    } else {
+        Vec::new()
+    };
+    app.builds.drop_builds(&rotated);
+    let mut stale: Vec<String> = rotated
+        .iter()
+        .flat_map(|old| build_files(&org, &name, *old))
+        .collect();
+    let former = app.builds.current;
+    if former != 0 && former != build.id && !rotated.contains(&former) {
+        stale.push(layout::patches_to(&org, &name, former));
+    }
+    let retained: Vec<u32> = app.builds.retained.iter().map(|b| b.id).collect();
+    app.builds.patches = patches
+        .into_iter()
+        .filter(|p| p.from != build.id && retained.contains(&p.from))
+        .collect();
+    app.builds.current = build.id;
+    if new {
+        app.builds.retained.push(build);
+    }
+    WentLive { rotated, stale }
+}
+
+/// Submits the removal of `stale` prefixes from the depot and the app's origins once the
+/// grace period is over.
+pub fn retire(
+    tx: &WriteTx,
+    app: &AppRecord,
+    stale: Vec<String>,
+    grace: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let due = now + chrono::Duration::from_std(grace).unwrap_or_default();
+    let origins = targets(tx, app)?.into_iter().map(|d| d.name).collect();
+    jobs::submit(
+        tx,
+        stale_task(&app.org, &app.name, stale, origins, due),
+        now,
+    )?;
+    Ok(())
 }
 
 /// Every file of a build that leaves: its images and the patches to it.

@@ -50,12 +50,17 @@ impl Builds {
         params: MkrawParams,
         ctx: TaskContext,
     ) -> Result<TaskOutput, TaskError> {
-        let outcome = self.make(&params, &ctx).await;
+        let outcome = match params.switch_to {
+            Some(target) => self.switch(&params, target, &ctx).await,
+            None => self.make(&params, &ctx).await,
+        };
         if !matches!(outcome, Err(TaskError::Interrupted)) {
-            if let Err(TaskError::Failed(_)) = &outcome {
-                self.forget_uncommitted(&params, &ctx).await;
+            if params.switch_to.is_none() {
+                if let Err(TaskError::Failed(_)) = &outcome {
+                    self.forget_uncommitted(&params, &ctx).await;
+                }
+                let _ = self.incoming.discard(&params.input).await;
             }
-            let _ = self.incoming.discard(&params.input).await;
             self.drop_scratch(ctx.name()).await;
         }
         let result = outcome?;
@@ -100,20 +105,8 @@ impl Builds {
             }
         };
         let sources = commit::patch_sources(&app);
-        for (done, from) in sources.iter().enumerate() {
-            if state.patches.iter().any(|p| p.from == from.id) {
-                continue;
-            }
-            let share = (100.0 - IMAGE_SHARE) / sources.len() as f64;
-            let span = (
-                IMAGE_SHARE + share * done as f64,
-                IMAGE_SHARE + share * (done + 1) as f64,
-            );
-            let made = self.patch(params, from, &image, span, ctx).await?;
-            state.patches.push(made);
-            ctx.save(json!(state), span.1).await?;
-            crash_point("mkraw.patch_published");
-        }
+        self.patches_to(params, &sources, &image, &mut state, IMAGE_SHARE, ctx)
+            .await?;
         let made = Made {
             task: ctx.name().to_string(),
             build: image,
@@ -122,6 +115,80 @@ impl Builds {
         commit::commit(&self.store, params, made, self.settings.grace)
             .await
             .map_err(|e| TaskError::internal(format!("cannot record the build: {e}")))
+    }
+
+    /// Makes the patch from each of `sources` to `image` that `state` lacks, saving `state`
+    /// after each; progress runs from `start` to 100.
+    async fn patches_to(
+        &self,
+        params: &MkrawParams,
+        sources: &[BuildRecord],
+        image: &BuildRecord,
+        state: &mut Checkpoint,
+        start: f64,
+        ctx: &TaskContext,
+    ) -> Result<(), TaskError> {
+        for (done, from) in sources.iter().enumerate() {
+            if state.patches.iter().any(|p| p.from == from.id) {
+                continue;
+            }
+            let share = (100.0 - start) / sources.len() as f64;
+            let span = (
+                start + share * done as f64,
+                start + share * (done + 1) as f64,
+            );
+            let made = self.patch(params, from, image, span, ctx).await?;
+            state.patches.push(made);
+            ctx.save(json!(state), span.1).await?;
+            crash_point("mkraw.patch_published");
+        }
+        Ok(())
+    }
+
+    /// Makes the retained build `target` current: the patches from every other retained
+    /// build to it, then the switch.
+    async fn switch(
+        &self,
+        params: &MkrawParams,
+        target: u32,
+        ctx: &TaskContext,
+    ) -> Result<serde_json::Value, TaskError> {
+        let app = self.app(params).await?;
+        let Some(image) = app.builds.retained.iter().find(|b| b.id == target).cloned() else {
+            return Err(TaskError::internal(format!(
+                "build {target} is no longer retained; it cannot become current"
+            )));
+        };
+        if app.builds.current == target {
+            return Ok(commit::result(&image, &app, &[]));
+        }
+        let mut state = match ctx.checkpoint().cloned().map(serde_json::from_value) {
+            Some(Ok(state)) => state,
+            _ => Checkpoint {
+                build_id: target,
+                created: image.created,
+                image: Some(image.clone()),
+                patches: Vec::new(),
+            },
+        };
+        let sources: Vec<BuildRecord> = app
+            .builds
+            .retained
+            .iter()
+            .filter(|b| b.id != target)
+            .cloned()
+            .collect();
+        self.patches_to(params, &sources, &image, &mut state, 0.0, ctx)
+            .await?;
+        commit::switch(
+            &self.store,
+            params,
+            target,
+            state.patches,
+            self.settings.grace,
+        )
+        .await
+        .map_err(|e| TaskError::internal(format!("cannot switch builds: {e}")))
     }
 
     async fn app(&self, params: &MkrawParams) -> Result<AppRecord, TaskError> {

@@ -23,9 +23,9 @@ use crate::jobs::{TaskContext, TaskError};
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
 use crate::store::{FileEntry, Store};
-pub use commit::build_files;
+pub use commit::{build_files, go_live, retire};
 pub use incoming::{Incoming, IncomingError};
-pub use upload::{app_pipeline, processing};
+pub use upload::{app_pipeline, processing, switching};
 
 /// How the pipeline works: limits and knobs from the config.
 #[derive(Debug, Clone)]

@@ -32,6 +32,24 @@ pub fn processing(org: &str, app: &str, build_name: &str, task: &str) -> NewTask
             app: app.to_string(),
             build_name: build_name.to_string(),
             input: Incoming::name_of(task),
+            switch_to: None,
+        }),
+        Some(org.to_string()),
+    )
+    .for_app(app.to_string())
+    .in_pipeline(app_pipeline(org, app))
+}
+
+/// The `mkraw` that makes the retained build `target` (named `build_name`) current, in the
+/// app's pipeline.
+pub fn switching(org: &str, app: &str, build_name: &str, target: u32) -> NewTask {
+    NewTask::new(
+        TaskSpec::Mkraw(MkrawParams {
+            org: org.to_string(),
+            app: app.to_string(),
+            build_name: build_name.to_string(),
+            input: String::new(),
+            switch_to: Some(target),
         }),
         Some(org.to_string()),
     )
