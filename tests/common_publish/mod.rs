@@ -130,3 +130,66 @@ pub fn published_files(app: &Value) -> Vec<(String, u64, String)> {
     }
     files
 }
+
+/// A TCP proxy on loopback in front of a server, counting the bytes clients send through it:
+/// what an origin received, whatever the client says it sent.
+pub struct CountingProxy {
+    pub port: u16,
+    pub received: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CountingProxy {
+    /// Forwards a free port to `target` on loopback until the test ends.
+    pub fn start(target: u16) -> CountingProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let received = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let (mut client_in, mut server_out) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                let counter = Arc::clone(&counter);
+                std::thread::spawn(move || {
+                    let mut buffer = vec![0u8; 256 << 10];
+                    loop {
+                        use std::io::{Read, Write};
+                        let n = match client_in.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        counter.fetch_add(n as u64, Ordering::Relaxed);
+                        if server_out.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut server_in, mut client_out) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server_in, &mut client_out);
+                    let _ = client_out.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        CountingProxy { port, received }
+    }
+
+    /// Bytes clients sent so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The proxy as a deployment's `hostname`.
+    pub fn hostname(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
