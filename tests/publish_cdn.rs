@@ -11,13 +11,12 @@ mod common_publish;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::files::FileServer;
-use common::{Be, S3Server, Server, in_ci, wait_for};
+use common::{in_ci, wait_for};
 use common_builds::*;
 use common_publish::*;
 use hmac::{Hmac, Mac};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::Sha256;
 
 const GCORE_TOKEN: &str = "gcore-secure-token";
@@ -145,18 +144,6 @@ fn akamai_accepts(url: &str, key_hex: &str, now: i64) -> bool {
     !expired && covered
 }
 
-fn auth(server: &Server, access_key: &str) -> Value {
-    let response = server
-        .client
-        .post(server.url("/client/v1/auth"))
-        .json(&json!({"orgName": ORG, "appName": APP, "accessKey": access_key}))
-        .send()
-        .expect("auth");
-    let (status, body) = common::json_response(response);
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
 fn get(url: &str, range: Option<&str>) -> (u16, Vec<u8>) {
     let client = reqwest::blocking::Client::new();
     let mut request = client.get(url);
@@ -170,16 +157,13 @@ fn get(url: &str, range: Option<&str>) -> (u16, Vec<u8>) {
 
 #[test]
 fn launchers_get_cdn_urls_that_the_cdns_own_rules_accept() {
-    let Some(s3) = S3Server::start() else { return };
-    let Some(cdn) = Cdn::start(s3.dir.path()) else {
+    let Some(scene) = Scene::start(&publishing_env()) else {
         return;
     };
-    let server = Server::start_with(&[], &publishing_env());
-    let key = publisher(&server);
-    let be = Be::bearer(&server, &key);
-    let work = tempfile::tempdir().expect("tempdir");
-    let _tars = game_versions(work.path());
-    let files = FileServer::start(work.path().to_path_buf());
+    let Some(cdn) = Cdn::start(scene.s3.dir.path()) else {
+        return;
+    };
+    let (s3, server, files, be) = (&scene.s3, &scene.server, &scene.files, scene.be());
     let gcore = |port: u16, client_ip: bool| {
         json!({"gcore": {
             "baseUrl": format!("http://127.0.0.1:{port}/"), "secureToken": GCORE_TOKEN,
@@ -188,28 +172,26 @@ fn launchers_get_cdn_urls_that_the_cdns_own_rules_accept() {
     };
     create_deployment(
         &be,
-        deployment_body("gcore", &s3, PREFIX, Some(gcore(cdn.ports[0], false))),
+        deployment_body("gcore", s3, PREFIX, Some(gcore(cdn.ports[0], false))),
     );
     create_deployment(
         &be,
-        deployment_body("bound", &s3, PREFIX, Some(gcore(cdn.ports[1], true))),
+        deployment_body("bound", s3, PREFIX, Some(gcore(cdn.ports[1], true))),
     );
     create_deployment(
         &be,
         deployment_body(
             "akamai",
-            &s3,
+            s3,
             PREFIX,
             Some(
                 json!({"akamai": {"baseUrl": "https://edge.example.net/rockit", "key": AKAMAI_KEY, "ttl": 600}}),
             ),
         ),
     );
-    create_deployment(&be, deployment_body("plain", &s3, PREFIX, None));
+    create_deployment(&be, deployment_body("plain", s3, PREFIX, None));
     create_app(&be, json!({}));
-    let (status, created) = be.call(Method::POST, "/be/v1/keys", Some(json!({"appName": APP})));
-    assert_eq!(status, 200, "{created}");
-    let access = created["key"].as_str().expect("key").to_string();
+    let access = scene.access_key();
 
     for version in 1..=2 {
         let started = import(
@@ -227,7 +209,7 @@ fn launchers_get_cdn_urls_that_the_cdns_own_rules_accept() {
         json!(["akamai", "bound", "gcore", "plain"])
     );
 
-    let answer = auth(&server, &access);
+    let answer = client_auth(server, &access);
     let sources = answer["sources"].as_object().expect("sources");
     let mut names: Vec<&String> = sources.keys().collect();
     names.sort();
@@ -304,7 +286,7 @@ fn launchers_get_cdn_urls_that_the_cdns_own_rules_accept() {
         Some(json!({"name": "gcore", "dlAuth": {"gcore": {"ttl": 1}}})),
     );
     assert_eq!(status, 200, "{body}");
-    let short = auth(&server, &access)["sources"]["gcore"]["dxf"]["img.dxf"]
+    let short = client_auth(server, &access)["sources"]["gcore"]["dxf"]["img.dxf"]
         .as_str()
         .expect("url")
         .to_string();
@@ -320,7 +302,7 @@ fn launchers_get_cdn_urls_that_the_cdns_own_rules_accept() {
         let path = reqwest::Url::parse(url).expect("url").path().to_string();
         let key = path.strip_prefix("/rockit/").expect("base path");
         assert_eq!(
-            md5_hex(&object(&s3, &format!("{PREFIX}/{key}"))),
+            md5_hex(&object(s3, &format!("{PREFIX}/{key}"))),
             listed(name)["md5"]
         );
     }

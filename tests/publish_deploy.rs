@@ -7,8 +7,7 @@ mod common_builds;
 mod common_engine;
 mod common_publish;
 
-use common::files::FileServer;
-use common::{Be, Receiver, S3Server, Server};
+use common::{Be, Receiver};
 use common_builds::*;
 use common_engine::python;
 use common_publish::*;
@@ -17,14 +16,11 @@ use serde_json::json;
 
 #[test]
 fn two_builds_reach_the_origin_at_their_keys_and_boto3_reads_them() {
-    let Some(s3) = S3Server::start() else { return };
-    let server = Server::start_with(&[], &publishing_env());
-    let key = publisher(&server);
-    let be = Be::bearer(&server, &key);
-    let work = tempfile::tempdir().expect("tempdir");
-    let _tars = game_versions(work.path());
-    let files = FileServer::start(work.path().to_path_buf());
-    create_deployment(&be, deployment_body("cdn", &s3, PREFIX, None));
+    let Some(scene) = Scene::start(&publishing_env()) else {
+        return;
+    };
+    let (s3, files, be) = (&scene.s3, &scene.files, scene.be());
+    create_deployment(&be, deployment_body("cdn", s3, PREFIX, None));
     create_app(&be, json!({"maxBuilds": 2}));
 
     for (version, deploys) in [(1, 1), (2, 2), (3, 3)] {
@@ -53,7 +49,7 @@ fn two_builds_reach_the_origin_at_their_keys_and_boto3_reads_them() {
     let published = published_files(&app);
     assert_eq!(published.len(), 4 + 6, "an image and one patch");
     for (key, size, md5) in &published {
-        let bytes = object(&s3, key);
+        let bytes = object(s3, key);
         assert_eq!(bytes.len() as u64, *size, "{key}");
         assert_eq!(&md5_hex(&bytes), md5, "{key}");
     }
@@ -83,13 +79,13 @@ fn two_builds_reach_the_origin_at_their_keys_and_boto3_reads_them() {
     // Build 3 rotated build 1 out: its image and the patch from it to build 2 stay for the
     // grace period (2 s here), then the origin holds what the app lists and build 2's image
     // (retained, as on the depot).
-    let retained = origin_keys(&s3, &format!("dxf/{ORG}/{APP}/0002/"));
+    let retained = origin_keys(s3, &format!("dxf/{ORG}/{APP}/0002/"));
     assert_eq!(retained.len(), 4, "{retained:?}");
     let mut expected: Vec<String> = published.iter().map(|(k, ..)| k.clone()).collect();
     expected.extend(retained);
     expected.sort();
     common::wait_for("build 1's files to leave the origin", 30, || {
-        origin_keys(&s3, "") == expected
+        origin_keys(s3, "") == expected
     });
 
     // boto3 lists the prefix and downloads the image and a patch file with the origin's keys.
@@ -128,17 +124,16 @@ for key, size, md5 in [{check}]:
 
 #[test]
 fn an_origin_down_puts_the_app_in_error_until_a_retry_succeeds() {
-    let Some(mut s3) = S3Server::start() else {
-        return;
-    };
     let mut env = publishing_env();
     env.extend([
         ("ROCKIT_EDGE__WEBHOOKS__POLL_INTERVAL_MS", "100"),
         ("ROCKIT_EDGE__WEBHOOKS__MAX_BACKOFF_SECS", "1"),
     ]);
-    let server = Server::start_with(&[], &env);
-    let key = publisher(&server);
-    let be = Be::bearer(&server, &key);
+    let Some(mut scene) = Scene::start(&env) else {
+        return;
+    };
+    let be = Be::bearer(&scene.server, &scene.key);
+    let (s3, files) = (&mut scene.s3, &scene.files);
     let hooks = Receiver::start(r#"{"ok":true}"#);
     let (status, body) = be.call(
         Method::POST,
@@ -146,10 +141,7 @@ fn an_origin_down_puts_the_app_in_error_until_a_retry_succeeds() {
         Some(json!({"name": "hook", "url": hooks.url("/hook"), "events": ["deploy.error", "deploy.end"]})),
     );
     assert_eq!(status, 200, "{body}");
-    let work = tempfile::tempdir().expect("tempdir");
-    let _tars = game_versions(work.path());
-    let files = FileServer::start(work.path().to_path_buf());
-    create_deployment(&be, deployment_body("cdn", &s3, PREFIX, None));
+    create_deployment(&be, deployment_body("cdn", s3, PREFIX, None));
     create_app(&be, json!({}));
 
     s3.down();
@@ -210,7 +202,7 @@ fn an_origin_down_puts_the_app_in_error_until_a_retry_succeeds() {
     let (_, body) = be.call(Method::GET, "/be/v1/deployments/cdn", None);
     assert_eq!(body["deployment"]["status"], "ok", "{body}");
     for (key, _, md5) in published_files(&app) {
-        assert_eq!(md5_hex(&object(&s3, &key)), md5, "{key}");
+        assert_eq!(md5_hex(&object(s3, &key)), md5, "{key}");
     }
     let started = import(&be, json!({"appName": APP, "url": files.url("v2.tar")}));
     assert!(started["taskName"].is_string(), "builds are accepted again");
@@ -239,15 +231,12 @@ fn an_origin_down_puts_the_app_in_error_until_a_retry_succeeds() {
 
 #[test]
 fn deleting_a_deployment_empties_its_org_prefix_and_leaves_other_orgs() {
-    let Some(s3) = S3Server::start() else { return };
-    let server = Server::start_with(&[], &publishing_env());
-    let key = publisher(&server);
-    let be = Be::bearer(&server, &key);
-    let work = tempfile::tempdir().expect("tempdir");
-    let _tars = game_versions(work.path());
-    let files = FileServer::start(work.path().to_path_buf());
-    create_deployment(&be, deployment_body("cdn", &s3, PREFIX, None));
-    create_deployment(&be, deployment_body("other", &s3, "elsewhere", None));
+    let Some(scene) = Scene::start(&publishing_env()) else {
+        return;
+    };
+    let (s3, files, be) = (&scene.s3, &scene.files, scene.be());
+    create_deployment(&be, deployment_body("cdn", s3, PREFIX, None));
+    create_deployment(&be, deployment_body("other", s3, "elsewhere", None));
     create_app(&be, json!({"deployments": ["cdn", "other"]}));
     let other = format!("{PREFIX}/dxf/rival/Game/0001/abc/app.json");
     s3.put(&other, b"another org's file");
@@ -256,7 +245,7 @@ fn deleting_a_deployment_empties_its_org_prefix_and_leaves_other_orgs() {
     wait_import(&be, started["taskName"].as_str().expect("task"));
     let deploys = wait_deploys(&be, 2);
     assert!(deploys.iter().all(|t| t["status"] == "done"), "{deploys:?}");
-    assert_eq!(origin_keys(&s3, &format!("dxf/{ORG}/")).len(), 4);
+    assert_eq!(origin_keys(s3, &format!("dxf/{ORG}/")).len(), 4);
 
     let (status, body) = be.call(Method::DELETE, "/be/v1/deployments/cdn", None);
     common::assert_error(status, &body, 409, "item-protected");
@@ -288,15 +277,15 @@ fn deleting_a_deployment_empties_its_org_prefix_and_leaves_other_orgs() {
         "deregistered: no longer deployed"
     );
     assert_eq!(
-        origin_keys(&s3, &format!("dxf/{ORG}/")).len(),
+        origin_keys(s3, &format!("dxf/{ORG}/")).len(),
         4,
         "its files stay"
     );
     let (status, body) = be.call(Method::DELETE, "/be/v1/deployments/cdn", None);
     assert_eq!(status, 200, "{body}");
     common::wait_for("the deployment's files to go", 60, || {
-        origin_keys(&s3, &format!("dxf/{ORG}/")).is_empty()
-            && origin_keys(&s3, &format!("pat/{ORG}/")).is_empty()
+        origin_keys(s3, &format!("dxf/{ORG}/")).is_empty()
+            && origin_keys(s3, &format!("pat/{ORG}/")).is_empty()
     });
-    assert_eq!(origin_keys(&s3, "dxf/rival/"), [other]);
+    assert_eq!(origin_keys(s3, "dxf/rival/"), [other]);
 }

@@ -47,10 +47,17 @@ fn switch_to(be: &Be, target: u32, deploys: usize) -> Value {
         Some(json!({"name": APP, "maxBuilds": 4})),
     );
     common::assert_error(status, &again, 409, "app-locked");
-    wait_for("the switch and its deploy", 120, || {
-        let app = app_details(be);
-        app["iCurBuild"] == target && app["state"] == "idle"
-    });
+    let mut last = Value::Null;
+    let settled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for("the switch and its deploy", 120, || {
+            last = app_details(be);
+            last["iCurBuild"] == target && last["state"] == "idle"
+        })
+    }));
+    if settled.is_err() {
+        let (_, tasks) = be.call(Method::GET, "/be/v1/tasks?limit=3&order[]=-created", None);
+        panic!("the switch did not settle: {last}\n{tasks}");
+    }
     let tasks = wait_deploys(be, deploys);
     assert_eq!(tasks[0]["status"], "done", "{}", tasks[0]);
     assert_eq!(tasks[0]["result"]["buildId"], target);
@@ -67,14 +74,7 @@ fn launchers_reach(
     target: u32,
     work: &Path,
 ) {
-    let response = server
-        .client
-        .post(server.url("/client/v1/auth"))
-        .json(&json!({"orgName": ORG, "appName": APP, "accessKey": access}))
-        .send()
-        .expect("auth");
-    let (status, auth) = common::json_response(response);
-    assert_eq!(status, 200, "{auth}");
+    let auth = client_auth(server, access);
     assert_eq!(auth["iCurBuild"], target);
     assert_eq!(auth["dxfName"], app["dxfName"]);
     assert!(
@@ -150,20 +150,15 @@ fn origin_points_at(s3: &S3Server, app: &Value, target: u32) {
 
 #[test]
 fn rolling_back_and_forward_republishes_and_sends_launchers_there() {
-    let Some(s3) = S3Server::start() else { return };
-    let server = Server::start_with(&[], &publishing_env());
-    let key = publisher(&server);
-    let be = Be::bearer(&server, &key);
-    let work = tempfile::tempdir().expect("tempdir");
-    let _tars = game_versions(work.path());
-    let files = FileServer::start(work.path().to_path_buf());
-    create_deployment(&be, deployment_body("cdn", &s3, PREFIX, None));
+    let Some(scene) = Scene::start(&publishing_env()) else {
+        return;
+    };
+    let (s3, server, files, be) = (&scene.s3, &scene.server, &scene.files, scene.be());
+    create_deployment(&be, deployment_body("cdn", s3, PREFIX, None));
     create_app(&be, json!({"maxBuilds": 3}));
-    let (status, created) = be.call(Method::POST, "/be/v1/keys", Some(json!({"appName": APP})));
-    assert_eq!(status, 200, "{created}");
-    let access = created["key"].as_str().expect("key").to_string();
+    let access = scene.access_key();
     for version in 1..=3 {
-        build(&be, &files, version, version as usize);
+        build(&be, files, version, version as usize);
     }
 
     let (status, body) = be.call(
@@ -180,35 +175,32 @@ fn rolling_back_and_forward_republishes_and_sends_launchers_there() {
     assert_eq!(patches, ["0001-0002", "0003-0002"]);
     assert_eq!(app["deployed"], json!(["cdn"]));
     for (key, size, md5) in published_files(&app) {
-        let bytes = object(&s3, &key);
+        let bytes = object(s3, &key);
         assert_eq!((bytes.len() as u64, md5_hex(&bytes)), (size, md5), "{key}");
     }
-    origin_points_at(&s3, &app, 2);
-    launchers_reach(&server, &access, &app, 3, 2, work.path());
+    origin_points_at(s3, &app, 2);
+    launchers_reach(server, &access, &app, 3, 2, scene.work.path());
 
     // Forward to build 3 again, the same way.
     let app = switch_to(&be, 3, 5);
     let mut patches = patch_keys(&app);
     patches.sort();
     assert_eq!(patches, ["0001-0003", "0002-0003"]);
-    origin_points_at(&s3, &app, 3);
-    launchers_reach(&server, &access, &app, 2, 3, work.path());
+    origin_points_at(s3, &app, 3);
+    launchers_reach(server, &access, &app, 2, 3, scene.work.path());
 
     // The next build goes on from the highest id ever assigned.
-    build(&be, &files, 4, 6);
+    build(&be, files, 4, 6);
     assert_eq!(app_details(&be)["iCurBuild"], 4);
 }
 
 #[test]
 fn staged_builds_go_live_by_commit() {
-    let Some(s3) = S3Server::start() else { return };
-    let server = Server::start_with(&[], &publishing_env());
-    let key = publisher(&server);
-    let be = Be::bearer(&server, &key);
-    let work = tempfile::tempdir().expect("tempdir");
-    let _tars = game_versions(work.path());
-    let files = FileServer::start(work.path().to_path_buf());
-    create_deployment(&be, deployment_body("cdn", &s3, PREFIX, None));
+    let Some(scene) = Scene::start(&publishing_env()) else {
+        return;
+    };
+    let (s3, server, files, be) = (&scene.s3, &scene.server, &scene.files, scene.be());
+    create_deployment(&be, deployment_body("cdn", s3, PREFIX, None));
     create_app(&be, json!({"autoCommit": false}));
 
     let (status, body) = be.call(Method::POST, "/be/v1/commit", Some(json!({"appName": APP})));
@@ -222,7 +214,7 @@ fn staged_builds_go_live_by_commit() {
         tasks_of(&be, "deploy").is_empty(),
         "nothing is published before the commit"
     );
-    assert!(origin_keys(&s3, "").is_empty());
+    assert!(origin_keys(s3, "").is_empty());
 
     let (status, body) = be.call(Method::POST, "/be/v1/commit", Some(json!({"appName": APP})));
     assert_eq!(status, 200, "{body}");
@@ -238,7 +230,7 @@ fn staged_builds_go_live_by_commit() {
         (json!(1), json!(null))
     );
     assert_eq!(app["deployed"], json!(["cdn"]));
-    assert_eq!(origin_keys(&s3, "").len(), 4);
+    assert_eq!(origin_keys(s3, "").len(), 4);
 
     // The instance administrator commits every staged build of the org.
     let started = import(&be, json!({"appName": APP, "url": files.url("v2.tar")}));
@@ -256,7 +248,7 @@ fn staged_builds_go_live_by_commit() {
     let app = app_details(&be);
     assert_eq!(app["iCurBuild"], 2);
     assert_eq!(patch_keys(&app), ["0001-0002"]);
-    origin_points_at(&s3, &app, 2);
+    origin_points_at(s3, &app, 2);
     let (status, body) = server.admin(
         Method::POST,
         "/adm/v1/commit",

@@ -16,8 +16,8 @@ use crate::publish::layout;
 use crate::publish::origin::Origin;
 use crate::publish::origins::origin_of;
 use crate::store::{
-    APPS, CleanupParams, DEPLOYMENTS, DeploymentRecord, DeploymentStatus, S3Settings, Store,
-    StoreError, TaskSpec, org_key, org_prefix,
+    self, APPS, CleanupParams, DEPLOYMENTS, DeploymentRecord, DeploymentStatus, S3Settings, Store,
+    StoreError, TASKS, TaskSpec, org_key, org_prefix,
 };
 
 /// Runs `cleanup` tasks.
@@ -182,15 +182,29 @@ impl Cleanup {
         Ok(json!({ "prefixes": params.prefixes, "originObjectsRemoved": removed }))
     }
 
-    /// The directories of an app's current and staged images and patches.
+    /// The directories of an app's current and staged images and patches, and of the patches
+    /// an unfinished switch (roll back or forward) makes.
     async fn live_dirs(&self, org: &str, app: &str) -> Result<Vec<String>, TaskError> {
-        let key = org_key(org, app);
-        let Some(app) = self
+        let (key, org, name) = (org_key(org, app), org.to_string(), app.to_string());
+        let found = self
             .store
-            .read(move |tx| tx.open(&APPS)?.get(key.as_str()))
+            .read(move |tx| {
+                let Some(app) = tx.open(&APPS)?.get(key.as_str())? else {
+                    return Ok(None);
+                };
+                let tasks = tx.open(&TASKS)?;
+                let mut switching = Vec::new();
+                for task in store::app_unfinished_tasks(tx, &org, &name)? {
+                    if let Some(TaskSpec::Mkraw(params)) = tasks.get(task.as_str())?.map(|t| t.spec)
+                    {
+                        switching.extend(params.switch_to);
+                    }
+                }
+                Ok::<_, StoreError>(Some((app, switching)))
+            })
             .await
-            .map_err(|e: StoreError| TaskError::internal(e.to_string()))?
-        else {
+            .map_err(|e| TaskError::internal(e.to_string()))?;
+        let Some((app, switching)) = found else {
             return Ok(Vec::new());
         };
         let builds = &app.builds;
@@ -205,7 +219,10 @@ impl Cleanup {
             .iter()
             .chain(staged.flat_map(|s| &s.patches))
             .map(|p| layout::patch_dir(&app.org, &app.name, p.to, p.from));
-        Ok(images.chain(patches).collect())
+        let targets = switching
+            .into_iter()
+            .map(|id| layout::patches_to(&app.org, &app.name, id));
+        Ok(images.chain(patches).chain(targets).collect())
     }
 
     async fn deployments_of(&self, org: &str) -> Result<Vec<DeploymentRecord>, TaskError> {

@@ -101,19 +101,19 @@ where
     }
 }
 
-/// Reads `len` bytes at `offset` of a file, with their MD5 (hex), off the async workers.
+/// Reads `len` bytes at `offset` of a file, with their MD5, off the async workers.
 async fn read_part(
     local: PathBuf,
     offset: u64,
     len: u64,
-) -> Result<(Vec<u8>, String), PublishError> {
+) -> Result<(Vec<u8>, [u8; 16]), PublishError> {
     tokio::task::spawn_blocking(move || {
         use std::io::{Read, Seek, SeekFrom};
         let mut file = std::fs::File::open(&local)?;
         file.seek(SeekFrom::Start(offset))?;
         let mut bytes = vec![0u8; len as usize];
         file.read_exact(&mut bytes)?;
-        let md5 = hex::encode(Md5::digest(&bytes));
+        let md5: [u8; 16] = Md5::digest(&bytes).into();
         Ok::<_, std::io::Error>((bytes, md5))
     })
     .await
@@ -238,13 +238,15 @@ impl Transfer<'_> {
     async fn put_whole(&self, file: &LocalFile) -> Result<u64, PublishError> {
         let etag = retrying(self.settings.retries, || async {
             let (bytes, md5) = read_part(file.local.clone(), 0, file.size).await?;
-            if md5 != file.md5 {
+            if hex::encode(md5) != file.md5 {
                 return Err(PublishError::Depot(format!(
-                    "{}: the depot copy's MD5 is {md5}, not the recorded {}",
-                    file.path, file.md5
+                    "{}: the depot copy's MD5 is {}, not the recorded {}",
+                    file.path,
+                    hex::encode(md5),
+                    file.md5
                 )));
             }
-            self.origin.put_whole(&file.path, &bytes).await
+            self.origin.put_whole(&file.path, bytes, md5).await
         })
         .await?;
         if etag != file.md5 {
@@ -293,8 +295,11 @@ impl Transfer<'_> {
             let sent_meter = Arc::clone(&self.sent);
             running.spawn(async move {
                 let md5 = retrying(retries, || async {
-                    let (bytes, md5) = read_part(local.clone(), offset, len).await?;
-                    let etag = origin.put_part(&path, &upload_id, number, bytes).await?;
+                    let (bytes, digest) = read_part(local.clone(), offset, len).await?;
+                    let md5 = hex::encode(digest);
+                    let etag = origin
+                        .put_part(&path, &upload_id, number, bytes, digest)
+                        .await?;
                     if etag != md5 {
                         return Err(mismatch(
                             &path,

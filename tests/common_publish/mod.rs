@@ -193,3 +193,61 @@ impl CountingProxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
+
+/// A publishing test's world: a real S3 server, the appliance, an org with a publishing
+/// machine user, and the game's versions served over HTTP.
+pub struct Scene {
+    pub s3: S3Server,
+    pub server: crate::common::Server,
+    /// The machine user's API key.
+    pub key: String,
+    pub files: crate::common::files::FileServer,
+    pub work: tempfile::TempDir,
+}
+
+impl Scene {
+    /// Starts everything with the server settings `env`; `None` when s3s-fs is missing
+    /// outside CI (see [`S3Server::start`]).
+    pub fn start(env: &[(&str, &str)]) -> Option<Scene> {
+        let s3 = S3Server::start()?;
+        let server = crate::common::Server::start_with(&[], env);
+        let key = crate::common_builds::publisher(&server);
+        let work = tempfile::tempdir().expect("tempdir");
+        crate::common_builds::game_versions(work.path());
+        let files = crate::common::files::FileServer::start(work.path().to_path_buf());
+        Some(Scene {
+            s3,
+            server,
+            key,
+            files,
+            work,
+        })
+    }
+
+    /// The machine user's client.
+    pub fn be(&self) -> Be<'_> {
+        Be::bearer(&self.server, &self.key)
+    }
+
+    /// A new access key of the app, for `/client/v1/auth`.
+    pub fn access_key(&self) -> String {
+        let (status, created) =
+            self.be()
+                .call(Method::POST, "/be/v1/keys", Some(json!({"appName": APP})));
+        assert_eq!(status, 200, "{created}");
+        created["key"].as_str().expect("key").to_string()
+    }
+}
+
+/// What `/client/v1/auth` answers a launcher with the access key `access`.
+pub fn client_auth(server: &crate::common::Server, access: &str) -> Value {
+    let response = server
+        .client
+        .post(server.url("/client/v1/auth"))
+        .json(&json!({"orgName": crate::common_builds::ORG, "appName": APP, "accessKey": access}))
+        .send()
+        .expect("auth");
+    let (status, body) = crate::common::json_response(response);
+    assert_eq!(status, 200, "{body}");
+    body
+}
