@@ -36,16 +36,8 @@ if [ ! -f "$cache/$pair/new.tar" ]; then
   "$bench_dir/fetch-pairs.sh" "$cache"
 fi
 
-work=$(mktemp -d)
+new_work
 data=$work/data
-server_pid= s3_pid=
-cleanup() {
-  for pid in "$server_pid" "$s3_pid"; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 s3_port=$(free_port)
 mkdir -p "$work/s3/edge"
@@ -53,7 +45,7 @@ export AWS_ACCESS_KEY_ID=AKIABENCH AWS_SECRET_ACCESS_KEY=bench-secret-key-012345
 export AWS_DEFAULT_REGION=us-east-1
 s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key "$AWS_ACCESS_KEY_ID" \
   --secret-key "$AWS_SECRET_ACCESS_KEY" "$work/s3" >/dev/null 2>&1 &
-s3_pid=$!
+bench_pids+=($!)
 port=$(free_port)
 base=https://127.0.0.1:$port
 ca=$data/tls/ca.pem
@@ -62,6 +54,7 @@ ROCKIT_EDGE__LOG__LEVEL=warn ROCKIT_EDGE__ORIGINS__ALLOW_PRIVATE=true \
   "$bin" serve --data-dir "$data" --https-listen "127.0.0.1:$port" --http-listen off \
   2>>"$work/server.log" &
 server_pid=$!
+bench_pids+=("$server_pid")
 wait_served "$data" "$work/server.log"
 
 json() { python3 -c 'import json, sys; v = json.load(sys.stdin)

@@ -81,6 +81,20 @@ synthetic_tar() { # synthetic_tar TAR GIB: writes the synthetic build TAR of GIB
   mv "$1.part" "$1"
 }
 
+bench_pids=()
+bench_cleanup() { # bench_cleanup: stops the processes in bench_pids and removes $work (the EXIT trap of new_work)
+  local pid
+  for pid in "${bench_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  [ -n "${work:-}" ] && rm -rf "$work"
+}
+
+new_work() { # new_work: sets work to a new temporary directory; on exit it goes with the processes added to bench_pids
+  work=$(mktemp -d)
+  trap bench_cleanup EXIT
+}
+
 free_port() { # free_port: a TCP port on loopback that nothing listens on now
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -32,16 +32,8 @@ tar=$cache/synthetic-$gib.tar
 synthetic_tar "$tar" "$gib"
 size=$(stat -c %s "$tar")
 
-work=$(mktemp -d)
+new_work
 data=$work/data
-server_pid= nginx_pid=
-cleanup() {
-  for pid in "$server_pid" "$nginx_pid"; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 port=$(free_port)
 base=https://127.0.0.1:$port
@@ -50,6 +42,7 @@ ca=$data/tls/ca.pem
 ROCKIT_EDGE__LOG__LEVEL=warn "$bin" serve --data-dir "$data" \
   --https-listen "127.0.0.1:$port" --http-listen off 2>>"$work/server.log" &
 server_pid=$!
+bench_pids+=("$server_pid")
 wait_served "$data" "$work/server.log"
 
 json() { python3 -c 'import json, sys; v = json.load(sys.stdin)
@@ -167,13 +160,14 @@ http {
 }
 CONF
 nginx -c "$work/nginx.conf" -p "$work" &
-nginx_pid=$!
+bench_pids+=($!)
 # The appliance over plain HTTP too, for the HTTP row.
 kill "$server_pid"; wait "$server_pid" || true
 rm -f "$data/run/server.json"
 ROCKIT_EDGE__LOG__LEVEL=warn "$bin" serve --data-dir "$data" \
   --https-listen "127.0.0.1:$port" --http-listen "127.0.0.1:$http_port" 2>>"$work/server.log" &
 server_pid=$!
+bench_pids+=("$server_pid")
 wait_served "$data" "$work/server.log"
 query=${dxf_url#*\?}
 cat "$data/depot/$dxf_path" >/dev/null

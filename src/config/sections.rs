@@ -201,7 +201,7 @@ pub struct OriginsConfig {
     /// its probe into the network around it.
     pub allow_private: bool,
     /// Part size of multipart uploads in MiB (5..=512, the S3 limits); files up to it go in
-    /// one PUT. Each part in flight is buffered, so memory is about twice this times
+    /// one PUT. Each part in flight is buffered once, so a deploy holds about this times
     /// `parallel_requests`.
     pub part_size_mb: u64,
     /// Requests (parts) one deploy sends at once.
