@@ -86,7 +86,11 @@ pub async fn deploys_of(store: &Store, org: &str, app: &str) -> Result<Vec<NewTa
 
 /// Every file of the app's current build in publishing order: the image's data, the patches'
 /// data, then the `app.json` of each.
-fn publication(app: &AppRecord, build: &BuildRecord, depot: &Depot) -> Vec<LocalFile> {
+fn publication(
+    app: &AppRecord,
+    build: &BuildRecord,
+    depot: &Depot,
+) -> Result<Vec<LocalFile>, PublishError> {
     let mut dirs: Vec<(String, &[FileEntry], &[&str])> = vec![(
         layout::image_dir(&app.org, &app.name, build.id, &build.dxf_name),
         &build.files,
@@ -107,7 +111,7 @@ fn publication(app: &AppRecord, build: &BuildRecord, depot: &Depot) -> Vec<Local
             };
             let path = format!("{dir}/{name}");
             let file = LocalFile {
-                local: depot.path_of(&path).unwrap_or_default(),
+                local: depot.path_of(&path)?,
                 path,
                 size: entry.size,
                 md5: entry.md5.clone(),
@@ -120,7 +124,7 @@ fn publication(app: &AppRecord, build: &BuildRecord, depot: &Depot) -> Vec<Local
         }
     }
     data.extend(pointers);
-    data
+    Ok(data)
 }
 
 /// What a run got done: the multipart uploads under way, by layout path, for one image.
@@ -222,7 +226,8 @@ impl Deploys {
             .admit()
             .await
             .map_err(|e| failed(&deployment.name, e))?;
-        let files = publication(&app, &build, &self.depot);
+        let files = publication(&app, &build, &self.depot)
+            .map_err(|e| TaskError::internal(e.to_string()))?;
         let mut state = match ctx.checkpoint().cloned().map(serde_json::from_value) {
             Some(Ok::<Checkpoint, _>(state)) if state.dxf_name == build.dxf_name => state,
             _ => Checkpoint {
