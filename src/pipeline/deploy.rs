@@ -226,8 +226,8 @@ impl Deploys {
             .admit()
             .await
             .map_err(|e| failed(&deployment.name, e))?;
-        let files = publication(&app, &build, &self.depot)
-            .map_err(|e| TaskError::internal(e.to_string()))?;
+        let files =
+            publication(&app, &build, &self.depot).map_err(|e| failed(&deployment.name, e))?;
         let mut state = match ctx.checkpoint().cloned().map(serde_json::from_value) {
             Some(Ok::<Checkpoint, _>(state)) if state.dxf_name == build.dxf_name => state,
             _ => Checkpoint {
