@@ -19,7 +19,8 @@ use super::text::{check_label, check_url};
 use super::{DomainError, in_org};
 use crate::auth::upload_url::UploadSigner;
 use crate::jobs::{self, NewTask, queue};
-use crate::pipeline::builds::{Incoming, IncomingError, app_pipeline, processing};
+use crate::pipeline::app_pipeline;
+use crate::pipeline::builds::{Incoming, IncomingError, processing};
 use crate::store::{
     APPS, DltarParams, Store, TASKS, TaskRecord, TaskSpec, TaskStatus, UploadParams,
 };

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::builds::app_pipeline;
+use super::app_pipeline;
 use crate::auth::sealing::Sealer;
 use crate::codes;
 use crate::crashpoints::crash_point;

@@ -13,6 +13,11 @@ pub use builds::Builds;
 pub use cleanup::Cleanup;
 pub use deploy::Deploys;
 
+/// The pipeline that runs one app's build and deploy tasks one at a time, in order.
+pub fn app_pipeline(org: &str, app: &str) -> String {
+    format!("app/{}", crate::store::org_key(org, app))
+}
+
 /// Every task handler, dispatched by an exhaustive match: a new task kind does not build
 /// until it has one.
 pub struct Pipeline {

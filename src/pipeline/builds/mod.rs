@@ -25,7 +25,7 @@ use crate::publish::guard::AddressPolicy;
 use crate::store::{FileEntry, Store};
 pub use commit::{build_files, go_live, retire};
 pub use incoming::{Incoming, IncomingError};
-pub use upload::{app_pipeline, processing, switching};
+pub use upload::{processing, switching};
 
 /// How the pipeline works: limits and knobs from the config.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ use super::Builds;
 use super::exceptions::upload_expired;
 use super::incoming::Incoming;
 use crate::jobs::{NewTask, TaskContext, TaskError, TaskOutput};
+use crate::pipeline::app_pipeline;
 use crate::store::{MkrawParams, TaskSpec, UploadParams};
 
 impl Builds {
@@ -55,9 +56,4 @@ pub fn switching(org: &str, app: &str, build_name: &str, target: u32) -> NewTask
     )
     .for_app(app.to_string())
     .in_pipeline(app_pipeline(org, app))
-}
-
-/// The pipeline that runs one app's build tasks one at a time, in order.
-pub fn app_pipeline(org: &str, app: &str) -> String {
-    format!("app/{}", crate::store::org_key(org, app))
 }
