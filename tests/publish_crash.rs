@@ -63,6 +63,15 @@ fn a_deploy_killed_mid_image_resumes_without_resending_parts() {
         wait_for("the deploy to send a quarter of the image", 300, || {
             deploy_task(&be).is_some_and(|t| t["progress"].as_f64().unwrap_or(0.0) >= 25.0)
         });
+        let (status, app) = be.call(Method::GET, &format!("/be/v1/apps/{APP}"), None);
+        assert_eq!(status, 200, "{app}");
+        assert_eq!(app["app"]["state"], "exporting", "{app}");
+        assert_eq!(app["app"]["exporting"], true);
+        assert_eq!(
+            app["app"]["deployed"],
+            json!([]),
+            "not deployed until the deploy ends"
+        );
     }
     server.kill9();
     let before = proxy.received();

@@ -13,7 +13,7 @@ use super::{DomainError, in_org};
 use crate::crashpoints::crash_point;
 use crate::jobs;
 use crate::pipeline::builds::{build_files, switching};
-use crate::pipeline::{cleanup, deploy};
+use crate::pipeline::{app_pipeline, cleanup, deploy};
 use crate::publish::layout;
 use crate::store::{
     self, APPS, AppActivity, AppBuilds, AppRecord, BuildRecord, DEPLOYMENTS, DeploymentStatus,
@@ -484,7 +484,7 @@ impl AppService {
                     cleanup::app_task(
                         &app.org,
                         &app.name,
-                        format!("app/{key}"),
+                        app_pipeline(&app.org, &app.name),
                         layout::app_prefixes(&app.org, &app.name),
                         targets,
                     ),
