@@ -95,6 +95,21 @@ new_work() { # new_work: sets work to a new temporary directory; on exit it goes
   trap bench_cleanup EXIT
 }
 
+json() { # json KEY...: the value at KEY... (object keys, list indexes) of the JSON on stdin
+  python3 -c 'import json, sys; v = json.load(sys.stdin)
+for k in sys.argv[1:]: v = v[int(k)] if isinstance(v, list) else v[k]
+print(v)' "$@"
+}
+
+bench_org() { # bench_org BIN DATA BASE CA: creates the org "bench" on the server of data dir DATA at BASE; prints its admin's access token
+  local admin_token
+  admin_token=$("$1" admin-token --data-dir "$2" --username bench)
+  curl -sf --cacert "$4" -X POST "$3/adm/v1/orgs" -H "x-rockit-admin-token: $admin_token" \
+    -d '{"name":"bench","password":"Passw0rd-bench"}' >/dev/null
+  curl -sf --cacert "$4" -X POST "$3/be/v1/login" \
+    -d '{"username":"admin","password":"Passw0rd-bench","orgName":"bench"}' | json accessToken
+}
+
 free_port() { # free_port: a TCP port on loopback that nothing listens on now
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -45,15 +45,7 @@ server_pid=$!
 bench_pids+=("$server_pid")
 wait_served "$data" "$work/server.log"
 
-json() { python3 -c 'import json, sys; v = json.load(sys.stdin)
-for k in sys.argv[1:]: v = v[int(k)] if isinstance(v, list) else v[k]
-print(v)' "$@"; }
-admin_token=$("$bin" admin-token --data-dir "$data" --username bench)
-curl -sf --cacert "$ca" -X POST "$base/adm/v1/orgs" -H "x-rockit-admin-token: $admin_token" \
-  -d '{"name":"bench","password":"Passw0rd-bench"}' >/dev/null
-token=$(curl -sf --cacert "$ca" -X POST "$base/be/v1/login" \
-  -d '{"username":"admin","password":"Passw0rd-bench","orgName":"bench"}' | json accessToken)
-auth="authorization: Bearer $token"
+auth="authorization: Bearer $(bench_org "$bin" "$data" "$base" "$ca")"
 key=$(curl -sf --cacert "$ca" -X POST "$base/be/v1/users" -H "$auth" \
   -d '{"username":"ci","label":"CI","roles":["Administrators"]}' | json apiKey)
 curl -sf --cacert "$ca" -X POST "$base/be/v1/apps" -H "$auth" \

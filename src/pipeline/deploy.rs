@@ -238,6 +238,9 @@ impl Deploys {
         let sent = Arc::new(AtomicU64::new(0));
         let total: u64 = files.iter().map(|f| f.size).sum();
         let transfer = Transfer {
+            http: origin
+                .body_client(self.settings.request_timeout)
+                .map_err(|e| failed(&deployment.name, e))?,
             origin: &origin,
             settings: &self.settings,
             sent: Arc::clone(&sent),

@@ -4,11 +4,11 @@
 
 use std::net::IpAddr;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
 use super::PublishError;
 use super::signing::gcore_query;
+use crate::auth::jwt;
 use crate::auth::sealing::Sealer;
 use crate::store::DlAuthSettings;
 
@@ -47,8 +47,7 @@ fn url_path(base_url: &str) -> &str {
 /// (SHA-256, hex) keyed with `key` over the fields before it.
 pub fn akamai_token(acl: &str, expires: i64, key: &[u8]) -> String {
     let fields = format!("exp={expires}~acl={acl}");
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac = jwt::mac(key);
     mac.update(fields.as_bytes());
     format!("{fields}~hmac={}", hex::encode(mac.finalize().into_bytes()))
 }

@@ -57,12 +57,7 @@ pub struct S3Origin {
     policy: AddressPolicy,
     host: String,
     port: u16,
-    /// The guarded client that sends object bodies (through presigned URLs).
-    http: reqwest::Client,
 }
-
-/// How long one request of a deploy may take unless [`S3Origin::with_timeout`] says otherwise.
-const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// How long the presigned URL of one body upload is valid.
 const UPLOAD_PRESIGN_SECS: u32 = 3600;
@@ -123,7 +118,6 @@ impl S3Origin {
         Ok(Self {
             bucket,
             prefix: target.prefix.clone().unwrap_or_default(),
-            http: policy.client(REQUEST_TIMEOUT)?,
             policy,
             host,
             port,
@@ -198,8 +192,16 @@ impl S3Origin {
             .bucket
             .with_request_timeout(timeout)
             .map_err(|e| PublishError::Settings(e.to_string()))?;
-        self.http = self.policy.client(timeout)?;
         Ok(self)
+    }
+
+    /// The guarded client (admitted addresses only, no redirects) that sends object bodies
+    /// through presigned URLs: one per deploy, shared by its requests.
+    pub fn body_client(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<reqwest::Client, PublishError> {
+        self.policy.client(timeout)
     }
 
     /// Sends `bytes` with a PUT presigned for the object at `path` (plus `query`, for a part
@@ -207,6 +209,7 @@ impl S3Origin {
     /// is, without a copy nor a SHA-256 of it. Returns the answer's ETag.
     async fn put_body(
         &self,
+        http: &reqwest::Client,
         path: &str,
         query: Option<std::collections::HashMap<String, String>>,
         bytes: Vec<u8>,
@@ -222,8 +225,7 @@ impl S3Origin {
             .bucket
             .presign_put(self.key(path), UPLOAD_PRESIGN_SECS, Some(signed), query)
             .await?;
-        let answer = self
-            .http
+        let answer = http
             .put(url)
             .header("content-md5", content_md5)
             .body(bytes)
@@ -261,11 +263,12 @@ impl S3Origin {
     /// Stores `bytes` (whose MD5 is `md5`) as the object at `path` in one request; its ETag.
     pub async fn put_whole(
         &self,
+        http: &reqwest::Client,
         path: &str,
         bytes: Vec<u8>,
         md5: [u8; 16],
     ) -> Result<String, PublishError> {
-        self.put_body(path, None, bytes, md5).await
+        self.put_body(http, path, None, bytes, md5).await
     }
 
     /// Starts a multipart upload of the object at `path`; its upload id.
@@ -280,6 +283,7 @@ impl S3Origin {
     /// Sends part `number` (from 1) of an upload; its ETag.
     pub async fn put_part(
         &self,
+        http: &reqwest::Client,
         path: &str,
         upload_id: &str,
         number: u32,
@@ -290,7 +294,7 @@ impl S3Origin {
             ("partNumber".to_string(), number.to_string()),
             ("uploadId".to_string(), upload_id.to_string()),
         ];
-        self.put_body(path, Some(query.into_iter().collect()), bytes, md5)
+        self.put_body(http, path, Some(query.into_iter().collect()), bytes, md5)
             .await
     }
 

@@ -153,6 +153,8 @@ fn mismatch(path: &str, what: &str, expected: &str, found: &str) -> PublishError
 /// Sends files to one origin.
 pub struct Transfer<'a> {
     pub origin: &'a S3Origin,
+    /// The client that sends the bodies ([`S3Origin::body_client`]).
+    pub http: reqwest::Client,
     pub settings: &'a TransferSettings,
     /// Bytes sent so far, for progress.
     pub sent: Arc<AtomicU64>,
@@ -246,7 +248,9 @@ impl Transfer<'_> {
                     file.md5
                 )));
             }
-            self.origin.put_whole(&file.path, bytes, md5).await
+            self.origin
+                .put_whole(&self.http, &file.path, bytes, md5)
+                .await
         })
         .await?;
         if etag != file.md5 {
@@ -289,8 +293,8 @@ impl Transfer<'_> {
             }
             let offset = u64::from(number - 1) * self.settings.part_size;
             let len = (file.size - offset).min(self.settings.part_size);
-            let (origin, local, path) =
-                (self.origin.clone(), file.local.clone(), file.path.clone());
+            let (origin, http) = (self.origin.clone(), self.http.clone());
+            let (local, path) = (file.local.clone(), file.path.clone());
             let upload_id = partial.upload_id.clone();
             let sent_meter = Arc::clone(&self.sent);
             running.spawn(async move {
@@ -298,7 +302,7 @@ impl Transfer<'_> {
                     let (bytes, digest) = read_part(local.clone(), offset, len).await?;
                     let md5 = hex::encode(digest);
                     let etag = origin
-                        .put_part(&path, &upload_id, number, bytes, digest)
+                        .put_part(&http, &path, &upload_id, number, bytes, digest)
                         .await?;
                     if etag != md5 {
                         return Err(mismatch(
