@@ -11,6 +11,9 @@ command -v tar >/dev/null 2>&1 || missing+=(tar)
 # appliance published.
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
+# The admin UI's tests drive Debian's Chromium with playwright-core (Node).
+[ -x "${ROCKIT_CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing test tools: ${missing[*]}"
@@ -26,6 +29,13 @@ fi
 if ! command -v s3s-fs >/dev/null 2>&1; then
   echo "installing s3s-fs 0.14.1 (S3 server for the tests)"
   cargo install s3s-fs@0.14.1 --locked --features binary
+fi
+
+# The UI's build and test tools (esbuild, TypeScript, playwright-core, axe-core) at the versions
+# of web/package-lock.json; again only when the lockfile changed since the last install.
+if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  echo "installing the UI's npm packages (web/package-lock.json)"
+  (cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
 
 # Real build pairs for tests/engine_pairs.rs, fetched once into a cache outside the source tree

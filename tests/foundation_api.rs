@@ -309,7 +309,7 @@ fn healthz_reports_each_check() {
 }
 
 #[test]
-fn the_embedded_status_page_is_served() {
+fn the_embedded_ui_is_served_with_its_caching_and_policy() {
     let server = Server::start();
     let client = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -318,27 +318,55 @@ fn the_embedded_status_page_is_served() {
     let root = client.get(server.http_url("/")).send().expect("root");
     assert_eq!(root.status().as_u16(), 302);
     assert_eq!(root.headers()["location"], "/ui/");
-    for (path, kind, needle) in [
-        ("/ui/", "text/html", "rockit-edge"),
-        ("/ui/status.js", "text/javascript", "/healthz"),
-        ("/static/style.css", "text/css", "body"),
-    ] {
-        let response = server.client.get(server.url(path)).send().expect("get");
-        assert_eq!(response.status().as_u16(), 200, "{path}");
-        let content_type = response.headers()["content-type"]
+    let get = |path: &str| server.client.get(server.url(path)).send().expect("get");
+    let header = |response: &reqwest::blocking::Response, name: &str| {
+        response.headers()[name]
             .to_str()
-            .expect("type")
-            .to_string();
-        assert!(content_type.starts_with(kind), "{path}: {content_type}");
-        assert!(response.headers().contains_key("etag"));
-        assert!(response.text().expect("body").contains(needle), "{path}");
+            .expect("header")
+            .to_string()
+    };
+
+    // Every screen path is the page shell (history fallback), revalidated on each load.
+    let shell = get("/ui/").text().expect("shell");
+    for path in ["/ui/", "/ui/apps/racer", "/ui/tasks"] {
+        let response = get(path);
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        assert!(header(&response, "content-type").starts_with("text/html"));
+        assert_eq!(header(&response, "cache-control"), "no-cache", "{path}");
+        let policy = header(&response, "content-security-policy");
+        assert!(policy.contains("script-src 'self'"), "{policy}");
+        assert!(!policy.contains("unsafe"), "{policy}");
+        assert_eq!(response.text().expect("body"), shell, "{path}");
     }
-    let (status, body) = json_response(
-        server
-            .client
-            .get(server.url("/ui/missing.js"))
-            .send()
-            .expect("get"),
-    );
-    assert_error(status, &body, 404, "not-found");
+
+    // The shell names content-hashed assets, cached for good.
+    let assets: Vec<&str> = shell
+        .split('"')
+        .filter(|part| part.starts_with("/ui/assets/main-"))
+        .collect();
+    assert_eq!(assets.len(), 2, "a script and a stylesheet: {shell}");
+    for asset in assets {
+        let response = get(asset);
+        assert_eq!(response.status().as_u16(), 200, "{asset}");
+        assert_eq!(
+            header(&response, "cache-control"),
+            "public, max-age=31536000, immutable"
+        );
+        let kind = if asset.ends_with(".js") {
+            "text/javascript"
+        } else {
+            "text/css"
+        };
+        assert!(
+            header(&response, "content-type").starts_with(kind),
+            "{asset}"
+        );
+        assert!(response.headers().contains_key("etag"));
+    }
+
+    // A missing file is a 404, never the shell.
+    for path in ["/ui/assets/main-GONE.js", "/ui/missing.js"] {
+        let (status, body) = json_response(get(path));
+        assert_error(status, &body, 404, "not-found");
+    }
 }

@@ -1,4 +1,6 @@
-//! The embedded browser UI (`web/`, under `/ui/`) and shared assets (`static/`, under `/static/`).
+//! The embedded admin UI: the bundle in `static/` (built from `web/`), served under `/ui/`.
+//! Hashed assets (`/ui/assets/…`) are cached for good; every other path below `/ui/` is a
+//! screen of the single-page app and gets `index.html`, revalidated on each load.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -7,26 +9,57 @@ use rust_embed::RustEmbed;
 use super::error::ApiError;
 
 #[derive(RustEmbed)]
-#[folder = "web/"]
+#[folder = "static/"]
 struct Ui;
 
-#[derive(RustEmbed)]
-#[folder = "static/"]
-struct Static;
+/// The page shell every screen path falls back to.
+const INDEX: &str = "index.html";
 
-fn serve<A: RustEmbed>(path: &str, index: Option<&str>) -> Result<HttpResponse, ApiError> {
-    let path = match (path.trim_start_matches('/'), index) {
-        ("", Some(index)) => index,
-        (path, _) => path,
+/// Content-hashed bundle files: their names change with their content.
+const HASHED: &str = "assets/";
+
+/// Scripts, styles and requests only from the appliance itself; nothing inline, no eval, no
+/// framing, no plugins.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// `GET /ui/{path}`.
+pub async fn ui(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let path = path.trim_start_matches('/');
+    let (name, file) = match Ui::get(path) {
+        Some(file) if !path.is_empty() => (path, file),
+        _ if is_asset(path) => return Err(ApiError::not_found(format!("no UI file {path}"))),
+        _ => (INDEX, Ui::get(INDEX).ok_or_else(missing_bundle)?),
     };
-    let file = A::get(path).ok_or_else(|| ApiError::not_found(format!("no UI file {path}")))?;
+    let caching = if name.starts_with(HASHED) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
     let etag = format!("\"{}\"", hex::encode(file.metadata.sha256_hash()));
     Ok(HttpResponse::Ok()
-        .content_type(content_type(path))
+        .content_type(content_type(name))
         .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'self'"))
+        .insert_header((header::CACHE_CONTROL, caching))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .body(file.data.into_owned()))
+}
+
+/// A path that names a file (a bundle asset or anything with an extension) rather than a
+/// screen: missing, it is a 404, not the page shell.
+fn is_asset(path: &str) -> bool {
+    path.starts_with(HASHED)
+        || path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.'))
+}
+
+fn missing_bundle() -> ApiError {
+    ApiError::not_found("this build carries no UI bundle (static/index.html)")
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -37,16 +70,6 @@ fn content_type(path: &str) -> &'static str {
         Some("svg") => "image/svg+xml",
         _ => "application/octet-stream",
     }
-}
-
-/// `/ui/{path}`: the UI, `index.html` for the bare prefix.
-pub async fn ui(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    serve::<Ui>(&path, Some("index.html"))
-}
-
-/// `/static/{path}`.
-pub async fn assets(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    serve::<Static>(&path, None)
 }
 
 /// `/` sends browsers to the UI.
