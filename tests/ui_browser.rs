@@ -79,7 +79,17 @@ fn an_admin_runs_the_whole_appliance_from_the_browser() {
     );
     let builds = tempfile::tempdir().expect("tempdir");
     let tars = game_versions(builds.path());
+    let gzipped = Command::new("gzip")
+        .arg("-k")
+        .arg(&tars[2])
+        .status()
+        .expect("run gzip");
+    assert!(gzipped.success());
     let files = FileServer::start(builds.path().to_path_buf());
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
     let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
     let _ = std::fs::remove_dir_all(&screenshots);
     let s3_settings = json!({
@@ -95,6 +105,11 @@ fn an_admin_runs_the_whole_appliance_from_the_browser() {
         .env("ROCKIT_UI_ADMIN_TOKEN", server.admin_token("ops"))
         .env("ROCKIT_UI_TAR1", &tars[0])
         .env("ROCKIT_UI_TAR2_URL", files.url("v2.tar"))
+        .env("ROCKIT_UI_TAR_GZ_URL", files.url("v3.tar.gz"))
+        .env(
+            "ROCKIT_UI_DEAD_URL",
+            format!("http://127.0.0.1:{dead_port}/build.tar"),
+        )
         .env("ROCKIT_UI_S3", s3_settings.to_string())
         .env("ROCKIT_UI_SCREENSHOTS", &screenshots)
         .output()
@@ -129,6 +144,12 @@ fn an_admin_runs_the_whole_appliance_from_the_browser() {
         "{summary}"
     );
 
+    assert!(
+        summary["failedException"]
+            .as_str()
+            .is_some_and(|e| e.contains("httpDownloadFailed")),
+        "{summary}"
+    );
     let key = summary["apiKey"].as_str().expect("the copied API key");
     let machine = Be::bearer(&server, key);
     let (status, app) = machine.call(Method::GET, "/be/v1/apps/racer", None);
@@ -141,6 +162,15 @@ fn an_admin_runs_the_whole_appliance_from_the_browser() {
         Some(4),
         "every file of the image was listed"
     );
+    let upload = summary["expiredUpload"]
+        .as_str()
+        .expect("the expired upload");
+    let (_, task) = machine.call(Method::GET, &format!("/be/v1/tasks/{upload}"), None);
+    assert_eq!(task["task"]["status"], "expired", "{task}");
+    let (_, tasks) = machine.call(Method::GET, "/be/v1/tasks?appName=tools&type=mkraw", None);
+    let warnings = &tasks["tasks"][0]["warnings"];
+    assert_eq!(warnings[0]["code"], "compressedTar", "{tasks}");
+    assert_eq!(warnings[0]["acknowledged"], true, "{tasks}");
     // The copied key holds exactly the role made with the matrix: apps read + update.
     let (status, _) = machine.call(Method::DELETE, "/be/v1/apps/racer", None);
     assert_eq!(status, 403);

@@ -80,6 +80,15 @@ async function screen(name) {
   log(`screen ${name} checked`);
 }
 
+/** Polls `check` until it holds; fails the walk after TIMEOUT. */
+async function until(check, what) {
+  const deadline = Date.now() + TIMEOUT;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await page.waitForTimeout(100);
+  }
+}
+
 async function nav(name) {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name }).click();
   await heading(name).waitFor();
@@ -148,12 +157,12 @@ try {
   const bar = page.getByRole("progressbar", { name: "Upload progress" });
   await bar.waitFor();
   const seen = new Set();
-  for (let i = 0; i < 600 && (await bar.getAttribute("value")) !== "100"; i++) {
-    seen.add(await bar.getAttribute("value"));
-    await page.waitForTimeout(50);
-  }
-  summary.uploadProgress = [...seen, await bar.getAttribute("value")];
-  if ((await bar.getAttribute("value")) !== "100") fail("the upload progress bar never reached 100 %");
+  await until(async () => {
+    const value = await bar.getAttribute("value");
+    seen.add(value);
+    return value === "100";
+  }, "the upload progress bar at 100 %");
+  summary.uploadProgress = [...seen];
   if (!cut) fail("the upload was never cut off, so resuming was not tested");
   summary.uploadResumed = cut;
   await page.getByText("Uploaded. Processing:").waitFor();
@@ -235,7 +244,6 @@ try {
   await screen("tasks");
   await page.getByRole("link", { name: /^mkraw / }).first().click();
   await heading("Task mkraw").waitFor();
-  await screen("task");
   await nav("Access keys");
   await field("App").selectOption("racer");
   await button("Create access key").click();
@@ -248,6 +256,48 @@ try {
   await button("Subscribe").click();
   await page.locator(".secret code").waitFor();
   await screen("subscriptions");
+  // 10b. What tasks offer: a warning acknowledged, a failed download retried, an upload that
+  //      nobody sends expired.
+  await nav("Apps");
+  await field("Name").fill("tools");
+  await field("Label").fill("Tools");
+  await button("Create app").click();
+  await heading("Tools").waitFor();
+  await field("Tar URL (http or https)").fill(env("ROCKIT_UI_TAR_GZ_URL"));
+  await button("Import").click();
+  await page.getByRole("table", { name: "Files of the current image" }).getByText("img.dxf").waitFor({ timeout: 120_000 });
+  await nav("Tasks");
+  await field("App name contains").fill("tools");
+  await field("Type").selectOption("mkraw");
+  await page.getByRole("link", { name: /^mkraw / }).first().click();
+  await heading("Task mkraw").waitFor();
+  await button("Acknowledge").click();
+  await page.getByRole("table", { name: "Warnings" }).getByRole("cell", { name: "yes" }).waitFor();
+  await screen("task");
+
+  await nav("Apps");
+  await page.getByRole("link", { name: "Tools" }).click();
+  await field("Tar URL (http or https)").fill(env("ROCKIT_UI_DEAD_URL"));
+  await button("Import").click();
+  await page.getByRole("status").getByRole("link", { name: /^task / }).click();
+  await page.getByRole("heading", { name: "Exception" }).waitFor({ timeout: 120_000 });
+  summary.failedException = await page.locator("pre").first().textContent();
+  await button("Retry task").click();
+  const attempts = page.locator(".facts dt", { hasText: "Attempts" }).locator("xpath=following-sibling::dd[1]");
+  await until(async () => (await attempts.textContent()) === "2", "the retried task's second attempt");
+
+  const session = await page.evaluate(() => JSON.parse(localStorage.getItem("rockit-edge.session")));
+  const waiting = await page.request.post(`${BASE}/be/v1/builds`, {
+    headers: { Authorization: `Bearer ${session.accessToken}` },
+    data: { appName: "tools", buildName: "never-sent" },
+  });
+  const upload = (await waiting.json()).taskName;
+  await page.goto(`${BASE}/ui/tasks/${upload}`);
+  await heading("Task upload").waitFor();
+  await button("Expire upload").click();
+  await page.locator(".facts .badge", { hasText: "expired" }).waitFor();
+  summary.expiredUpload = upload;
+
   await nav("Audit trail");
   await page.getByText("POST /be/v1/apps").first().waitFor();
   await screen("audit");
