@@ -190,4 +190,30 @@ fn an_admin_runs_the_whole_appliance_from_the_browser() {
         s3.keys("games/").iter().any(|k| k.ends_with("app.json")),
         "the deployment made in the browser received the current build"
     );
+    assert_gcore_signed_with(&server, &summary, "gcore-secret-token");
+}
+
+/// The CDN URLs a launcher gets (with the access key made in the browser) carry a Gcore token
+/// made with `secret`: the one typed at creation, kept through the edit that did not retype it.
+fn assert_gcore_signed_with(server: &Server, summary: &Value, secret: &str) {
+    use base64::Engine;
+    use md5::Digest;
+
+    let access = summary["accessKey"].as_str().expect("the access key made in the browser");
+    let response = server
+        .client
+        .post(server.url("/client/v1/auth"))
+        .json(&json!({"orgName": "acme", "appName": "racer", "accessKey": access}))
+        .send()
+        .expect("client auth");
+    let (status, auth) = common::json_response(response);
+    assert_eq!(status, 200, "{auth}");
+    let url = auth["sources"]["cdn"]["dxf"]["img.dxf"]
+        .as_str()
+        .expect("a CDN URL of the image");
+    let url = reqwest::Url::parse(url).expect("URL");
+    let query: std::collections::HashMap<_, _> = url.query_pairs().collect();
+    let signed = format!("{}{} {secret}", query["expires"], url.path());
+    let want = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(md5::Md5::digest(signed));
+    assert_eq!(query["md5"], want, "{url}");
 }

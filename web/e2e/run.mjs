@@ -247,7 +247,7 @@ try {
   await nav("Access keys");
   await field("App").selectOption("racer");
   await button("Create access key").click();
-  await page.locator(".secret code").waitFor();
+  summary.accessKey = (await page.locator(".secret code").textContent()).trim();
   await screen("access-keys");
   await nav("Subscriptions");
   await field("Name").fill("builds");
