@@ -149,9 +149,37 @@ fn machine_keys_can_be_added_reset_and_revoked() {
     };
     assert_eq!(apps(&first), 200);
     assert_eq!(apps(&second), 200);
+    // The machine's details list its keys (ids and labels, never a secret), oldest first; a
+    // list of users does not.
+    let key_ids = |admin: &Be| {
+        let (status, body) = admin.call(Method::GET, "/be/v1/users/bot", None);
+        assert_eq!(status, 200, "{body}");
+        assert!(!body.to_string().contains(&second[second.len() - 20..]));
+        body["user"]["apiKeys"]
+            .as_array()
+            .expect("apiKeys")
+            .iter()
+            .map(|k| {
+                (
+                    k["keyId"].as_str().expect("id").to_string(),
+                    k["label"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let listed = key_ids(&admin);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(first.contains(&listed[0].0), "{listed:?}");
+    assert_eq!(listed[1], (second_id.clone(), json!("second")));
+    let (_, users) = admin.call(Method::GET, "/be/v1/users", None);
+    assert!(users["users"][0].get("apiKeys").is_none(), "{users}");
+    let (_, person) = admin.call(Method::GET, "/be/v1/users/admin", None);
+    assert!(person["user"].get("apiKeys").is_none(), "{person}");
+
     let (status, _) = admin.call(Method::DELETE, &format!("/be/v1/apikeys/{second_id}"), None);
     assert_eq!(status, 200);
     assert_eq!(apps(&second), 401);
+    assert_eq!(key_ids(&admin).len(), 1);
 
     let (status, body) = admin.call(
         Method::PATCH,

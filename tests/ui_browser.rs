@@ -171,6 +171,12 @@ fn an_admin_runs_the_whole_appliance_from_the_browser() {
     let warnings = &tasks["tasks"][0]["warnings"];
     assert_eq!(warnings[0]["code"], "compressedTar", "{tasks}");
     assert_eq!(warnings[0]["acknowledged"], true, "{tasks}");
+    let revoked = summary["revokedKey"].as_str().expect("the revoked key");
+    let (status, _) = Be::bearer(&server, revoked).call(Method::GET, "/be/v1/apps", None);
+    assert_eq!(
+        status, 401,
+        "the key revoked in the browser no longer works"
+    );
     // The copied key holds exactly the role made with the matrix: apps read + update.
     let (status, _) = machine.call(Method::DELETE, "/be/v1/apps/racer", None);
     assert_eq!(status, 403);
@@ -199,7 +205,9 @@ fn assert_gcore_signed_with(server: &Server, summary: &Value, secret: &str) {
     use base64::Engine;
     use md5::Digest;
 
-    let access = summary["accessKey"].as_str().expect("the access key made in the browser");
+    let access = summary["accessKey"]
+        .as_str()
+        .expect("the access key made in the browser");
     let response = server
         .client
         .post(server.url("/client/v1/auth"))

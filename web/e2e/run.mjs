@@ -62,6 +62,8 @@ const field = (label) => page.getByLabel(label, { exact: true });
 /** The checks every screen passes, then its screenshot. */
 async function screen(name) {
   await page.waitForLoadState("networkidle");
+  const alerts = await page.getByRole("alert").allTextContents();
+  if (alerts.length) fail(`${name}: the screen shows errors: ${alerts.join("; ")}`);
   const violations = await page.evaluate(() => window.__cspViolations);
   if (violations.length) fail(`${name}: CSP violations ${violations.join("; ")}`);
   await page.evaluate(axeSource);
@@ -236,6 +238,20 @@ try {
   summary.apiKey = await page.evaluate(() => navigator.clipboard.readText());
   if (summary.apiKey !== shownKey) fail("the copied API key is not the one shown");
   await screen("users");
+  // Its details list its keys: one more added (shown once), then revoked from the list.
+  await page.getByRole("link", { name: "ci", exact: true }).click();
+  await heading("ci").waitFor();
+  const keys = page.getByRole("table", { name: "API keys" }).locator("tbody tr");
+  await until(async () => (await keys.count()) === 1, "the machine user's one key");
+  await field("Key label (optional)").fill("spare");
+  await button("Add API key").click();
+  const spare = (await page.locator(".secret code").textContent()).trim();
+  await until(async () => (await keys.count()) === 2, "the added key in the list");
+  const spareId = spare.split("_")[1];
+  await screen("machine-user");
+  await button(`Revoke ${spareId}`).click();
+  await until(async () => (await keys.count()) === 1, "the revoked key gone from the list");
+  summary.revokedKey = spare;
 
   // 10. The other screens, with what they hold by now.
   await nav("Tasks");

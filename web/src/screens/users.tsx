@@ -10,6 +10,7 @@ interface User {
   type: "person" | "machine";
   roles: string[];
   label?: string;
+  apiKeys?: { keyId: string; label: string; created: string }[];
   email?: string;
   firstname?: string;
   surname?: string;
@@ -42,7 +43,7 @@ function RolePicker(props: { all: string[]; chosen: string[]; onChange: (roles: 
 }
 
 export function UsersScreen() {
-  const users = useLoad(() => api("GET", `/be/v1/users${query({ limit: 1000, "order[]": "name" })}`), []);
+  const users = useLoad(() => api("GET", `/be/v1/users${query({ limit: 1000, "order[]": "username" })}`), []);
   const [shown, setShown] = useState<Shown>(null);
   return (
     <>
@@ -64,7 +65,14 @@ export function UsersScreen() {
         )}
       </Loaded>
       {shown && <Secret {...shown} />}
-      {can("beUsers", 1) && <NewUser onCreated={(s) => (setShown(s), users.reload())} />}
+      {can("beUsers", 1) && (
+        <NewUser
+          onCreated={(secret) => {
+            setShown(secret);
+            users.reload();
+          }}
+        />
+      )}
     </>
   );
 }
@@ -126,7 +134,16 @@ export function UserScreen(props: { name: string }) {
             {shown && <Secret {...shown} />}
             {(can("beUsers", 4) || self) && <EditUser user={user} onSaved={one.reload} />}
             {self && user.type === "person" && <OwnPassword username={user.username} />}
-            {can("beUsers", 4) && <Credentials user={user} onShown={setShown} />}
+            {can("beUsers", 4) && (
+              <Credentials
+                user={user}
+                onShown={(secret) => {
+                  setShown(secret);
+                  one.reload();
+                }}
+                reload={one.reload}
+              />
+            )}
             {can("beUsers", 8) && (
               <section aria-labelledby="delete-h">
                 <h2 id="delete-h">Delete</h2>
@@ -194,38 +211,55 @@ function OwnPassword(props: { username: string }) {
   );
 }
 
-function Credentials(props: { user: User; onShown: (shown: Shown) => void }) {
+function Credentials(props: { user: User; onShown: (shown: Shown) => void; reload: () => void }) {
   const { user } = props;
   const [keyLabel, setKeyLabel] = useState("");
-  const [keyId, setKeyId] = useState("");
   const reset = async () => {
     const answer = await api("PATCH", "/be/v1/users", { username: user.username, resetCreds: true });
     props.onShown(
       answer.apiKey
-        ? { title: "API key", value: answer.apiKey, note: "The new API key. It is shown only now." }
+        ? { title: "API key", value: answer.apiKey, note: "The new API key; every older key of this user stopped working. It is shown only now." }
         : { title: "New password", value: answer.password, note: `${user.username}'s new password. It is shown only now.` },
     );
   };
   const addKey = async () => {
     const answer = await api("POST", "/be/v1/apikeys", { username: user.username, label: keyLabel || undefined });
     props.onShown({ title: "API key", value: answer.apiKey, note: `An additional API key (id ${answer.keyId}). It is shown only now.` });
+    setKeyLabel("");
   };
   return (
     <section aria-labelledby="creds-h">
       <h2 id="creds-h">Credentials</h2>
-      <Form label="Reset credentials" submit={user.type === "machine" ? "Reset API key" : "Reset password"} action={reset} class="inline">
+      {user.apiKeys && (
+        <Table
+          caption="API keys"
+          rows={user.apiKeys}
+          empty="No API key: add one below."
+          columns={[
+            { title: "Key id", cell: (k) => <code>{k.keyId}</code> },
+            { title: "Label", cell: (k) => k.label || "–" },
+            { title: "Created", cell: (k) => when(k.created) },
+            {
+              title: "Actions",
+              cell: (k) => (
+                <Danger
+                  label={`Revoke ${k.keyId}`}
+                  confirm={`Revoke API key ${k.keyId}? Whatever uses it stops working at once.`}
+                  action={() => api("DELETE", `/be/v1/apikeys/${k.keyId}`).then(props.reload)}
+                />
+              ),
+            },
+          ]}
+        />
+      )}
+      {user.type === "machine" && (
+        <Form label="Add an API key" submit="Add API key" action={addKey}>
+          <Field label="Key label (optional)" value={keyLabel} onValue={setKeyLabel} />
+        </Form>
+      )}
+      <Form label="Reset credentials" submit={user.type === "machine" ? "Replace every API key" : "Reset password"} action={reset} class="inline">
         {null}
       </Form>
-      {user.type === "machine" && (
-        <div class="columns">
-          <Form label="Add an API key" submit="Add API key" action={addKey}>
-            <Field label="Key label (optional)" value={keyLabel} onValue={setKeyLabel} />
-          </Form>
-          <Form label="Revoke an API key" submit="Revoke API key" action={() => api("DELETE", `/be/v1/apikeys/${keyId}`).then(() => setKeyId(""))}>
-            <Field label="Key id (the part after rke_)" value={keyId} onValue={setKeyId} required />
-          </Form>
-        </div>
-      )}
     </section>
   );
 }

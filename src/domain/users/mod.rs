@@ -3,8 +3,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
@@ -19,120 +18,11 @@ use crate::store::{
     org_key, org_prefix, put_user, remove_user,
 };
 
+mod view;
+
+pub use view::{ApiKeyView, IssuedCredentials, NewUser, UserPatch, UserView, UserWithCredentials};
+
 const BE_USERS_UPDATE: Permission = Permission::new("beUsers", UPDATE);
-
-/// A create request: a person (with `email`) or a machine user (with `label`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NewUser {
-    pub username: String,
-    pub email: Option<String>,
-    pub firstname: Option<String>,
-    pub surname: Option<String>,
-    pub title: Option<String>,
-    pub label: Option<String>,
-    #[serde(default)]
-    pub roles: Vec<String>,
-    pub password: Option<String>,
-}
-
-/// A `PATCH /be/v1/users` body: profile fields, an own password change, or a credential reset.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UserPatch {
-    pub username: String,
-    pub email: Option<String>,
-    pub firstname: Option<String>,
-    pub surname: Option<String>,
-    pub title: Option<String>,
-    pub label: Option<String>,
-    pub roles: Option<Vec<String>>,
-    #[serde(rename = "oldPW")]
-    pub old_pw: Option<String>,
-    #[serde(rename = "newPW")]
-    pub new_pw: Option<String>,
-    #[serde(default)]
-    pub reset_creds: bool,
-}
-
-/// A user as the API shows it: never a hash or a key.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserView {
-    pub username: String,
-    /// `person` or `machine`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub firstname: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub surname: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    pub roles: Vec<String>,
-    pub created: DateTime<Utc>,
-    pub updated: DateTime<Utc>,
-}
-
-impl From<UserRecord> for UserView {
-    fn from(user: UserRecord) -> Self {
-        let mut view = UserView {
-            username: user.username,
-            kind: "person",
-            email: None,
-            firstname: None,
-            surname: None,
-            title: None,
-            label: None,
-            roles: user.roles,
-            created: user.created,
-            updated: user.updated,
-        };
-        match user.account {
-            Account::Person {
-                email,
-                firstname,
-                surname,
-                title,
-                ..
-            } => {
-                view.email = Some(email);
-                view.firstname = Some(firstname);
-                view.surname = Some(surname);
-                view.title = title;
-            }
-            Account::Machine { label } => {
-                view.kind = "machine";
-                view.label = Some(label);
-            }
-        }
-        view
-    }
-}
-
-/// Credentials handed out once: a generated password or a new API key.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IssuedCredentials {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
-}
-
-/// A user with the credentials issued by the call that returned it.
-#[derive(Debug, Serialize)]
-pub struct UserWithCredentials {
-    pub user: UserView,
-    #[serde(flatten)]
-    pub credentials: IssuedCredentials,
-}
 
 /// Account rules.
 #[derive(Clone)]
@@ -192,7 +82,6 @@ async fn hash_password(secret: String) -> Result<String, DomainError> {
     .await
 }
 
-/// Every role name must exist in the org.
 /// Every role name must exist in the org, and the caller must hold every bit of each role it
 /// newly assigns (those not in `held`).
 fn check_roles(
@@ -386,18 +275,38 @@ impl UserService {
         })
     }
 
-    /// One user of the caller's org.
+    /// One user of the caller's org; a machine user with its API keys.
     pub async fn get(&self, caller: &Caller, username: &str) -> Result<UserView, DomainError> {
-        super::find_in_org(
-            &self.store,
-            &USERS,
-            &caller.org,
-            username,
-            "user",
-            check_name,
-        )
-        .await
-        .map(UserView::from)
+        check_name("user", username)?;
+        let (org, username) = (caller.org.clone(), username.to_string());
+        self.store
+            .read(move |tx| {
+                let user = tx
+                    .open(&USERS)?
+                    .named(Some(&org), &username)?
+                    .ok_or_else(|| DomainError::not_found(format!("user {username}")))?;
+                let machine = matches!(user.account, Account::Machine { .. });
+                let mut view = UserView::from(user);
+                if machine {
+                    let mut keys = Vec::new();
+                    tx.open(&API_KEYS)?.scan::<&str>(.., |_, key| {
+                        if key.org.eq_ignore_ascii_case(&org)
+                            && key.username.eq_ignore_ascii_case(&view.username)
+                        {
+                            keys.push(ApiKeyView {
+                                key_id: key.id,
+                                label: key.label,
+                                created: key.created,
+                            });
+                        }
+                        std::ops::ControlFlow::Continue(())
+                    })?;
+                    keys.sort_by_key(|key| key.created);
+                    view.api_keys = Some(keys);
+                }
+                Ok(view)
+            })
+            .await
     }
 
     /// Applies a profile change, an own password change or a credential reset.
