@@ -105,6 +105,7 @@ fn an_admin_runs_the_whole_appliance_from_the_browser() {
         .env("ROCKIT_UI_ADMIN_TOKEN", server.admin_token("ops"))
         .env("ROCKIT_UI_TAR1", &tars[0])
         .env("ROCKIT_UI_TAR2_URL", files.url("v2.tar"))
+        .env("ROCKIT_UI_TAR4", &tars[3])
         .env("ROCKIT_UI_TAR_GZ_URL", files.url("v3.tar.gz"))
         .env(
             "ROCKIT_UI_DEAD_URL",
@@ -134,6 +135,34 @@ fn an_admin_runs_the_whole_appliance_from_the_browser() {
 
     // What the browser showed and did, checked through the API.
     assert_eq!(summary["uploadResumed"], true, "{summary}");
+    // After the reload: one question (how far?), then pieces from where the appliance stood
+    // (past the first piece; a held piece may have arrived in part) to the end.
+    let size = std::fs::metadata(&tars[3]).expect("tar").len();
+    assert_eq!(summary["resumedAfterReload"], true, "{summary}");
+    let ranges: Vec<&str> = summary["rangesAfterReload"]
+        .as_array()
+        .expect("ranges")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        ranges.first(),
+        Some(&format!("bytes */{size}").as_str()),
+        "{ranges:?}"
+    );
+    let first_sent: u64 = ranges
+        .get(1)
+        .and_then(|r| r.strip_prefix("bytes "))
+        .and_then(|r| r.split('-').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a piece after the question");
+    assert!(first_sent >= 4 << 20, "{ranges:?}");
+    assert!(
+        ranges
+            .last()
+            .is_some_and(|r| r.ends_with(&format!("-{}/{size}", size - 1))),
+        "{ranges:?}"
+    );
     assert_eq!(summary["deploymentStatus"], "ok", "{summary}");
     assert_eq!(summary["afterLogout"], 401, "{summary}");
     assert!(summary["refreshes"].as_u64() > Some(0), "{summary}");
@@ -168,7 +197,13 @@ fn an_admin_runs_the_whole_appliance_from_the_browser() {
     let (_, task) = machine.call(Method::GET, &format!("/be/v1/tasks/{upload}"), None);
     assert_eq!(task["task"]["status"], "expired", "{task}");
     let (_, tasks) = machine.call(Method::GET, "/be/v1/tasks?appName=tools&type=mkraw", None);
-    let warnings = &tasks["tasks"][0]["warnings"];
+    let warnings: Vec<&Value> = tasks["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .flat_map(|task| task["warnings"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(warnings.len(), 1, "{tasks}");
     assert_eq!(warnings[0]["code"], "compressedTar", "{tasks}");
     assert_eq!(warnings[0]["acknowledged"], true, "{tasks}");
     let revoked = summary["revokedKey"].as_str().expect("the revoked key");

@@ -51,7 +51,12 @@ const consoleErrors = [];
 const requests = [];
 page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
 page.on("pageerror", (e) => consoleErrors.push(`uncaught: ${e.message}`));
-page.on("request", (r) => requests.push(r.url()));
+/** The Content-Range of every upload request, in order. */
+const uploadRanges = [];
+page.on("request", (r) => {
+  requests.push(r.url());
+  if (r.url().includes("/upload/v1/")) uploadRanges.push(r.headers()["content-range"] ?? "");
+});
 page.on("dialog", (d) => d.accept());
 mkdirSync(SHOTS, { recursive: true });
 
@@ -282,10 +287,42 @@ try {
   await field("Tar URL (http or https)").fill(env("ROCKIT_UI_TAR_GZ_URL"));
   await button("Import").click();
   await page.getByRole("table", { name: "Files of the current image" }).getByText("img.dxf").waitFor({ timeout: 120_000 });
+  // An upload interrupted by a reload (its second piece never answered) continues when the
+  // same file is chosen again: no new upload URL, no byte of the first piece sent twice.
+  // From the second piece on, every upload request fails (the network is gone) until the page
+  // has been reloaded.
+  let offline = false;
+  const secondPiece = new Promise((resolve) => {
+    page.route("**/upload/v1/**", (route) => {
+      if ((route.request().headers()["content-range"] ?? "").startsWith("bytes 4194304-")) {
+        offline = true;
+        resolve();
+      }
+      return offline ? route.abort("internetdisconnected") : route.continue();
+    });
+  });
+  await field("Build tar (.tar, .tar.gz, .tar.zst)").setInputFiles(env("ROCKIT_UI_TAR4"));
+  await button("Upload").click();
+  await secondPiece;
+  const imports = () => requests.filter((url) => url.endsWith("/be/v1/builds")).length;
+  const importsBefore = imports();
+  await page.reload();
+  await heading("Tools").waitFor();
+  await page.unrouteAll({ behavior: "ignoreErrors" });
+  const rangesBefore = uploadRanges.length;
+  await field("Build tar (.tar, .tar.gz, .tar.zst)").setInputFiles(env("ROCKIT_UI_TAR4"));
+  await button("Upload").click();
+  await page.getByText("continuing an earlier upload of this file").waitFor();
+  await page.getByText("Uploaded. Processing:").waitFor({ timeout: 120_000 });
+  summary.resumedAfterReload = imports() === importsBefore;
+  summary.rangesAfterReload = uploadRanges.slice(rangesBefore);
+
   await nav("Tasks");
   await field("App name contains").fill("tools");
   await field("Type").selectOption("mkraw");
-  await page.getByRole("link", { name: /^mkraw / }).first().click();
+  // Newest first: the oldest mkraw of tools is the gzip import's.
+  await until(async () => (await page.getByRole("link", { name: /^mkraw / }).count()) === 2, "both mkraw tasks of tools");
+  await page.getByRole("link", { name: /^mkraw / }).last().click();
   await heading("Task mkraw").waitFor();
   await button("Acknowledge").click();
   await page.getByRole("table", { name: "Warnings" }).getByRole("cell", { name: "yes" }).waitFor();

@@ -47,12 +47,20 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Sends `file` to `url`, reporting progress, resuming after failures; resolves with the
- * appliance's final answer (`{sizeBytes, taskName}` of the processing task).
+ * appliance's final answer (`{sizeBytes, taskName}` of the processing task). With `resume`
+ * it first asks how much an earlier attempt (another page load) stored.
  */
-export async function uploadBuild(url: string, file: Blob, onProgress: (sent: number, total: number) => void): Promise<Json> {
+export async function uploadBuild(url: string, file: Blob, resume: boolean, onProgress: (sent: number, total: number) => void): Promise<Json> {
   const total = file.size;
   let offset = 0;
   let failures = 0;
+  if (resume) {
+    const answer = await put(url, null, `bytes */${total}`, () => undefined);
+    const next = stored(answer);
+    if (next === null) return answer.body;
+    offset = next;
+    onProgress(offset, total);
+  }
   for (;;) {
     try {
       const end = Math.min(offset + PIECE_BYTES, total);
@@ -72,9 +80,34 @@ export async function uploadBuild(url: string, file: Blob, onProgress: (sent: nu
       const answer = await put(url, null, `bytes */${total}`, () => undefined).catch(() => null);
       if (answer) {
         const next = stored(answer);
-        if (next === null) return answer.body;
+        if (next === null) {
+          onProgress(total, total);
+          return answer.body;
+        }
         offset = next;
       }
     }
   }
+}
+
+/** An upload URL the appliance handed out for a file, kept until the upload completes. */
+export interface Pending {
+  url: string;
+  expires: string;
+}
+
+// A file is recognised by its name, size and modification time: choosing the same file again
+// after a reload or a closed tab continues its upload instead of starting over.
+const pendingKey = (app: string, file: File) => `rockit-edge.upload.${app}.${file.name}.${file.size}.${file.lastModified}`;
+
+/** The unexpired upload URL of an earlier attempt to upload `file` to `app`, if any. */
+export function pendingUpload(app: string, file: File): Pending | null {
+  const text = localStorage.getItem(pendingKey(app, file));
+  const pending = text ? (JSON.parse(text) as Pending) : null;
+  return pending && Date.parse(pending.expires) > Date.now() + 60_000 ? pending : null;
+}
+
+export function rememberUpload(app: string, file: File, pending: Pending | null) {
+  if (pending) localStorage.setItem(pendingKey(app, file), JSON.stringify(pending));
+  else localStorage.removeItem(pendingKey(app, file));
 }

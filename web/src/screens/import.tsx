@@ -1,8 +1,9 @@
 // New builds for an app: a tar the appliance downloads from a URL, or a tar uploaded from this
-// browser with a progress bar (resumable: a dropped connection continues where it stopped).
+// browser with a progress bar (resumable: after a dropped connection, and after a reload when
+// the same file is chosen again, it continues where it stopped).
 import { useState } from "preact/hooks";
-import { api } from "../api";
-import { uploadBuild } from "../upload";
+import { ApiError, api, type Json } from "../api";
+import { pendingUpload, rememberUpload, uploadBuild, type Pending } from "../upload";
 import { ErrorNote, Field, Form, Link, bytes } from "../ui";
 
 export function ImportBuild(props: { app: string; onStarted: () => void }) {
@@ -25,6 +26,21 @@ function Upload(props: { app: string; onStarted: () => void }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
+  const [resumed, setResumed] = useState(false);
+
+  /** A new upload URL for this file, remembered until the upload completes. */
+  const begin = async (chosen: File): Promise<Pending> => {
+    const answer = await api("POST", "/be/v1/builds", { appName: props.app, buildName: buildName || undefined, size: chosen.size });
+    // The URL names this appliance; the path and query are what it checks.
+    const url = new URL(answer.uploadUrl);
+    const pending = { url: url.pathname + url.search, expires: answer.expires };
+    rememberUpload(props.app, chosen, pending);
+    props.onStarted();
+    return pending;
+  };
+  const send = (pending: Pending, chosen: File, resume: boolean): Promise<Json> =>
+    uploadBuild(pending.url, chosen, resume, (sent, total) => setSent({ sent, total }));
+
   const start = async (event: Event) => {
     event.preventDefault();
     if (!file) return;
@@ -32,11 +48,19 @@ function Upload(props: { app: string; onStarted: () => void }) {
     setError(null);
     setTask(null);
     try {
-      const answer = await api("POST", "/be/v1/builds", { appName: props.app, buildName: buildName || undefined, size: file.size });
-      props.onStarted();
-      // The URL names this appliance; the path and query are what it checks.
-      const url = new URL(answer.uploadUrl);
-      const done = await uploadBuild(url.pathname + url.search, file, (sent, total) => setSent({ sent, total }));
+      const earlier = pendingUpload(props.app, file);
+      setResumed(earlier !== null);
+      let done: Json;
+      try {
+        done = await send(earlier ?? (await begin(file)), file, earlier !== null);
+      } catch (caught) {
+        // An earlier upload the appliance no longer takes (expired, completed, deleted): anew.
+        const gone = caught instanceof ApiError && [404, 409, 410].includes(caught.status);
+        if (!earlier || !gone) throw caught;
+        setResumed(false);
+        done = await send(await begin(file), file, false);
+      }
+      rememberUpload(props.app, file, null);
       setTask(done.taskName);
       props.onStarted();
     } catch (caught) {
@@ -64,6 +88,7 @@ function Upload(props: { app: string; onStarted: () => void }) {
           <progress max={100} value={percent} aria-label="Upload progress" />
           <span>
             {percent} % · {bytes(sent.sent)} of {bytes(sent.total)}
+            {resumed ? " · continuing an earlier upload of this file" : ""}
           </span>
         </div>
       )}
