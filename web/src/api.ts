@@ -151,7 +151,13 @@ export async function api(method: string, path: string, body?: unknown): Promise
   try {
     return await send(method, path, { Authorization: `Bearer ${current.accessToken}` }, body);
   } catch (error) {
-    if (!(error instanceof ApiError) || error.code !== "token-expired") throw error;
+    if (!(error instanceof ApiError) || error.status !== 401) throw error;
+    if (error.code !== "token-expired") {
+      // Revoked (logged out elsewhere, password changed, user deleted): back to the login,
+      // which keeps the page's address so that logging in again returns here.
+      saveSession(null);
+      throw error;
+    }
     const next = await refresh(current);
     if (!next) throw error;
     return send(method, path, { Authorization: `Bearer ${next.accessToken}` }, body);

@@ -20,6 +20,8 @@ export function navigate(path: string, replace = false) {
   else history.pushState(null, "", url);
   listeners.forEach((l) => l());
   window.scrollTo(0, 0);
+  // Like a page load for assistive technology: reading starts at the new screen.
+  requestAnimationFrame(() => document.getElementById("main")?.focus({ preventScroll: true }));
 }
 
 /** The current path; re-renders the caller when it changes. */

@@ -34,6 +34,7 @@ export function LoginScreen() {
 
   return (
     <main id="main" class="narrow">
+      <p class="brand-line">rockit-edge</p>
       <Title>Log in</Title>
       {choice ? (
         <section aria-labelledby="org-choice">
