@@ -96,6 +96,9 @@ async function until(check, what) {
   }
 }
 
+/** The session's current access token (the UI renews it). */
+const accessToken = () => page.evaluate(() => JSON.parse(localStorage.getItem("rockit-edge.session")).accessToken);
+
 async function nav(name) {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name }).click();
   await heading(name).waitFor();
@@ -339,9 +342,8 @@ try {
   const attempts = page.locator(".facts dt", { hasText: "Attempts" }).locator("xpath=following-sibling::dd[1]");
   await until(async () => (await attempts.textContent()) === "2", "the retried task's second attempt");
 
-  const session = await page.evaluate(() => JSON.parse(localStorage.getItem("rockit-edge.session")));
   const waiting = await page.request.post(`${BASE}/be/v1/builds`, {
-    headers: { Authorization: `Bearer ${session.accessToken}` },
+    headers: { Authorization: `Bearer ${await accessToken()}` },
     data: { appName: "tools", buildName: "never-sent" },
   });
   const upload = (await waiting.json()).taskName;
@@ -350,6 +352,28 @@ try {
   await button("Expire upload").click();
   await page.locator(".facts .badge", { hasText: "expired" }).waitFor();
   summary.expiredUpload = upload;
+
+  // 10c. A staged build committed, then the app deleted.
+  const toolsApp = async () => {
+    const answer = await page.request.get(`${BASE}/be/v1/apps/tools`, { headers: { Authorization: `Bearer ${await accessToken()}` } });
+    return (await answer.json()).app;
+  };
+  await nav("Apps");
+  await page.getByRole("link", { name: "Tools" }).click();
+  await field("Publish each processed build at once (auto commit)").uncheck();
+  await button("Save settings").click();
+  await until(async () => (await toolsApp()).autoCommit === false, "auto commit off");
+  await field("Tar URL (http or https)").fill(env("ROCKIT_UI_TAR_GZ_URL"));
+  await field("Build name (optional)").nth(1).fill("3.0-rc");
+  await button("Import").click();
+  await button("Commit build #3").click({ timeout: 120_000 });
+  await page.getByText("current build #3").waitFor({ timeout: 120_000 });
+  // The commit's deploy runs on; an app is deleted once idle (the button says so otherwise).
+  await until(async () => (await toolsApp()).state === "idle", "tools idle after its deploy");
+  await button("Delete app").click();
+  await heading("Apps").waitFor();
+  await page.getByRole("link", { name: "Tools" }).waitFor({ state: "detached" });
+  summary.committedAndDeleted = true;
 
   await nav("Audit trail");
   await page.getByText("POST /be/v1/apps").first().waitFor();
@@ -365,7 +389,7 @@ try {
   summary.errorShown = (await page.getByRole("form", { name: "New app" }).getByRole("alert").textContent()).trim();
 
   // 12. Log out: the session's token stops working at once.
-  const token = await page.evaluate(() => JSON.parse(localStorage.getItem("rockit-edge.session")).accessToken);
+  const token = await accessToken();
   await button("Log out").click();
   await heading("Log in").waitFor();
   const after = await page.request.get(`${BASE}/be/v1/apps`, { headers: { Authorization: `Bearer ${token}` } });
