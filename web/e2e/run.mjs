@@ -376,6 +376,7 @@ try {
   summary.committedAndDeleted = true;
 
   await nav("Audit trail");
+  await field("Action contains").fill("POST /be/v1/apps");
   await page.getByText("POST /be/v1/apps").first().waitFor();
   await screen("audit");
   await nav("Apps");
