@@ -315,9 +315,11 @@ fn the_embedded_ui_is_served_with_its_caching_and_policy() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let root = client.get(server.http_url("/")).send().expect("root");
-    assert_eq!(root.status().as_u16(), 302);
-    assert_eq!(root.headers()["location"], "/ui/");
+    for entry in ["/", "/ui"] {
+        let root = client.get(server.http_url(entry)).send().expect("root");
+        assert_eq!(root.status().as_u16(), 302, "{entry}");
+        assert_eq!(root.headers()["location"], "/ui/", "{entry}");
+    }
     let get = |path: &str| server.client.get(server.url(path)).send().expect("get");
     let header = |response: &reqwest::blocking::Response, name: &str| {
         response.headers()[name]

@@ -72,7 +72,7 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// `/` sends browsers to the UI.
+/// `/` and `/ui` send browsers to the UI.
 pub async fn root() -> HttpResponse {
     HttpResponse::Found()
         .insert_header((header::LOCATION, "/ui/"))

@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .app_data(web::PayloadConfig::new(json_limit))
         .route("/healthz", web::get().to(health::healthz))
         .route("/", web::get().to(assets::root))
+        .route("/ui", web::get().to(assets::root))
         .route("/ui/{path:.*}", web::get().to(assets::ui));
     routes::register(cfg);
 }
