@@ -104,7 +104,9 @@ const pendingKey = (app: string, file: File) => `rockit-edge.upload.${app}.${fil
 export function pendingUpload(app: string, file: File): Pending | null {
   const text = localStorage.getItem(pendingKey(app, file));
   const pending = text ? (JSON.parse(text) as Pending) : null;
-  return pending && Date.parse(pending.expires) > Date.now() + 60_000 ? pending : null;
+  if (pending && Date.parse(pending.expires) > Date.now() + 60_000) return pending;
+  rememberUpload(app, file, null);
+  return null;
 }
 
 export function rememberUpload(app: string, file: File, pending: Pending | null) {
