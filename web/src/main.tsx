@@ -1,7 +1,7 @@
 // The UI's entry: the page frame (navigation by permission, who is logged in, log out) and
 // which screen a path shows.
 import "./style.css";
-import { render } from "preact";
+import { render, type ComponentChildren, type JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { adminToken, can, logout, onAuthChange, session } from "./api";
 import { AdminScreen } from "./screens/admin";
@@ -19,7 +19,7 @@ import { match, navigate, usePath } from "./router";
 import { Link } from "./ui";
 
 /** Screens of a logged-in session: path pattern, the screen, and the nav entry if any. */
-const SCREENS: { pattern: string; show: (p: Record<string, string>) => preact.JSX.Element; nav?: [string, string] }[] = [
+const SCREENS: { pattern: string; show: (p: Record<string, string>) => JSX.Element; nav?: [string, string] }[] = [
   { pattern: "/apps", show: () => <AppsScreen />, nav: ["Apps", "apps"] },
   { pattern: "/apps/:name", show: (p) => <AppScreen name={p.name} /> },
   { pattern: "/deployments", show: () => <DeploymentsScreen />, nav: ["Deployments", "deployments"] },
@@ -41,7 +41,7 @@ function useAuth() {
   return { current: session(), admin: adminToken() };
 }
 
-function Frame(props: { nav: preact.ComponentChildren; who: preact.ComponentChildren; children: preact.ComponentChildren }) {
+function Frame(props: { nav: ComponentChildren; who: ComponentChildren; children: ComponentChildren }) {
   return (
     <>
       <a class="skip" href="#main">

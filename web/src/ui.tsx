@@ -229,21 +229,28 @@ export function Title(props: { children: string; actions?: ComponentChildren }) 
   );
 }
 
-/** A button that asks before running a destructive `action`, and shows what failed. */
-export function Danger(props: { label: string; confirm: string; action: () => Promise<unknown> }) {
+/**
+ * A button that runs `action` (asking first when given `confirm`), disabled while it runs, with
+ * what failed shown next to it.
+ */
+export function Action(props: { label: string; action: () => Promise<unknown>; confirm?: string; danger?: boolean }) {
+  const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const run = async () => {
-    if (!window.confirm(props.confirm)) return;
+    if (props.confirm && !window.confirm(props.confirm)) return;
+    setBusy(true);
     setError(null);
     try {
       await props.action();
     } catch (caught) {
       setError(caught);
+    } finally {
+      setBusy(false);
     }
   };
   return (
-    <span class="danger-wrap">
-      <button type="button" class="danger" onClick={run}>
+    <span class="action">
+      <button type="button" class={props.danger ? "danger" : undefined} disabled={busy} onClick={run}>
         {props.label}
       </button>
       <ErrorNote error={error} />

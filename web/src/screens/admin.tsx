@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { adminApi, query, setAdminToken } from "../api";
 import { navigate } from "../router";
-import { Check, Danger, Field, Form, Loaded, Secret, Table, Title, bytes, useLoad, when } from "../ui";
+import { Action, Check, Field, Form, Loaded, Secret, Table, Title, bytes, useLoad, when } from "../ui";
 
 interface Org {
   name: string;
@@ -60,7 +60,8 @@ export function AdminScreen() {
               {
                 title: "Actions",
                 cell: (o) => (
-                  <Danger
+                  <Action
+                    danger
                     label={`Delete ${o.name}`}
                     confirm={`Delete the org ${o.name} and every record of it${prune ? ", and every file it published" : ""}?`}
                     action={() => adminApi("DELETE", `/adm/v1/orgs/${o.name}${prune ? "?prune=true" : ""}`).then(orgs.reload)}

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, can, query } from "../api";
 import { navigate } from "../router";
-import { Check, Danger, ErrorNote, Field, Form, Link, Loaded, Table, Title, bytes, useLoad, when } from "../ui";
+import { Action, Check, Field, Form, Link, Loaded, Table, Title, bytes, useLoad, when } from "../ui";
 import { ImportBuild } from "./import";
 import { StateBadge, TaskProgress, type App, type Build, type FileEntry, type Task } from "./model";
 
@@ -51,7 +51,8 @@ export function AppScreen(props: { name: string }) {
             <section aria-labelledby="delete-h">
               <h2 id="delete-h">Delete</h2>
               <p>Deleting the app removes every file of it on the depot and on its CDN origins.</p>
-              <Danger
+              <Action
+                danger
                 label="Delete app"
                 confirm={`Delete ${a.name} and every file it published?`}
                 action={() => api("DELETE", `/be/v1/apps/${a.name}`).then(() => navigate("/apps"))}
@@ -72,9 +73,7 @@ function AppError(props: { app: App; reload: () => void }) {
         The {error!.type} task failed: <code class="wrap">{JSON.stringify(error!.exception)}</code>. New builds wait until a retry succeeds.
       </p>
       {can("tasks", 16) && (
-        <Form label="Retry the failed task" submit="Retry" action={() => api("POST", "/be/v1/trigger", { type: "retry", taskName: error!.taskName }).then(props.reload)} class="inline">
-          {null}
-        </Form>
+        <Action label="Retry" action={() => api("POST", "/be/v1/trigger", { type: "retry", taskName: error!.taskName }).then(props.reload)} />
       )}
     </div>
   );
@@ -88,26 +87,15 @@ function Staged(props: { app: App; reload: () => void }) {
         Build #{staged.id} {staged.name} is processed and waits for a commit to become current.
       </p>
       {can("apps", 4) && (
-        <Form label="Commit the staged build" submit={`Commit build #${staged.id}`} action={() => api("POST", "/be/v1/commit", { appName: props.app.name }).then(props.reload)} class="inline">
-          {null}
-        </Form>
+        <Action label={`Commit build #${staged.id}`} action={() => api("POST", "/be/v1/commit", { appName: props.app.name }).then(props.reload)} />
       )}
     </div>
   );
 }
 
 function Builds(props: { app: App; reload: () => void }) {
-  const [error, setError] = useState<unknown>(null);
   const { app } = props;
-  const switchTo = async (build: Build) => {
-    setError(null);
-    try {
-      await api("PATCH", "/be/v1/apps", { name: app.name, iCurBuild: build.id });
-      props.reload();
-    } catch (caught) {
-      setError(caught);
-    }
-  };
+  const switchTo = (build: Build) => api("PATCH", "/be/v1/apps", { name: app.name, iCurBuild: build.id }).then(props.reload);
   return (
     <section aria-labelledby="builds-h">
       <h2 id="builds-h">Builds</h2>
@@ -127,16 +115,13 @@ function Builds(props: { app: App; reload: () => void }) {
               b.id === app.iCurBuild ? (
                 <strong>current</strong>
               ) : can("apps", 4) ? (
-                <button type="button" onClick={() => switchTo(b)}>
-                  {b.id < app.iCurBuild ? `Roll back to #${b.id}` : `Roll forward to #${b.id}`}
-                </button>
+                <Action label={b.id < app.iCurBuild ? `Roll back to #${b.id}` : `Roll forward to #${b.id}`} action={() => switchTo(b)} />
               ) : (
                 "retained"
               ),
           },
         ]}
       />
-      <ErrorNote error={error} />
     </section>
   );
 }
@@ -204,9 +189,7 @@ function Publishing(props: { app: App; reload: () => void }) {
         )}
       </Loaded>
       {app.iCurBuild > 0 && (
-        <Form label="Export" submit="Publish the current build again" action={() => api("POST", "/be/v1/export", { appName: app.name }).then(props.reload)} class="inline">
-          {null}
-        </Form>
+        <Action label="Publish the current build again" action={() => api("POST", "/be/v1/export", { appName: app.name }).then(props.reload)} />
       )}
     </section>
   );

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, can, query } from "../api";
 import { navigate } from "../router";
-import { Check, Danger, Field, Form, Link, Loaded, Select, Table, Title, useLoad, when } from "../ui";
+import { Action, Check, Field, Form, Link, Loaded, Select, Table, Title, useLoad, when } from "../ui";
 import { StateBadge } from "./model";
 
 interface S3 {
@@ -86,7 +86,7 @@ export function DeploymentScreen(props: { name: string }) {
               <section aria-labelledby="delete-h">
                 <h2 id="delete-h">Delete</h2>
                 <p>Deleting removes this org's files from the origin. An app that registers it must deregister it first.</p>
-                <Danger label="Delete deployment" confirm={`Delete ${d.name}?`} action={() => api("DELETE", `/be/v1/deployments/${d.name}`).then(() => navigate("/deployments"))} />
+                <Action danger label="Delete deployment" confirm={`Delete ${d.name}?`} action={() => api("DELETE", `/be/v1/deployments/${d.name}`).then(() => navigate("/deployments"))} />
               </section>
             )}
           </>

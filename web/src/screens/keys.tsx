@@ -1,7 +1,7 @@
 // Access keys: what a launcher presents to POST /client/v1/auth for one app.
 import { useState } from "preact/hooks";
 import { api, can, query } from "../api";
-import { Danger, Field, Form, Loaded, Secret, Select, Table, Title, useLoad, when } from "../ui";
+import { Action, Field, Form, Loaded, Secret, Select, Table, Title, useLoad, when } from "../ui";
 
 interface AccessKey {
   id: string;
@@ -46,7 +46,7 @@ export function KeysScreen() {
               {
                 title: "Actions",
                 cell: (k) =>
-                  can("keys", 8) ? <Danger label={`Revoke ${k.id}`} confirm={`Revoke access key ${k.id}?`} action={() => api("DELETE", `/be/v1/keys/${k.id}`).then(keys.reload)} /> : null,
+                  can("keys", 8) ? <Action danger label={`Revoke ${k.id}`} confirm={`Revoke access key ${k.id}?`} action={() => api("DELETE", `/be/v1/keys/${k.id}`).then(keys.reload)} /> : null,
               },
             ]}
           />

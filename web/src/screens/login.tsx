@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { adminApi, chooseOrg, login, setAdminToken } from "../api";
 import { navigate } from "../router";
-import { Field, Form, Title } from "../ui";
+import { Action, Field, Form, Title } from "../ui";
 
 interface Choice {
   orgs: { name: string; label: string }[];
@@ -42,9 +42,7 @@ export function LoginScreen() {
           <ul class="choices">
             {choice.orgs.map((org) => (
               <li>
-                <Form label={`Enter ${org.name}`} submit={`${org.label || org.name} (${org.name})`} action={() => chooseOrg(username, choice.orgSelToken, org.name)} class="inline">
-                  {null}
-                </Form>
+                <Action label={`${org.label || org.name} (${org.name})`} action={() => chooseOrg(username, choice.orgSelToken, org.name)} />
               </li>
             ))}
           </ul>

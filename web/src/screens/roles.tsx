@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { api, can, query } from "../api";
 import { navigate } from "../router";
-import { Danger, Field, Form, Link, Loaded, Table, Title, useLoad } from "../ui";
+import { Action, Field, Form, Link, Loaded, Table, Title, useLoad } from "../ui";
 
 /** Resources and the bits each may hold (API.md §3). */
 const MAXIMA: Record<string, number> = {
@@ -108,7 +108,7 @@ function RoleEditor(props: { role: Role; onSaved: () => void }) {
       {can("roles", 8) && role.name !== "Administrators" && (
         <section aria-labelledby="delete-h">
           <h2 id="delete-h">Delete</h2>
-          <Danger label="Delete role" confirm={`Delete the role ${role.name}?`} action={() => api("DELETE", `/be/v1/roles/${role.name}`).then(() => navigate("/roles"))} />
+          <Action danger label="Delete role" confirm={`Delete the role ${role.name}?`} action={() => api("DELETE", `/be/v1/roles/${role.name}`).then(() => navigate("/roles"))} />
         </section>
       )}
     </>

@@ -2,7 +2,7 @@
 // secret shown once, delivery health, and removal.
 import { useState } from "preact/hooks";
 import { api, can, query } from "../api";
-import { Check, Danger, Field, Form, Loaded, Secret, Select, Table, Title, useLoad } from "../ui";
+import { Action, Check, Field, Form, Loaded, Secret, Select, Table, Title, useLoad } from "../ui";
 
 interface Subscription {
   name: string;
@@ -39,7 +39,7 @@ export function SubscriptionsScreen() {
                 title: "Actions",
                 cell: (s) =>
                   can("subscriptions", 8) ? (
-                    <Danger label={`Delete ${s.name}`} confirm={`Delete the subscription ${s.name}?`} action={() => api("DELETE", `/be/v1/subscriptions/${s.name}`).then(list.reload)} />
+                    <Action danger label={`Delete ${s.name}`} confirm={`Delete the subscription ${s.name}?`} action={() => api("DELETE", `/be/v1/subscriptions/${s.name}`).then(list.reload)} />
                   ) : null,
               },
             ]}

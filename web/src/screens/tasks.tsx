@@ -2,7 +2,7 @@
 // and what can be done with it (acknowledge warnings, expire an upload, retry a failure).
 import { useState } from "preact/hooks";
 import { api, can, query } from "../api";
-import { Danger, ErrorNote, Field, Form, Link, Loaded, Select, Table, Title, useLoad, when } from "../ui";
+import { Action, Field, Link, Loaded, Select, Table, Title, useLoad, when } from "../ui";
 import { TaskProgress, type Task, type Warning } from "./model";
 
 const TYPES = ["", "upload", "dltar", "mkraw", "deploy", "mkseq", "cleanup", "hello"];
@@ -94,12 +94,10 @@ export function TaskScreen(props: { name: string }) {
             <Warnings task={t} acknowledge={(id) => patch({ acknowledge: [id] })} />
             <div class="actions">
               {t.status === "failed" && can("tasks", 16) && (
-                <Form label="Retry" submit="Retry task" action={() => api("POST", "/be/v1/trigger", { type: "retry", taskName: t.name }).then(one.reload)} class="inline">
-                  {null}
-                </Form>
+                <Action label="Retry task" action={() => api("POST", "/be/v1/trigger", { type: "retry", taskName: t.name }).then(one.reload)} />
               )}
               {t.type === "upload" && t.status === "submitted" && can("tasks", 4) && (
-                <Danger label="Expire upload" confirm="Expire this upload? Its URL stops working." action={() => patch({ expire: true })} />
+                <Action danger label="Expire upload" confirm="Expire this upload? Its URL stops working." action={() => patch({ expire: true })} />
               )}
             </div>
           </>
@@ -110,9 +108,7 @@ export function TaskScreen(props: { name: string }) {
 }
 
 function Warnings(props: { task: Task; acknowledge: (id: string) => Promise<unknown> }) {
-  const [error, setError] = useState<unknown>(null);
   if (props.task.warnings.length === 0) return null;
-  const run = (id: string) => props.acknowledge(id).catch(setError);
   return (
     <section aria-labelledby="warnings-h">
       <h2 id="warnings-h">Warnings</h2>
@@ -125,20 +121,10 @@ function Warnings(props: { task: Task; acknowledge: (id: string) => Promise<unkn
           { title: "Message", cell: (w) => w.message },
           {
             title: "Acknowledged",
-            cell: (w) =>
-              w.acknowledged ? (
-                "yes"
-              ) : can("tasks", 4) ? (
-                <button type="button" onClick={() => run(w.id)}>
-                  Acknowledge
-                </button>
-              ) : (
-                "no"
-              ),
+            cell: (w) => (w.acknowledged ? "yes" : can("tasks", 4) ? <Action label="Acknowledge" action={() => props.acknowledge(w.id)} /> : "no"),
           },
         ]}
       />
-      <ErrorNote error={error} />
     </section>
   );
 }

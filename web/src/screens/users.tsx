@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { api, can, query, session } from "../api";
 import { navigate } from "../router";
-import { Check, Danger, Field, Form, Link, Loaded, Secret, Select, Table, Title, useLoad, when } from "../ui";
+import { Action, Check, Field, Form, Link, Loaded, Secret, Select, Table, Title, useLoad, when } from "../ui";
 
 interface User {
   username: string;
@@ -147,7 +147,7 @@ export function UserScreen(props: { name: string }) {
             {can("beUsers", 8) && (
               <section aria-labelledby="delete-h">
                 <h2 id="delete-h">Delete</h2>
-                <Danger label="Delete user" confirm={`Delete ${user.username}?`} action={() => api("DELETE", `/be/v1/users/${user.username}`).then(() => navigate("/users"))} />
+                <Action danger label="Delete user" confirm={`Delete ${user.username}?`} action={() => api("DELETE", `/be/v1/users/${user.username}`).then(() => navigate("/users"))} />
               </section>
             )}
           </>
@@ -242,7 +242,8 @@ function Credentials(props: { user: User; onShown: (shown: Shown) => void; reloa
             {
               title: "Actions",
               cell: (k) => (
-                <Danger
+                <Action
+                  danger
                   label={`Revoke ${k.keyId}`}
                   confirm={`Revoke API key ${k.keyId}? Whatever uses it stops working at once.`}
                   action={() => api("DELETE", `/be/v1/apikeys/${k.keyId}`).then(props.reload)}
@@ -257,9 +258,7 @@ function Credentials(props: { user: User; onShown: (shown: Shown) => void; reloa
           <Field label="Key label (optional)" value={keyLabel} onValue={setKeyLabel} />
         </Form>
       )}
-      <Form label="Reset credentials" submit={user.type === "machine" ? "Replace every API key" : "Reset password"} action={reset} class="inline">
-        {null}
-      </Form>
+      <Action label={user.type === "machine" ? "Replace every API key" : "Reset password"} action={reset} />
     </section>
   );
 }
