@@ -6,7 +6,7 @@ use super::caller::Caller;
 use super::names::check_key_id;
 use super::text::check_label;
 use super::users::add_api_key;
-use super::{DomainError, in_org};
+use super::{DomainError, found, in_org};
 use crate::store::{API_KEYS, Account, Store, USERS};
 
 /// A minted key, shown once.
@@ -43,10 +43,11 @@ impl ApiKeyService {
         let username = username.to_string();
         in_org(&self.store, caller)
             .write(move |tx| {
-                let user = tx
-                    .open(&USERS)?
-                    .named(Some(&org), &username)?
-                    .ok_or_else(|| DomainError::not_found(format!("user {username}")))?;
+                let user = found(
+                    tx.open(&USERS)?.named(Some(&org), &username)?,
+                    "user",
+                    &username,
+                )?;
                 if !matches!(user.account, Account::Machine { .. }) {
                     return Err(DomainError::invalid(
                         "username",

@@ -40,6 +40,11 @@ pub(crate) async fn blocking<R: Send + 'static>(
 /// A name rule ([`names::check_name`], [`names::check_deployment_name`]).
 pub(crate) type NameRule = fn(&str, &str) -> Result<(), DomainError>;
 
+/// `record`, looked up as `what` `name`, or the 404 naming it.
+pub(crate) fn found<V>(record: Option<V>, what: &str, name: &str) -> Result<V, DomainError> {
+    record.ok_or_else(|| DomainError::not_found(format!("{what} {name}")))
+}
+
 /// The record spelled exactly `name` of `org` in an org-scoped table: 400 when `name` breaks
 /// `rule`, 404 naming `what` when there is none.
 pub(crate) async fn find_in_org<V>(
@@ -56,11 +61,7 @@ where
     rule(what, name)?;
     let (org, name) = (org.to_string(), name.to_string());
     store
-        .read(move |tx| {
-            tx.open(table)?
-                .named(Some(&org), &name)?
-                .ok_or_else(|| DomainError::not_found(format!("{what} {name}")))
-        })
+        .read(move |tx| found(tx.open(table)?.named(Some(&org), &name)?, what, &name))
         .await
 }
 

@@ -364,6 +364,14 @@ pub struct ApiKeyRecord {
     pub created: DateTime<Utc>,
 }
 
+impl ApiKeyRecord {
+    /// Whether this key belongs to machine user `username` of `org` (names compare as the
+    /// store keys them: case-insensitively).
+    pub fn belongs_to(&self, org: &str, username: &str) -> bool {
+        self.org.eq_ignore_ascii_case(org) && self.username.eq_ignore_ascii_case(username)
+    }
+}
+
 /// One entry of the audit trail: a mutating request and its outcome.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -161,11 +161,8 @@ pub fn remove_user(tx: &WriteTx, org: &str, username: &str) -> Result<bool, Stor
     let existed = tx.open(&USERS)?.remove(org_key(org, username).as_str())?;
     tx.open(&USER_ORGS)?
         .remove(user_org_key(username, org).as_str())?;
-    let owned_by = |record_org: &str, record_user: &str| {
-        record_org.eq_ignore_ascii_case(org) && record_user.eq_ignore_ascii_case(username)
-    };
     tx.open(&API_KEYS)?
-        .remove_where(|key| owned_by(&key.org, &key.username))?;
+        .remove_where(|key| key.belongs_to(org, username))?;
     end_sessions(tx, org, username, None)?;
     Ok(existed)
 }

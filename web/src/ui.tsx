@@ -76,6 +76,27 @@ export function Loaded<T>(props: { state: { data: T | undefined; error: unknown 
   return <p class="muted">Loading…</p>;
 }
 
+/**
+ * Runs `action` on demand: `busy` while it runs, `error` holding what it threw (cleared on the
+ * next run). Forms and action buttons share it.
+ */
+function useAction(action: () => Promise<unknown>) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run };
+}
+
 /** A form whose submit runs `action`; its error appears under it and the button waits. */
 export function Form(props: {
   label: string;
@@ -84,19 +105,10 @@ export function Form(props: {
   children: ComponentChildren;
   class?: string;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const onSubmit = async (event: Event) => {
+  const { busy, error, run } = useAction(props.action);
+  const onSubmit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await props.action();
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
+    run();
   };
   return (
     <form aria-label={props.label} onSubmit={onSubmit} class={props.class ?? "stack"}>
@@ -234,23 +246,13 @@ export function Title(props: { children: string; actions?: ComponentChildren }) 
  * what failed shown next to it.
  */
 export function Action(props: { label: string; action: () => Promise<unknown>; confirm?: string; danger?: boolean }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const run = async () => {
-    if (props.confirm && !window.confirm(props.confirm)) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await props.action();
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
+  const { busy, error, run } = useAction(props.action);
+  const onClick = () => {
+    if (!props.confirm || window.confirm(props.confirm)) run();
   };
   return (
     <span class="action">
-      <button type="button" class={props.danger ? "danger" : undefined} disabled={busy} onClick={run}>
+      <button type="button" class={props.danger ? "danger" : undefined} disabled={busy} onClick={onClick}>
         {props.label}
       </button>
       <ErrorNote error={error} />

@@ -10,7 +10,7 @@ use super::listing::{ListParams, Page};
 use super::names::check_name;
 use super::permissions::{ADMINISTRATORS, Permission, UPDATE};
 use super::text::{PERSON_MAX_CHARS, check_email, check_label, check_text};
-use super::{DomainError, blocking, in_org};
+use super::{DomainError, blocking, found, in_org};
 use crate::auth::tokens::secret_hash;
 use crate::auth::{apikey, password};
 use crate::store::{
@@ -281,18 +281,17 @@ impl UserService {
         let (org, username) = (caller.org.clone(), username.to_string());
         self.store
             .read(move |tx| {
-                let user = tx
-                    .open(&USERS)?
-                    .named(Some(&org), &username)?
-                    .ok_or_else(|| DomainError::not_found(format!("user {username}")))?;
+                let user = found(
+                    tx.open(&USERS)?.named(Some(&org), &username)?,
+                    "user",
+                    &username,
+                )?;
                 let machine = matches!(user.account, Account::Machine { .. });
                 let mut view = UserView::from(user);
                 if machine {
                     let mut keys = Vec::new();
                     tx.open(&API_KEYS)?.scan::<&str>(.., |_, key| {
-                        if key.org.eq_ignore_ascii_case(&org)
-                            && key.username.eq_ignore_ascii_case(&view.username)
-                        {
+                        if key.belongs_to(&org, &view.username) {
                             keys.push(ApiKeyView {
                                 key_id: key.id,
                                 label: key.label,
@@ -361,10 +360,8 @@ impl UserService {
         let (org, granter) = (caller.org.clone(), caller.clone());
         let (user, key) = in_org(&self.store, caller)
             .write(move |tx| {
-                let mut user = tx
-                    .open(&USERS)?
-                    .named(Some(&org), &patch.username)?
-                    .ok_or_else(|| DomainError::not_found(format!("user {}", patch.username)))?;
+                let named = tx.open(&USERS)?.named(Some(&org), &patch.username)?;
+                let mut user = found(named, "user", &patch.username)?;
                 if let Some(roles) = &patch.roles {
                     let roles = check_roles(tx, &granter, roles, &user.roles)?;
                     if !roles.iter().any(|r| r == ADMINISTRATORS) {
@@ -415,10 +412,8 @@ impl UserService {
                         }
                         replace(label, patch.label);
                         if patch.reset_creds {
-                            tx.open(&API_KEYS)?.remove_where(|k| {
-                                k.org.eq_ignore_ascii_case(&org)
-                                    && k.username.eq_ignore_ascii_case(&user.username)
-                            })?;
+                            tx.open(&API_KEYS)?
+                                .remove_where(|key| key.belongs_to(&org, &user.username))?;
                             new_key = Some(add_api_key(tx, &org, &user.username, "reset")?);
                         }
                     }
@@ -456,10 +451,11 @@ impl UserService {
         let username = username.to_string();
         in_org(&self.store, caller)
             .write(move |tx| {
-                let user = tx
-                    .open(&USERS)?
-                    .named(Some(&org), &username)?
-                    .ok_or_else(|| DomainError::not_found(format!("user {username}")))?;
+                let user = found(
+                    tx.open(&USERS)?.named(Some(&org), &username)?,
+                    "user",
+                    &username,
+                )?;
                 if user.roles.iter().any(|r| r == ADMINISTRATORS) {
                     keep_an_administrator(tx, &org, &user.username)?;
                 }
