@@ -2,7 +2,10 @@
 //! Hashed assets (`/ui/assets/…`) are cached for good; every other path below `/ui/` is a
 //! screen of the single-page app and gets `index.html`, revalidated on each load.
 
+use std::borrow::Cow;
+
 use actix_web::http::header;
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use rust_embed::RustEmbed;
 
@@ -45,7 +48,16 @@ pub async fn ui(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
         .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .body(file.data.into_owned()))
+        .body(body_of(file.data)))
+}
+
+/// The file's bytes without a copy: embedded data is `'static` in release builds (debug builds
+/// read the file from disk).
+fn body_of(data: Cow<'static, [u8]>) -> Bytes {
+    match data {
+        Cow::Borrowed(bytes) => Bytes::from_static(bytes),
+        Cow::Owned(bytes) => Bytes::from(bytes),
+    }
 }
 
 /// A path that names a file (a bundle asset or anything with an extension) rather than a
