@@ -66,9 +66,12 @@ impl Md5Worker {
     }
 }
 
-/// MD5 and length of everything `input` yields, read 1 MiB at a time, calling `seen` with
-/// each read's length (for progress).
-pub fn md5_stream(mut input: impl Read, mut seen: impl FnMut(u64)) -> io::Result<([u8; 16], u64)> {
+/// MD5 and length of everything `input` yields, read 1 MiB at a time, showing `seen` each
+/// read's bytes (for progress, or another hash of the same pass).
+pub fn md5_stream(
+    mut input: impl Read,
+    mut seen: impl FnMut(&[u8]),
+) -> io::Result<([u8; 16], u64)> {
     let (mut md5, mut len) = (Md5::new(), 0u64);
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -78,6 +81,6 @@ pub fn md5_stream(mut input: impl Read, mut seen: impl FnMut(u64)) -> io::Result
         }
         md5.update(&buf[..n]);
         len += n as u64;
-        seen(n as u64);
+        seen(&buf[..n]);
     }
 }

@@ -4,6 +4,7 @@
 //! [`EngineError`] that carries the facts an API error body needs.
 
 mod buffers;
+pub mod chunks;
 pub mod delta;
 pub mod error;
 mod fsio;

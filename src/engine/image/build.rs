@@ -16,6 +16,7 @@ use super::meta::{self, APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, Image
 use super::order::AccessOrder;
 use super::plan::{self, Outputs, Totals};
 use super::sink::{self, stopped};
+use crate::engine::chunks::ChunkTable;
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
 use crate::engine::progress::Progress;
@@ -150,6 +151,7 @@ impl<'a> Passes<'a> {
         let (digests, digests_rx) = channel();
         let (hashes, hashes_rx) = sync_channel(QUEUE);
         let (disk, disk_rx) = sync_channel(QUEUE);
+        let (chunks, chunks_rx) = channel();
         let outputs = Outputs {
             steps,
             extents,
@@ -160,13 +162,19 @@ impl<'a> Passes<'a> {
         })?;
         let entries = &catalog.entries[..];
         let indexer = spawn(scope, "index", tar, move || {
-            encode_index(out_dir, entries, count_rx, extents_rx, digests_rx)
+            let inputs = IndexInputs {
+                block_count: count_rx,
+                extents: extents_rx,
+                md5s: digests_rx,
+                chunks: chunks_rx,
+            };
+            encode_index(out_dir, entries, inputs)
         })?;
         let md5 = spawn(scope, "md5", tar, move || {
             sink::hash(hashes_rx, digests).at(tar)
         })?;
         let writer = spawn(scope, "dxf-writer", tar, move || {
-            sink::write_image(dxf_file, disk_rx).at(&writer_path)
+            sink::write_image(dxf_file, disk_rx, chunks).at(&writer_path)
         })?;
         let consumers = Consumers { hashes, disk };
         let fed = feed::feed(catalog, archive, tar, steps_rx, consumers, progress);
@@ -232,15 +240,26 @@ fn first_cause(results: impl Iterator<Item = Result<()>>) -> EngineError {
         })
 }
 
-/// Encodes `img.idx.7z` from `entries`, once the dedup pass sends the block count, with each
-/// entry's extents from the dedup pass and each regular file's MD5 from the data pass.
-fn encode_index(
-    out_dir: &Path,
-    entries: &[TarEntry],
+/// What the other passes send the index encoder, each as soon as it is known.
+struct IndexInputs {
+    /// The image's block count, from the dedup pass.
     block_count: Receiver<u64>,
+    /// Each entry's extents, from the dedup pass.
     extents: Receiver<Vec<Extent>>,
+    /// Each regular file's MD5, from the data pass.
     md5s: Receiver<[u8; 16]>,
-) -> Result<AtomicFile> {
+    /// The chunk hashes of `img.dxf`, from its writer.
+    chunks: Receiver<ChunkTable>,
+}
+
+/// Encodes `img.idx.7z` from `entries` as the other passes send what it holds.
+fn encode_index(out_dir: &Path, entries: &[TarEntry], inputs: IndexInputs) -> Result<AtomicFile> {
+    let IndexInputs {
+        block_count,
+        extents,
+        md5s,
+        chunks,
+    } = inputs;
     let path = out_dir.join(INDEX_FILE);
     let block_count = block_count.recv().map_err(|_| stopped()).at(&path)?;
     let header = IndexHeader {
@@ -265,18 +284,20 @@ fn encode_index(
             extents,
         })
     });
+    let chunk_table = move || chunks.recv().map_err(|_| stopped());
     // Extents are not known yet: count one per nonempty regular file, the usual case.
-    let estimate: u64 = entries
-        .iter()
-        .map(|e| {
-            let extents = usize::from(e.kind == EntryKind::Regular && e.size > 0);
-            let link = e.link_target.as_deref().map_or(0, str::len);
-            index::entry_len(e.path.len(), link, extents)
-        })
-        .sum();
+    let estimate: u64 = index::trailer_len(block_count)
+        + entries
+            .iter()
+            .map(|e| {
+                let extents = usize::from(e.kind == EntryKind::Regular && e.size > 0);
+                let link = e.link_target.as_deref().map_or(0, str::len);
+                index::entry_len(e.path.len(), link, extents)
+            })
+            .sum::<u64>();
     sevenz::encode_single(
         &path,
-        IndexStream::new(&header, index_entries),
+        IndexStream::new(&header, index_entries, chunk_table),
         estimate,
         sevenz::Level::Quick,
     )

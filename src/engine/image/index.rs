@@ -6,12 +6,18 @@
 use std::io::{self, Read};
 
 use super::BLOCK_SIZE;
+use crate::engine::chunks::{ChunkHash, ChunkTable};
 use crate::engine::tar::{EntryKind, normalize};
 
 /// First bytes of the index.
 pub const MAGIC: &[u8; 8] = b"RKTIDX\0\0";
-/// Version of the image format written by this engine.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the image format written by this engine: 2 adds the chunk hashes of `img.dxf`
+/// after the entries.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest version still read: its images have no chunk hashes.
+const OLDEST_READ_VERSION: u32 = 1;
+/// Largest chunk a version-2 index may describe.
+const MAX_CHUNK_SIZE: u32 = 16 << 20;
 /// Longest path or link target the index may hold.
 const MAX_NAME: u32 = 64 * 1024;
 
@@ -145,37 +151,68 @@ fn encode_entry(e: &IndexEntry, out: &mut Vec<u8>) {
     }
 }
 
-/// Serializes a header and entries on demand as a byte stream.
-pub struct IndexStream<I> {
+/// Bytes of the chunk table after the entries, without its hashes: chunk size and count.
+const TRAILER_FIXED_LEN: u64 = 4 + 8;
+
+/// Bytes of the chunk table of an image of `block_count` blocks, as [`IndexStream`] writes
+/// it.
+pub fn trailer_len(block_count: u64) -> u64 {
+    let chunks = ChunkTable::count_for(block_count * BLOCK_SIZE, crate::engine::chunks::CHUNK_SIZE);
+    TRAILER_FIXED_LEN + 32 * chunks
+}
+
+fn encode_trailer(table: &ChunkTable, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(table.chunk_size as u32).to_le_bytes());
+    out.extend_from_slice(&table.count().to_le_bytes());
+    for hash in &table.hashes {
+        out.extend_from_slice(hash);
+    }
+}
+
+/// Serializes a header, entries and the chunk table on demand as a byte stream.
+pub struct IndexStream<I, T> {
     entries: I,
+    trailer: Option<T>,
     buf: Vec<u8>,
     pos: usize,
 }
 
-impl<I: Iterator<Item = io::Result<IndexEntry>>> IndexStream<I> {
-    /// A stream of `header` followed by `entries` (which must number `header.entry_count`); an
-    /// entry that is an error fails the read.
-    pub fn new(header: &IndexHeader, entries: I) -> Self {
+impl<I, T> IndexStream<I, T>
+where
+    I: Iterator<Item = io::Result<IndexEntry>>,
+    T: FnOnce() -> io::Result<ChunkTable>,
+{
+    /// A stream of `header` followed by `entries` (which must number `header.entry_count`),
+    /// then the chunk table `trailer` gives once the entries are out (the image's hashes are
+    /// known only when it is written); an entry or table that is an error fails the read.
+    pub fn new(header: &IndexHeader, entries: I, trailer: T) -> Self {
         let mut buf = Vec::with_capacity(64 * 1024);
         encode_header(header, &mut buf);
         Self {
             entries,
+            trailer: Some(trailer),
             buf,
             pos: 0,
         }
     }
 }
 
-impl<I: Iterator<Item = io::Result<IndexEntry>>> Read for IndexStream<I> {
+impl<I, T> Read for IndexStream<I, T>
+where
+    I: Iterator<Item = io::Result<IndexEntry>>,
+    T: FnOnce() -> io::Result<ChunkTable>,
+{
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.buf.len() {
-            let Some(entry) = self.entries.next() else {
-                return Ok(0);
-            };
-            let entry = entry?;
             self.buf.clear();
             self.pos = 0;
-            encode_entry(&entry, &mut self.buf);
+            match self.entries.next() {
+                Some(entry) => encode_entry(&entry?, &mut self.buf),
+                None => match self.trailer.take() {
+                    Some(trailer) => encode_trailer(&trailer()?, &mut self.buf),
+                    None => return Ok(0),
+                },
+            }
         }
         let n = out.len().min(self.buf.len() - self.pos);
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
@@ -189,6 +226,7 @@ pub struct IndexReader<R> {
     input: R,
     header: IndexHeader,
     remaining: u64,
+    chunks: Option<ChunkTable>,
 }
 
 impl<R: Read> IndexReader<R> {
@@ -205,7 +243,8 @@ impl<R: Read> IndexReader<R> {
             block_count: le64(&raw[16..24]),
             entry_count: le64(&raw[24..32]),
         };
-        if header.format_version != FORMAT_VERSION || u64::from(header.block_size) != BLOCK_SIZE {
+        let known = OLDEST_READ_VERSION..=FORMAT_VERSION;
+        if !known.contains(&header.format_version) || u64::from(header.block_size) != BLOCK_SIZE {
             return Err(format!(
                 "unsupported format version {} or block size {}",
                 header.format_version, header.block_size
@@ -215,6 +254,53 @@ impl<R: Read> IndexReader<R> {
             input,
             header,
             remaining: header.entry_count,
+            chunks: None,
+        })
+    }
+
+    /// The chunk hashes of `img.dxf`, once every entry was read; `None` for a version-1
+    /// index, which has none.
+    pub fn chunks(&self) -> Option<&ChunkTable> {
+        self.chunks.as_ref()
+    }
+
+    /// Reads the chunk table that ends a version-2 index, checked to describe `img.dxf` of
+    /// the header's block count.
+    fn read_trailer(&mut self) -> Result<ChunkTable, String> {
+        let mut fixed = [0u8; TRAILER_FIXED_LEN as usize];
+        self.input.read_exact(&mut fixed).map_err(short)?;
+        let chunk_size = le32(&fixed[0..4]);
+        let count = le64(&fixed[4..12]);
+        let len = self.header.block_count * BLOCK_SIZE;
+        if chunk_size == 0
+            || chunk_size > MAX_CHUNK_SIZE
+            || !u64::from(chunk_size).is_multiple_of(BLOCK_SIZE)
+            || count != ChunkTable::count_for(len, u64::from(chunk_size))
+        {
+            return Err(format!(
+                "chunk table of {count} chunks of {chunk_size} bytes does not fit the image"
+            ));
+        }
+        let mut raw = Vec::new();
+        let got = (&mut self.input)
+            .take(32 * count)
+            .read_to_end(&mut raw)
+            .map_err(short)?;
+        if got as u64 != 32 * count {
+            return Err("index cut short in the chunk table".into());
+        }
+        let hashes = raw
+            .chunks_exact(32)
+            .map(|h| {
+                let mut hash: ChunkHash = [0; 32];
+                hash.copy_from_slice(h);
+                hash
+            })
+            .collect();
+        Ok(ChunkTable {
+            chunk_size: u64::from(chunk_size),
+            len,
+            hashes,
         })
     }
 
@@ -226,6 +312,9 @@ impl<R: Read> IndexReader<R> {
     /// The next entry, checked for a safe path and extents inside the file and the image.
     pub fn next_entry(&mut self) -> Result<Option<IndexEntry>, String> {
         if self.remaining == 0 {
+            if self.header.format_version >= 2 && self.chunks.is_none() {
+                self.chunks = Some(self.read_trailer()?);
+            }
             let mut probe = [0u8; 1];
             return match self.input.read(&mut probe).map_err(short)? {
                 0 => Ok(None),
@@ -390,14 +479,35 @@ mod tests {
                 extents: Vec::new(),
             },
         ];
+        let table = ChunkTable {
+            chunk_size: crate::engine::chunks::CHUNK_SIZE,
+            len: 3 * 4096,
+            hashes: vec![[9; 32]],
+        };
         let mut bytes = Vec::new();
-        IndexStream::new(&header, entries.clone().into_iter().map(Ok)).read_to_end(&mut bytes)?;
+        let trailer = || Ok(table.clone());
+        IndexStream::new(&header, entries.clone().into_iter().map(Ok), trailer)
+            .read_to_end(&mut bytes)?;
+        let entry_bytes: u64 = entries
+            .iter()
+            .map(|e| {
+                let link = e.link_target.as_deref().map_or(0, str::len);
+                entry_len(e.path.len(), link, e.extents.len())
+            })
+            .sum();
+        assert_eq!(bytes.len() as u64, 32 + entry_bytes + trailer_len(3));
         let mut reader = IndexReader::new(&bytes[..])?;
         assert_eq!(reader.header(), &header);
         assert_eq!(reader.next_entry()?.as_ref(), Some(&entries[0]));
         assert_eq!(reader.next_entry()?.as_ref(), Some(&entries[1]));
+        assert_eq!(reader.chunks(), None);
         assert_eq!(reader.next_entry()?, None);
+        assert_eq!(reader.chunks(), Some(&table));
         assert!(IndexReader::new(&bytes[..20]).is_err());
+        let cut = &bytes[..bytes.len() - 1];
+        let mut reader = IndexReader::new(cut)?;
+        while reader.next_entry().is_ok_and(|e| e.is_some()) {}
+        assert!(reader.next_entry().is_err());
         Ok(())
     }
 }

@@ -23,4 +23,5 @@ pub use index::{Extent, FORMAT_VERSION, IndexEntry, IndexHeader};
 pub(crate) use meta::write_json;
 pub use meta::{APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, ImageMeta};
 pub use order::{AccessOrder, OrderRun};
+pub use reader::read_index;
 pub use verify::verify_image;

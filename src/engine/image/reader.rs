@@ -9,6 +9,7 @@ use md5::{Digest, Md5};
 use super::BLOCK_SIZE;
 use super::index::{IndexEntry, IndexHeader, IndexReader};
 use super::meta::{DXF_FILE, IMG_JSON, INDEX_FILE, ImageMeta, read_json};
+use crate::engine::chunks::ChunkTable;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::sevenz;
 
@@ -50,26 +51,13 @@ impl<'a> Image<'a> {
     }
 
     /// Calls `visit` with every index entry in index order, after checking the index header
-    /// against `img.json`.
+    /// against `img.json`. Returns the header and the chunk hashes of `img.dxf` (none in a
+    /// version-1 image).
     pub fn for_each_entry(
         &self,
-        mut visit: impl FnMut(IndexEntry) -> Result<()>,
-    ) -> Result<IndexHeader> {
-        let corrupt = |reason: String| EngineError::corrupt(INDEX_FILE, reason);
-        sevenz::read_single(self.dir, INDEX_FILE, corrupt, |data| {
-            let mut reader = IndexReader::new(data).map_err(corrupt)?;
-            let header = *reader.header();
-            if header.block_count != self.meta.block_count {
-                return Err(corrupt(format!(
-                    "index has {} blocks, {IMG_JSON} says {}",
-                    header.block_count, self.meta.block_count
-                )));
-            }
-            while let Some(entry) = reader.next_entry().map_err(corrupt)? {
-                visit(entry)?;
-            }
-            Ok(header)
-        })
+        visit: impl FnMut(IndexEntry) -> Result<()>,
+    ) -> Result<(IndexHeader, Option<ChunkTable>)> {
+        read_index(self.dir, &self.meta, visit)
     }
 
     /// Reads a regular file's bytes in order: `data(offset, bytes)` for stored blocks, nothing
@@ -122,4 +110,30 @@ impl<'a> Image<'a> {
         }
         Ok(())
     }
+}
+
+/// Calls `visit` with every entry of the index `img.idx.7z` in `dir`, checked against the
+/// image's `img.json` (`meta`), without needing its `img.dxf` (a launcher has the index long
+/// before the image). Returns the header and the chunk hashes of `img.dxf` (none in a
+/// version-1 image).
+pub fn read_index(
+    dir: &Path,
+    meta: &ImageMeta,
+    mut visit: impl FnMut(IndexEntry) -> Result<()>,
+) -> Result<(IndexHeader, Option<ChunkTable>)> {
+    let corrupt = |reason: String| EngineError::corrupt(INDEX_FILE, reason);
+    sevenz::read_single(dir, INDEX_FILE, corrupt, |data| {
+        let mut reader = IndexReader::new(data).map_err(corrupt)?;
+        let header = *reader.header();
+        if header.block_count != meta.block_count {
+            return Err(corrupt(format!(
+                "index has {} blocks, {IMG_JSON} says {}",
+                header.block_count, meta.block_count
+            )));
+        }
+        while let Some(entry) = reader.next_entry().map_err(corrupt)? {
+            visit(entry)?;
+        }
+        Ok((header, reader.chunks().cloned()))
+    })
 }

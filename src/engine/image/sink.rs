@@ -1,6 +1,6 @@
 //! The consumers of the data pass's batches, each on a thread of its own so they spread over
 //! the cores: the MD5s (each file's and the image's, side by side on one core), and the
-//! image's bytes on disk.
+//! image's bytes on disk with their chunk hashes.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
 
+use crate::engine::chunks::{ChunkHasher, ChunkTable};
 use crate::engine::fsio::FlushingWriter;
 use crate::engine::md5pair::{Md5, hash_two};
 
@@ -57,17 +58,26 @@ pub fn hash(batches: Receiver<Arc<Batch>>, digests: Sender<[u8; 16]>) -> io::Res
     Ok(image.finish())
 }
 
-/// Appends the image bytes of `batches` to `file`, flushing them to disk as it goes; returns
-/// the bytes written.
-pub fn write_image(file: File, batches: Receiver<Arc<Batch>>) -> io::Result<u64> {
+/// Appends the image bytes of `batches` to `file`, flushing them to disk as it goes, and
+/// hashes them chunk by chunk (the writer waits on the disk more than it computes); sends the
+/// chunk table to `chunks` and returns the bytes written.
+pub fn write_image(
+    file: File,
+    batches: Receiver<Arc<Batch>>,
+    chunks: Sender<ChunkTable>,
+) -> io::Result<u64> {
     let mut file = FlushingWriter::new(file);
+    let mut hasher = ChunkHasher::default();
     let mut written = 0;
     for batch in batches {
         for range in &batch.ranges {
-            file.write_all(&batch.data[range.clone()])?;
+            let bytes = &batch.data[range.clone()];
+            file.write_all(bytes)?;
+            hasher.update(bytes);
             written += range.len() as u64;
         }
     }
     file.flush()?;
+    chunks.send(hasher.finish()).map_err(|_| stopped())?;
     Ok(written)
 }

@@ -11,6 +11,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::map::{MapWriter, Source};
 use super::{DATA_FILE, MAP_FILE, PATCH_JSON, PatchMeta};
+use crate::engine::chunks::{CHUNK_SIZE, ChunkHasher};
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::{AtomicFile, write_atomic};
 use crate::engine::hashing::Md5Worker;
@@ -124,6 +125,7 @@ pub fn make_patch(
     let mut previous: Option<Source> = None;
     let mut old_block = [0u8; BLOCK];
     let mut data_md5 = Md5::new();
+    let mut data_chunks = ChunkHasher::default();
     let new_md5 = for_each_chunk(&new, new_dir, progress, |chunk| {
         for bytes in chunk.chunks_exact(BLOCK) {
             let mut matches = |b: u64| -> Result<bool> {
@@ -153,6 +155,7 @@ pub fn make_patch(
             } else {
                 data_out.write_all(bytes).at(&data_path)?;
                 data_md5.update(bytes);
+                data_chunks.update(bytes);
                 fresh += 1;
                 Source::Data(fresh - 1)
             };
@@ -193,6 +196,8 @@ pub fn make_patch(
         data_md5: hex::encode(data_md5.finalize()),
         from_dxf_md5: old.meta.dxf_md5.clone(),
         to_dxf_md5: new.meta.dxf_md5.clone(),
+        data_chunk_size: CHUNK_SIZE,
+        data_chunk_sha256: data_chunks.finish().to_hex(),
     };
     write_json(&out_dir.join(PATCH_JSON), &meta)?;
     for name in [APP_JSON, IMG_JSON] {

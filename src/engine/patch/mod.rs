@@ -11,6 +11,8 @@ mod window;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::chunks::ChunkTable;
+
 pub use apply::apply_patch_streaming;
 pub use bulk::{
     BULK_FILE, DEFAULT_BUDGET, apply_patch_bulk, make_patch_with_bulk, min_budget, old_window_len,
@@ -58,4 +60,33 @@ pub struct PatchMeta {
     pub from_dxf_md5: String,
     /// MD5 of the new `img.dxf`.
     pub to_dxf_md5: String,
+    /// Bytes per chunk of `patch.data` in `dataChunkSha256` (0 in a version-1 patch).
+    #[serde(default)]
+    pub data_chunk_size: u64,
+    /// SHA-256 of every chunk of `patch.data`, lowercase hex, so a launcher fetching ranges
+    /// checks each as it arrives (empty in a version-1 patch).
+    #[serde(default)]
+    pub data_chunk_sha256: Vec<String>,
+}
+
+impl PatchMeta {
+    /// The chunk hashes of `patch.data`; `None` for a version-1 patch, which has none.
+    /// An inconsistent table is a corrupt `patch.json`.
+    pub fn data_chunks(&self) -> crate::engine::error::Result<Option<ChunkTable>> {
+        if self.format_version < 2 {
+            return Ok(None);
+        }
+        ChunkTable::from_hex(
+            self.data_chunk_size,
+            self.data_bytes,
+            &self.data_chunk_sha256,
+        )
+        .map(Some)
+        .ok_or_else(|| {
+            crate::engine::EngineError::corrupt_patch(
+                PATCH_JSON,
+                "dataChunkSha256 does not fit dataBytes and dataChunkSize",
+            )
+        })
+    }
 }

@@ -9,6 +9,7 @@ use super::apply::{corrupt_map, read_map, read_meta};
 use super::bulk::BULK_FILE;
 use super::map::Source;
 use super::{DATA_FILE, PATCH_JSON, PatchMeta};
+use crate::engine::chunks::{ChunkHasher, first_difference};
 use crate::engine::delta::{self, DeltaError};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::hashing::md5_stream;
@@ -48,16 +49,30 @@ pub fn verify_patch(dir: &Path, progress: &dyn Progress) -> Result<PatchMeta> {
     Ok(meta)
 }
 
-/// `patch.data` has `dataBytes` bytes with MD5 `dataMd5`.
+/// `patch.data` has `dataBytes` bytes with MD5 `dataMd5` and (version 2) the chunk hashes
+/// `dataChunkSha256`.
 fn check_data(dir: &Path, meta: &PatchMeta, progress: &dyn Progress) -> Result<()> {
     let corrupt = |reason: String| EngineError::corrupt_patch(DATA_FILE, reason);
+    let stated = meta.data_chunks()?;
     let file = File::open(dir.join(DATA_FILE)).map_err(|e| corrupt(format!("cannot open: {e}")))?;
-    let (md5, len) = md5_stream(file, |n| progress.advance(n))
-        .map_err(|e| corrupt(format!("read failed: {e}")))?;
+    let mut chunks = ChunkHasher::default();
+    let (md5, len) = md5_stream(file, |bytes| {
+        chunks.update(bytes);
+        progress.advance(bytes.len() as u64);
+    })
+    .map_err(|e| corrupt(format!("read failed: {e}")))?;
     if len != meta.data_bytes {
         return Err(corrupt(format!(
             "{len} bytes, {PATCH_JSON} says {}",
             meta.data_bytes
+        )));
+    }
+    if let Some(stated) = stated
+        && let Some(i) = first_difference(&stated, &chunks.finish())
+    {
+        return Err(corrupt(format!(
+            "chunk {i} (bytes {:?}) differs from {PATCH_JSON} dataChunkSha256",
+            stated.range(i)
         )));
     }
     if hex::encode(md5) != meta.data_md5 {
