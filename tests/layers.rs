@@ -15,16 +15,12 @@ fn sources(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-#[test]
-fn the_engine_imports_no_server_layer() {
-    let engine = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/engine");
+/// The lines of the sources below `src/{dir}` that name `crate::{layer}` for a forbidden layer.
+fn crossings(dir: &str, forbidden: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
     let mut files = Vec::new();
-    sources(&engine, &mut files);
-    assert!(files.len() > 20, "the engine's sources were not found");
-    let forbidden = [
-        "http", "store", "jobs", "domain", "server", "publish", "notify", "auth", "config", "cli",
-        "pipeline", "workers", "datadir",
-    ];
+    sources(&root, &mut files);
+    assert!(files.len() > 5, "the sources of {dir} were not found");
     let mut crossings = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).expect("read");
@@ -41,9 +37,33 @@ fn the_engine_imports_no_server_layer() {
             }
         }
     }
+    crossings
+}
+
+/// The server's layers: what pure processing and the launcher's client never touch.
+const SERVER_LAYERS: [&str; 13] = [
+    "http", "store", "jobs", "domain", "server", "publish", "notify", "auth", "config", "cli",
+    "pipeline", "workers", "datadir",
+];
+
+#[test]
+fn the_engine_imports_no_server_layer() {
+    let crossings = crossings("engine", &SERVER_LAYERS);
     assert!(
         crossings.is_empty(),
         "the engine reaches into other layers:\n{}",
+        crossings.join("\n")
+    );
+}
+
+#[test]
+fn the_launcher_client_uses_only_the_engine() {
+    let mut forbidden = SERVER_LAYERS.to_vec();
+    forbidden.push("push");
+    let crossings = crossings("client", &forbidden);
+    assert!(
+        crossings.is_empty(),
+        "the launcher client reaches into the server:\n{}",
         crossings.join("\n")
     );
 }

@@ -1,6 +1,8 @@
 //! The command line: `serve` (the default), `admin-token`, `healthcheck`, `workers`,
-//! `config show`, `version`, and the engine's `image` and `patch` commands.
+//! `config show`, `version`, the engine's `image` and `patch` commands, the publisher's `push`
+//! and the launcher's `client`.
 
+mod client;
 pub mod image;
 mod instance;
 pub mod patch;
@@ -68,6 +70,9 @@ pub enum Command {
     Patch(patch::PatchCommand),
     /// Upload a build (a tar or a directory) to an app of an appliance; run again to resume.
     Push(push::PushArgs),
+    /// The reference launcher client: install, update, verify and play an app's builds.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
 }
 
 /// Commands about the appliance instance; they read the layered configuration.
@@ -141,6 +146,7 @@ pub fn main() -> ExitCode {
             Command::Image(_)
             | Command::Patch(_)
             | Command::Push(_)
+            | Command::Client(_)
             | Command::Instance(InstanceCommand::Version),
         ) if outer_given => {
             eprintln!(
@@ -151,6 +157,7 @@ pub fn main() -> ExitCode {
         Some(Command::Image(command)) => image::run(command),
         Some(Command::Patch(command)) => patch::run(command),
         Some(Command::Push(args)) => push::run(args),
+        Some(Command::Client(command)) => client::run(command),
         Some(Command::Instance(command)) => run_instance(&cli.instance, command),
         None => run_instance(&cli.instance, InstanceCommand::Serve(ServeArgs::default())),
     }

@@ -99,3 +99,40 @@ fn human(bytes: u64) -> String {
     }
     format!("{value:.1} {}", UNITS[unit])
 }
+
+/// Shows a transfer's bytes (`done_and_total()`), rate and ETA until cancelled: a redrawn line
+/// on a terminal; otherwise a plain line every `off_terminal`, or nothing without one.
+pub async fn show_transfer(
+    done_and_total: impl Fn() -> (u64, u64),
+    off_terminal: Option<Duration>,
+) {
+    let terminal = std::io::stderr().is_terminal();
+    let every = match (terminal, off_terminal) {
+        (true, _) => Duration::from_millis(250),
+        (false, Some(every)) => every,
+        (false, None) => return,
+    };
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(every).await;
+        let (done, total) = done_and_total();
+        let seconds = started.elapsed().as_secs_f64().max(0.001);
+        let rate = done as f64 / seconds;
+        let eta = if rate > 0.0 {
+            format!("{:.0} s", total.saturating_sub(done) as f64 / rate)
+        } else {
+            "?".into()
+        };
+        let line = format!(
+            "{} / {} MiB  {:.1} MiB/s  ETA {eta}",
+            done >> 20,
+            total >> 20,
+            rate / f64::from(1 << 20)
+        );
+        if terminal {
+            eprint!("\r{line}    ");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}

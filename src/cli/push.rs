@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 
+use super::progress::show_transfer;
 use crate::push::{self, Meter, PushError, PushOptions};
 
 /// Arguments of `push`.
@@ -72,7 +73,16 @@ pub fn run(args: PushArgs) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let meter = Arc::new(Meter::default());
-        let display = tokio::spawn(show_progress(Arc::clone(&meter)));
+        let shown = Arc::clone(&meter);
+        let display = tokio::spawn(show_transfer(
+            move || {
+                (
+                    shown.sent.load(Ordering::Relaxed),
+                    shown.total.load(Ordering::Relaxed),
+                )
+            },
+            Some(Duration::from_secs(10)),
+        ));
         let pushed = push::push(&options, meter).await;
         display.abort();
         let pushed = pushed?;
@@ -125,42 +135,6 @@ pub fn run(args: PushArgs) -> ExitCode {
         Err(e) => {
             eprintln!("rockit-edge: {e}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// Shows bytes, rate and ETA: a redrawn line on a terminal, a plain line every 10 s otherwise.
-async fn show_progress(meter: Arc<Meter>) {
-    let terminal = std::io::stderr().is_terminal();
-    let every = if terminal {
-        Duration::from_millis(250)
-    } else {
-        Duration::from_secs(10)
-    };
-    let started = Instant::now();
-    loop {
-        tokio::time::sleep(every).await;
-        let (sent, total) = (
-            meter.sent.load(Ordering::Relaxed),
-            meter.total.load(Ordering::Relaxed),
-        );
-        let seconds = started.elapsed().as_secs_f64().max(0.001);
-        let rate = sent as f64 / seconds;
-        let eta = if rate > 0.0 {
-            format!("{:.0} s", total.saturating_sub(sent) as f64 / rate)
-        } else {
-            "?".into()
-        };
-        let line = format!(
-            "{} / {} MiB  {:.1} MiB/s  ETA {eta}",
-            sent >> 20,
-            total >> 20,
-            rate / f64::from(1 << 20)
-        );
-        if terminal {
-            eprint!("\r{line}    ");
-        } else {
-            eprintln!("{line}");
         }
     }
 }

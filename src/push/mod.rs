@@ -86,25 +86,9 @@ const ATTEMPTS: u32 = 5;
 /// The HTTP client for the appliance. HTTP/1.1: one large upload over HTTP/2 is bound by the
 /// receiver's flow-control window (measured: half the speed on loopback).
 fn client(options: &PushOptions) -> Result<Client, PushError> {
-    let mut builder = Client::builder()
+    crate::client::http::trusting(options.ca_cert.as_deref(), options.insecure)
+        .map_err(PushError::Input)?
         .http1_only()
-        .connect_timeout(Duration::from_secs(30));
-    if let Some(path) = &options.ca_cert {
-        let pem = std::fs::read(path).map_err(|e| {
-            PushError::Input(format!(
-                "cannot read the CA certificate {}: {e}",
-                path.display()
-            ))
-        })?;
-        let certificate = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-            PushError::Input(format!("{} is not a PEM certificate: {e}", path.display()))
-        })?;
-        builder = builder.add_root_certificate(certificate);
-    }
-    if options.insecure {
-        builder = builder.danger_accept_invalid_certs(true);
-    }
-    builder
         .build()
         .map_err(|e| PushError::Input(format!("cannot build an HTTP client: {e}")))
 }

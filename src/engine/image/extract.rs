@@ -11,7 +11,7 @@ use crate::engine::progress::{Progress, step};
 use crate::engine::tar::EntryKind;
 
 /// Permission bits applied on extraction: no set-id or sticky bits from an uploaded build.
-const MODE_MASK: u32 = 0o777;
+pub const MODE_MASK: u32 = 0o777;
 
 /// What an extraction wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,21 +52,36 @@ pub fn extract_image(dir: &Path, out_dir: &Path, progress: &dyn Progress) -> Res
         }
         Ok(())
     })?;
-    let (links, dirs): (Vec<_>, Vec<_>) = deferred
-        .into_iter()
-        .partition(|e| e.kind != EntryKind::Directory);
-    for link in links.iter().filter(|e| e.kind == EntryKind::HardLink) {
-        make_link(out_dir, link)?;
+    finish_tree(out_dir, &deferred, false)?;
+    Ok(report)
+}
+
+/// The steps that follow a tree's files: creates the links among `entries` (hard links
+/// first, their targets being files, then symlinks, so nothing is written through a link)
+/// and applies directory modes deepest first (so no directory is read-only while its
+/// contents are made). With `replace`, whatever is already at a link's path is replaced (a
+/// launcher finishing a tree it wrote before).
+pub fn finish_tree(out_dir: &Path, entries: &[IndexEntry], replace: bool) -> Result<()> {
+    for kind in [EntryKind::HardLink, EntryKind::Symlink] {
+        for link in entries.iter().filter(|e| e.kind == kind) {
+            let path = out_dir.join(&link.path);
+            if replace && fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
+                fs::remove_file(&path).at(&path)?;
+            }
+            make_link(out_dir, link)?;
+        }
     }
-    for link in links.iter().filter(|e| e.kind == EntryKind::Symlink) {
-        make_link(out_dir, link)?;
-    }
-    for dir_entry in dirs.iter().rev() {
+    let mut dirs: Vec<&IndexEntry> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Directory)
+        .collect();
+    dirs.sort_by(|a, b| b.path.cmp(&a.path));
+    for dir_entry in dirs {
         let target = out_dir.join(&dir_entry.path);
         fs::set_permissions(&target, Permissions::from_mode(dir_entry.mode & MODE_MASK))
             .at(&target)?;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Creates `out_dir` or accepts it when empty.

@@ -18,7 +18,7 @@ pub const BLOCK_SIZE: u64 = 4096;
 
 pub use build::{BuildMetadata, BuildReport, build_image};
 pub use dedup::DEDUP_CAPACITY;
-pub use extract::{ExtractReport, extract_image};
+pub use extract::{ExtractReport, MODE_MASK, extract_image, finish_tree};
 pub use index::{Extent, FORMAT_VERSION, IndexEntry, IndexHeader};
 pub(crate) use meta::write_json;
 pub use meta::{APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, ImageMeta};

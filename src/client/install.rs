@@ -1,0 +1,193 @@
+//! `install`: puts the origin's current build in a directory, resuming a killed install and
+//! repairing a damaged one; the tree claims to be the build only once every file matched its
+//! MD5.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::download::Download;
+use super::error::ClientError;
+use super::layout::Layout;
+use super::origin::Source;
+use super::release::FileRef;
+use super::report::Report;
+use super::state::{Bitmap, Installed, StateDir};
+use super::tree::{self, TreeSink};
+use super::{ClientOptions, Meter};
+use crate::engine::image::{DXF_FILE, IMG_JSON, INDEX_FILE};
+
+/// Rounds of fetching again the chunks of files that failed their MD5 check before giving up.
+const REPAIR_ROUNDS: u32 = 2;
+
+/// A launcher's client of one app (or one local image).
+pub struct Client {
+    options: ClientOptions,
+    meter: Arc<Meter>,
+}
+
+impl Client {
+    /// A client with `options`.
+    pub fn new(options: ClientOptions) -> Self {
+        Self {
+            options,
+            meter: Arc::new(Meter::default()),
+        }
+    }
+
+    /// The bytes fetched so far and expected, for a progress display.
+    pub fn meter(&self) -> Arc<Meter> {
+        Arc::clone(&self.meter)
+    }
+
+    /// Installs the current build in `dir`, or finishes or repairs an install of it there.
+    /// A tree holding another complete build is refused: that is an update.
+    pub async fn install(&self, dir: &Path) -> Result<Report, ClientError> {
+        let started = Instant::now();
+        let source = Arc::new(Source::open(&self.options, Arc::clone(&self.meter)).await?);
+        let release = source.release();
+        let state = StateDir::of(dir);
+        let before = state.load()?;
+        if let Some(b) = &before
+            && b.complete
+            && b.dxf_name != release.dxf_name
+        {
+            return Err(ClientError::Input(format!(
+                "{} holds build {}; the current build is {}: update it instead",
+                dir.display(),
+                b.build_id,
+                release.build_id
+            )));
+        }
+        state.create()?;
+        let same_image = before
+            .as_ref()
+            .is_some_and(|b| b.dxf_name == release.dxf_name);
+        let repairing = same_image && before.as_ref().is_some_and(|b| b.complete);
+        if !same_image {
+            state.forget_present()?;
+        }
+        state.save(&Installed {
+            build_id: release.build_id,
+            dxf_name: release.dxf_name.clone(),
+            complete: false,
+        })?;
+        let layout = Arc::new(fetch_layout(&source, &state, &release.dxf_name, same_image).await?);
+        tree::prepare(dir, &layout)?;
+
+        let count = layout.chunks.count();
+        let mut present = if repairing {
+            Bitmap::full(count)
+        } else {
+            state.load_present(count)
+        };
+        let mut report = Report {
+            build_id: release.build_id,
+            dxf_name: release.dxf_name.clone(),
+            ..Report::default()
+        };
+        if repairing {
+            let bad = tree::check_files(dir, &layout);
+            forget_files(dir, &layout, &bad, &mut present, &mut report)?;
+        }
+        report.chunks_present_before = present.count();
+        let mut round = 0;
+        loop {
+            let download = Arc::new(Download::new(
+                Arc::clone(&source),
+                FileRef::Image(DXF_FILE),
+                layout.chunks.clone(),
+                (present, Bitmap::full(count)),
+                Some(state.clone()),
+            ));
+            self.meter
+                .total
+                .fetch_add(download.missing_bytes(), Ordering::Relaxed);
+            let sink = Arc::new(TreeSink {
+                dir: dir.to_path_buf(),
+                layout: Arc::clone(&layout),
+            });
+            download.run(sink).await?;
+            report.damaged_chunks += download.damaged();
+            present = download.present();
+            let bad = tree::check_files(dir, &layout);
+            if bad.is_empty() {
+                break;
+            }
+            if round == REPAIR_ROUNDS {
+                return Err(mismatch(&layout, &bad));
+            }
+            round += 1;
+            forget_files(dir, &layout, &bad, &mut present, &mut report)?;
+            state.save_present(&present)?;
+        }
+        tree::finish(dir, &layout)?;
+        let bad = tree::check_others(dir, &layout);
+        if !bad.is_empty() {
+            return Err(mismatch(&layout, &bad));
+        }
+        state.save(&Installed {
+            build_id: release.build_id,
+            dxf_name: release.dxf_name,
+            complete: true,
+        })?;
+        report.total_bytes = self.meter.fetched.load(Ordering::Relaxed);
+        report.retries = source.retries();
+        report.total_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+}
+
+/// The image's `img.json` and index in the state dir (fetched unless `kept` from an earlier
+/// run of the same image), read into a layout checked to be image `dxf_name`.
+pub(super) async fn fetch_layout(
+    source: &Source,
+    state: &StateDir,
+    dxf_name: &str,
+    kept: bool,
+) -> Result<Layout, ClientError> {
+    for name in [IMG_JSON, INDEX_FILE] {
+        let path = state.path(name);
+        if !kept || !path.exists() {
+            source.fetch_file(&FileRef::Image(name), &path).await?;
+        }
+    }
+    let layout = Layout::read(state.dir(), tree::read_meta(state.dir())?)?;
+    if layout.meta.dxf_name != dxf_name {
+        return Err(ClientError::Input(format!(
+            "the published img.json is image {}, not the current image {dxf_name}",
+            layout.meta.dxf_name
+        )));
+    }
+    Ok(layout)
+}
+
+/// Empties the files `bad` and marks their chunks missing, so fetching them again rebuilds
+/// them; names them in the report.
+fn forget_files(
+    dir: &Path,
+    layout: &Layout,
+    bad: &[usize],
+    present: &mut Bitmap,
+    report: &mut Report,
+) -> Result<(), ClientError> {
+    for &i in bad {
+        tree::reset_file(dir, layout, i)?;
+        let size = layout.entries[i].size;
+        for c in layout.chunks_of(i, 0, size) {
+            present.set(c, false);
+        }
+        report.repaired_files.push(layout.entries[i].path.clone());
+    }
+    Ok(())
+}
+
+/// The files that still differ, as an error naming them.
+fn mismatch(layout: &Layout, bad: &[usize]) -> ClientError {
+    ClientError::Mismatch(
+        bad.iter()
+            .map(|&i| layout.entries[i].path.clone())
+            .collect(),
+    )
+}
