@@ -28,7 +28,7 @@ fn path_arg(path: &Path) -> String {
 
 #[test]
 fn an_install_over_https_is_the_build_and_is_verified_and_repaired() {
-    let shop = Shop::open(|dir| {
+    let shop = Shop::open(serde_json::json!({}), |dir| {
         game_versions(dir);
     });
     shop.import("v1.tar");
@@ -87,7 +87,7 @@ fn an_install_over_https_is_the_build_and_is_verified_and_repaired() {
 
 #[test]
 fn a_damaged_range_is_fetched_again_alone_and_refusals_are_retried() {
-    let shop = Shop::open(|dir| {
+    let shop = Shop::open(serde_json::json!({}), |dir| {
         game_versions(dir);
     });
     shop.import("v1.tar");
@@ -147,7 +147,7 @@ fn a_damaged_range_is_fetched_again_alone_and_refusals_are_retried() {
 
 #[test]
 fn a_killed_install_resumes_without_fetching_twice() {
-    let shop = Shop::open(|dir| {
+    let shop = Shop::open(serde_json::json!({}), |dir| {
         let tree = dir.join("big");
         write(&tree.join("data/world.pak"), &noise(150 << 20, 7));
         write(&tree.join("data/voices.pak"), &noise(60 << 20, 8));

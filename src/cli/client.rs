@@ -17,6 +17,10 @@ pub enum ClientCommand {
     /// Install the app's current build in DIR; run again to resume an interrupted install or
     /// to repair files that differ from the build.
     Install(Box<InstallArgs>),
+    /// Move the build installed in DIR to the app's current build: with the patch from the
+    /// installed build when one is published, else from the new image; files change one by
+    /// one, each only once it is complete and checked.
+    Update(Box<InstallArgs>),
     /// Re-hash an installed tree against its build's index; exit 1 naming every file that
     /// differs or is missing.
     Verify {
@@ -26,7 +30,7 @@ pub enum ClientCommand {
     },
 }
 
-/// Arguments of `install`.
+/// Arguments of `install` and `update`.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
     #[command(flatten)]
@@ -85,6 +89,17 @@ pub struct RunArgs {
     report: Option<PathBuf>,
 }
 
+impl InstallArgs {
+    /// The client these arguments describe, the install dir and the report file.
+    fn client(self) -> (Client, PathBuf, Option<PathBuf>) {
+        let options = ClientOptions {
+            origin: self.origin.origin(),
+            limit_rate: self.run.limit_rate,
+        };
+        (Client::new(options), self.dir, self.run.report)
+    }
+}
+
 impl OriginArgs {
     fn origin(self) -> Origin {
         match self.from_dir {
@@ -106,14 +121,14 @@ impl OriginArgs {
 pub fn run(command: ClientCommand) -> ExitCode {
     match command {
         ClientCommand::Install(args) => {
-            let InstallArgs { origin, run, dir } = *args;
-            let options = ClientOptions {
-                origin: origin.origin(),
-                limit_rate: run.limit_rate,
-            };
-            let client = Client::new(options);
+            let (client, dir, report) = (*args).client();
             let outcome = block_on(&client, async { client.install(&dir).await });
-            finish(outcome, run.report.as_deref(), "installed")
+            finish(outcome, report.as_deref(), "installed")
+        }
+        ClientCommand::Update(args) => {
+            let (client, dir, report) = (*args).client();
+            let outcome = block_on(&client, async { client.update(&dir).await });
+            finish(outcome, report.as_deref(), "updated to")
         }
         ClientCommand::Verify { dir } => match client::verify(&dir) {
             Ok(bad) if bad.is_empty() => {

@@ -4,6 +4,7 @@
 //! is fetched again on its own. The chunks present are recorded so a killed run resumes.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use super::error::ClientError;
 use super::layout::ChunkGeometry;
 use super::origin::Source;
 use super::release::FileRef;
-use super::state::{Bitmap, StateDir};
+use super::state::Bitmap;
 
 /// Range requests in flight at once.
 pub const CONNECTIONS: usize = 4;
@@ -53,7 +54,7 @@ pub struct Download {
     geometry: ChunkGeometry,
     plan: Mutex<Plan>,
     changed: Notify,
-    record: Option<StateDir>,
+    record: Option<PathBuf>,
     damaged: AtomicU64,
 }
 
@@ -65,7 +66,7 @@ impl Download {
         file: FileRef,
         geometry: ChunkGeometry,
         (present, wanted): (Bitmap, Bitmap),
-        record: Option<StateDir>,
+        record: Option<PathBuf>,
     ) -> Self {
         let count = geometry.count();
         Self {
@@ -264,7 +265,7 @@ impl Download {
             plan.saved = Instant::now();
             plan.present.clone()
         };
-        record.save_present(&present)
+        present.save(record)
     }
 }
 

@@ -49,13 +49,18 @@ pub(super) fn launcher_client(options: &ServerOptions) -> Result<Client, ClientE
 pub(super) struct Urls {
     #[serde(default)]
     dxf: HashMap<String, String>,
+    #[serde(default)]
+    patches: HashMap<String, HashMap<String, String>>,
 }
 
 impl Urls {
     /// The URL of `file`, if the source lists it.
     pub fn of(&self, file: &FileRef) -> Option<&str> {
-        let FileRef::Image(name) = file;
-        self.dxf.get(*name).map(String::as_str)
+        match file {
+            FileRef::Image(name) => self.dxf.get(*name),
+            FileRef::Patch { key, name } => self.patches.get(key)?.get(*name),
+        }
+        .map(String::as_str)
     }
 }
 

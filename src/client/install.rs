@@ -2,7 +2,7 @@
 //! repairing a damaged one; the tree claims to be the build only once every file matched its
 //! MD5.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -41,6 +41,11 @@ impl Client {
         Arc::clone(&self.meter)
     }
 
+    /// The options the client was made with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
     /// Installs the current build in `dir`, or finishes or repairs an install of it there.
     /// A tree holding another complete build is refused: that is an update.
     pub async fn install(&self, dir: &Path) -> Result<Report, ClientError> {
@@ -73,14 +78,17 @@ impl Client {
             dxf_name: release.dxf_name.clone(),
             complete: false,
         })?;
-        let layout = Arc::new(fetch_layout(&source, &state, &release.dxf_name, same_image).await?);
-        tree::prepare(dir, &layout)?;
+        let layout =
+            Arc::new(fetch_layout(&source, state.dir(), &release.dxf_name, same_image).await?);
+        let targets = Arc::new(tree::in_tree(dir, &layout));
+        tree::prepare_dirs(dir, &layout)?;
+        tree::prepare_files(&layout, &targets)?;
 
         let count = layout.chunks.count();
         let mut present = if repairing {
             Bitmap::full(count)
         } else {
-            state.load_present(count)
+            Bitmap::load(&state.present_path(), count)
         };
         let mut report = Report {
             build_id: release.build_id,
@@ -88,40 +96,18 @@ impl Client {
             ..Report::default()
         };
         if repairing {
-            let bad = tree::check_files(dir, &layout);
-            forget_files(dir, &layout, &bad, &mut present, &mut report)?;
+            let bad = tree::check_files(&layout, &targets);
+            forget_files(&layout, &targets, &bad, &mut present, &mut report)?;
         }
         report.chunks_present_before = present.count();
-        let mut round = 0;
-        loop {
-            let download = Arc::new(Download::new(
-                Arc::clone(&source),
-                FileRef::Image(DXF_FILE),
-                layout.chunks.clone(),
-                (present, Bitmap::full(count)),
-                Some(state.clone()),
-            ));
-            self.meter
-                .total
-                .fetch_add(download.missing_bytes(), Ordering::Relaxed);
-            let sink = Arc::new(TreeSink {
-                dir: dir.to_path_buf(),
-                layout: Arc::clone(&layout),
-            });
-            download.run(sink).await?;
-            report.damaged_chunks += download.damaged();
-            present = download.present();
-            let bad = tree::check_files(dir, &layout);
-            if bad.is_empty() {
-                break;
-            }
-            if round == REPAIR_ROUNDS {
-                return Err(mismatch(&layout, &bad));
-            }
-            round += 1;
-            forget_files(dir, &layout, &bad, &mut present, &mut report)?;
-            state.save_present(&present)?;
-        }
+        let fill = Fill {
+            source: &source,
+            layout: &layout,
+            targets: &targets,
+            record: Some(state.present_path()),
+            meter: &self.meter,
+        };
+        fill.run(present, Bitmap::full(count), &mut report).await?;
         tree::finish(dir, &layout)?;
         let bad = tree::check_others(dir, &layout);
         if !bad.is_empty() {
@@ -139,21 +125,21 @@ impl Client {
     }
 }
 
-/// The image's `img.json` and index in the state dir (fetched unless `kept` from an earlier
-/// run of the same image), read into a layout checked to be image `dxf_name`.
+/// The image's `img.json` and index in `dir` (fetched unless `kept` from an earlier run of
+/// the same image), read into a layout checked to be image `dxf_name`.
 pub(super) async fn fetch_layout(
     source: &Source,
-    state: &StateDir,
+    dir: &Path,
     dxf_name: &str,
     kept: bool,
 ) -> Result<Layout, ClientError> {
     for name in [IMG_JSON, INDEX_FILE] {
-        let path = state.path(name);
+        let path = dir.join(name);
         if !kept || !path.exists() {
             source.fetch_file(&FileRef::Image(name), &path).await?;
         }
     }
-    let layout = Layout::read(state.dir(), tree::read_meta(state.dir())?)?;
+    let layout = Layout::read(dir, tree::read_meta(dir)?)?;
     if layout.meta.dxf_name != dxf_name {
         return Err(ClientError::Input(format!(
             "the published img.json is image {}, not the current image {dxf_name}",
@@ -163,18 +149,79 @@ pub(super) async fn fetch_layout(
     Ok(layout)
 }
 
+/// Fetching an image's chunks into target files until every target file matches its MD5.
+pub(super) struct Fill<'a> {
+    pub source: &'a Arc<Source>,
+    pub layout: &'a Arc<Layout>,
+    pub targets: &'a Arc<tree::Targets>,
+    /// Where the chunks present are recorded as they come.
+    pub record: Option<PathBuf>,
+    pub meter: &'a Meter,
+}
+
+impl Fill<'_> {
+    /// Fetches the `wanted` chunks not `present` into the targets, then checks every target
+    /// file against its MD5; files that fail are emptied and their chunks fetched again, up
+    /// to [`REPAIR_ROUNDS`] times.
+    pub async fn run(
+        &self,
+        mut present: Bitmap,
+        mut wanted: Bitmap,
+        report: &mut Report,
+    ) -> Result<(), ClientError> {
+        let mut round = 0;
+        loop {
+            let download = Arc::new(Download::new(
+                Arc::clone(self.source),
+                FileRef::Image(DXF_FILE),
+                self.layout.chunks.clone(),
+                (present, wanted.clone()),
+                self.record.clone(),
+            ));
+            let missing = download.missing_bytes();
+            self.meter.total.fetch_add(missing, Ordering::Relaxed);
+            let sink = Arc::new(TreeSink {
+                layout: Arc::clone(self.layout),
+                targets: Arc::clone(self.targets),
+            });
+            download.run(sink).await?;
+            report.damaged_chunks += download.damaged();
+            present = download.present();
+            let bad = tree::check_files(self.layout, self.targets);
+            if bad.is_empty() {
+                return Ok(());
+            }
+            if round == REPAIR_ROUNDS {
+                return Err(mismatch(self.layout, &bad));
+            }
+            round += 1;
+            forget_files(self.layout, self.targets, &bad, &mut present, report)?;
+            for &i in &bad {
+                for c in self.layout.chunks_of(i, 0, self.layout.entries[i].size) {
+                    wanted.set(c, true);
+                }
+            }
+            if let Some(record) = &self.record {
+                present.save(record)?;
+            }
+        }
+    }
+}
+
 /// Empties the files `bad` and marks their chunks missing, so fetching them again rebuilds
 /// them; names them in the report.
-fn forget_files(
-    dir: &Path,
+pub(super) fn forget_files(
     layout: &Layout,
+    targets: &tree::Targets,
     bad: &[usize],
     present: &mut Bitmap,
     report: &mut Report,
 ) -> Result<(), ClientError> {
     for &i in bad {
-        tree::reset_file(dir, layout, i)?;
         let size = layout.entries[i].size;
+        if let Some(path) = &targets[i] {
+            tree::reset_file(path, size)?;
+        }
         for c in layout.chunks_of(i, 0, size) {
             present.set(c, false);
         }

@@ -104,6 +104,22 @@ impl Layout {
         }
     }
 
+    /// A file (index into [`Layout::entries`]) and file block holding image block `block`: the
+    /// first place the index puts it.
+    pub fn locate(&self, block: u64) -> Option<(u32, u64)> {
+        let chunk = block * BLOCK_SIZE / self.chunks.size;
+        self.placements(chunk).iter().find_map(|p| {
+            if p.repeat {
+                (p.image_block == block).then_some((p.entry, p.file_block))
+            } else {
+                let end = p.image_block + u64::from(p.count);
+                (p.image_block..end)
+                    .contains(&block)
+                    .then(|| (p.entry, p.file_block + block - p.image_block))
+            }
+        })
+    }
+
     /// The chunks holding blocks of file bytes `offset..offset + len` of `entry` (an index
     /// into [`Layout::entries`]); all of the file with `len` = its size.
     pub fn chunks_of(&self, entry: usize, offset: u64, len: u64) -> Vec<u64> {

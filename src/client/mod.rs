@@ -23,11 +23,14 @@ pub mod http;
 mod install;
 mod layout;
 mod limit;
+mod oldtree;
 mod origin;
+mod patching;
 mod release;
 mod report;
 mod state;
 mod tree;
+mod update;
 
 pub use error::ClientError;
 pub use install::Client;

@@ -171,7 +171,11 @@ impl Source {
         (start, end): (u64, Option<u64>),
         visit: &mut (dyn FnMut(&[u8]) -> bool + Send),
     ) -> Result<bool, ClientError> {
-        let FileRef::Image(name) = file;
+        let FileRef::Image(name) = file else {
+            return Err(ClientError::Input(
+                "a local image directory has no patches".into(),
+            ));
+        };
         let path = dir.join(name);
         let opened = std::fs::File::open(&path).at(&path)?;
         let len = opened.metadata().at(&path)?.len();

@@ -42,6 +42,8 @@ pub enum Origin {
 pub enum FileRef {
     /// A file of the current image (`img.json`, `img.idx.7z`, `img.dxf`, `app.json`).
     Image(&'static str),
+    /// A file of the patch `key` (`"FFFF-TTTT"`) to the current build.
+    Patch { key: String, name: &'static str },
 }
 
 /// What an origin offers: the current build and the patches to it.

@@ -22,4 +22,11 @@ pub struct Report {
     pub chunks_present_before: u64,
     /// Files found differing from the index and fetched again.
     pub repaired_files: Vec<String>,
+    /// `update`: the build the tree held before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_from: Option<u64>,
+    /// `update`: how the new build's bytes came: `patch-data` (ranges of `patch.data`),
+    /// `patch-bulk` (`patch.7z`) or `image` (no patch from the installed build).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
 }

@@ -80,25 +80,9 @@ impl StateDir {
         write_atomic(&self.path(STATE_FILE), &bytes)
     }
 
-    /// The chunks recorded as present, for an image of `chunks` chunks; none when the record
-    /// is missing or made for another size.
-    pub fn load_present(&self, chunks: u64) -> Bitmap {
-        let mut present = Bitmap::new(chunks);
-        if let Ok(bytes) = fs::read(self.path(PRESENT_FILE))
-            && bytes.len() == present.bytes.len()
-        {
-            present.bytes = bytes;
-            // Bits past the last chunk mean nothing; a damaged record must not count them.
-            for i in chunks..present.bytes.len() as u64 * 8 {
-                present.bytes[(i / 8) as usize] &= !(1 << (i % 8));
-            }
-        }
-        present
-    }
-
-    /// Records the chunks present.
-    pub fn save_present(&self, present: &Bitmap) -> Result<(), ClientError> {
-        write_atomic(&self.path(PRESENT_FILE), &present.bytes)
+    /// Where the chunks of the image present in the tree are recorded.
+    pub fn present_path(&self) -> PathBuf {
+        self.path(PRESENT_FILE)
     }
 
     /// Forgets which chunks are present (a new image is coming).
@@ -146,6 +130,27 @@ impl Bitmap {
         bits
     }
 
+    /// The bits recorded at `path` for `len` bits; all clear when the record is missing or
+    /// made for another length.
+    pub fn load(path: &Path, len: u64) -> Self {
+        let mut bits = Bitmap::new(len);
+        if let Ok(bytes) = fs::read(path)
+            && bytes.len() == bits.bytes.len()
+        {
+            bits.bytes = bytes;
+            // Bits past the last mean nothing; a damaged record must not count them.
+            for i in len..bits.bytes.len() as u64 * 8 {
+                bits.bytes[(i / 8) as usize] &= !(1 << (i % 8));
+            }
+        }
+        bits
+    }
+
+    /// Records the bits at `path`.
+    pub fn save(&self, path: &Path) -> Result<(), ClientError> {
+        write_atomic(path, &self.bytes)
+    }
+
     /// Bit `i`.
     pub fn get(&self, i: u64) -> bool {
         i < self.len && self.bytes[(i / 8) as usize] & (1 << (i % 8)) != 0
@@ -163,6 +168,11 @@ impl Bitmap {
         } else {
             *byte &= !mask;
         }
+    }
+
+    /// The set bits, in order.
+    pub fn ones(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..self.len).filter(|&i| self.get(i))
     }
 
     /// Number of set bits.

@@ -33,58 +33,81 @@ fn open_for_write(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
-/// Creates the directories and the regular files of `layout` in `dir` at their sizes
-/// (existing files keep their bytes), all writable by the owner until [`finish`].
-pub fn prepare(dir: &Path, layout: &Layout) -> Result<(), ClientError> {
+/// Where each entry's bytes are written, by index into [`Layout::entries`]: a regular file's
+/// place in the tree, a staging file, or nowhere (not a regular file, or not to be written).
+pub type Targets = Vec<Option<PathBuf>>;
+
+/// Every regular file at its place in the tree in `dir`.
+pub fn in_tree(dir: &Path, layout: &Layout) -> Targets {
+    layout
+        .entries
+        .iter()
+        .map(|e| (e.kind == EntryKind::Regular).then(|| dir.join(&e.path)))
+        .collect()
+}
+
+/// Creates the directories of `layout` in `dir`, writable by the owner until [`finish`].
+pub fn prepare_dirs(dir: &Path, layout: &Layout) -> Result<(), ClientError> {
     fs::create_dir_all(dir).at(dir)?;
-    for e in &layout.entries {
+    for e in layout
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Directory)
+    {
         let path = dir.join(&e.path);
-        match e.kind {
-            EntryKind::Directory => {
-                fs::create_dir_all(&path).at(&path)?;
-                let mode = fs::metadata(&path).at(&path)?.mode();
-                if mode & WRITABLE_DIR != WRITABLE_DIR {
-                    let writable = Permissions::from_mode((mode | WRITABLE_DIR) & MODE_MASK);
-                    fs::set_permissions(&path, writable).at(&path)?;
-                }
-            }
-            EntryKind::Regular => {
-                if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent).at(parent)?;
-                }
-                if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-                    fs::remove_file(&path).at(&path)?;
-                }
-                if let Ok(m) = fs::metadata(&path)
-                    && m.mode() & WRITABLE_FILE != WRITABLE_FILE
-                {
-                    let writable = Permissions::from_mode((m.mode() | WRITABLE_FILE) & MODE_MASK);
-                    fs::set_permissions(&path, writable).at(&path)?;
-                }
-                let file = open_for_write(&path).at(&path)?;
-                if file.metadata().at(&path)?.len() != e.size {
-                    file.set_len(e.size).at(&path)?;
-                }
-            }
-            EntryKind::Symlink | EntryKind::HardLink => {}
+        if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
+            fs::remove_file(&path).at(&path)?;
+        }
+        fs::create_dir_all(&path).at(&path)?;
+        let mode = fs::metadata(&path).at(&path)?.mode();
+        if mode & WRITABLE_DIR != WRITABLE_DIR {
+            let writable = Permissions::from_mode((mode | WRITABLE_DIR) & MODE_MASK);
+            fs::set_permissions(&path, writable).at(&path)?;
         }
     }
     Ok(())
 }
 
-/// Writes fetched chunks of the image into the tree.
+/// Creates the files of `targets` at their sizes (existing files keep their bytes), writable
+/// by the owner until [`finish`].
+pub fn prepare_files(layout: &Layout, targets: &Targets) -> Result<(), ClientError> {
+    for (e, path) in layout.entries.iter().zip(targets) {
+        let Some(path) = path else { continue };
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).at(parent)?;
+        }
+        if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            fs::remove_file(path).at(path)?;
+        }
+        if let Ok(m) = fs::metadata(path)
+            && m.mode() & WRITABLE_FILE != WRITABLE_FILE
+        {
+            let writable = Permissions::from_mode((m.mode() | WRITABLE_FILE) & MODE_MASK);
+            fs::set_permissions(path, writable).at(path)?;
+        }
+        let file = open_for_write(path).at(path)?;
+        if file.metadata().at(path)?.len() != e.size {
+            file.set_len(e.size).at(path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes checked chunks of an image into the files of `targets`.
 pub struct TreeSink {
-    pub dir: PathBuf,
     pub layout: Arc<Layout>,
+    pub targets: Arc<Targets>,
 }
 
 impl ChunkSink for TreeSink {
     fn put(&self, c: u64, bytes: &[u8]) -> Result<(), ClientError> {
         let chunk_start = self.layout.chunks.range(c).start;
         for p in self.layout.placements(c) {
+            let Some(Some(path)) = self.targets.get(p.entry as usize) else {
+                continue;
+            };
             let entry = &self.layout.entries[p.entry as usize];
-            let path = self.dir.join(&entry.path);
-            let file = open_for_write(&path).at(&path)?;
+            let file = open_for_write(path).at(path)?;
             for k in 0..u64::from(p.count) {
                 let image_block = if p.repeat {
                     p.image_block
@@ -97,7 +120,7 @@ impl ChunkSink for TreeSink {
                 let block = bytes.get(at..at + len).ok_or_else(|| {
                     ClientError::Input(format!("chunk {c} is shorter than its index says"))
                 })?;
-                file.write_all_at(block, file_offset).at(&path)?;
+                file.write_all_at(block, file_offset).at(path)?;
             }
         }
         Ok(())
@@ -107,17 +130,19 @@ impl ChunkSink for TreeSink {
 /// The entries (indices into [`Layout::entries`]) that `dir` does not hold as the index
 /// says: [`check_files`] and [`check_others`].
 pub fn check(dir: &Path, layout: &Layout) -> Vec<usize> {
-    let mut bad = check_files(dir, layout);
+    let mut bad = check_files(layout, &in_tree(dir, layout));
     bad.extend(check_others(dir, layout));
     bad.sort_unstable();
     bad
 }
 
-/// The regular files whose size or MD5 differs from the index, or that are missing; hashed
-/// on several threads.
-pub fn check_files(dir: &Path, layout: &Layout) -> Vec<usize> {
-    let regular: Vec<usize> = (0..layout.entries.len())
-        .filter(|&i| layout.entries[i].kind == EntryKind::Regular)
+/// The files of `targets` whose size or MD5 differs from the index, or that are missing;
+/// hashed on several threads.
+pub fn check_files(layout: &Layout, targets: &Targets) -> Vec<usize> {
+    let files: Vec<(usize, &PathBuf)> = targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((i, t.as_ref()?)))
         .collect();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
     let next = AtomicUsize::new(0);
@@ -128,11 +153,12 @@ pub fn check_files(dir: &Path, layout: &Layout) -> Vec<usize> {
                     let mut bad = Vec::new();
                     let mut buf = vec![0u8; 1 << 20];
                     loop {
-                        let Some(&i) = regular.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        let Some(&(i, path)) = files.get(next.fetch_add(1, Ordering::Relaxed))
+                        else {
                             return bad;
                         };
                         let e = &layout.entries[i];
-                        if file_md5(&dir.join(&e.path), e.size, &mut buf) != Some(e.md5) {
+                        if file_md5(path, e.size, &mut buf) != Some(e.md5) {
                             bad.push(i);
                         }
                     }
@@ -142,7 +168,10 @@ pub fn check_files(dir: &Path, layout: &Layout) -> Vec<usize> {
         workers
             .into_iter()
             // A hashing thread that panicked vouches for nothing: count every file as bad.
-            .flat_map(|w| w.join().unwrap_or_else(|_| regular.clone()))
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| files.iter().map(|&(i, _)| i).collect())
+            })
             .collect()
     });
     bad.sort_unstable();
@@ -176,22 +205,20 @@ pub fn check_others(dir: &Path, layout: &Layout) -> Vec<usize> {
     bad
 }
 
-/// Empties regular file `entry` of the tree back to holes of its size, so that fetching its
-/// chunks again rebuilds it whole (a damaged byte may lie in a hole no chunk covers).
-pub fn reset_file(dir: &Path, layout: &Layout, entry: usize) -> Result<(), ClientError> {
-    let e = &layout.entries[entry];
-    let path = dir.join(&e.path);
-    if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+/// Empties the file at `path` back to holes of `size` bytes, so that fetching its chunks
+/// again rebuilds it whole (a damaged byte may lie in a hole no chunk covers).
+pub fn reset_file(path: &Path, size: u64) -> Result<(), ClientError> {
+    if fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
         let removed = if path.is_dir() {
-            fs::remove_dir_all(&path)
+            fs::remove_dir_all(path)
         } else {
-            fs::remove_file(&path)
+            fs::remove_file(path)
         };
-        removed.at(&path)?;
+        removed.at(path)?;
     }
-    let file = open_for_write(&path).at(&path)?;
-    file.set_len(0).at(&path)?;
-    file.set_len(e.size).at(&path)
+    let file = open_for_write(path).at(path)?;
+    file.set_len(0).at(path)?;
+    file.set_len(size).at(path)
 }
 
 /// The MD5 of a regular file of `size` bytes; `None` when it is missing, not a regular file

@@ -27,16 +27,16 @@ pub struct Shop {
 }
 
 impl Shop {
-    /// Starts the appliance and creates the app; `tars` are written into the work dir by
-    /// `make(work dir)` and served for imports.
-    pub fn open(make: impl FnOnce(&Path)) -> Shop {
+    /// Starts the appliance and creates the app with `settings`; the builds are written into
+    /// the work dir by `make(work dir)` and served for imports.
+    pub fn open(settings: Value, make: impl FnOnce(&Path)) -> Shop {
         let server = Server::start_with(&[], &ENV);
         let key = publisher(&server);
         let work = tempfile::tempdir().expect("tempdir");
         make(work.path());
         let files = crate::common::files::FileServer::start(work.path().to_path_buf());
         let be = Be::bearer(&server, &key);
-        create_app(&be, json!({}));
+        create_app(&be, settings);
         let (status, created) = be.call(Method::POST, "/be/v1/keys", Some(json!({"appName": APP})));
         assert_eq!(status, 200, "{created}");
         let access = created["key"].as_str().expect("key").to_string();

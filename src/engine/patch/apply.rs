@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::map::{MapAnchors, MapReader, Source};
+use super::map::{MapAnchors, MapReader, Run, Source};
 use super::{DATA_FILE, MAP_FILE, PATCH_JSON, PatchMeta};
 use crate::engine::buffers::BufferPool;
 use crate::engine::error::{EngineError, IoContext, Result};
@@ -157,8 +157,27 @@ pub(super) fn with_anchors<T>(
     })
 }
 
+/// Calls `visit` with every run of the map of the patch in `patch_dir` (described by `meta`),
+/// in new-image order, checked against an old image of `old_blocks` blocks.
+pub fn for_each_run(
+    patch_dir: &Path,
+    meta: &PatchMeta,
+    old_blocks: u64,
+    mut visit: impl FnMut(Run) -> Result<()>,
+) -> Result<()> {
+    read_map(patch_dir, meta, |map| {
+        while let Some(run) = map
+            .next_run(old_blocks, meta.new_blocks)
+            .map_err(corrupt_map)?
+        {
+            visit(run)?;
+        }
+        Ok(())
+    })
+}
+
 /// Reads `patch.json`; any defect is a corrupt patch naming it.
-pub(super) fn read_meta(patch_dir: &Path) -> Result<PatchMeta> {
+pub fn read_meta(patch_dir: &Path) -> Result<PatchMeta> {
     let bytes = std::fs::read(patch_dir.join(PATCH_JSON))
         .map_err(|e| EngineError::corrupt_patch(PATCH_JSON, format!("cannot read: {e}")))?;
     serde_json::from_slice(&bytes)

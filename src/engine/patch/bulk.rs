@@ -4,7 +4,7 @@
 //! `patch.data`, which the map then uses as the streaming path does.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, ErrorKind, Seek, SeekFrom};
+use std::io::{BufReader, BufWriter, ErrorKind, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -18,7 +18,7 @@ use crate::engine::delta::{
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
 use crate::engine::image::{BLOCK_SIZE, DXF_FILE};
-use crate::engine::pipe::{self, PipeWriter};
+use crate::engine::pipe;
 use crate::engine::progress::{Progress, StopReader, or_cancelled, stopped};
 use crate::engine::sevenz;
 
@@ -261,9 +261,31 @@ enum Decoded {
     Failed(EngineError),
 }
 
+/// Decodes `patch.7z` of the patch in `patch_dir` against `old` into `out`: the bytes of
+/// `patch.data`, in order. `old` is any random-access view of the old image, such as a
+/// launcher's installed files read through the old image's index, which never were an
+/// `img.dxf`. A defect of `patch.7z` or `map.7z` is an error naming it.
+pub fn decode_bulk_data<O: OldSource + ?Sized>(
+    patch_dir: &Path,
+    meta: &PatchMeta,
+    old: &O,
+    out: impl Write,
+) -> Result<()> {
+    match decode_bulk(patch_dir, meta, old, out) {
+        Decoded::Done => Ok(()),
+        Decoded::ReaderGone => Err(bad_bulk(patch_dir, "the output was closed")),
+        Decoded::Failed(e) => Err(e),
+    }
+}
+
 /// Decodes the delta stream of `patch.7z` in `patch_dir` against `old`, anchored by its
 /// `map.7z`, into `out`.
-fn decode_bulk(patch_dir: &Path, meta: &PatchMeta, old: &FileSource, out: PipeWriter) -> Decoded {
+fn decode_bulk<O: OldSource + ?Sized>(
+    patch_dir: &Path,
+    meta: &PatchMeta,
+    old: &O,
+    out: impl Write,
+) -> Decoded {
     let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
     let old_blocks = old.size() / BLOCK_SIZE;
     let decoded = with_anchors(patch_dir, meta, old_blocks, |anchors| {

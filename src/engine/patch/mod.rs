@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::chunks::ChunkTable;
 
-pub use apply::apply_patch_streaming;
+pub use apply::{apply_patch_streaming, for_each_run, read_meta};
 pub use bulk::{
-    BULK_FILE, DEFAULT_BUDGET, apply_patch_bulk, make_patch_with_bulk, min_budget, old_window_len,
+    BULK_FILE, DEFAULT_BUDGET, apply_patch_bulk, decode_bulk_data, make_patch_with_bulk,
+    min_budget, old_window_len,
 };
 pub use make::{OLD_TABLE_CAPACITY, make_patch};
 pub use map::{Run, Source};
