@@ -12,21 +12,21 @@ use common_engine::{cli_ok, scratch};
 use serde_json::Value;
 
 fn generate(out: &Path, seed: &str) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench/game-gen.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(out)
-        .args(["--size", "48M", "--files", "200", "--sessions", "3"])
-        .args(["--gameplay-reads", "50", "--seed", seed])
-        .output()
-        .expect("run python3");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(out.join("game.json")).expect("game.json"))
-        .expect("game.json is JSON")
+    common_engine::game_gen(
+        out,
+        &[
+            "--size",
+            "48M",
+            "--files",
+            "200",
+            "--sessions",
+            "3",
+            "--gameplay-reads",
+            "50",
+            "--seed",
+            seed,
+        ],
+    )
 }
 
 /// The tar's regular files: path → size.

@@ -37,8 +37,8 @@ fn versions_need_the_admin_token() {
         let versions = &body["versions"];
         assert_eq!(versions["appliance"], env!("CARGO_PKG_VERSION"));
         assert_eq!(versions["storeSchema"], rockit_edge::store::SCHEMA_VERSION);
-        assert_eq!(versions["imageFormat"], 1);
-        assert_eq!(versions["patchFormat"], 1);
+        assert_eq!(versions["imageFormat"], 2);
+        assert_eq!(versions["patchFormat"], 2);
     }
 }
 

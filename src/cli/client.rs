@@ -21,6 +21,10 @@ pub enum ClientCommand {
     /// installed build when one is published, else from the new image; files change one by
     /// one, each only once it is complete and checked.
     Update(Box<InstallArgs>),
+    /// Start the game as a launcher does, on an empty or partial install: fetch the image's
+    /// preload, run the script (the game's reads and its launch) while the rest downloads in
+    /// the background, fetch a read's missing blocks at once, then complete the install.
+    Play(Box<PlayArgs>),
     /// Re-hash an installed tree against its build's index; exit 1 naming every file that
     /// differs or is missing.
     Verify {
@@ -40,6 +44,20 @@ pub struct InstallArgs {
     /// The install directory (its state goes to DIR/.rockit/).
     #[arg(long)]
     dir: PathBuf,
+}
+
+/// Arguments of `play`.
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    #[command(flatten)]
+    install: InstallArgs,
+    /// The game's start as JSON Lines: {"t":MS,"path":P,"offset":N,"len":N} for a read,
+    /// {"t":MS,"launch":true} when the game becomes playable (see docs/CLIENT.md).
+    #[arg(long)]
+    script: PathBuf,
+    /// Write the session's trace (image blocks read, with times, and launchMs) to FILE.
+    #[arg(long)]
+    trace: Option<PathBuf>,
 }
 
 /// Where the build comes from.
@@ -129,6 +147,18 @@ pub fn run(command: ClientCommand) -> ExitCode {
             let (client, dir, report) = (*args).client();
             let outcome = block_on(&client, async { client.update(&dir).await });
             finish(outcome, report.as_deref(), "updated to")
+        }
+        ClientCommand::Play(args) => {
+            let PlayArgs {
+                install,
+                script,
+                trace,
+            } = *args;
+            let (client, dir, report) = install.client();
+            let outcome = block_on(&client, async {
+                client.play(&dir, &script, trace.as_deref()).await
+            });
+            finish(outcome, report.as_deref(), "played and installed")
         }
         ClientCommand::Verify { dir } => match client::verify(&dir) {
             Ok(bad) if bad.is_empty() => {

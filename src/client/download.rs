@@ -38,9 +38,16 @@ struct Plan {
     present: Bitmap,
     wanted: Bitmap,
     in_flight: Bitmap,
+    /// Chunks an urgent request fetches while a background request still has them on the
+    /// way: a waiting game does not wait for the background's turn.
+    rushing: Bitmap,
     urgent: VecDeque<u64>,
     /// No wanted chunk before it is missing and idle.
     cursor: u64,
+    /// Wanted chunks not present yet.
+    missing: u64,
+    /// Chunks in flight.
+    flying: u64,
     /// Damaged arrivals per chunk (few, so a list).
     damaged: Vec<(u64, u32)>,
     failed: Option<String>,
@@ -69,14 +76,18 @@ impl Download {
         record: Option<PathBuf>,
     ) -> Self {
         let count = geometry.count();
+        let missing = wanted.ones().filter(|&c| !present.get(c)).count() as u64;
         Self {
             source,
             file,
             geometry,
             plan: Mutex::new(Plan {
+                missing,
+                flying: 0,
                 present,
                 wanted,
                 in_flight: Bitmap::new(count),
+                rushing: Bitmap::new(count),
                 urgent: VecDeque::new(),
                 cursor: 0,
                 damaged: Vec::new(),
@@ -113,12 +124,53 @@ impl Download {
         self.plan().present.clone()
     }
 
-    /// Runs [`CONNECTIONS`] workers until every wanted chunk is present, then records them.
+    /// True when every chunk of `chunks` is present.
+    pub fn has(&self, chunks: &[u64]) -> bool {
+        let plan = self.plan();
+        chunks.iter().all(|&c| plan.present.get(c))
+    }
+
+    /// Fetches `chunks` before anything else (wanted or not).
+    pub fn hurry(&self, chunks: &[u64]) {
+        let mut plan = self.plan();
+        for &c in chunks {
+            if !plan.present.get(c) {
+                plan.urgent.push_back(c);
+            }
+        }
+        drop(plan);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until every chunk of `chunks` is present; fails when the download failed.
+    pub async fn wait_for(&self, chunks: &[u64]) -> Result<(), ClientError> {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let plan = self.plan();
+                if let Some(reason) = &plan.failed {
+                    return Err(ClientError::Input(format!(
+                        "the download stopped: {reason}"
+                    )));
+                }
+                if chunks.iter().all(|&c| plan.present.get(c)) {
+                    return Ok(());
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Runs [`CONNECTIONS`] workers, and one more kept for urgent chunks, until every wanted
+    /// chunk is present, then records them.
     pub async fn run(self: &Arc<Self>, sink: Arc<dyn ChunkSink>) -> Result<(), ClientError> {
-        let workers: Vec<_> = (0..CONNECTIONS)
-            .map(|_| {
+        let roles = std::iter::repeat_n(Role::Any, CONNECTIONS).chain([Role::UrgentOnly]);
+        let workers: Vec<_> = roles
+            .map(|role| {
                 let (download, sink) = (Arc::clone(self), Arc::clone(&sink));
-                tokio::spawn(async move { download.work(sink.as_ref()).await })
+                tokio::spawn(async move { download.work(sink.as_ref(), role).await })
             })
             .collect();
         let mut first_error = None;
@@ -135,7 +187,7 @@ impl Download {
     }
 
     /// One worker: takes runs of chunks to fetch until none is left.
-    async fn work(&self, sink: &dyn ChunkSink) -> Result<(), ClientError> {
+    async fn work(&self, sink: &dyn ChunkSink, role: Role) -> Result<(), ClientError> {
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
@@ -145,11 +197,11 @@ impl Download {
                 if plan.failed.is_some() {
                     return Ok(());
                 }
-                next_run(&mut plan, self.geometry.count())
+                next_run(&mut plan, self.geometry.count(), role)
             };
             match next {
-                Next::Fetch(first, end) => {
-                    if let Err(e) = self.fetch(first, end, sink).await {
+                Next::Fetch(first, end, urgent) => {
+                    if let Err(e) = self.fetch(first, end, urgent, sink).await {
                         self.plan().failed = Some(e.to_string());
                         self.changed.notify_waiters();
                         return Err(e);
@@ -168,7 +220,13 @@ impl Download {
     /// Fetches chunks `first..end` (marked in flight), storing each good one; a damaged one
     /// goes back to the plan, to be fetched again on its own, while the rest of the answer is
     /// still used.
-    async fn fetch(&self, first: u64, end: u64, sink: &dyn ChunkSink) -> Result<(), ClientError> {
+    async fn fetch(
+        &self,
+        first: u64,
+        end: u64,
+        urgent: bool,
+        sink: &dyn ChunkSink,
+    ) -> Result<(), ClientError> {
         let geometry = &self.geometry;
         let (start, stop) = (geometry.range(first).start, geometry.range(end - 1).end);
         let mut chunk = first;
@@ -185,10 +243,11 @@ impl Download {
                     continue;
                 }
                 let stored = if geometry.accepts(chunk, &buffer) {
-                    sink.put(chunk, &buffer).map(|()| self.settle(chunk, true))
+                    sink.put(chunk, &buffer)
+                        .map(|()| self.settle(chunk, true, urgent))
                 } else {
                     self.damaged_chunk(chunk)
-                        .map(|()| self.settle(chunk, false))
+                        .map(|()| self.settle(chunk, false, urgent))
                 };
                 if let Err(e) = stored {
                     failure = Some(e);
@@ -201,23 +260,32 @@ impl Download {
         };
         let outcome = self
             .source
-            .read(&self.file, (start, Some(stop)), &mut visit)
+            .read(&self.file, (start, Some(stop)), urgent, &mut visit)
             .await;
         // Whatever did not arrive goes back to the plan.
         for c in chunk..end {
-            self.settle(c, false);
+            self.settle(c, false, urgent);
         }
         outcome?;
         failure.map_or(Ok(()), Err)
     }
 
-    /// Ends chunk `c`'s flight: present, or back to the plan.
-    fn settle(&self, c: u64, arrived: bool) {
+    /// Ends chunk `c`'s flight (an `urgent` request's rush, or its flight): present, or back
+    /// to the plan.
+    fn settle(&self, c: u64, arrived: bool, urgent: bool) {
         let mut plan = self.plan();
-        plan.in_flight.set(c, false);
-        if arrived {
+        if urgent && plan.rushing.get(c) {
+            plan.rushing.set(c, false);
+        } else if plan.in_flight.get(c) {
+            plan.in_flight.set(c, false);
+            plan.flying -= 1;
+        }
+        if arrived && !plan.present.get(c) {
             plan.present.set(c, true);
-        } else {
+            if plan.wanted.get(c) {
+                plan.missing -= 1;
+            }
+        } else if !arrived {
             plan.cursor = plan.cursor.min(c);
         }
         drop(plan);
@@ -271,47 +339,83 @@ impl Download {
 
 /// What a worker does next.
 enum Next {
-    /// Fetch chunks `first..end`.
-    Fetch(u64, u64),
+    /// Fetch chunks `first..end`, urgently or not.
+    Fetch(u64, u64, bool),
     /// Nothing to take, but runs in flight may come back.
     Wait,
     /// Every wanted chunk is present.
     Done,
 }
 
-/// Takes the next run for a worker: an urgent chunk, else the first wanted one missing; the
-/// run goes on over the following chunks that are wanted (or urgent), missing and idle.
-fn next_run(plan: &mut Plan, count: u64) -> Next {
-    let idle_missing = |plan: &Plan, c: u64| !plan.present.get(c) && !plan.in_flight.get(c);
-    let mut first = None;
-    while let Some(c) = plan.urgent.pop_front() {
-        if idle_missing(plan, c) {
-            first = Some(c);
-            break;
-        }
-    }
-    if first.is_none() {
-        while plan.cursor < count
-            && !(plan.wanted.get(plan.cursor) && idle_missing(plan, plan.cursor))
+/// Which work a worker takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Urgent chunks first, then wanted ones in order.
+    Any,
+    /// Urgent chunks only: a connection kept free for a waiting game.
+    UrgentOnly,
+}
+
+/// Takes the next run for a worker: an urgent chunk and the urgent ones right after it (a
+/// read's chunks, and no more), else the first wanted chunk missing and the wanted ones
+/// after it, up to [`MOST_CHUNKS_PER_REQUEST`]. An urgent chunk already on its way in a
+/// background request is fetched again at once rather than waited for.
+fn next_run(plan: &mut Plan, count: u64, role: Role) -> Next {
+    let (present, rushing) = (&plan.present, &plan.rushing);
+    plan.urgent.retain(|&c| !present.get(c) && !rushing.get(c));
+    // Background workers take only idle urgent chunks; the urgent worker takes any.
+    let mine = |plan: &Plan, c: u64| role == Role::UrgentOnly || !plan.in_flight.get(c);
+    if let Some(at) = plan.urgent.iter().position(|&c| mine(plan, c)) {
+        let first = plan.urgent.remove(at).unwrap_or_default();
+        let mut end = first + 1;
+        while end - first < MOST_CHUNKS_PER_REQUEST
+            && plan.urgent.get(at) == Some(&end)
+            && mine(plan, end)
         {
-            plan.cursor += 1;
+            plan.urgent.remove(at);
+            end += 1;
         }
-        first = (plan.cursor < count).then_some(plan.cursor);
+        for c in first..end {
+            if plan.in_flight.get(c) {
+                plan.rushing.set(c, true);
+            } else {
+                plan.in_flight.set(c, true);
+                plan.flying += 1;
+            }
+        }
+        return Next::Fetch(first, end, true);
     }
-    let Some(first) = first else {
-        let busy = (0..count).any(|c| plan.in_flight.get(c));
-        return if busy { Next::Wait } else { Next::Done };
-    };
+    if role == Role::UrgentOnly {
+        return if plan.missing == 0 {
+            Next::Done
+        } else {
+            Next::Wait
+        };
+    }
+    let idle_missing = |plan: &Plan, c: u64| !plan.present.get(c) && !plan.in_flight.get(c);
+    while plan.cursor < count && !(plan.wanted.get(plan.cursor) && idle_missing(plan, plan.cursor))
+    {
+        plan.cursor += 1;
+    }
+    if plan.cursor == count {
+        return if plan.flying > 0 {
+            Next::Wait
+        } else {
+            Next::Done
+        };
+    }
+    let first = plan.cursor;
     let mut end = first + 1;
     while end < count
         && end - first < MOST_CHUNKS_PER_REQUEST
+        && plan.wanted.get(end)
         && idle_missing(plan, end)
-        && (plan.wanted.get(end) || plan.urgent.contains(&end))
     {
         end += 1;
     }
     for c in first..end {
         plan.in_flight.set(c, true);
     }
-    Next::Fetch(first, end)
+    plan.flying += end - first;
+    Next::Fetch(first, end, false)
 }

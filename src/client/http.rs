@@ -141,12 +141,13 @@ pub(super) fn path_of(url: &str) -> String {
 }
 
 /// One GET of bytes `start..end` of `url` (`end` none: to the end), handing the body to
-/// `visit` piece by piece, each once `limit` lets it pass, until `visit` returns false.
+/// `visit` piece by piece, each once `limit` lets it pass (urgently or not), until `visit`
+/// returns false.
 pub(super) async fn get_range(
     http: &Client,
     url: &str,
     (start, end): (u64, Option<u64>),
-    limit: Option<&RateLimit>,
+    limit: Option<(&RateLimit, bool)>,
     visit: &mut (dyn FnMut(&[u8]) -> bool + Send),
 ) -> Result<(), Failure> {
     let range = match end {
@@ -185,8 +186,8 @@ pub(super) async fn get_range(
     let mut body = response.bytes_stream();
     while let Some(piece) = body.next().await {
         let piece = piece.map_err(|e| Failure::Transient(format!("the transfer broke: {e}")))?;
-        if let Some(limit) = limit {
-            limit.take(piece.len() as u64).await;
+        if let Some((limit, urgent)) = limit {
+            limit.take(piece.len() as u64, urgent).await;
         }
         if !visit(&piece) {
             return Err(Failure::Stopped);

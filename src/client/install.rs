@@ -49,6 +49,14 @@ impl Client {
     /// Installs the current build in `dir`, or finishes or repairs an install of it there.
     /// A tree holding another complete build is refused: that is an update.
     pub async fn install(&self, dir: &Path) -> Result<Report, ClientError> {
+        let session = self.begin(dir).await?;
+        self.complete(session).await
+    }
+
+    /// Starts or resumes an install of the current build in `dir`: its index fetched, the
+    /// tree made ready, the chunks already present known (a repair first empties the files
+    /// that differ from the build).
+    pub(super) async fn begin(&self, dir: &Path) -> Result<Session, ClientError> {
         let started = Instant::now();
         let source = Arc::new(Source::open(&self.options, Arc::clone(&self.meter)).await?);
         let release = source.release();
@@ -100,6 +108,31 @@ impl Client {
             forget_files(&layout, &targets, &bad, &mut present, &mut report)?;
         }
         report.chunks_present_before = present.count();
+        Ok(Session {
+            dir: dir.to_path_buf(),
+            started,
+            source,
+            state,
+            layout,
+            targets,
+            present,
+            report,
+        })
+    }
+
+    /// Fetches whatever `session` still lacks, checks every file (repairing those that
+    /// differ), makes links and modes and records the tree as the build.
+    pub(super) async fn complete(&self, session: Session) -> Result<Report, ClientError> {
+        let Session {
+            dir,
+            started,
+            source,
+            state,
+            layout,
+            targets,
+            present,
+            mut report,
+        } = session;
         let fill = Fill {
             source: &source,
             layout: &layout,
@@ -107,15 +140,16 @@ impl Client {
             record: Some(state.present_path()),
             meter: &self.meter,
         };
+        let count = layout.chunks.count();
         fill.run(present, Bitmap::full(count), &mut report).await?;
-        tree::finish(dir, &layout)?;
-        let bad = tree::check_others(dir, &layout);
+        tree::finish(&dir, &layout)?;
+        let bad = tree::check_others(&dir, &layout);
         if !bad.is_empty() {
             return Err(mismatch(&layout, &bad));
         }
         state.save(&Installed {
-            build_id: release.build_id,
-            dxf_name: release.dxf_name,
+            build_id: report.build_id,
+            dxf_name: report.dxf_name.clone(),
             complete: true,
         })?;
         report.total_bytes = self.meter.fetched.load(Ordering::Relaxed);
@@ -123,6 +157,19 @@ impl Client {
         report.total_ms = started.elapsed().as_millis() as u64;
         Ok(report)
     }
+}
+
+/// An install under way.
+pub(super) struct Session {
+    pub dir: PathBuf,
+    pub started: Instant,
+    pub source: Arc<Source>,
+    pub state: StateDir,
+    pub layout: Arc<Layout>,
+    pub targets: Arc<tree::Targets>,
+    /// The chunks of the image in the tree.
+    pub present: Bitmap,
+    pub report: Report,
 }
 
 /// The image's `img.json` and index in `dir` (fetched unless `kept` from an earlier run of

@@ -109,14 +109,21 @@ impl Source {
     }
 
     /// Reads bytes `start..end` of `file` (`end` none: to its end), giving `visit` each piece
-    /// in order. A broken or refused transfer is retried with backoff from where it stopped;
-    /// expired URLs are renewed first. Returns false when `visit` stopped it.
+    /// in order; `urgent` bytes go before background ones through the rate limit. A broken
+    /// or refused transfer is retried with backoff from where it stopped; expired URLs are
+    /// renewed first. Returns false when `visit` stopped it.
     pub async fn read(
         &self,
         file: &FileRef,
         (start, end): (u64, Option<u64>),
+        urgent: bool,
         visit: &mut (dyn FnMut(&[u8]) -> bool + Send),
     ) -> Result<bool, ClientError> {
+        let _urgent = self
+            .limit
+            .as_ref()
+            .filter(|_| urgent)
+            .map(RateLimit::urgent);
         let at = AtomicU64::new(start);
         let mut counted = |piece: &[u8]| {
             at.fetch_add(piece.len() as u64, Ordering::Relaxed);
@@ -127,7 +134,9 @@ impl Source {
         };
         let server = match &self.kind {
             Kind::Dir { dir, .. } => {
-                return self.read_local(dir, file, (start, end), &mut counted).await;
+                return self
+                    .read_local(dir, file, (start, end), urgent, &mut counted)
+                    .await;
             }
             Kind::Server(server) => server,
         };
@@ -138,7 +147,7 @@ impl Source {
             if end.is_some_and(|end| from >= end) {
                 return Ok(true);
             }
-            let limit = self.limit.as_ref();
+            let limit = self.limit.as_ref().map(|l| (l, urgent));
             let failure =
                 match http::get_range(&server.http, &url, (from, end), limit, &mut counted).await {
                     Ok(()) => return Ok(true),
@@ -169,6 +178,7 @@ impl Source {
         dir: &Path,
         file: &FileRef,
         (start, end): (u64, Option<u64>),
+        urgent: bool,
         visit: &mut (dyn FnMut(&[u8]) -> bool + Send),
     ) -> Result<bool, ClientError> {
         let FileRef::Image(name) = file else {
@@ -186,7 +196,7 @@ impl Source {
             let n = ((end - at) as usize).min(LOCAL_PIECE);
             opened.read_exact_at(&mut buf[..n], at).at(&path)?;
             if let Some(limit) = &self.limit {
-                limit.take(n as u64).await;
+                limit.take(n as u64, urgent).await;
             }
             if !visit(&buf[..n]) {
                 return Ok(false);
@@ -209,7 +219,7 @@ impl Source {
                 false
             }
         };
-        self.read(file, (0, None), &mut write).await?;
+        self.read(file, (0, None), false, &mut write).await?;
         if let Some(e) = failed {
             return Err(ClientError::io(&partial, e));
         }

@@ -29,4 +29,25 @@ pub struct Report {
     /// `patch-bulk` (`patch.7z`) or `image` (no patch from the installed build).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<&'static str>,
+    /// `play`: what the game's start measured.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub play: Option<PlayReport>,
+}
+
+/// What a game's start on a partial install measured.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlayReport {
+    /// Wall time from the command's start to the script's launch line.
+    pub time_to_play_ms: u64,
+    /// The image's preload (`img.json`), fetched before the game started.
+    pub preload_bytes: u64,
+    /// Bytes fetched when the game became playable.
+    pub bytes_before_play: u64,
+    /// Reads that had to wait for their blocks.
+    pub stalls: u64,
+    /// Milliseconds the game waited in all.
+    pub stall_ms: u64,
+    /// MD5 of every byte the game read, in order: what a test compares with the build.
+    pub reads_md5: String,
 }

@@ -289,3 +289,22 @@ pub fn bench_data() -> Option<PathBuf> {
         }
     }
 }
+
+/// Runs the synthetic game generator (`scripts/bench/game-gen.py`) into `out` with `args`;
+/// its `game.json` summary.
+pub fn game_gen(out: &Path, args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench/game-gen.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(out)
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&fs::read(out.join("game.json")).expect("game.json"))
+        .expect("game.json is JSON")
+}
