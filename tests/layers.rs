@@ -15,6 +15,17 @@ fn sources(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// True when `line` names `crate::{module}` itself (not a module whose name begins so).
+fn names_module(line: &str, module: &str) -> bool {
+    let path = format!("crate::{module}");
+    line.match_indices(&path).any(|(at, _)| {
+        line[at + path.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+    })
+}
+
 /// The lines of the sources below `src/{dir}` that name `crate::{layer}` for a forbidden layer.
 fn crossings(dir: &str, forbidden: &[&str]) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
@@ -26,7 +37,7 @@ fn crossings(dir: &str, forbidden: &[&str]) -> Vec<String> {
         let text = std::fs::read_to_string(file).expect("read");
         for (number, line) in text.lines().enumerate() {
             for layer in forbidden {
-                if line.contains(&format!("crate::{layer}")) {
+                if names_module(line, layer) {
                     crossings.push(format!(
                         "{}:{}: {}",
                         file.display(),

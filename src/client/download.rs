@@ -310,7 +310,7 @@ impl Download {
         if times >= BAD_CHUNK_ATTEMPTS {
             let range = self.geometry.range(c);
             return Err(ClientError::Download {
-                path: format!("{:?}", self.file),
+                path: self.file.to_string(),
                 reason: format!(
                     "chunk {c} (bytes {}..{}) arrived damaged {times} times",
                     range.start, range.end

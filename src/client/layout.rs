@@ -149,11 +149,18 @@ impl Layout {
 }
 
 /// Refuses paths that would put bytes outside the tree or in the state dir: `.rockit` itself,
-/// and anything below an entry that is not a directory (a link made first would lead out).
+/// anything below an entry that is not a directory (a link made first would lead out), and
+/// hard links to anything but a regular file of the build (a link to a file outside would be
+/// written through when the tree is repaired).
 fn check_paths(entries: &[IndexEntry]) -> Result<(), ClientError> {
     let not_dirs: HashSet<&str> = entries
         .iter()
         .filter(|e| e.kind != EntryKind::Directory)
+        .map(|e| e.path.as_str())
+        .collect();
+    let files: HashSet<&str> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Regular)
         .map(|e| e.path.as_str())
         .collect();
     for e in entries {
@@ -162,7 +169,9 @@ fn check_paths(entries: &[IndexEntry]) -> Result<(), ClientError> {
             .path
             .match_indices('/')
             .any(|(at, _)| not_dirs.contains(&e.path[..at]));
-        if top == STATE_DIR || below_file {
+        let stray_link = e.kind == EntryKind::HardLink
+            && !e.link_target.as_deref().is_some_and(|t| files.contains(t));
+        if top == STATE_DIR || below_file || stray_link {
             return Err(ClientError::Input(format!(
                 "the build has a path a launcher cannot install: '{}'",
                 e.path

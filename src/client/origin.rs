@@ -240,7 +240,7 @@ impl Server {
         let auth = self.current();
         let url = auth.2.of(file).ok_or_else(|| {
             ClientError::Input(format!(
-                "the source '{}' does not list {file:?} of build {}",
+                "the source '{}' does not list {file} of build {}",
                 self.options.source, auth.1.build_id
             ))
         })?;

@@ -46,6 +46,15 @@ pub enum FileRef {
     Patch { key: String, name: &'static str },
 }
 
+impl std::fmt::Display for FileRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileRef::Image(name) => write!(f, "{name}"),
+            FileRef::Patch { key, name } => write!(f, "{name} of patch {key}"),
+        }
+    }
+}
+
 /// What an origin offers: the current build and the patches to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Release {

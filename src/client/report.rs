@@ -26,7 +26,8 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_from: Option<u64>,
     /// `update`: how the new build's bytes came: `patch-data` (ranges of `patch.data`),
-    /// `patch-bulk` (`patch.7z`) or `image` (no patch from the installed build).
+    /// `patch-bulk` (`patch.7z`), `image` (no patch from the installed build) or `local`
+    /// (every changed file was already installed under another path).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<&'static str>,
     /// `play`: what the game's start measured.
