@@ -83,6 +83,21 @@ fn an_install_over_https_is_the_build_and_is_verified_and_repaired() {
     assert!(!other.join(".rockit/installed.json").exists());
     let out = client("verify", &["--dir".into(), path_arg(&other)]);
     assert!(!out.status.success());
+
+    // A revoked key: the same refusal.
+    let (status, keys) = shop.be().call(reqwest::Method::GET, "/be/v1/keys", None);
+    assert_eq!(status, 200, "{keys}");
+    let id = keys["keys"][0]["id"].as_str().expect("key id").to_string();
+    let (status, gone) =
+        shop.be()
+            .call(reqwest::Method::DELETE, &format!("/be/v1/keys/{id}"), None);
+    assert_eq!(status, 200, "{gone}");
+    let revoked = with(&shop.https_args(), &["--dir", &path_arg(&other)]);
+    let out = client("install", &revoked);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("refused access"), "{err}");
+    assert!(!other.join(".rockit/installed.json").exists());
 }
 
 #[test]

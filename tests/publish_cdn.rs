@@ -279,6 +279,40 @@ fn launchers_get_cdn_urls_that_the_cdns_own_rules_accept() {
         "an IP-bound URL is not a plain one"
     );
 
+    // The reference launcher client installs from the CDN: every range through secure_link.
+    let installed = scene.work.path().join("from-cdn");
+    let ca = server.data_dir().join("tls/ca.pem");
+    let out = Command::new(common::binary())
+        .args([
+            "client",
+            "install",
+            "--server",
+            &server.url(""),
+            "--org",
+            ORG,
+            "--app",
+            APP,
+        ])
+        .args(["--access-key", &access, "--source", "gcore", "--ca-cert"])
+        .arg(&ca)
+        .arg("--dir")
+        .arg(&installed)
+        .output()
+        .expect("run the client");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = scene.work.path().join("v2-tree");
+    std::fs::create_dir_all(&expected).expect("mkdir");
+    common_engine::sh(&format!(
+        "tar -C {e} -xf {tar} && diff -r --no-dereference --exclude=.rockit {e} {i}",
+        e = expected.display(),
+        tar = scene.work.path().join("v2.tar").display(),
+        i = installed.display()
+    ));
+
     // With a one-second TTL, the CDN refuses the URL once it expired: 410.
     let (status, body) = be.call(
         Method::PATCH,
