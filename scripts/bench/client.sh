@@ -71,7 +71,7 @@ minimum=$(awk -v b="$boot" -v r="$rate" 'BEGIN { printf "%.2f", b / r }')
 image=$(json dxfSize < "$g/plain/img.json")
 
 echo
-echo "| $game_size game at $limit ($rate B/s), session 1 | time to play (s) | preload (MB) | fetched before play (MB) | stalls | vs minimum |"
+echo "| $game_size game at $limit ($rate B/s), session 1 | time to play (s) | preload (MB) | fetched before play (MB) | stalls (whole session) | vs minimum |"
 echo "|---|---|---|---|---|---|"
 echo "| (a) untraced image (the whole image first) | $plain_ttp | $(mb "$plain_preload") | $(mb "$plain_before") | $plain_stalls | $(ratio "$plain_ttp" "$minimum") |"
 echo "| (b) image in boot order (\`--order boot.order\`) | $ttp | $(mb "$preload") | $(mb "$before") | $stalls | $(ratio "$ttp" "$minimum") |"
@@ -81,13 +81,7 @@ echo "Image $(mb "$image") MB; (a) / (b) = $(ratio "$plain_ttp" "$ttp")."
 
 # A release server for 2 and 3.
 data=$work/data
-port=$(free_port)
-base=https://127.0.0.1:$port
-ca=$data/tls/ca.pem
-ROCKIT_EDGE__LOG__LEVEL=warn "$bin" serve --data-dir "$data" \
-  --https-listen "127.0.0.1:$port" --http-listen off 2>>"$work/server.log" &
-bench_pids+=($!)
-wait_served "$data" "$work/server.log"
+serve_bench "$bin"
 auth="authorization: Bearer $(bench_org "$bin" "$data" "$base" "$ca")"
 api() { curl -sf --cacert "$ca" -H "$auth" "$@"; }
 
@@ -109,19 +103,20 @@ client() { # client COMMAND APP KEY DIR REPORT [ARGS...]: runs the client agains
   "$bin" client "$1" --server "$base" --org bench --app "$2" --access-key "$3" --ca-cert "$ca" \
     --dir "$4" --report "$5" "${@:6}"
 }
-listed() { # listed APP KEY FILE: the size of FILE of the patch to the current build, as listed
+listed() { # listed APP KEY SECTION FILE...: the sizes of FILEs of the current image (SECTION dxf) or of the one patch to it (patches), as listed
   curl -sf --cacert "$ca" -X POST "$base/client/v1/auth" \
     -d '{"orgName":"bench","appName":"'"$1"'","accessKey":"'"$2"'"}' | python3 -c '
 import json, sys
-files = json.load(sys.stdin)["files"]["patches"]
-(only,) = files.values()
-print(sum(f["size"] for f in only if f["name"] in sys.argv[1:]))' "${@:3}"
+files = json.load(sys.stdin)["files"][sys.argv[1]]
+if sys.argv[1] == "patches":
+    (files,) = files.values()
+print(sum(f["size"] for f in files if f["name"] in sys.argv[2:]))' "${@:3}"
 }
 
 # 2. Update bytes.
 echo
-echo "| pair | map.7z + patch.7z listed (bytes) | client update fetched (bytes) | method | ratio |"
-echo "|---|---|---|---|---|"
+echo "| pair | map.7z + patch.7z listed (bytes) | new img.json + img.idx.7z (bytes) | client update fetched (bytes) | method | fetched / patch | fetched / (patch + index) |"
+echo "|---|---|---|---|---|---|---|"
 for pair in panda phaser shift; do
   if [ ! -f "$cache/$pair/new.tar" ]; then
     echo "fetching the build pairs into $cache" >&2
@@ -133,10 +128,12 @@ for pair in panda phaser shift; do
   client install "$pair" "$key" "$work/$pair" "$work/$pair.json"
   import "$pair" "$cache/$pair/new.tar"
   client update "$pair" "$key" "$work/$pair" "$work/$pair.json"
-  patch=$(listed "$pair" "$key" map.7z patch.7z)
+  patch=$(listed "$pair" "$key" patches map.7z patch.7z)
+  index=$(listed "$pair" "$key" dxf img.json img.idx.7z)
   fetched=$(json totalBytes < "$work/$pair.json")
   method=$(json method < "$work/$pair.json")
-  echo "| $pair | $(commas "$patch") | $(commas "$fetched") | $method | $(ratio "$fetched" "$patch") |"
+  echo "| $pair | $(commas "$patch") | $(commas "$index") | $(commas "$fetched") | $method |" \
+    "$(ratio "$fetched" "$patch") | $(ratio "$fetched" $((patch + index))) |"
   rm -rf "${work:?}/$pair"
 done
 

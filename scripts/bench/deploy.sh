@@ -46,16 +46,8 @@ export AWS_DEFAULT_REGION=us-east-1
 s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key "$AWS_ACCESS_KEY_ID" \
   --secret-key "$AWS_SECRET_ACCESS_KEY" "$work/s3" >/dev/null 2>&1 &
 bench_pids+=($!)
-port=$(free_port)
-base=https://127.0.0.1:$port
-ca=$data/tls/ca.pem
-ROCKIT_EDGE__LOG__LEVEL=warn ROCKIT_EDGE__ORIGINS__ALLOW_PRIVATE=true \
-  ROCKIT_EDGE__BUILDS__ALLOW_PRIVATE_URLS=true \
-  "$bin" serve --data-dir "$data" --https-listen "127.0.0.1:$port" --http-listen off \
-  2>>"$work/server.log" &
-server_pid=$!
-bench_pids+=("$server_pid")
-wait_served "$data" "$work/server.log"
+ROCKIT_EDGE__ORIGINS__ALLOW_PRIVATE=true ROCKIT_EDGE__BUILDS__ALLOW_PRIVATE_URLS=true \
+  serve_bench "$bin"
 
 auth="authorization: Bearer $(bench_org "$bin" "$data" "$base" "$ca")"
 api() { curl -sf --cacert "$ca" -H "$auth" "$@"; }

@@ -114,6 +114,17 @@ free_port() { # free_port: a TCP port on loopback that nothing listens on now
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+serve_bench() { # serve_bench BIN: starts `BIN serve` on $data (HTTPS on a free loopback port, no plain HTTP; log: $work/server.log) and waits; sets port, base, ca, server_pid
+  port=$(free_port)
+  base=https://127.0.0.1:$port
+  ca=$data/tls/ca.pem
+  ROCKIT_EDGE__LOG__LEVEL=warn "$1" serve --data-dir "$data" \
+    --https-listen "127.0.0.1:$port" --http-listen off 2>>"$work/server.log" &
+  server_pid=$!
+  bench_pids+=("$server_pid")
+  wait_served "$data" "$work/server.log"
+}
+
 wait_served() { # wait_served DATA LOG: waits up to 20 s for the server of data dir DATA to serve; prints LOG and exits if it does not
   for _ in $(seq 200); do
     [ -f "$1/run/server.json" ] && return

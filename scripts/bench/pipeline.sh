@@ -35,15 +35,7 @@ size=$(stat -c %s "$tar")
 new_work
 data=$work/data
 
-port=$(free_port)
-base=https://127.0.0.1:$port
-ca=$data/tls/ca.pem
-
-ROCKIT_EDGE__LOG__LEVEL=warn "$bin" serve --data-dir "$data" \
-  --https-listen "127.0.0.1:$port" --http-listen off 2>>"$work/server.log" &
-server_pid=$!
-bench_pids+=("$server_pid")
-wait_served "$data" "$work/server.log"
+serve_bench "$bin"
 
 auth="authorization: Bearer $(bench_org "$bin" "$data" "$base" "$ca")"
 key=$(curl -sf --cacert "$ca" -X POST "$base/be/v1/users" -H "$auth" \

@@ -69,6 +69,11 @@ impl Client {
             layout: Arc::clone(&session.layout),
             targets: Arc::clone(&session.targets),
         });
+        // The preload goes first: asked for before any worker starts, ahead of the image order.
+        let layout = &session.layout;
+        let preload = layout.meta.preload_bytes.min(layout.chunks.len);
+        let preload: Vec<u64> = (0..preload.div_ceil(layout.chunks.size)).collect();
+        download.hurry(&preload);
         let background = {
             let download = Arc::clone(&download);
             tokio::spawn(async move { download.run(sink).await })
@@ -79,7 +84,7 @@ impl Client {
             download: &download,
             meter: &meter,
         };
-        let played = game.run(&steps).await;
+        let played = game.run(&preload, &steps).await;
         let downloaded = background
             .await
             .unwrap_or_else(|e| Err(ClientError::Input(format!("the download failed: {e}"))));
@@ -108,21 +113,20 @@ struct Game<'a> {
 }
 
 impl Game<'_> {
-    /// Waits for the preload, then runs the script: its gaps kept as compute time, each read
-    /// waiting for its chunks. Returns what the session measured and its trace.
-    async fn run(&self, steps: &[Step]) -> Result<(PlayReport, Trace), ClientError> {
+    /// Waits for the `preload` chunks, then runs the script: its gaps kept as compute time,
+    /// each read waiting for its chunks. Returns what the session measured and its trace.
+    async fn run(
+        &self,
+        preload: &[u64],
+        steps: &[Step],
+    ) -> Result<(PlayReport, Trace), ClientError> {
         let layout = &self.session.layout;
-        let preload = layout
-            .meta
-            .preload_bytes
-            .min(layout.chunks.len)
-            .div_ceil(layout.chunks.size);
-        let preload: Vec<u64> = (0..preload).collect();
-        // The preload goes first, ahead of the background's parallel requests.
-        self.download.hurry(&preload);
-        self.download.wait_for(&preload).await?;
+        self.download.wait_for(preload).await?;
         let started = Instant::now();
-        let mut report = PlayReport::default();
+        let mut report = PlayReport {
+            preload_ms: self.session.started.elapsed().as_millis() as u64,
+            ..PlayReport::default()
+        };
         let mut trace = Trace {
             dxf_name: layout.meta.dxf_name.clone(),
             block_size: BLOCK_SIZE,

@@ -43,6 +43,8 @@ pub struct PlayReport {
     pub time_to_play_ms: u64,
     /// The image's preload (`img.json`), fetched before the game started.
     pub preload_bytes: u64,
+    /// Wall time from the command's start until the preload was present.
+    pub preload_ms: u64,
     /// Bytes fetched when the game became playable.
     pub bytes_before_play: u64,
     /// Reads that had to wait for their blocks.

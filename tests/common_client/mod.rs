@@ -73,32 +73,30 @@ impl Shop {
     /// The client options that reach the appliance over HTTPS, trusting its CA.
     pub fn https_args(&self) -> Vec<String> {
         let ca = self.server.data_dir().join("tls/ca.pem");
-        vec![
-            "--server".into(),
-            self.server.url(""),
-            "--org".into(),
-            ORG.into(),
-            "--app".into(),
-            APP.into(),
-            "--access-key".into(),
-            self.access.clone(),
-            "--ca-cert".into(),
-            ca.display().to_string(),
-        ]
+        let mut args = self.app_args(&self.server.url(""));
+        args.extend(["--ca-cert".into(), ca.display().to_string()]);
+        args
     }
 
     /// The client options that reach the appliance through `proxy` (plain HTTP).
     pub fn proxied_args(&self, proxy: &HttpProxy) -> Vec<String> {
-        vec![
-            "--server".into(),
-            format!("http://127.0.0.1:{}", proxy.port),
-            "--org".into(),
-            ORG.into(),
-            "--app".into(),
-            APP.into(),
-            "--access-key".into(),
-            self.access.clone(),
+        self.app_args(&format!("http://127.0.0.1:{}", proxy.port))
+    }
+
+    /// The options naming the app and its key on the appliance at `server`.
+    fn app_args(&self, server: &str) -> Vec<String> {
+        [
+            "--server",
+            server,
+            "--org",
+            ORG,
+            "--app",
+            APP,
+            "--access-key",
+            &self.access,
         ]
+        .map(String::from)
+        .to_vec()
     }
 
     /// A proxy in front of the appliance's plain HTTP listener.
