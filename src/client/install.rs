@@ -186,7 +186,7 @@ pub(super) async fn fetch_layout(
             source.fetch_file(&FileRef::Image(name), &path).await?;
         }
     }
-    let layout = Layout::read(dir, tree::read_meta(dir)?)?;
+    let layout = Layout::read(dir)?;
     if layout.meta.dxf_name != dxf_name {
         return Err(ClientError::Input(format!(
             "the published img.json is image {}, not the current image {dxf_name}",

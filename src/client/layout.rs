@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::engine::chunks::{CHUNK_SIZE, ChunkTable};
-use crate::engine::image::{BLOCK_SIZE, ImageMeta, IndexEntry, read_index};
+use crate::engine::image::{BLOCK_SIZE, IMG_JSON, ImageMeta, IndexEntry, read_index, read_json};
 use crate::engine::tar::EntryKind;
 
 use super::error::ClientError;
@@ -71,9 +71,10 @@ impl ChunkGeometry {
 }
 
 impl Layout {
-    /// Reads the image described by `meta` from the index `img.idx.7z` in `dir`, refusing an
-    /// index whose paths a launcher must not write (the state dir, or below a file or link).
-    pub fn read(dir: &Path, meta: ImageMeta) -> Result<Self, ClientError> {
+    /// Reads the image whose `img.json` and `img.idx.7z` are in `dir`, refusing an index whose
+    /// paths a launcher must not write (the state dir, or below a file or link).
+    pub fn read(dir: &Path) -> Result<Self, ClientError> {
+        let meta: ImageMeta = read_json(dir, IMG_JSON)?;
         let mut entries = Vec::new();
         let (_, hashes) = read_index(dir, &meta, |entry| {
             entries.push(entry);
@@ -120,26 +121,41 @@ impl Layout {
         })
     }
 
-    /// The chunks holding blocks of file bytes `offset..offset + len` of `entry` (an index
-    /// into [`Layout::entries`]); all of the file with `len` = its size.
-    pub fn chunks_of(&self, entry: usize, offset: u64, len: u64) -> Vec<u64> {
+    /// The image block runs `(first, count)` holding bytes `offset..offset + len` of `entry`
+    /// (an index into [`Layout::entries`]), in file order; holes hold none.
+    pub fn image_runs(&self, entry: usize, offset: u64, len: u64) -> Vec<(u64, u64)> {
         let Some(e) = self.entries.get(entry) else {
             return Vec::new();
         };
-        let first = offset / BLOCK_SIZE;
-        let end = (offset + len).div_ceil(BLOCK_SIZE);
-        let mut chunks: Vec<u64> = e
-            .extents
-            .iter()
-            .filter(|x| x.file_block < end && x.file_block + x.count > first)
-            .flat_map(|x| {
-                let (a, b) = (x.file_block.max(first), (x.file_block + x.count).min(end));
-                let (lo, hi) = if x.repeat {
-                    (x.image_block, x.image_block)
-                } else {
-                    (x.image_block_of(a), x.image_block_of(b - 1))
-                };
-                (lo * BLOCK_SIZE / self.chunks.size)..=(hi * BLOCK_SIZE / self.chunks.size)
+        let (first, end) = (offset / BLOCK_SIZE, (offset + len).div_ceil(BLOCK_SIZE));
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for x in &e.extents {
+            let (a, b) = (x.file_block.max(first), (x.file_block + x.count).min(end));
+            if a >= b {
+                continue;
+            }
+            let (block, count) = if x.repeat {
+                (x.image_block, 1)
+            } else {
+                (x.image_block_of(a), b - a)
+            };
+            match runs.last_mut() {
+                Some((start, n)) if *start + *n == block => *n += count,
+                _ => runs.push((block, count)),
+            }
+        }
+        runs
+    }
+
+    /// The chunks holding blocks of file bytes `offset..offset + len` of `entry`, ascending;
+    /// all of the file with `len` = its size.
+    pub fn chunks_of(&self, entry: usize, offset: u64, len: u64) -> Vec<u64> {
+        let blocks_per_chunk = self.chunks.size / BLOCK_SIZE;
+        let mut chunks: Vec<u64> = self
+            .image_runs(entry, offset, len)
+            .into_iter()
+            .flat_map(|(first, count)| {
+                first / blocks_per_chunk..=(first + count - 1) / blocks_per_chunk
             })
             .collect();
         chunks.sort_unstable();

@@ -17,7 +17,7 @@ use super::http::{self, Failure, Urls};
 use super::limit::RateLimit;
 use super::release::{FileRef, Origin, Release, ServerOptions};
 use super::{ClientOptions, Meter};
-use crate::engine::image::{IMG_JSON, ImageMeta};
+use crate::engine::image::{IMG_JSON, ImageMeta, read_json};
 
 /// Attempts of one transfer before it fails for good.
 const ATTEMPTS: u32 = 6;
@@ -66,11 +66,7 @@ impl Source {
                 })
             }
             Origin::Dir(dir) => {
-                let path = dir.join(IMG_JSON);
-                let meta: ImageMeta = serde_json::from_slice(&std::fs::read(&path).at(&path)?)
-                    .map_err(|e| {
-                        ClientError::Input(format!("{} is not an img.json: {e}", path.display()))
-                    })?;
+                let meta: ImageMeta = read_json(dir, IMG_JSON)?;
                 let release = Release {
                     build_id: meta.build_id,
                     dxf_name: meta.dxf_name,

@@ -18,7 +18,6 @@ use super::Meter;
 use super::download::Download;
 use super::error::{AtPath, ClientError};
 use super::install::{Client, Session};
-use super::layout::Layout;
 use super::release::FileRef;
 use super::report::{PlayReport, Report};
 use super::script::{self, Step};
@@ -161,7 +160,7 @@ impl Game<'_> {
                     }
                     let bytes = self.read(entry, offset, len)?;
                     digest.update(&bytes);
-                    for (first, count) in image_runs(layout, entry, offset, len) {
+                    for (first, count) in layout.image_runs(entry, offset, len) {
                         trace.reads.push([at, first, count]);
                     }
                 }
@@ -183,23 +182,4 @@ impl Game<'_> {
             .at(&path)?;
         Ok(bytes)
     }
-}
-
-/// The image block runs `(first, count)` holding bytes `offset..offset + len` of `entry`
-/// (holes hold none).
-fn image_runs(layout: &Layout, entry: usize, offset: u64, len: u64) -> Vec<(u64, u64)> {
-    let e = &layout.entries[entry];
-    let (first, end) = (offset / BLOCK_SIZE, (offset + len).div_ceil(BLOCK_SIZE));
-    let mut runs: Vec<(u64, u64)> = Vec::new();
-    for x in &e.extents {
-        let (a, b) = (x.file_block.max(first), (x.file_block + x.count).min(end));
-        for k in a..b {
-            let block = x.image_block_of(k);
-            match runs.last_mut() {
-                Some((start, count)) if *start + *count == block => *count += 1,
-                _ => runs.push((block, 1)),
-            }
-        }
-    }
-    runs
 }

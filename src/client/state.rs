@@ -4,7 +4,6 @@
 //! checks the tree against.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -95,14 +94,10 @@ impl StateDir {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so a crash leaves the old
-/// or the new content.
+/// Writes `bytes` to `path` through a temporary file and a rename (the engine's), so a crash
+/// leaves the old or the new content.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ClientError> {
-    let temporary = path.with_extension("tmp");
-    let mut file = fs::File::create(&temporary).at(&temporary)?;
-    file.write_all(bytes).at(&temporary)?;
-    file.sync_data().at(&temporary)?;
-    fs::rename(&temporary, path).at(path)
+    Ok(crate::engine::write_atomic(path, bytes)?)
 }
 
 /// One bit per chunk.

@@ -3,19 +3,17 @@
 //! index's MD5s, and finished with links and modes as `image extract` does.
 
 use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::Read;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use md5::{Digest, Md5};
-
 use super::download::ChunkSink;
 use super::error::{AtPath, ClientError};
 use super::layout::Layout;
 use super::state::StateDir;
-use crate::engine::image::{BLOCK_SIZE, IMG_JSON, ImageMeta, MODE_MASK, finish_tree};
+use crate::engine::image::{BLOCK_SIZE, MODE_MASK, finish_tree};
+use crate::engine::md5_stream;
 use crate::engine::tar::EntryKind;
 
 /// Owner write (and, on directories, search) bits kept while the tree is being written, so a
@@ -151,14 +149,13 @@ pub fn check_files(layout: &Layout, targets: &Targets) -> Vec<usize> {
             .map(|_| {
                 scope.spawn(|| {
                     let mut bad = Vec::new();
-                    let mut buf = vec![0u8; 1 << 20];
                     loop {
                         let Some(&(i, path)) = files.get(next.fetch_add(1, Ordering::Relaxed))
                         else {
                             return bad;
                         };
                         let e = &layout.entries[i];
-                        if file_md5(path, e.size, &mut buf) != Some(e.md5) {
+                        if file_md5(path, e.size) != Some(e.md5) {
                             bad.push(i);
                         }
                     }
@@ -223,19 +220,14 @@ pub fn reset_file(path: &Path, size: u64) -> Result<(), ClientError> {
 
 /// The MD5 of a regular file of `size` bytes; `None` when it is missing, not a regular file
 /// or of another size.
-fn file_md5(path: &Path, size: u64, buf: &mut [u8]) -> Option<[u8; 16]> {
+fn file_md5(path: &Path, size: u64) -> Option<[u8; 16]> {
     let meta = fs::symlink_metadata(path).ok()?;
     if !meta.is_file() || meta.len() != size {
         return None;
     }
-    let mut file = File::open(path).ok()?;
-    let mut md5 = Md5::new();
-    loop {
-        match file.read(buf).ok()? {
-            0 => return Some(md5.finalize().into()),
-            n => md5.update(&buf[..n]),
-        }
-    }
+    md5_stream(File::open(path).ok()?, |_| {})
+        .ok()
+        .map(|(md5, _)| md5)
 }
 
 /// Applies the files' modes, then makes the links and applies the directories' modes.
@@ -276,16 +268,9 @@ pub fn verify(dir: &Path) -> Result<Vec<String>, ClientError> {
             dir.display()
         )));
     }
-    let layout = Layout::read(state.dir(), read_meta(state.dir())?)?;
+    let layout = Layout::read(state.dir())?;
     Ok(check(dir, &layout)
         .into_iter()
         .map(|i| layout.entries[i].path.clone())
         .collect())
-}
-
-/// The `img.json` in `dir`.
-pub fn read_meta(dir: &Path) -> Result<ImageMeta, ClientError> {
-    let path = dir.join(IMG_JSON);
-    serde_json::from_slice(&fs::read(&path).at(&path)?)
-        .map_err(|e| ClientError::Input(format!("{} is not an img.json: {e}", path.display())))
 }

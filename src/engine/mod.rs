@@ -18,6 +18,7 @@ mod sevenz;
 pub mod tar;
 
 pub use error::{DetectedType, EngineError};
+pub use fsio::write_atomic;
 pub use hashing::md5_stream;
 
 /// Version of the image format (img.dxf, img.idx.7z, img.json) this binary writes.

@@ -86,8 +86,8 @@ pub(super) fn commit(
     } else {
         state.dir().to_path_buf()
     };
-    let new = Layout::read(&new_dir, tree::read_meta(&new_dir)?)?;
-    let old = Layout::read(&old_dir, tree::read_meta(&old_dir)?)?;
+    let new = Layout::read(&new_dir)?;
+    let old = Layout::read(&old_dir)?;
     state.save(&Installed {
         build_id: pending.to_build_id,
         dxf_name: pending.to_dxf_name.clone(),

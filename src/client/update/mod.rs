@@ -104,10 +104,7 @@ impl Stage<'_> {
         let new = Arc::new(
             fetch_layout(self.source, &self.next.root, &self.release.dxf_name, true).await?,
         );
-        let old = Arc::new(Layout::read(
-            self.state.dir(),
-            tree::read_meta(self.state.dir())?,
-        )?);
+        let old = Arc::new(Layout::read(self.state.dir())?);
         let targets = Arc::new(staged_targets(self.next, &old, &new));
         tree::prepare_files(&new, &targets)?;
         let fetch = copy_moved(self.dir, &old, &new, &targets)?;

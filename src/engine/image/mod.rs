@@ -20,6 +20,7 @@ pub use build::{BuildMetadata, BuildReport, build_image};
 pub use dedup::DEDUP_CAPACITY;
 pub use extract::{ExtractReport, MODE_MASK, extract_image, finish_tree};
 pub use index::{Extent, FORMAT_VERSION, IndexEntry, IndexHeader};
+pub use meta::read_json;
 pub(crate) use meta::write_json;
 pub use meta::{APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, ImageMeta};
 pub use order::{AccessOrder, OrderRun};
