@@ -15,6 +15,20 @@ use super::progress::with_progress;
 pub enum ImageCommand {
     /// Build a ROCKIT image (img.dxf, img.idx.7z, img.json, app.json) from an uncompressed tar.
     Build(BuildArgs),
+    /// Rebuild an image in a new block order from the image itself (no tar needed): the same
+    /// image `build --order` makes from the build's tar.
+    Reorder {
+        /// Image directory.
+        img_dir: PathBuf,
+        /// Output directory (created if missing).
+        out_dir: PathBuf,
+        /// Access-order file: lines `FIRST COUNT PATH`, an optional `launch` line.
+        #[arg(long)]
+        order: PathBuf,
+        /// Image UUID [default: derived from the new image's MD5].
+        #[arg(long)]
+        dxf_name: Option<uuid::Uuid>,
+    },
     /// Extract the files of an image directory into OUTDIR (missing or empty).
     Extract {
         /// Image directory.
@@ -66,6 +80,12 @@ pub struct BuildArgs {
 pub fn run(command: ImageCommand) -> ExitCode {
     let result = match command {
         ImageCommand::Build(args) => build(args),
+        ImageCommand::Reorder {
+            img_dir,
+            out_dir,
+            order,
+            dxf_name,
+        } => reorder(&img_dir, &out_dir, &order, dxf_name),
         ImageCommand::Extract { img_dir, out_dir } => {
             let report = with_progress("extract", |progress| {
                 image::extract_image(&img_dir, &out_dir, progress)
@@ -138,9 +158,28 @@ fn build(args: BuildArgs) -> Result<(), EngineError> {
             warning.filename, warning.reason
         );
     }
-    let json = serde_json::to_string_pretty(&report.image).unwrap_or_default();
-    println!("{json}");
+    print_image(&report.image);
     Ok(())
+}
+
+fn reorder(
+    img_dir: &Path,
+    out_dir: &Path,
+    order: &Path,
+    dxf_name: Option<uuid::Uuid>,
+) -> Result<(), EngineError> {
+    let order = AccessOrder::from_file(order)?;
+    let plan = image::ReorderPlan::new(img_dir, &order)?;
+    let report = with_progress("reorder", |progress| {
+        plan.write(out_dir, dxf_name, 0, progress)
+    })?;
+    print_image(&report.image);
+    Ok(())
+}
+
+fn print_image(image: &image::ImageMeta) {
+    let json = serde_json::to_string_pretty(image).unwrap_or_default();
+    println!("{json}");
 }
 
 /// The modification time of `path` as RFC 3339 UTC: a reproducible default creation time.

@@ -86,6 +86,7 @@ pub fn build_image(
     let passes = Passes {
         catalog: &catalog,
         runs: &runs,
+        preload_runs: order.map_or(0, AccessOrder::preload_runs),
         archive: &archive,
         tar,
         out_dir,
@@ -118,6 +119,8 @@ pub fn build_image(
 struct Passes<'a> {
     catalog: &'a Catalog,
     runs: &'a [(usize, u64, u64)],
+    /// How many of `runs` make the preload.
+    preload_runs: usize,
     archive: &'a File,
     tar: &'a Path,
     out_dir: &'a Path,
@@ -138,6 +141,7 @@ impl<'a> Passes<'a> {
         let Self {
             catalog,
             runs,
+            preload_runs,
             archive,
             tar,
             out_dir,
@@ -158,7 +162,7 @@ impl<'a> Passes<'a> {
             block_count,
         };
         let planner = spawn(scope, "dedup", tar, move || {
-            plan::plan(catalog, runs, archive, tar, outputs)
+            plan::plan(catalog, (runs, preload_runs), archive, tar, outputs)
         })?;
         let entries = &catalog.entries[..];
         let indexer = spawn(scope, "index", tar, move || {
@@ -207,7 +211,7 @@ impl<'a> Passes<'a> {
     }
 }
 
-fn spawn<'s, T: Send + 's>(
+pub(super) fn spawn<'s, T: Send + 's>(
     scope: &'s Scope<'s, '_>,
     name: &str,
     tar: &Path,
@@ -219,7 +223,7 @@ fn spawn<'s, T: Send + 's>(
         .at(tar)
 }
 
-fn join<T>(handle: ScopedJoinHandle<'_, Result<T>>, tar: &Path) -> Result<T> {
+pub(super) fn join<T>(handle: ScopedJoinHandle<'_, Result<T>>, tar: &Path) -> Result<T> {
     handle
         .join()
         .map_err(|_| std::io::Error::other("a build thread panicked"))
@@ -227,7 +231,7 @@ fn join<T>(handle: ScopedJoinHandle<'_, Result<T>>, tar: &Path) -> Result<T> {
 }
 
 /// The first error that is not a stage seeing its neighbour stop, else the first error.
-fn first_cause(results: impl Iterator<Item = Result<()>>) -> EngineError {
+pub(super) fn first_cause(results: impl Iterator<Item = Result<()>>) -> EngineError {
     let errors: Vec<EngineError> = results.filter_map(Result::err).collect();
     let is_echo = |e: &EngineError| matches!(e, EngineError::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe);
     let cause = errors.iter().position(|e| !is_echo(e)).unwrap_or(0);
@@ -348,31 +352,11 @@ fn describe(
     (image, app)
 }
 
-/// Resolves order runs to `(entry index, first block, block count)`, refusing paths that are
-/// not regular files of the build and blocks past a file's end.
+/// Resolves order runs to `(entry index, first block, block count)` in `catalog`.
 fn resolve(order: &AccessOrder, catalog: &Catalog) -> Result<Vec<(usize, u64, u64)>> {
-    order
-        .runs
-        .iter()
-        .map(|run| {
-            let bad = |reason: String| EngineError::BadOrder {
-                filename: order.filename.clone(),
-                line: run.line,
-                reason,
-            };
-            let i = catalog
-                .find(&run.path)
-                .filter(|&i| catalog.entries[i].kind == EntryKind::Regular)
-                .ok_or_else(|| bad(format!("'{}' is not a regular file of the build", run.path)))?;
-            let blocks = catalog.entries[i].size.div_ceil(BLOCK_SIZE);
-            if run
-                .first_block
-                .checked_add(run.block_count)
-                .is_none_or(|end| end > blocks)
-            {
-                return Err(bad(format!("'{}' has only {blocks} blocks", run.path)));
-            }
-            Ok((i, run.first_block, run.block_count))
-        })
-        .collect()
+    order.resolve(|path| {
+        let i = catalog.find(path)?;
+        let entry = &catalog.entries[i];
+        (entry.kind == EntryKind::Regular).then(|| (i, entry.size.div_ceil(BLOCK_SIZE)))
+    })
 }

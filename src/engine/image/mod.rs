@@ -10,6 +10,7 @@ mod meta;
 mod order;
 mod plan;
 pub(crate) mod reader;
+mod reorder;
 mod sink;
 mod verify;
 
@@ -25,4 +26,5 @@ pub(crate) use meta::write_json;
 pub use meta::{APP_JSON, AppMeta, DXF_FILE, IMG_JSON, INDEX_FILE, ImageMeta};
 pub use order::{AccessOrder, OrderRun};
 pub use reader::read_index;
+pub use reorder::ReorderPlan;
 pub use verify::verify_image;

@@ -49,7 +49,7 @@ pub enum Step {
 pub struct Totals {
     /// Blocks of `img.dxf`.
     pub block_count: u64,
-    /// Blocks stored for the access order.
+    /// Blocks stored for the access order's preload runs.
     pub preload_blocks: u64,
 }
 
@@ -64,10 +64,11 @@ pub struct Outputs {
 }
 
 /// Places every block of the build: first the access-order `runs` (entry, first block, count),
-/// then each regular file in catalog order. Reads the data from `archive`.
+/// of which the first `preload_runs` make the preload, then each regular file in catalog
+/// order. Reads the data from `archive`.
 pub fn plan(
     catalog: &Catalog,
-    runs: &[(usize, u64, u64)],
+    (runs, preload_runs): (&[(usize, u64, u64)], usize),
     archive: &File,
     tar: &Path,
     outputs: Outputs,
@@ -90,7 +91,11 @@ pub fn plan(
     };
     let mut buf = vec![0u8; CHUNK as usize];
     let mut placed = BTreeMap::new();
-    for &(i, first, count) in runs {
+    let mut preload_blocks = None;
+    for (n, &(i, first, count)) in runs.iter().enumerate() {
+        if n == preload_runs {
+            preload_blocks = Some(planner.block_count);
+        }
         let entry = &catalog.entries[i];
         let mut block = first;
         while block < first + count {
@@ -109,7 +114,7 @@ pub fn plan(
     }
     planner.flush_run()?;
     planner.send(Step::OrderDone)?;
-    let preload_blocks = planner.block_count;
+    let preload_blocks = preload_blocks.unwrap_or(planner.block_count);
     for (i, entry) in catalog.entries.iter().enumerate() {
         let mut file_extents = Vec::new();
         if entry.kind == EntryKind::Regular {
