@@ -16,6 +16,7 @@ mod pipe;
 pub mod progress;
 mod sevenz;
 pub mod tar;
+pub mod trace;
 
 pub use error::{DetectedType, EngineError};
 pub use fsio::write_atomic;
