@@ -72,7 +72,10 @@ const EXPECTED: &[(&str, &str, &str)] = &[
         "/be/v1/subscriptions/{name}",
         "subscriptions.delete",
     ),
+    ("GET", "/be/v1/trainings", "trainings.read"),
+    ("PATCH", "/be/v1/trainings", "trainings.update"),
     ("POST", "/client/v1/auth", "public"),
+    ("POST", "/client/v1/traces", "public"),
     ("PUT", "/upload/v1/{task}", "public"),
     ("GET", "/depot/{path:.*}", "public"),
     ("HEAD", "/depot/{path:.*}", "public"),
@@ -247,6 +250,9 @@ fn sample(method: &str, path: &str, targets: &Targets, n: usize) -> (String, Opt
         ("PATCH", "/be/v1/deployments") => Some(json!({"name": "target_dep", "label": "changed"})),
         ("PATCH", "/be/v1/tasks") => Some(json!({"name": task, "expire": true})),
         ("POST", "/be/v1/trigger") => Some(json!({"type": "retry", "taskName": task})),
+        ("PATCH", "/be/v1/trainings") => {
+            Some(json!({"appName": "target_app", "nTracesReliable": 7}))
+        }
         ("POST", "/be/v1/subscriptions") => {
             Some(json!({"name": format!("sub_{n}"), "url": "http://127.0.0.1:9/hook"}))
         }

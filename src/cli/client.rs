@@ -58,6 +58,9 @@ pub struct PlayArgs {
     /// Write the session's trace (image blocks read, with times, and launchMs) to FILE.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// Send the session's trace to the appliance (POST /client/v1/traces), for training.
+    #[arg(long)]
+    upload: bool,
 }
 
 /// Where the build comes from.
@@ -153,10 +156,15 @@ pub fn run(command: ClientCommand) -> ExitCode {
                 install,
                 script,
                 trace,
+                upload,
             } = *args;
             let (client, dir, report) = install.client();
+            let outputs = client::TraceOutputs {
+                file: trace,
+                upload,
+            };
             let outcome = block_on(&client, async {
-                client.play(&dir, &script, trace.as_deref()).await
+                client.play(&dir, &script, &outputs).await
             });
             finish(outcome, report.as_deref(), "played and installed")
         }

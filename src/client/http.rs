@@ -195,3 +195,60 @@ pub(super) async fn get_range(
     }
     Ok(())
 }
+
+/// What the appliance said to an uploaded trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceReceipt {
+    /// The trace's identity.
+    pub digest: String,
+    /// True when the appliance had it already.
+    pub duplicate: bool,
+}
+
+/// Sends a session's trace to `POST /client/v1/traces`, gzip-compressed, with the access key.
+pub(super) async fn upload_trace(
+    http: &Client,
+    options: &ServerOptions,
+    trace: &crate::engine::trace::Trace,
+) -> Result<TraceReceipt, ClientError> {
+    use std::io::Write;
+    const PATH: &str = "/client/v1/traces";
+    let failed = |reason: String| ClientError::Download {
+        path: PATH.into(),
+        reason,
+    };
+    let mut body = serde_json::to_value(trace).map_err(|e| failed(e.to_string()))?;
+    body["orgName"] = json!(options.org);
+    body["appName"] = json!(options.app);
+    body["accessKey"] = json!(options.access_key);
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    serde_json::to_writer(&mut gzip, &body).map_err(|e| failed(e.to_string()))?;
+    let compressed = gzip
+        .flush()
+        .and_then(|()| gzip.finish())
+        .map_err(|e| failed(e.to_string()))?;
+    let response = http
+        .post(format!("{}{PATH}", options.server.trim_end_matches('/')))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(reqwest::header::CONTENT_ENCODING, "gzip")
+        .body(compressed)
+        .send()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    if status == StatusCode::UNAUTHORIZED {
+        let message = answer["message"].as_str().unwrap_or("no message");
+        return Err(ClientError::Auth(message.to_string()));
+    }
+    if !status.is_success() {
+        return Err(failed(format!("status {status}: {}", answer["message"])));
+    }
+    Ok(TraceReceipt {
+        digest: answer["trace"]["digest"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        duplicate: answer["trace"]["duplicate"].as_bool().unwrap_or(false),
+    })
+}

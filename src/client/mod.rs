@@ -35,9 +35,10 @@ mod tree;
 mod update;
 
 pub use error::ClientError;
+pub use http::TraceReceipt;
 pub use install::Client;
 pub use limit::RateLimit;
-pub use play::Trace;
+pub use play::TraceOutputs;
 pub use release::{Origin, ServerOptions};
 pub use report::{PlayReport, Report};
 pub use tree::verify;

@@ -6,49 +6,54 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
-use serde::Serialize;
 
 use super::Meter;
 use super::download::Download;
 use super::error::{AtPath, ClientError};
+use super::http::{launcher_client, upload_trace};
 use super::install::{Client, Session};
-use super::release::FileRef;
+use super::release::{FileRef, Origin};
 use super::report::{PlayReport, Report};
 use super::script::{self, Step};
 use super::state::Bitmap;
 use super::tree::TreeSink;
 use crate::engine::image::{BLOCK_SIZE, DXF_FILE};
+use crate::engine::trace::Trace;
 
-/// A session's trace (DESIGN.md): which image blocks the game read when.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Trace {
-    /// The image the game read.
-    pub dxf_name: String,
-    /// Bytes per block (4096).
-    pub block_size: u64,
-    /// Milliseconds from the game's start to its launch line.
-    pub launch_ms: Option<u64>,
-    /// `[tMs, firstBlock, blockCount]`: each read's image blocks, with the milliseconds since
-    /// the game's start at which it was made.
-    pub reads: Vec<[u64; 3]>,
+/// What `play` leaves besides its report: the session's trace in a file, and sent to the
+/// appliance for training.
+#[derive(Debug, Clone, Default)]
+pub struct TraceOutputs {
+    /// Write the trace (JSON) here.
+    pub file: Option<PathBuf>,
+    /// Send it to the appliance's `POST /client/v1/traces`.
+    pub upload: bool,
 }
 
 impl Client {
     /// Starts the game of `script` on the install in `dir` as a launcher does, then completes
-    /// the install; with `trace`, writes the session's trace there.
+    /// the install; the session's trace goes where `outputs` say.
     pub async fn play(
         &self,
         dir: &Path,
         script: &Path,
-        trace: Option<&Path>,
+        outputs: &TraceOutputs,
     ) -> Result<Report, ClientError> {
+        let server = match (&self.options().origin, outputs.upload) {
+            (Origin::Server(server), true) => Some(server.clone()),
+            (_, true) => {
+                return Err(ClientError::Input(
+                    "--upload sends the trace to an appliance: use it with --server".into(),
+                ));
+            }
+            (_, false) => None,
+        };
         let mut session = self.begin(dir).await?;
         let steps = script::read(script, &session.layout)?;
         let download = Arc::new(Download::new(
@@ -91,7 +96,7 @@ impl Client {
         downloaded?;
         session.present = download.present();
         session.report.damaged_chunks += download.damaged();
-        if let Some(path) = trace {
+        if let Some(path) = &outputs.file {
             let json = serde_json::to_vec_pretty(&trace_made)
                 .map_err(|e| ClientError::Input(format!("cannot encode the trace: {e}")))?;
             let mut file = File::create(path).at(path)?;
@@ -99,6 +104,11 @@ impl Client {
         }
         play.preload_bytes = session.layout.meta.preload_bytes;
         let mut report = self.complete(session).await?;
+        if let Some(server) = server {
+            let http = launcher_client(&server)?;
+            let receipt = upload_trace(&http, &server, &trace_made).await?;
+            play.trace_digest = Some(receipt.digest);
+        }
         report.play = Some(play);
         Ok(report)
     }

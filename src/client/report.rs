@@ -53,4 +53,7 @@ pub struct PlayReport {
     pub stall_ms: u64,
     /// MD5 of every byte the game read, in order: what a test compares with the build.
     pub reads_md5: String,
+    /// The digest the appliance knows the uploaded trace by (`--upload`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_digest: Option<String>,
 }

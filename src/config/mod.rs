@@ -46,6 +46,7 @@ pub struct Config {
     pub origins: OriginsConfig,
     pub builds: BuildsConfig,
     pub depot: DepotConfig,
+    pub training: TrainingConfig,
     pub log: LogConfig,
 }
 
@@ -180,6 +181,21 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "origins.part_size_mb must be 5 to 512, origins.parallel_requests 1 to 64 and \
                  origins.request_timeout_secs at least 1"
+                    .into(),
+            ));
+        }
+        let training = &self.training;
+        if training.traces_reliable == 0
+            || training.max_traces_used == 0
+            || training.max_trace_kb == 0
+            || training.max_decoded_trace_kb < training.max_trace_kb
+            || !(0.0..=1.0).contains(&training.outlier_share)
+            || !(0.0..=1.0).contains(&training.preload_quorum)
+        {
+            return Err(ConfigError::Invalid(
+                "training.traces_reliable, training.max_traces_used and training.max_trace_kb \
+                 must be at least 1, training.max_decoded_trace_kb at least max_trace_kb, and \
+                 training.outlier_share and training.preload_quorum 0 to 1"
                     .into(),
             ));
         }

@@ -297,3 +297,37 @@ impl Default for DepotConfig {
         }
     }
 }
+
+/// Learning the access order from launchers' play-session traces.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingConfig {
+    /// Traces of an app's current image that start its training, unless the app sets its own
+    /// `nTracesReliable`.
+    pub traces_reliable: u32,
+    /// Largest trace body accepted, in KiB, as sent (compressed or not).
+    pub max_trace_kb: u64,
+    /// Largest trace once decompressed, in KiB: a body that decodes to more is refused.
+    pub max_decoded_trace_kb: u64,
+    /// The most recent traces of an image one training reads.
+    pub max_traces_used: usize,
+    /// A session whose blocks read before launch are less alike the others' than this share
+    /// of the typical session's similarity is left out as an outlier (0 keeps every session).
+    pub outlier_share: f64,
+    /// Share of the sessions used that must read a block before launch for it to be in the
+    /// preload (0: any one of them).
+    pub preload_quorum: f64,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            traces_reliable: 10,
+            max_trace_kb: 4096,
+            max_decoded_trace_kb: 32768,
+            max_traces_used: 100,
+            outlier_share: 0.5,
+            preload_quorum: 0.0,
+        }
+    }
+}

@@ -12,12 +12,12 @@ use super::text::check_label;
 use super::{DomainError, in_org};
 use crate::crashpoints::crash_point;
 use crate::jobs;
-use crate::pipeline::builds::{build_files, switching};
+use crate::pipeline::builds::{TraceFiles, build_files, switching};
 use crate::pipeline::{app_pipeline, cleanup, deploy};
 use crate::publish::layout;
 use crate::store::{
     self, APPS, AppActivity, AppBuilds, AppRecord, BuildRecord, DEPLOYMENTS, DeploymentStatus,
-    Reads, Store, TASKS, WriteTx, org_key, org_prefix,
+    Reads, Store, TASKS, TRAININGS, WriteTx, forget_traces, org_key, org_prefix,
 };
 
 /// Retention bounds.
@@ -209,12 +209,18 @@ pub struct AppService {
     store: Store,
     /// How long files dropped by retention stay on the depot.
     grace: std::time::Duration,
+    /// The apps' traces, which go with them.
+    traces: TraceFiles,
 }
 
 impl AppService {
     /// Apps in `store`; files dropped by retention are removed after `grace`.
-    pub fn new(store: Store, grace: std::time::Duration) -> Self {
-        Self { store, grace }
+    pub fn new(store: Store, grace: std::time::Duration, traces: TraceFiles) -> Self {
+        Self {
+            store,
+            grace,
+            traces,
+        }
     }
 
     /// Creates an app.
@@ -479,6 +485,8 @@ impl AppService {
                     app.deployments.clone()
                 };
                 tx.open(&APPS)?.remove(key.as_str())?;
+                tx.open(&TRAININGS)?.remove(key.as_str())?;
+                let traced = forget_traces(tx, &app.org, &app.name, |_| false)?;
                 let task = jobs::submit(
                     tx,
                     cleanup::app_task(
@@ -490,10 +498,12 @@ impl AppService {
                     ),
                     Utc::now(),
                 )?;
-                Ok::<_, DomainError>(task.name)
+                Ok::<_, DomainError>((task.name, traced))
             })
             .await?;
         crash_point("app.delete.committed");
+        let (task, traced) = task;
+        self.traces.forget(traced).await;
         Ok(task)
     }
 }

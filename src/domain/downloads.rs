@@ -9,17 +9,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::DomainError;
-use super::keys::key_of;
-use crate::auth::AuthError;
-use crate::auth::apikey::parse_access;
-use crate::auth::constant_time_eq;
+use super::keys::opened_by;
 use crate::auth::sealing::Sealer;
-use crate::auth::tokens::secret_hash;
 use crate::pipeline::deploy::targets;
 use crate::publish::cdn::CdnSigner;
 use crate::publish::depot::Depot;
 use crate::publish::layout;
-use crate::store::{ACCESS_KEYS, APPS, AppRecord, DeploymentRecord, Store};
+use crate::store::{AppRecord, DeploymentRecord, Store};
 
 /// A `POST /client/v1/auth` body.
 #[derive(Debug, Deserialize)]
@@ -133,36 +129,17 @@ impl DownloadService {
         &self,
         request: &ClientAuth,
     ) -> Result<(AppRecord, Vec<DeploymentRecord>), DomainError> {
-        let refused = || {
-            DomainError::Auth(AuthError::Unauthorized(
-                "unknown org or app, or an access key that is wrong, revoked or expired".into(),
-            ))
-        };
-        let (id, secret) = parse_access(&request.access_key).ok_or_else(refused)?;
-        let key = key_of(&request.org_name, &request.app_name, id);
-        let presented = secret_hash(secret);
         let (org, app) = (request.org_name.clone(), request.app_name.clone());
-        let found = self
-            .store
+        let access_key = request.access_key.clone();
+        self.store
             .read(move |tx| {
-                let record = tx.open(&ACCESS_KEYS)?.get(key.as_str())?;
-                let Some(app) = tx.open(&APPS)?.named(Some(&org), &app)? else {
-                    return Ok::<_, DomainError>(None);
-                };
+                let app = opened_by(tx, &org, &app, &access_key)?;
                 let mut deployments = targets(tx, &app)?;
                 let names: Vec<String> = deployments.iter().map(|d| d.name.clone()).collect();
                 let deployed = app.builds.deployed_to(&names);
                 deployments.retain(|d| deployed.contains(&d.name));
-                Ok(record.map(|record| (record, app, deployments)))
+                Ok((app, deployments))
             })
-            .await?;
-        let (record, app, deployments) = found.ok_or_else(refused)?;
-        let valid = constant_time_eq(record.secret_hash.as_bytes(), presented.as_bytes())
-            && record.expires.is_none_or(|e| e > Utc::now())
-            && record.app == app.name;
-        if !valid {
-            return Err(refused());
-        }
-        Ok((app, deployments))
+            .await
     }
 }

@@ -9,9 +9,12 @@ use super::listing::{ListParams, Page};
 use super::names::{check_key_id, check_name};
 use super::text::check_label;
 use super::{DomainError, in_org};
-use crate::auth::apikey::mint_access;
+use crate::auth::apikey::{mint_access, parse_access};
 use crate::auth::tokens::secret_hash;
-use crate::store::{ACCESS_KEYS, APPS, AccessKeyRecord, Store, org_key, org_prefix};
+use crate::auth::{AuthError, constant_time_eq};
+use crate::store::{
+    ACCESS_KEYS, APPS, AccessKeyRecord, AppRecord, Reads, Store, org_key, org_prefix,
+};
 
 /// A `POST /be/v1/keys` body.
 #[derive(Debug, Deserialize)]
@@ -149,4 +152,33 @@ impl KeyService {
 /// The key of an access key record: `org_lc/app_lc/{id}`.
 pub(super) fn key_of(org: &str, app: &str, id: &str) -> String {
     format!("{}/{}", org_key(org, app), id.to_ascii_lowercase())
+}
+
+/// The app an access key opens; 401 for an unknown org or app, or a key that is wrong,
+/// revoked or expired (one answer for all, so a caller learns nothing from it).
+pub(super) fn opened_by(
+    tx: &impl Reads,
+    org: &str,
+    app: &str,
+    access_key: &str,
+) -> Result<AppRecord, DomainError> {
+    let refused = || {
+        DomainError::Auth(AuthError::Unauthorized(
+            "unknown org or app, or an access key that is wrong, revoked or expired".into(),
+        ))
+    };
+    let (id, secret) = parse_access(access_key).ok_or_else(refused)?;
+    let record = tx
+        .read(&ACCESS_KEYS)?
+        .get(key_of(org, app, id).as_str())?
+        .ok_or_else(refused)?;
+    let app = tx.read(&APPS)?.named(Some(org), app)?.ok_or_else(refused)?;
+    let presented = secret_hash(secret);
+    let valid = constant_time_eq(record.secret_hash.as_bytes(), presented.as_bytes())
+        && record.expires.is_none_or(|e| e > Utc::now())
+        && record.app == app.name;
+    if !valid {
+        return Err(refused());
+    }
+    Ok(app)
 }

@@ -24,6 +24,7 @@ pub mod sessions;
 pub mod subscriptions;
 pub mod tasks;
 pub mod text;
+pub mod trainings;
 pub mod users;
 
 pub use error::DomainError;

@@ -12,6 +12,7 @@ use super::{DomainError, blocking};
 use crate::auth::password;
 use crate::crashpoints::crash_point;
 use crate::jobs;
+use crate::pipeline::builds::TraceFiles;
 use crate::pipeline::cleanup;
 use crate::publish::depot::Depot;
 use crate::publish::layout;
@@ -19,6 +20,7 @@ use crate::publish::origin::Origin;
 use crate::store::{
     APPS, Account, DeploymentRecord, ORG_IDS, ORGS, OrgRecord, ROLES, RoleRecord, S3Settings,
     Store, StoreError, UserRecord, WriteTx, org_key, org_prefix, purge_org, put_user,
+    traced_images,
 };
 
 /// What an admin asks for when creating an org.
@@ -62,12 +64,18 @@ pub struct CreatedOrg {
 pub struct OrgService {
     store: Store,
     depot: Depot,
+    /// The orgs' traces, which go with them.
+    traces: TraceFiles,
 }
 
 impl OrgService {
-    /// The org service over the store and the depot.
-    pub fn new(store: Store, depot: Depot) -> Self {
-        Self { store, depot }
+    /// The org service over the store, the depot and the trace files.
+    pub fn new(store: Store, depot: Depot, traces: TraceFiles) -> Self {
+        Self {
+            store,
+            depot,
+            traces,
+        }
     }
 
     /// Creates the org, its `Administrators` role and its admin user in one transaction.
@@ -228,9 +236,10 @@ impl OrgService {
         let task = self
             .store
             .write(move |tx| {
+                let traced = traced_images(tx, &org_prefix(&org.name))?;
                 let deployments = purge_org(tx, &org)?;
                 if !prune {
-                    return Ok::<_, DomainError>(None);
+                    return Ok::<_, DomainError>((None, traced));
                 }
                 let task = jobs::submit(
                     tx,
@@ -241,10 +250,12 @@ impl OrgService {
                     ),
                     Utc::now(),
                 )?;
-                Ok(Some(task.name))
+                Ok((Some(task.name), traced))
             })
             .await?;
         crash_point("org.delete.committed");
+        let (task, traced) = task;
+        self.traces.forget(traced).await;
         Ok(task)
     }
 }

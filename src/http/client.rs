@@ -1,12 +1,17 @@
-//! The launcher API (`/client/v1`): authenticated by an app's access key in the body.
+//! The launcher API (`/client/v1`): authenticated by an app's access key in the body; the
+//! current build's URLs, and play-session traces in.
 
+use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
 
 use super::actor::client_ip;
 use super::error::ApiError;
 use super::render::{base_url, success};
 use super::state::AppState;
+use crate::domain::DomainError;
 use crate::domain::downloads::ClientAuth;
+use crate::engine::trace::Encoding;
 
 /// `POST /client/v1/auth`: the current build's files and signed URLs to fetch them.
 pub async fn auth(
@@ -20,4 +25,53 @@ pub async fn auth(
         .client_auth(body.into_inner(), &base_url(&req), client)
         .await?;
     success("authorized", answer)
+}
+
+/// `POST /client/v1/traces`: one play-session trace, JSON with the access key's fields
+/// (`orgName`, `appName`, `accessKey`) beside the trace's, optionally `Content-Encoding: gzip`
+/// or `zstd`. The body is read up to the configured limit (413 beyond).
+pub async fn traces(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let encoding = match req
+        .headers()
+        .get(CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("identity") => Encoding::Identity,
+        Some("gzip") | Some("x-gzip") => Encoding::Gzip,
+        Some("zstd") => Encoding::Zstd,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "Content-Encoding {other:?} is not supported; send identity, gzip or zstd"
+            )));
+        }
+    };
+    let limit = state.trainings.max_body();
+    let too_large = || {
+        ApiError::from(DomainError::TooLarge(format!(
+            "a trace body may have at most {limit} bytes as sent"
+        )))
+    };
+    let announced = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::invalid(format!("the body broke off: {e}")))?;
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let answer = state.trainings.receive(body, encoding).await?;
+    success("trace received", answer)
 }

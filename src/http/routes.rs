@@ -16,7 +16,7 @@ use actix_web::{Error, HttpMessage, ResponseError, web};
 use super::actor::Actor;
 use super::be::{
     activities, apikeys, apps, builds, credentials, deployments, keys, publishing, roles, sessions,
-    subscriptions, tasks, users,
+    subscriptions, tasks, trainings, users,
 };
 use super::error::ApiError;
 use super::extract::{ADMIN_TOKEN_HEADER, AdminCaller};
@@ -175,7 +175,10 @@ route_table! {
     GET    "/be/v1/subscriptions",        perm("subscriptions", READ), List(&[]) => subscriptions::list;
     GET    "/be/v1/subscriptions/{name}", perm("subscriptions", READ), Nothing => subscriptions::details;
     DELETE "/be/v1/subscriptions/{name}", perm("subscriptions", DELETE), Nothing => subscriptions::delete;
+    GET    "/be/v1/trainings",            perm("trainings", READ), List(&["appName"]) => trainings::list;
+    PATCH  "/be/v1/trainings",            perm("trainings", UPDATE), Nothing => trainings::patch;
     POST   "/client/v1/auth",             Need::Public, Nothing => client::auth;
+    POST   "/client/v1/traces",           Need::Public, Nothing => client::traces;
     PUT    "/upload/v1/{task}",           Need::Public, Params(&["expires", "signature"]) => upload::put;
     GET    "/depot/{path:.*}",            Need::Public, Params(&["md5", "expires"]) => depot::serve;
     HEAD   "/depot/{path:.*}",            Need::Public, Params(&["md5", "expires"]) => depot::serve;

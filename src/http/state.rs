@@ -20,6 +20,7 @@ use crate::domain::roles::RoleService;
 use crate::domain::sessions::SessionService;
 use crate::domain::subscriptions::SubscriptionService;
 use crate::domain::tasks::TaskService;
+use crate::domain::trainings::TrainingService;
 use crate::domain::users::UserService;
 use crate::workers::Workers;
 
@@ -44,6 +45,7 @@ pub struct AppState {
     pub subscriptions: SubscriptionService,
     pub deployments: DeploymentService,
     pub tasks: TaskService,
+    pub trainings: TrainingService,
     pub health: HealthService,
     /// The background workers, for `GET /adm/v1/workers`.
     pub workers: Workers,

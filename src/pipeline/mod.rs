@@ -42,6 +42,7 @@ impl Dispatcher for Pipeline {
             }
             TaskSpec::Dltar(params) => Box::pin(async move { builds.download(params, ctx).await }),
             TaskSpec::Mkraw(params) => Box::pin(async move { builds.process(params, ctx).await }),
+            TaskSpec::Mkseq(params) => Box::pin(async move { builds.train(params, ctx).await }),
             TaskSpec::Deploy(params) => {
                 let deploys = self.deploys.clone();
                 Box::pin(async move { deploys.run(params, ctx).await })

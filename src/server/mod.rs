@@ -37,11 +37,13 @@ use crate::domain::roles::RoleService;
 use crate::domain::sessions::{SessionService, Throttles};
 use crate::domain::subscriptions::SubscriptionService;
 use crate::domain::tasks::TaskService;
+use crate::domain::trainings::{TraceLimits, TrainingService};
 use crate::domain::users::UserService;
+use crate::engine::trace::TrainingSettings;
 use crate::http::AppState;
 use crate::jobs::{Jobs, Pool, RunnerConfig};
 use crate::notify::{self, DeliveryConfig};
-use crate::pipeline::builds::{BuildSettings, Incoming};
+use crate::pipeline::builds::{BuildSettings, Incoming, TraceFiles};
 use crate::pipeline::{Builds, Cleanup, Deploys, Pipeline};
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
@@ -84,7 +86,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         builds: Builds::new(
             store.clone(),
             depot.clone(),
-            incoming.clone(),
+            (incoming.clone(), TraceFiles::new(data_dir.traces())),
             data_dir.work(),
             build_settings(&config),
         ),
@@ -211,6 +213,7 @@ fn app_state(
     workers: &Workers,
 ) -> anyhow::Result<AppState> {
     let Places { depot, incoming } = places;
+    let traces = TraceFiles::new(data_dir.traces());
     let auth = &config.auth;
     let builds = build_settings(config);
     let issuer = TokenIssuer::new(
@@ -250,11 +253,11 @@ fn app_state(
             config.server.maintenance,
             config.jobs.hello_delay_ms,
         ),
-        orgs: OrgService::new(store.clone(), depot.clone()),
+        orgs: OrgService::new(store.clone(), depot.clone(), traces.clone()),
         users: UserService::new(store.clone()),
         roles: RoleService::new(store.clone()),
         apikeys: ApiKeyService::new(store.clone()),
-        apps: AppService::new(store.clone(), builds.grace),
+        apps: AppService::new(store.clone(), builds.grace, traces.clone()),
         publishing: PublishingService::new(store.clone(), builds.grace),
         builds: BuildService::new(
             store.clone(),
@@ -275,6 +278,16 @@ fn app_state(
         subscriptions: SubscriptionService::new(store.clone(), sealer.clone()),
         deployments: DeploymentService::new(store.clone(), sealer.clone(), config.origin_policy()),
         tasks: TaskService::new(store.clone(), incoming),
+        trainings: TrainingService::new(
+            store.clone(),
+            depot.clone(),
+            traces,
+            TraceLimits {
+                max_body: config.training.max_trace_kb.saturating_mul(1 << 10),
+                max_decoded: config.training.max_decoded_trace_kb.saturating_mul(1 << 10),
+                traces_reliable: config.training.traces_reliable,
+            },
+        ),
         health: HealthService::new(
             store.clone(),
             data_dir.clone(),
@@ -295,6 +308,11 @@ fn build_settings(config: &Config) -> BuildSettings {
         connect_timeout: Duration::from_secs(builds.download_connect_timeout_secs.max(1)),
         read_timeout: Duration::from_secs(builds.download_read_timeout_secs.max(1)),
         url_policy: AddressPolicy::for_build_urls(builds.allow_private_urls),
+        training: TrainingSettings {
+            outlier_share: config.training.outlier_share,
+            preload_quorum: config.training.preload_quorum,
+        },
+        max_traces_used: config.training.max_traces_used,
     }
 }
 

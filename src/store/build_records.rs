@@ -23,8 +23,12 @@ pub struct BuildRecord {
     pub created: DateTime<Utc>,
     /// The image's files in the seed's order.
     pub files: Vec<FileEntry>,
-    /// The `mkraw` task that made it: a resumed run finds its build already committed.
+    /// The `mkraw` (or `mkseq`) task that made its image: a resumed run finds it already
+    /// committed.
     pub task: String,
+    /// Bytes of the image's preload (`img.json`), when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preload_bytes: Option<u64>,
 }
 
 impl BuildRecord {

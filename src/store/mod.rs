@@ -12,6 +12,7 @@ mod schema;
 mod table;
 mod tables;
 mod task_spec;
+mod training_records;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ pub use schema::SCHEMA_VERSION;
 pub use table::{JsonTable, ReadTable, Typed, WriteTable};
 pub use tables::*;
 pub use task_spec::*;
+pub use training_records::*;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

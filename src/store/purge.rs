@@ -5,7 +5,7 @@ use super::indexes::{org_audit_ids, org_task_names};
 use super::{
     ACCESS_KEYS, API_KEYS, APP_TASKS, APPS, AUDIT, DEPLOYMENTS, DeploymentRecord, EVENTS,
     ORG_AUDIT, ORG_TASKS, ORGS, OrgRecord, ROLES, SESSIONS, SUBSCRIPTIONS, StoreError, TASK_QUEUE,
-    TASKS, USER_ORGS, USERS, WriteTx, org_prefix, user_org_key,
+    TASKS, TRACES, TRAININGS, USER_ORGS, USERS, WriteTx, org_prefix, user_org_key,
 };
 
 fn same_org(record_org: Option<&str>, org: &str) -> bool {
@@ -13,7 +13,7 @@ fn same_org(record_org: Option<&str>, org: &str) -> bool {
 }
 
 /// Deletes the org and every record of it: roles, users and their index entries, sessions
-/// and API keys, apps and their access keys, deployments, subscriptions, tasks (queued ones leave the queue),
+/// and API keys, apps with their access keys and training, deployments, subscriptions, tasks (queued ones leave the queue),
 /// events and the audit trail. Returns the deployments it removed, whose origins may still
 /// hold the org's files.
 pub fn purge_org(tx: &WriteTx, org: &OrgRecord) -> Result<Vec<DeploymentRecord>, StoreError> {
@@ -28,6 +28,8 @@ pub fn purge_org(tx: &WriteTx, org: &OrgRecord) -> Result<Vec<DeploymentRecord>,
     tx.open(&ROLES)?.remove_prefix(&prefix)?;
     tx.open(&APPS)?.remove_prefix(&prefix)?;
     tx.open(&ACCESS_KEYS)?.remove_prefix(&prefix)?;
+    tx.open(&TRACES)?.remove_prefix(&prefix)?;
+    tx.open(&TRAININGS)?.remove_prefix(&prefix)?;
     tx.open(&SUBSCRIPTIONS)?.remove_prefix(&prefix)?;
     let deployments = tx.open(&DEPLOYMENTS)?.with_prefix(&prefix)?;
     tx.open(&DEPLOYMENTS)?.remove_prefix(&prefix)?;

@@ -16,6 +16,7 @@ const MIGRATIONS: &[Migration] = &[
     tables::number_orgs,
     tables::index_tasks_and_audit,
     tables::add_access_keys,
+    tables::add_training_tables,
 ];
 
 /// The schema version this binary writes.

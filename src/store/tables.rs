@@ -7,6 +7,7 @@ use super::records::{
     ApiKeyRecord, AppRecord, AuditRecord, DeploymentRecord, EventRecord, OrgRecord, RoleRecord,
     SessionRecord, SubscriptionRecord, TaskRecord, UserRecord,
 };
+use super::training_records::{TraceRecord, TrainingRecord};
 use super::{JsonTable, StoreError, WriteTx};
 
 /// Store metadata (`schema_version`).
@@ -43,6 +44,11 @@ pub const SUBSCRIPTIONS: JsonTable<&str, SubscriptionRecord> = JsonTable::new("s
 
 /// Launcher access keys by `org_lc/app_lc/{key id}`.
 pub const ACCESS_KEYS: JsonTable<&str, AccessKeyRecord> = JsonTable::new("access_keys");
+
+/// Launchers' traces by `org_lc/app_lc/{dxfName}/{digest}`.
+pub const TRACES: JsonTable<&str, TraceRecord> = JsonTable::new("traces");
+/// Each app's training by `org_lc/app_lc`.
+pub const TRAININGS: JsonTable<&str, TrainingRecord> = JsonTable::new("trainings");
 
 /// Every task of an org, by `org_lc/{task name}`: in creation order, as task names are
 /// time-ordered.
@@ -133,6 +139,13 @@ pub(super) fn index_tasks_and_audit(tx: &WriteTx) -> Result<(), StoreError> {
 /// Schema 6: launcher access keys. Apps gain their builds inside their records.
 pub(super) fn add_access_keys(tx: &WriteTx) -> Result<(), StoreError> {
     tx.open(&ACCESS_KEYS)?;
+    Ok(())
+}
+
+/// Schema 7: launchers' traces and the apps' training.
+pub(super) fn add_training_tables(tx: &WriteTx) -> Result<(), StoreError> {
+    tx.open(&TRACES)?;
+    tx.open(&TRAININGS)?;
     Ok(())
 }
 

@@ -17,17 +17,19 @@ pub enum TaskKind {
     Dltar,
     Mkraw,
     Deploy,
+    Mkseq,
 }
 
 impl TaskKind {
     /// Every task type, for listing and validating filters.
-    pub const ALL: [TaskKind; 6] = [
+    pub const ALL: [TaskKind; 7] = [
         TaskKind::Hello,
         TaskKind::Cleanup,
         TaskKind::Upload,
         TaskKind::Dltar,
         TaskKind::Mkraw,
         TaskKind::Deploy,
+        TaskKind::Mkseq,
     ];
 
     /// The name the API and the events use.
@@ -39,13 +41,14 @@ impl TaskKind {
             TaskKind::Dltar => "dltar",
             TaskKind::Mkraw => "mkraw",
             TaskKind::Deploy => "deploy",
+            TaskKind::Mkseq => "mkseq",
         }
     }
 
     /// The app state an unfinished task of this kind stands for, if any.
     pub fn app_activity(self) -> Option<AppActivity> {
         match self {
-            TaskKind::Dltar | TaskKind::Mkraw => Some(AppActivity::Processing),
+            TaskKind::Dltar | TaskKind::Mkraw | TaskKind::Mkseq => Some(AppActivity::Processing),
             TaskKind::Deploy => Some(AppActivity::Exporting),
             // An upload waiting for its bytes does not make the app busy.
             TaskKind::Hello | TaskKind::Cleanup | TaskKind::Upload => None,
@@ -86,6 +89,7 @@ pub enum TaskSpec {
     Dltar(DltarParams),
     Mkraw(MkrawParams),
     Deploy(DeployParams),
+    Mkseq(MkseqParams),
 }
 
 impl TaskSpec {
@@ -98,6 +102,7 @@ impl TaskSpec {
             TaskSpec::Dltar(_) => TaskKind::Dltar,
             TaskSpec::Mkraw(_) => TaskKind::Mkraw,
             TaskSpec::Deploy(_) => TaskKind::Deploy,
+            TaskSpec::Mkseq(_) => TaskKind::Mkseq,
         }
     }
 
@@ -105,7 +110,7 @@ impl TaskSpec {
     pub fn class(&self) -> WorkClass {
         match self {
             TaskSpec::Hello(hello) if hello.heavy => WorkClass::Heavy,
-            TaskSpec::Mkraw(_) => WorkClass::Heavy,
+            TaskSpec::Mkraw(_) | TaskSpec::Mkseq(_) => WorkClass::Heavy,
             TaskSpec::Hello(_)
             | TaskSpec::Cleanup(_)
             | TaskSpec::Upload(_)
@@ -121,7 +126,10 @@ impl TaskSpec {
             TaskSpec::Upload(p) => Some(p.build_name.clone()),
             TaskSpec::Dltar(p) => Some(p.build_name.clone()),
             TaskSpec::Mkraw(p) => Some(p.build_name.clone()),
-            TaskSpec::Hello(_) | TaskSpec::Cleanup(_) | TaskSpec::Deploy(_) => None,
+            TaskSpec::Hello(_)
+            | TaskSpec::Cleanup(_)
+            | TaskSpec::Deploy(_)
+            | TaskSpec::Mkseq(_) => None,
         };
         let deployment = match self {
             TaskSpec::Deploy(p) => Some(json!({ "name": p.deployment, "label": p.label })),
@@ -241,4 +249,20 @@ pub struct DeployParams {
     pub deployment: String,
     /// The deployment's label when the task was made, for its events.
     pub label: String,
+}
+
+/// `mkseq`: learns an access order from the traces of an app's current image and, when the
+/// preload it gives is smaller, makes a new image of the same build in that order current
+/// (with the patches to it from every other retained build).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MkseqParams {
+    pub org: String,
+    pub app: String,
+    /// The build and image trained: a run that finds another image current ends without
+    /// publishing.
+    pub build: u32,
+    pub dxf_name: String,
+    /// What started it: `traces` (enough traces arrived) or `trigger`.
+    pub reason: String,
 }

@@ -14,4 +14,5 @@ pub(super) mod roles;
 pub(super) mod sessions;
 pub(super) mod subscriptions;
 pub(super) mod tasks;
+pub(super) mod trainings;
 pub(super) mod users;

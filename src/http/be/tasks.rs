@@ -91,7 +91,7 @@ pub struct Trigger {
     app_name: Option<String>,
 }
 
-/// `POST /be/v1/trigger`: `{"type":"retry","taskName"}`.
+/// `POST /be/v1/trigger`: `{"type":"retry","taskName"}` or `{"type":"traces","appName"}`.
 pub async fn trigger(
     state: web::Data<AppState>,
     caller: Caller,
@@ -109,10 +109,16 @@ pub async fn trigger(
                 json!({ "taskName": task.name, "task": task }),
             )
         }
-        "traces" => Err(ApiError::invalid(format!(
-            "trace processing is not available on this appliance yet (appName {:?})",
-            body.app_name.unwrap_or_default()
-        ))),
+        "traces" => {
+            let app = body
+                .app_name
+                .ok_or_else(|| ApiError::missing("appName is required for traces"))?;
+            let task = state.trainings.trigger(&caller, &app).await?;
+            success(
+                "training submitted",
+                json!({ "taskName": task.name, "task": task }),
+            )
+        }
         other => Err(ApiError::invalid(format!(
             "unknown trigger type {other:?}; use retry or traces"
         ))),

@@ -14,7 +14,7 @@ use crate::pipeline::deploy::targets;
 use crate::publish::layout;
 use crate::store::{
     APPS, AppRecord, BuildRecord, MkrawParams, PatchRecord, StagedBuild, StoreError, WriteTx,
-    org_key,
+    forget_traces, org_key,
 };
 
 /// What a `mkraw` run made.
@@ -73,13 +73,14 @@ pub fn result(build: &BuildRecord, app: &AppRecord, rotated: &[u32]) -> Value {
     })
 }
 
-/// Records the build; returns the task's result.
+/// Records the build; returns the task's result, and the traced images (of rotated builds)
+/// whose traces were forgotten, for their files to go too.
 pub async fn commit(
     store: &crate::store::Store,
     params: &MkrawParams,
     made: Made,
     grace: Duration,
-) -> Result<Value, CommitError> {
+) -> Result<(Value, Vec<String>), CommitError> {
     let key = org_key(&params.org, &params.app);
     let (org, app_name) = (params.org.clone(), params.app.clone());
     store
@@ -88,7 +89,7 @@ pub async fn commit(
                 CommitError::Conflict("the app was deleted while its build was processed".into())
             })?;
             if let Some(build) = app.builds.made_by(&made.task) {
-                return Ok(result(build, &app, &[]));
+                return Ok((result(build, &app, &[]), Vec::new()));
             }
             let id = made.build.id;
             if app.builds.last_id + 1 != id {
@@ -116,7 +117,10 @@ pub async fn commit(
             app.updated = now;
             tx.open(&APPS)?.put(key.as_str(), &app)?;
             retire(tx, &app, stale, grace, now)?;
-            Ok(result(&made.build, &app, &rotated))
+            let forgotten = forget_traces(tx, &org, &app_name, |dxf| {
+                app.builds.retained.iter().any(|b| b.dxf_name == dxf)
+            })?;
+            Ok((result(&made.build, &app, &rotated), forgotten))
         })
         .await
 }

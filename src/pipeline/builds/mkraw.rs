@@ -21,10 +21,10 @@ use crate::jobs::{TaskContext, TaskError, TaskOutput};
 use crate::pipeline::deploy::deploys_of;
 use crate::publish::layout::{self, IMAGE_INSTALL, PATCH_INSTALL};
 use crate::publish::origin::Origin;
-use crate::store::{APPS, AppRecord, BuildRecord, FileEntry, MkrawParams, PatchRecord, org_key};
+use crate::store::{AppRecord, BuildRecord, FileEntry, MkrawParams, PatchRecord};
 
 /// An image's files in the order `files.dxf` lists them (seed 002).
-const IMAGE_FILES: [&str; 4] = [APP_JSON, IMG_JSON, INDEX_FILE, DXF_FILE];
+pub(super) const IMAGE_FILES: [&str; 4] = [APP_JSON, IMG_JSON, INDEX_FILE, DXF_FILE];
 /// A patch's files in the order `files.patches` lists them (seed 002).
 const PATCH_FILES: [&str; 6] = [
     APP_JSON, IMG_JSON, MAP_FILE, BULK_FILE, PATCH_JSON, DATA_FILE,
@@ -81,7 +81,7 @@ impl Builds {
         params: &MkrawParams,
         ctx: &TaskContext,
     ) -> Result<serde_json::Value, TaskError> {
-        let app = self.app(params).await?;
+        let app = self.app(&params.org, &params.app).await?;
         if let Some(build) = app.builds.made_by(ctx.name()) {
             return Ok(commit::result(build, &app, &[]));
         }
@@ -112,9 +112,11 @@ impl Builds {
             build: image,
             patches: state.patches,
         };
-        commit::commit(&self.store, params, made, self.settings.grace)
+        let (result, forgotten) = commit::commit(&self.store, params, made, self.settings.grace)
             .await
-            .map_err(|e| TaskError::internal(format!("cannot record the build: {e}")))
+            .map_err(|e| TaskError::internal(format!("cannot record the build: {e}")))?;
+        self.traces.forget(forgotten).await;
+        Ok(result)
     }
 
     /// Makes the patch from each of `sources` to `image` that `state` lacks, saving `state`
@@ -153,7 +155,7 @@ impl Builds {
         target: u32,
         ctx: &TaskContext,
     ) -> Result<serde_json::Value, TaskError> {
-        let app = self.app(params).await?;
+        let app = self.app(&params.org, &params.app).await?;
         let Some(image) = app.builds.retained.iter().find(|b| b.id == target).cloned() else {
             return Err(TaskError::internal(format!(
                 "build {target} is no longer retained; it cannot become current"
@@ -189,17 +191,6 @@ impl Builds {
         )
         .await
         .map_err(|e| TaskError::internal(format!("cannot switch builds: {e}")))
-    }
-
-    async fn app(&self, params: &MkrawParams) -> Result<AppRecord, TaskError> {
-        let key = org_key(&params.org, &params.app);
-        self.store
-            .read(move |tx| tx.open(&APPS)?.get(key.as_str()))
-            .await
-            .map_err(|e| TaskError::internal(e.to_string()))?
-            .ok_or_else(|| {
-                TaskError::internal("the app was deleted before its build was processed")
-            })
     }
 
     /// Builds the image from the tar (decompressing it first when compressed) and moves it
@@ -274,6 +265,7 @@ impl Builds {
             created: state.created,
             files,
             task: ctx.name().to_string(),
+            preload_bytes: Some(report.image.preload_bytes),
         })
     }
 
@@ -286,14 +278,25 @@ impl Builds {
         span: (f64, f64),
         ctx: &TaskContext,
     ) -> Result<PatchRecord, TaskError> {
+        let app = (params.org.as_str(), params.app.as_str());
+        let (record, dir) = self.make_patch(app, from, to, span, ctx).await?;
+        self.install_patch(app, &record, &dir).await?;
+        Ok(record)
+    }
+
+    /// Makes the patch from the retained build `from` to `to` of `app` (org, name) in scratch
+    /// space; returns its record and directory.
+    pub(super) async fn make_patch(
+        &self,
+        (org, app): (&str, &str),
+        from: &BuildRecord,
+        to: &BuildRecord,
+        span: (f64, f64),
+        ctx: &TaskContext,
+    ) -> Result<(PatchRecord, PathBuf), TaskError> {
         let local = |build: &BuildRecord| {
             self.depot
-                .path_of(&layout::image_dir(
-                    &params.org,
-                    &params.app,
-                    build.id,
-                    &build.dxf_name,
-                ))
+                .path_of(&layout::image_dir(org, app, build.id, &build.dxf_name))
                 .map_err(|e| TaskError::internal(e.to_string()))
         };
         let (old, new) = (local(from)?, local(to)?);
@@ -312,21 +315,30 @@ impl Builds {
             patch::make_patch_with_bulk(&old, &new, &made_in, budget, progress)
         })
         .await?
-        .map_err(|e| of_engine(e, &params.build_name))?;
+        .map_err(|e| of_engine(e, &to.name))?;
         let known = (DATA_FILE, meta.data_md5.clone());
         let files = describe_blocking(out.clone(), &PATCH_FILES, known).await?;
-        let path = layout::patch_dir(&params.org, &params.app, to.id, from.id);
+        Ok((PatchRecord { files, ..record }, out))
+    }
+
+    /// Moves a patch made in `dir` into the depot.
+    pub(super) async fn install_patch(
+        &self,
+        (org, app): (&str, &str),
+        record: &PatchRecord,
+        dir: &std::path::Path,
+    ) -> Result<(), TaskError> {
+        let path = layout::patch_dir(org, app, record.to, record.from);
         self.depot
-            .install(&out, &path, &PATCH_INSTALL)
+            .install(dir, &path, &PATCH_INSTALL)
             .await
-            .map_err(|e| TaskError::internal(e.to_string()))?;
-        Ok(PatchRecord { files, ..record })
+            .map_err(|e| TaskError::internal(e.to_string()))
     }
 
     /// After a failure, removes what the run put into the depot for its build id: nothing
     /// refers to it, and the next build gets the same id.
     async fn forget_uncommitted(&self, params: &MkrawParams, ctx: &TaskContext) {
-        let Ok(app) = self.app(params).await else {
+        let Ok(app) = self.app(&params.org, &params.app).await else {
             return;
         };
         if app.builds.made_by(ctx.name()).is_some() {
@@ -345,7 +357,7 @@ impl Builds {
 }
 
 /// [`describe`] on the blocking pool; `known` is the one file whose MD5 the engine reported.
-async fn describe_blocking(
+pub(super) async fn describe_blocking(
     dir: PathBuf,
     names: &'static [&'static str],
     known: (&'static str, String),

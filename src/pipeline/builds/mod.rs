@@ -1,5 +1,6 @@
 //! The build pipeline's tasks: `upload` (waits for a publisher's resumable upload), `dltar`
-//! (downloads a tar), `mkraw` (image, patches, rotation, depot). What they share is here: the
+//! (downloads a tar), `mkraw` (image, patches, rotation, depot), `mkseq` (the image again in
+//! the order learned from traces). What they share is here: the
 //! work dirs and settings, engine runs on the blocking pool with progress, and the files
 //! lists of images and patches.
 
@@ -8,6 +9,8 @@ mod dltar;
 pub mod exceptions;
 mod incoming;
 mod mkraw;
+mod mkseq;
+mod trace_files;
 mod upload;
 
 use std::path::{Path, PathBuf};
@@ -18,13 +21,15 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::progress::Progress;
+use crate::engine::trace::TrainingSettings;
 use crate::engine::{EngineError, md5_stream};
 use crate::jobs::{TaskContext, TaskError};
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
-use crate::store::{FileEntry, Store};
+use crate::store::{APPS, AppRecord, FileEntry, Store, org_key};
 pub use commit::{build_files, go_live, retire};
 pub use incoming::{Incoming, IncomingError};
+pub use trace_files::TraceFiles;
 pub use upload::{processing, switching};
 
 /// How the pipeline works: limits and knobs from the config.
@@ -40,6 +45,10 @@ pub struct BuildSettings {
     pub read_timeout: Duration,
     /// Which addresses build URLs may have.
     pub url_policy: AddressPolicy,
+    /// How training learns an order from traces.
+    pub training: TrainingSettings,
+    /// The most recent traces of an image one training reads.
+    pub max_traces_used: usize,
 }
 
 /// What the build tasks work with.
@@ -48,18 +57,19 @@ pub struct Builds {
     store: Store,
     depot: Depot,
     incoming: Incoming,
+    traces: TraceFiles,
     /// Processing scratch, emptied on start.
     scratch: PathBuf,
     settings: Arc<BuildSettings>,
 }
 
 impl Builds {
-    /// The pipeline over `store` and `depot`, with tars in `incoming` and scratch space in
-    /// `scratch`.
+    /// The pipeline over `store` and `depot`, with tars in `incoming`, traces in `traces`
+    /// and scratch space in `scratch`.
     pub fn new(
         store: Store,
         depot: Depot,
-        incoming: Incoming,
+        (incoming, traces): (Incoming, TraceFiles),
         scratch: PathBuf,
         settings: BuildSettings,
     ) -> Self {
@@ -67,6 +77,7 @@ impl Builds {
             store,
             depot,
             incoming,
+            traces,
             scratch,
             settings: Arc::new(settings),
         }
@@ -80,6 +91,16 @@ impl Builds {
             .await
             .map_err(|e| TaskError::internal(format!("cannot create scratch space: {e}")))?;
         Ok(dir)
+    }
+
+    /// The app a task works on.
+    async fn app(&self, org: &str, name: &str) -> Result<AppRecord, TaskError> {
+        let key = org_key(org, name);
+        self.store
+            .read(move |tx| tx.open(&APPS)?.get(key.as_str()))
+            .await
+            .map_err(|e| TaskError::internal(e.to_string()))?
+            .ok_or_else(|| TaskError::internal("the app was deleted before the task ran"))
     }
 
     /// Removes a task's scratch space.

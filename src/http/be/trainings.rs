@@ -1,0 +1,36 @@
+//! Training of the caller's org's apps: the per-image view and `nTracesReliable`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::domain::caller::Caller;
+use crate::domain::trainings::TrainingPatch;
+use crate::http::error::ApiError;
+use crate::http::query::ListQuery;
+use crate::http::render::{success, success_page};
+use crate::http::state::AppState;
+
+/// `GET /be/v1/trainings` (filter `appName`): one row per retained build's image.
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = ListQuery::parse(req.query_string())?;
+    let app = query
+        .filters
+        .iter()
+        .find(|(key, _)| key == "appName")
+        .map(|(_, value)| value.clone());
+    let page = state.trainings.list(&caller, app, query.params).await?;
+    success_page("trainings", page, &query.fields)
+}
+
+/// `PATCH /be/v1/trainings`: `{"appName","nTracesReliable"}`.
+pub async fn patch(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<TrainingPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let answer = state.trainings.patch(&caller, body.into_inner()).await?;
+    success("training modified", answer)
+}
