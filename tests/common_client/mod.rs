@@ -30,7 +30,12 @@ impl Shop {
     /// Starts the appliance and creates the app with `settings`; the builds are written into
     /// the work dir by `make(work dir)` and served for imports.
     pub fn open(settings: Value, make: impl FnOnce(&Path)) -> Shop {
-        let server = Server::start_with(&[], &ENV);
+        Self::open_with(&ENV, settings, make)
+    }
+
+    /// [`Shop::open`] with the server's environment `env`.
+    pub fn open_with(env: &[(&str, &str)], settings: Value, make: impl FnOnce(&Path)) -> Shop {
+        let server = Server::start_with(&[], env);
         let key = publisher(&server);
         let work = tempfile::tempdir().expect("tempdir");
         make(work.path());
