@@ -10,7 +10,7 @@ mod common_engine;
 
 use std::io::Write;
 
-use common::{assert_error, json_response};
+use common::{Receiver, assert_error, json_response, wait_for};
 use common_builds::{APP, ENV, ORG, app_details};
 use common_client::{Shop, read_json};
 use common_engine::game_gen;
@@ -251,6 +251,13 @@ fn a_thousand_concurrent_uploads_are_all_counted() {
 fn traces_in_the_images_own_order_train_nothing_and_say_why() {
     let shop = shop();
     let (dxf, blocks) = image(&shop);
+    let receiver = Receiver::start("{}");
+    let (status, body) = shop.be().call(
+        Method::POST,
+        "/be/v1/subscriptions",
+        Some(json!({"name": "hook", "url": receiver.url("/hook"), "events": ["mkseq.submit", "mkseq.begin", "mkseq.end", "mkseq.error"]})),
+    );
+    assert_eq!(status, 200, "{body}");
     let preload = blocks / 4;
     let reads: Vec<Value> = (0..preload).map(|b| json!([b, b, 1])).collect();
     let mut trace = upload(&shop, &dxf, json!(reads));
@@ -278,6 +285,39 @@ fn traces_in_the_images_own_order_train_nothing_and_say_why() {
         "{outcome}"
     );
     assert_eq!(app_details(&shop.be())["dxfName"], dxf.as_str());
+    let task_name = task["name"].clone();
+    let mut events: Vec<Value> = Vec::new();
+    wait_for("the mkseq events", 30, || {
+        events = receiver
+            .received
+            .lock()
+            .expect("received")
+            .iter()
+            .map(|r| serde_json::from_slice(&r.body).expect("event JSON"))
+            .collect();
+        events.len() >= 3
+    });
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|e| {
+            format!(
+                "{}.{}",
+                e["type"].as_str().unwrap_or(""),
+                e["event"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["mkseq.submit", "mkseq.begin", "mkseq.end"],
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["taskName"] == task_name && e["appName"] == APP)
+    );
+    assert_eq!(events[2]["dxfName"], dxf.as_str());
     let (status, body) = shop.be().call(Method::GET, "/be/v1/trainings", None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["trainings"][0]["lastMkseq"]["reason"], "sameOrder");

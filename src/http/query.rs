@@ -36,6 +36,14 @@ impl ListQuery {
         parsed.params.validate().map_err(ApiError::from)?;
         Ok(parsed)
     }
+
+    /// The value of the filter `name`, if given.
+    pub fn filter(&self, name: &str) -> Option<String> {
+        self.filters
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    }
 }
 
 fn number(name: &str, value: &str) -> Result<usize, ApiError> {

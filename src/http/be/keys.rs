@@ -30,11 +30,7 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
-    let app = query
-        .filters
-        .iter()
-        .find(|(key, _)| key == "appName")
-        .map(|(_, value)| value.clone());
+    let app = query.filter("appName");
     let page = state.keys.list(&caller, app, query.params).await?;
     success_page("keys", page, &query.fields)
 }

@@ -16,11 +16,7 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
-    let app = query
-        .filters
-        .iter()
-        .find(|(key, _)| key == "appName")
-        .map(|(_, value)| value.clone());
+    let app = query.filter("appName");
     let page = state.trainings.list(&caller, app, query.params).await?;
     success_page("trainings", page, &query.fields)
 }

@@ -18,7 +18,6 @@ use crate::engine::image::{self, APP_JSON, BuildMetadata, DXF_FILE, IMG_JSON, IN
 use crate::engine::patch::{self, BULK_FILE, DATA_FILE, MAP_FILE, PATCH_JSON};
 use crate::engine::tar;
 use crate::jobs::{TaskContext, TaskError, TaskOutput};
-use crate::pipeline::deploy::deploys_of;
 use crate::publish::layout::{self, IMAGE_INSTALL, PATCH_INSTALL};
 use crate::publish::origin::Origin;
 use crate::store::{AppRecord, BuildRecord, FileEntry, MkrawParams, PatchRecord};
@@ -64,14 +63,9 @@ impl Builds {
             self.drop_scratch(ctx.name()).await;
         }
         let result = outcome?;
-        let mut output = TaskOutput::from(result.clone());
+        let output = TaskOutput::from(result.clone());
         if result["staged"] == false {
-            let deploys = deploys_of(&self.store, &params.org, &params.app)
-                .await
-                .map_err(|e| TaskError::internal(e.to_string()))?;
-            for deploy in deploys {
-                output = output.then(deploy);
-            }
+            return self.then_deploy(output, &params.org, &params.app).await;
         }
         Ok(output)
     }

@@ -20,7 +20,6 @@ use crate::crashpoints::crash_point;
 use crate::engine::image::{self, DXF_FILE, IMG_JSON, ImageMeta, ReorderPlan};
 use crate::engine::trace::{self, Trace};
 use crate::jobs::{TaskContext, TaskError, TaskOutput};
-use crate::pipeline::deploy::deploys_of;
 use crate::publish::layout::{self, IMAGE_INSTALL};
 use crate::store::{
     APPS, AppRecord, BuildRecord, MkseqParams, PatchRecord, TRACES, TRAININGS, TraceRecord,
@@ -74,14 +73,9 @@ impl Builds {
             self.drop_scratch(ctx.name()).await;
         }
         let (result, published) = outcome?;
-        let mut output = TaskOutput::from(result);
+        let output = TaskOutput::from(result);
         if published {
-            let deploys = deploys_of(&self.store, &params.org, &params.app)
-                .await
-                .map_err(|e| TaskError::internal(e.to_string()))?;
-            for deploy in deploys {
-                output = output.then(deploy);
-            }
+            return self.then_deploy(output, &params.org, &params.app).await;
         }
         Ok(output)
     }

@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::progress::Progress;
 use crate::engine::trace::TrainingSettings;
 use crate::engine::{EngineError, md5_stream};
-use crate::jobs::{TaskContext, TaskError};
+use crate::jobs::{TaskContext, TaskError, TaskOutput};
+use crate::pipeline::deploy::deploys_of;
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
 use crate::store::{APPS, AppRecord, FileEntry, Store, org_key};
@@ -101,6 +102,22 @@ impl Builds {
             .await
             .map_err(|e| TaskError::internal(e.to_string()))?
             .ok_or_else(|| TaskError::internal("the app was deleted before the task ran"))
+    }
+
+    /// `output` followed by the deploys that publish the app's current build.
+    async fn then_deploy(
+        &self,
+        mut output: TaskOutput,
+        org: &str,
+        app: &str,
+    ) -> Result<TaskOutput, TaskError> {
+        let deploys = deploys_of(&self.store, org, app)
+            .await
+            .map_err(|e| TaskError::internal(e.to_string()))?;
+        for deploy in deploys {
+            output = output.then(deploy);
+        }
+        Ok(output)
     }
 
     /// Removes a task's scratch space.
