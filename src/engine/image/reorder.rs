@@ -54,6 +54,16 @@ impl ReorderPlan {
             entries.push(entry);
             Ok(())
         })?;
+        Self::with_index(dir, (meta, header, entries), order)
+    }
+
+    /// [`ReorderPlan::new`] for an image whose `img.json`, index header and entries the
+    /// caller has read already.
+    pub fn with_index(
+        dir: &Path,
+        (meta, header, entries): (ImageMeta, IndexHeader, Vec<IndexEntry>),
+        order: &AccessOrder,
+    ) -> Result<Self> {
         let by_path: HashMap<&str, usize> = entries
             .iter()
             .enumerate()

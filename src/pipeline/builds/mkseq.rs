@@ -152,18 +152,18 @@ impl Builds {
         let learned = run_engine(ctx, "learn", (0.0, 5.0), move |_| {
             let meta: ImageMeta = image::read_json(&dir, IMG_JSON)?;
             let mut entries = Vec::new();
-            image::read_index(&dir, &meta, |entry| {
+            let (header, _) = image::read_index(&dir, &meta, |entry| {
                 entries.push(entry);
                 Ok(())
             })?;
             let learned = trace::learn(&traces, &entries, &settings);
-            drop(entries);
-            let plan = ReorderPlan::new(&dir, &learned.order)?;
-            Ok((meta, learned, plan, traces.len()))
+            let preload = meta.preload_bytes;
+            let plan = ReorderPlan::with_index(&dir, (meta, header, entries), &learned.order)?;
+            Ok((preload, learned, plan, traces.len()))
         })
         .await?
         .map_err(|e| of_engine(e, &params.dxf_name))?;
-        let (meta, learned, plan, received) = learned;
+        let (current_preload, learned, plan, received) = learned;
         let candidate = plan.preload_bytes();
         let outcome = json!({
             "published": true,
@@ -171,7 +171,7 @@ impl Builds {
             "buildId": params.build,
             "previousDxfName": params.dxf_name,
             "preloadBytes": candidate,
-            "previousPreloadBytes": meta.preload_bytes,
+            "previousPreloadBytes": current_preload,
             "tracesUsed": learned.used.len(),
             "outliers": learned.outliers.len(),
             "tracesRead": received,
@@ -197,10 +197,9 @@ impl Builds {
             );
             return refuse("sameOrder", message);
         }
-        if candidate >= meta.preload_bytes {
+        if candidate >= current_preload {
             let message = format!(
-                "the learned order's preload of {candidate} bytes is not smaller than the current {} bytes",
-                meta.preload_bytes
+                "the learned order's preload of {candidate} bytes is not smaller than the current {current_preload} bytes"
             );
             return refuse("preloadNotSmaller", message);
         }
