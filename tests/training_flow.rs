@@ -159,6 +159,26 @@ fn played_sessions_train_an_image_with_a_smaller_preload() {
     assert_eq!(current["dxfName"], trained.as_str());
     assert_eq!(current["preloadBytes"], preload);
     assert_eq!(current["lastMkseq"]["published"], true);
+    // The replaced image takes no more traces: they describe an order no longer served.
+    let late = json!({
+        "orgName": ORG, "appName": APP, "accessKey": shop.access, "dxfName": untraced,
+        "blockSize": 4096, "launchMs": 5, "reads": [[0, 0, 1]],
+    });
+    let (status, refused) = common::json_response(
+        shop.server
+            .client
+            .post(shop.server.url("/client/v1/traces"))
+            .json(&late)
+            .send()
+            .expect("request"),
+    );
+    common::assert_error(status, &refused, 400, "invalid-param");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&untraced)
+    );
 
     // A held-out session on a player's link launches after the preload, with the build's
     // bytes (on the untraced image it launched only once every byte was there).
