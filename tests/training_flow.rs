@@ -140,6 +140,13 @@ fn played_sessions_train_an_image_with_a_smaller_preload() {
     let outcome = &tasks[0]["result"];
     assert_eq!(outcome["published"], true, "{outcome}");
     assert_eq!(outcome["tracesUsed"], 5, "{outcome}");
+    assert!(
+        outcome["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("preload"),
+        "{outcome}"
+    );
 
     let after = app_details(&shop.be());
     let trained = after["dxfName"].as_str().expect("dxfName").to_string();

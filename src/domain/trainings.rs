@@ -217,7 +217,6 @@ impl TrainingService {
                 let key = org_key(&app.org, &app.name);
                 let mut training = tx.open(&TRAININGS)?.get(key.as_str())?.unwrap_or_default();
                 training.traces_reliable = patch.n_traces_reliable;
-                tx.open(&TRAININGS)?.put(key.as_str(), &training)?;
                 let submitted = submit_when_due(tx, &app, &mut training, default)?;
                 tx.open(&TRAININGS)?.put(key.as_str(), &training)?;
                 Ok(json!({

@@ -36,6 +36,12 @@ impl TaskError {
     }
 }
 
+impl From<crate::store::StoreError> for TaskError {
+    fn from(e: crate::store::StoreError) -> Self {
+        TaskError::internal(e.to_string())
+    }
+}
+
 /// The `internal` exception object.
 pub fn internal_exception(message: impl Into<String>) -> Value {
     exception(

@@ -168,6 +168,10 @@ impl Builds {
         let outcome = json!({
             "published": true,
             "reason": null,
+            "message": format!(
+                "a new image of build {} with a preload of {candidate} bytes instead of {current_preload}",
+                params.build
+            ),
             "buildId": params.build,
             "previousDxfName": params.dxf_name,
             "preloadBytes": candidate,
@@ -417,10 +421,4 @@ fn record_outcome(
     }
     training.keep_images(|dxf| app.builds.retained.iter().any(|b| b.dxf_name == dxf));
     tx.open(&TRAININGS)?.put(key.as_str(), &training)
-}
-
-impl From<crate::store::StoreError> for TaskError {
-    fn from(e: crate::store::StoreError) -> Self {
-        TaskError::internal(e.to_string())
-    }
 }
