@@ -14,7 +14,9 @@ use super::commit::{self, Made};
 use super::exceptions::of_engine;
 use super::{Builds, describe, run_engine};
 use crate::crashpoints::crash_point;
-use crate::engine::image::{self, APP_JSON, BuildMetadata, DXF_FILE, IMG_JSON, INDEX_FILE};
+use crate::engine::image::{
+    self, APP_JSON, BuildMetadata, DXF_FILE, IMG_JSON, INDEX_FILE, ImageMeta,
+};
 use crate::engine::patch::{self, BULK_FILE, DATA_FILE, MAP_FILE, PATCH_JSON};
 use crate::engine::tar;
 use crate::jobs::{TaskContext, TaskError, TaskOutput};
@@ -23,7 +25,7 @@ use crate::publish::origin::Origin;
 use crate::store::{AppRecord, BuildRecord, FileEntry, MkrawParams, PatchRecord};
 
 /// An image's files in the order `files.dxf` lists them (seed 002).
-pub(super) const IMAGE_FILES: [&str; 4] = [APP_JSON, IMG_JSON, INDEX_FILE, DXF_FILE];
+const IMAGE_FILES: [&str; 4] = [APP_JSON, IMG_JSON, INDEX_FILE, DXF_FILE];
 /// A patch's files in the order `files.patches` lists them (seed 002).
 const PATCH_FILES: [&str; 6] = [
     APP_JSON, IMG_JSON, MAP_FILE, BULK_FILE, PATCH_JSON, DATA_FILE,
@@ -244,23 +246,38 @@ impl Builds {
             )
             .await?;
         }
-        let dxf_name = report.image.dxf_name.clone();
-        let known = (DXF_FILE, report.image.dxf_md5.clone());
-        let files = describe_blocking(out.clone(), &IMAGE_FILES, known).await?;
-        let path = layout::image_dir(&params.org, &params.app, state.build_id, &dxf_name);
-        self.depot
-            .install(&out, &path, &IMAGE_INSTALL)
-            .await
-            .map_err(|e| TaskError::internal(e.to_string()))?;
+        let app_names = (params.org.as_str(), params.app.as_str());
+        let files = self
+            .install_image(app_names, state.build_id, out, &report.image)
+            .await?;
         Ok(BuildRecord {
             id: state.build_id,
             name: params.build_name.clone(),
-            dxf_name,
+            dxf_name: report.image.dxf_name,
             created: state.created,
             files,
             task: ctx.name().to_string(),
             preload_bytes: Some(report.image.preload_bytes),
         })
+    }
+
+    /// Moves an image made in `out` into the depot as image `image` of build `build_id` of
+    /// `app` (org, name); returns its files as the app lists them.
+    pub(super) async fn install_image(
+        &self,
+        (org, app): (&str, &str),
+        build_id: u32,
+        out: PathBuf,
+        image: &ImageMeta,
+    ) -> Result<Vec<FileEntry>, TaskError> {
+        let known = (DXF_FILE, image.dxf_md5.clone());
+        let files = describe_blocking(out.clone(), &IMAGE_FILES, known).await?;
+        let path = layout::image_dir(org, app, build_id, &image.dxf_name);
+        self.depot
+            .install(&out, &path, &IMAGE_INSTALL)
+            .await
+            .map_err(|e| TaskError::internal(e.to_string()))?;
+        Ok(files)
     }
 
     /// Makes the patch from a retained build to the new one and moves it into the depot.
@@ -351,7 +368,7 @@ impl Builds {
 }
 
 /// [`describe`] on the blocking pool; `known` is the one file whose MD5 the engine reported.
-pub(super) async fn describe_blocking(
+async fn describe_blocking(
     dir: PathBuf,
     names: &'static [&'static str],
     known: (&'static str, String),

@@ -14,13 +14,12 @@ use serde_json::{Value, json};
 
 use super::commit::retire;
 use super::exceptions::of_engine;
-use super::mkraw::{IMAGE_FILES, describe_blocking};
 use super::{Builds, run_engine};
 use crate::crashpoints::crash_point;
-use crate::engine::image::{self, DXF_FILE, IMG_JSON, ImageMeta, ReorderPlan};
+use crate::engine::image::{self, IMG_JSON, ImageMeta, ReorderPlan};
 use crate::engine::trace::{self, Trace};
 use crate::jobs::{TaskContext, TaskError, TaskOutput};
-use crate::publish::layout::{self, IMAGE_INSTALL};
+use crate::publish::layout;
 use crate::store::{
     APPS, AppRecord, BuildRecord, MkseqParams, PatchRecord, TRACES, TRAININGS, TraceRecord,
     WriteTx, image_traces_prefix, org_key,
@@ -273,16 +272,12 @@ impl Builds {
         })
         .await?
         .map_err(|e| of_engine(e, &current.name))?;
-        let dxf_name = report.image.dxf_name.clone();
-        let known = (DXF_FILE, report.image.dxf_md5.clone());
-        let files = describe_blocking(out.clone(), &IMAGE_FILES, known).await?;
-        let path = layout::image_dir(&params.org, &params.app, params.build, &dxf_name);
-        self.depot
-            .install(&out, &path, &IMAGE_INSTALL)
-            .await
-            .map_err(|e| TaskError::internal(e.to_string()))?;
+        let app_names = (params.org.as_str(), params.app.as_str());
+        let files = self
+            .install_image(app_names, params.build, out, &report.image)
+            .await?;
         Ok(BuildRecord {
-            dxf_name,
+            dxf_name: report.image.dxf_name,
             files,
             task: ctx.name().to_string(),
             preload_bytes: Some(report.image.preload_bytes),
