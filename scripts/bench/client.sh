@@ -24,12 +24,8 @@ install_size=${INSTALL_SIZE:-2G}
 limit=${LIMIT:-12.5M}
 need_tools curl=curl /usr/bin/time=time python3=python3
 
-cd "$repo_root"
-echo "building the release binary" >&2
-cargo build --release --quiet --bin rockit-edge
-bin=$(target_dir)/release/rockit-edge
-cache=${1:-${ROCKIT_BENCH_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/rockit-edge/bench-data}}
-mkdir -p "$cache"
+release_binary
+bench_cache "${1:-}"
 new_work
 
 game() { # game SIZE: generates the game of SIZE in $cache/game-SIZE unless it is there; prints its dir
@@ -50,9 +46,7 @@ for kind in plain ordered; do
   echo "building the $kind image" >&2
   "$bin" image build --build-id 1 "${order[@]}" "$g/game.tar" "$g/$kind" >/dev/null
 done
-rate=$(python3 -c 'import sys; v = sys.argv[1]
-u = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(v[-1].upper())
-print(int(float(v[:-1]) * u) if u else int(v))' "$limit")
+rate=$(rate_bytes "$limit")
 boot=$(json sessionBootBlockBytes 0 < "$g/game.json")
 play() { # play KIND: plays session 1 on an empty install of image KIND; sets ttp (s) and before (bytes)
   rm -rf "$work/play"

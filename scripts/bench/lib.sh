@@ -134,3 +134,21 @@ wait_served() { # wait_served DATA LOG: waits up to 20 s for the server of data 
   cat "$2" >&2
   exit 1
 }
+
+release_binary() { # release_binary: builds the release binary from the repository; sets bin to it (and cds to the repository)
+  cd "$repo_root"
+  echo "building the release binary" >&2
+  cargo build --release --quiet --bin rockit-edge
+  bin=$(target_dir)/release/rockit-edge
+}
+
+bench_cache() { # bench_cache [DIR]: sets cache to DIR, else $ROCKIT_BENCH_DATA, else ~/.cache/rockit-edge/bench-data, and makes it
+  cache=${1:-${ROCKIT_BENCH_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/rockit-edge/bench-data}}
+  mkdir -p "$cache"
+}
+
+rate_bytes() { # rate_bytes RATE: the client's --limit-rate RATE in bytes per second (K, M, G: powers of 1024)
+  python3 -c 'import sys; v = sys.argv[1]
+u = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(v[-1].upper())
+print(int(float(v[:-1]) * u) if u else int(v))' "$1"
+}

@@ -26,20 +26,15 @@ game_size=${GAME_SIZE:-1G}
 limit=${LIMIT:-12.5M}
 need_tools curl=curl /usr/bin/time=time python3=python3
 
-cd "$repo_root"
-echo "building the release binary" >&2
-cargo build --release --quiet --bin rockit-edge
-bin=$(target_dir)/release/rockit-edge
-cache=${1:-${ROCKIT_BENCH_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/rockit-edge/bench-data}}
+release_binary
+bench_cache "${1:-}"
 g=$cache/training-game-$game_size
 if [ ! -f "$g/game.json" ]; then
   echo "generating the $game_size game" >&2
   python3 "$bench_dir/game-gen.py" "$g" --size "$game_size" --sessions 10 >&2
 fi
 new_work
-rate=$(python3 -c 'import sys; v = sys.argv[1]
-u = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(v[-1].upper())
-print(int(float(v[:-1]) * u) if u else int(v))' "$limit")
+rate=$(rate_bytes "$limit")
 
 data=$work/data
 serve_bench "$bin"
