@@ -117,7 +117,19 @@ fn assert_apply_refused(old_img: &Path, patch: &Path, out: &Path, file: &str) {
             "{file}: {stderr}"
         );
         assert!(!out.exists(), "no output after a refused apply");
+        assert!(!has_debug_name(&stderr), "an error in debug form: {stderr}");
     }
+}
+
+/// True when `text` holds a word like `ChecksumVerificationFailed`: an error in its debug
+/// form, which users must never be shown.
+fn has_debug_name(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| {
+            let capitals = word.chars().filter(char::is_ascii_uppercase).count();
+            let starts_upper = word.starts_with(|c: char| c.is_ascii_uppercase());
+            starts_upper && capitals >= 2 && word.chars().any(|c| c.is_ascii_lowercase())
+        })
 }
 
 #[test]
@@ -164,6 +176,12 @@ fn damaged_patches_are_refused() {
     flipped[middle] ^= 0x55;
     fs::write(patch.join("patch.7z"), &flipped).expect("write");
     assert_apply_refused(&old_img, &patch, &out, "patch.7z");
+    let crc = cli(&[&"patch", &"apply", &old_img, &patch, &out]);
+    let stderr = String::from_utf8_lossy(&crc.stderr);
+    assert!(
+        stderr.contains("patch.7z: corrupt patch: CRC32 mismatch"),
+        "{stderr}"
+    );
     fs::write(patch.join("patch.7z"), &bulk).expect("write");
     cli_ok(&[&"patch", &"verify", &patch]);
     cli_ok(&[&"patch", &"apply", &old_img, &patch, &out]);

@@ -191,7 +191,12 @@ fn read_records<R: Read, I: Iterator<Item = Anchor>>(
         } else {
             let (base, span) = copies.start_copy(at, chunk.end);
             let copy = copy_len(code, span);
-            if copy == 0 || copy > chunk.end - at {
+            if copy == 0 {
+                return Err(DeltaError::BadRecord(
+                    "copy of 0 bytes (copy code 1 at the chunk's end)".into(),
+                ));
+            }
+            if copy > chunk.end - at {
                 return Err(DeltaError::BadRecord(format!(
                     "record copying {copy} bytes overruns its chunk"
                 )));

@@ -283,8 +283,9 @@ pub enum DeltaError {
     /// Bytes follow the last chunk.
     #[error("trailing bytes after the end of the delta stream")]
     TrailingData,
-    /// Reading the old data or writing the output failed.
-    #[error("i/o error: {0}")]
+    /// Reading the stream or the old data, or writing the output, failed (the error says
+    /// which; the caller names the file).
+    #[error("{0}")]
     Io(#[from] io::Error),
 }
 

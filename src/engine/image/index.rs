@@ -14,8 +14,6 @@ pub const MAGIC: &[u8; 8] = b"RKTIDX\0\0";
 /// Version of the image format written by this engine: 2 adds the chunk hashes of `img.dxf`
 /// after the entries.
 pub const FORMAT_VERSION: u32 = 2;
-/// The oldest version still read: its images have no chunk hashes.
-const OLDEST_READ_VERSION: u32 = 1;
 /// Largest chunk a version-2 index may describe.
 const MAX_CHUNK_SIZE: u32 = 16 << 20;
 /// Longest path or link target the index may hold.
@@ -243,12 +241,11 @@ impl<R: Read> IndexReader<R> {
             block_count: le64(&raw[16..24]),
             entry_count: le64(&raw[24..32]),
         };
-        let known = OLDEST_READ_VERSION..=FORMAT_VERSION;
-        if !known.contains(&header.format_version) || u64::from(header.block_size) != BLOCK_SIZE {
-            return Err(format!(
-                "unsupported format version {} or block size {}",
-                header.format_version, header.block_size
-            ));
+        if let Some(problem) = super::meta::version_problem(header.format_version) {
+            return Err(problem);
+        }
+        if u64::from(header.block_size) != BLOCK_SIZE {
+            return Err(format!("unsupported block size {}", header.block_size));
         }
         Ok(Self {
             input,

@@ -16,11 +16,31 @@ pub const IMG_JSON: &str = "img.json";
 /// Name of the app/build description.
 pub const APP_JSON: &str = "app.json";
 
+/// The oldest format version this engine reads (version 1: no chunk hashes).
+pub const OLDEST_READ_VERSION: u32 = 1;
+
+/// Why a file stating `formatVersion` `version` cannot be read, if it cannot: versions are
+/// refused outside 1 ..= [`super::FORMAT_VERSION`], a newer one naming what to do.
+pub fn version_problem(version: u32) -> Option<String> {
+    let newest = super::FORMAT_VERSION;
+    if version > newest {
+        Some(format!(
+            "format version {version} is newer than this rockit-edge reads \
+             ({OLDEST_READ_VERSION} to {newest}): update rockit-edge"
+        ))
+    } else if version < OLDEST_READ_VERSION {
+        Some(format!("format version {version} does not exist"))
+    } else {
+        None
+    }
+}
+
 /// Contents of `img.json`: what a launcher needs to know about `img.dxf` before fetching it.
+/// Fields this engine does not know are ignored (a later version may add some).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ImageMeta {
-    /// Image format version (1).
+    /// Image format version (2; 1 is still read).
     pub format_version: u32,
     /// The image's UUID.
     pub dxf_name: String,
@@ -48,7 +68,7 @@ pub struct ImageMeta {
 
 /// Contents of `app.json`: which app and build an image belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct AppMeta {
     /// Organization name.
     pub org_name: String,

@@ -12,7 +12,7 @@ use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::{AtomicFile, FlushingWriter};
 use crate::engine::hashing::Md5Worker;
 use crate::engine::image::reader::Image;
-use crate::engine::image::{BLOCK_SIZE, DXF_FILE};
+use crate::engine::image::{BLOCK_SIZE, DXF_FILE, version_problem};
 use crate::engine::progress::{Progress, step};
 use crate::engine::sevenz;
 
@@ -35,7 +35,7 @@ pub fn apply_patch_streaming(
     let mut data = File::open(&data_path)
         .map_err(|e| EngineError::corrupt_patch(DATA_FILE, format!("cannot open: {e}")))?;
     let data_len = data.metadata().at(&data_path)?.len();
-    if data_len != meta.data_bytes || meta.data_bytes != meta.new_blocks * BLOCK_SIZE {
+    if data_len != meta.data_bytes {
         let reason = format!("{data_len} bytes, {PATCH_JSON} says {}", meta.data_bytes);
         return Err(EngineError::corrupt_patch(DATA_FILE, reason));
     }
@@ -178,8 +178,28 @@ pub fn for_each_run(
 
 /// Reads `patch.json`; any defect is a corrupt patch naming it.
 pub fn read_meta(patch_dir: &Path) -> Result<PatchMeta> {
-    let bytes = std::fs::read(patch_dir.join(PATCH_JSON))
-        .map_err(|e| EngineError::corrupt_patch(PATCH_JSON, format!("cannot read: {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| EngineError::corrupt_patch(PATCH_JSON, format!("invalid: {e}")))
+    let bad = |reason: String| EngineError::corrupt_patch(PATCH_JSON, reason);
+    let bytes =
+        std::fs::read(patch_dir.join(PATCH_JSON)).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let meta: PatchMeta =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid: {e}")))?;
+    if let Some(problem) = version_problem(meta.format_version) {
+        return Err(bad(problem));
+    }
+    let counted = meta.reused_blocks + meta.new_blocks + meta.zero_blocks;
+    if counted != meta.block_count {
+        return Err(bad(format!(
+            "reusedBlocks + newBlocks + zeroBlocks = {counted}, blockCount says {}",
+            meta.block_count
+        )));
+    }
+    if meta.data_bytes != meta.new_blocks * BLOCK_SIZE {
+        return Err(bad(format!(
+            "dataBytes says {} but newBlocks {} make {} bytes",
+            meta.data_bytes,
+            meta.new_blocks,
+            meta.new_blocks * BLOCK_SIZE
+        )));
+    }
+    Ok(meta)
 }

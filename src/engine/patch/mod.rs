@@ -31,7 +31,7 @@ pub const PATCH_JSON: &str = "patch.json";
 
 /// Contents of `patch.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct PatchMeta {
     /// Patch format version (1).
     pub format_version: u32,

@@ -50,7 +50,7 @@ pub fn read_single<T>(
 ) -> Result<T> {
     let file = File::open(dir.join(name)).map_err(|e| corrupt(format!("cannot open: {e}")))?;
     let mut reader =
-        ArchiveReader::new(file, Password::empty()).map_err(|e| corrupt(e.to_string()))?;
+        ArchiveReader::new(file, Password::empty()).map_err(|e| corrupt(describe(&e)))?;
     let member = name.strip_suffix(".7z").unwrap_or(name);
     let names: Vec<&str> = reader.archive().files.iter().map(|f| f.name()).collect();
     if !matches!(names[..], [only] if only.is_empty() || only == member) {
@@ -60,13 +60,85 @@ pub fn read_single<T>(
     }
     let mut read = Some(read);
     let mut result = None;
-    reader
-        .for_each_entries(|_, data| {
-            if let Some(read) = read.take() {
-                result = Some(read(data));
-            }
-            Ok(true)
+    let outcome = reader.for_each_entries(|_, data| {
+        if let Some(read) = read.take() {
+            result = Some(read(&mut Described(data)));
+        }
+        Ok(true)
+    });
+    // The member's reader saw a defect first; the drain that follows it reports the same
+    // defect with less said.
+    match (result, outcome) {
+        (Some(Err(e)), _) => Err(e),
+        (_, Err(e)) => Err(corrupt(describe(&e))),
+        (Some(Ok(value)), Ok(())) => Ok(value),
+        (None, Ok(())) => Err(corrupt(format!("member '{member}' has no data"))),
+    }
+}
+
+/// A 7z reader error in words: the crate's own `Display` prints its debug form
+/// (`ChecksumVerificationFailed`), which means nothing to the user reading it.
+fn describe(error: &sevenz_rust2::Error) -> String {
+    use sevenz_rust2::Error as E;
+    match error {
+        E::BadSignature(_) => "not a 7z archive (no 7z signature)".into(),
+        E::UnsupportedVersion { major, minor } => {
+            format!("7z format version {major}.{minor} is not supported")
+        }
+        E::ChecksumVerificationFailed => "CRC32 mismatch: the member's data is damaged".into(),
+        E::NextHeaderCrcMismatch => "CRC32 mismatch: the archive's header is damaged".into(),
+        E::Io(e, context) if context.is_empty() => describe_io(e),
+        E::Io(e, context) => format!("{context}: {}", describe_io(e)),
+        E::FileOpen(e, name) => format!("cannot open {name}: {}", describe_io(e)),
+        E::Other(text) | E::Unsupported(text) => text.to_string(),
+        E::BadTerminatedStreamsInfo(_)
+        | E::BadTerminatedUnpackInfo
+        | E::BadTerminatedPackInfo(_)
+        | E::BadTerminatedSubStreamsInfo
+        | E::BadTerminatedHeader(_) => "the archive's header is malformed".into(),
+        E::ExternalUnsupported => "a header stored in a separate stream is not supported".into(),
+        E::UnsupportedCompressionMethod(method) => {
+            format!("compression method {method} is not supported")
+        }
+        E::MaxMemLimited { max_kb, actaul_kb } => {
+            format!("decoding needs {actaul_kb} KiB, above the limit of {max_kb} KiB")
+        }
+        E::PasswordRequired | E::MaybeBadPassword(_) => {
+            "the archive is encrypted, which patches and images never are".into()
+        }
+        E::FileNotFound => "the member is missing".into(),
+    }
+}
+
+/// The 7z reader error an I/O error carries, if any, however deeply the readers between
+/// wrapped it.
+fn archive_error(error: &std::io::Error) -> Option<&sevenz_rust2::Error> {
+    let mut inner: &(dyn std::error::Error + 'static) = error.get_ref()?;
+    loop {
+        if let Some(found) = inner.downcast_ref::<sevenz_rust2::Error>() {
+            return Some(found);
+        }
+        inner = match inner.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref()?,
+            None => inner.source()?,
+        };
+    }
+}
+
+/// An I/O error in words, with a 7z reader error inside it described by [`describe`].
+fn describe_io(error: &std::io::Error) -> String {
+    archive_error(error).map_or_else(|| error.to_string(), describe)
+}
+
+/// A member's reader whose errors from the 7z reader are put in words ([`describe`]), so
+/// that whoever reports them (the index, map and delta readers) reports words.
+struct Described<'a>(&'a mut dyn Read);
+
+impl Read for Described<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(|e| match archive_error(&e) {
+            Some(inner) => std::io::Error::new(e.kind(), describe(inner)),
+            None => e,
         })
-        .map_err(|e| corrupt(e.to_string()))?;
-    result.unwrap_or_else(|| Err(corrupt(format!("member '{member}' has no data"))))
+    }
 }
