@@ -323,3 +323,50 @@ fn a_patch_make_stops_when_asked_at_any_stage_and_leaves_no_patch() {
         }
     }
 }
+
+/// An old image twice the window: `patch.data` is coded in passes, each against the old
+/// bytes like its own, wherever they moved, and comes out nearly as small as with the whole
+/// old image indexed.
+#[test]
+fn passes_find_moved_files_beyond_the_window() {
+    let work = scratch();
+    let (old, new) = (work.path().join("old"), work.path().join("new"));
+    let (a, b) = (noise(20 << 20, 41), noise(20 << 20, 42));
+    let edit = |bytes: &[u8]| {
+        let mut edited = bytes.to_vec();
+        for i in (1000..edited.len()).step_by(3000) {
+            edited[i] ^= 0x21;
+        }
+        edited
+    };
+    write(&old.join("a/data.bin"), &a);
+    write(&old.join("b/data.bin"), &b);
+    // Both files change in every block, and b's moves to sort first.
+    write(&new.join("0-moved/data.bin"), &edit(&b));
+    write(&new.join("a/data.bin"), &edit(&a));
+    let (old_tar, new_tar) = (work.path().join("old.tar"), work.path().join("new.tar"));
+    tar_of(&old, &old_tar, "");
+    tar_of(&new, &new_tar, "");
+    let old_img = build(&old_tar, &work.path().join("old-img"));
+    let new_img = build(&new_tar, &work.path().join("new-img"));
+    let whole = work.path().join("whole");
+    let made = make_with_budget(&old_img, &new_img, &whole, 1024);
+    assert!(made.status.success(), "{made:?}");
+    // A 24 MiB window for 40 MiB of old image.
+    let min = rockit_edge::engine::patch::min_budget();
+    let budget_mib = (min - (1 << 20) + 5 * (24 << 20)).div_ceil(1 << 20);
+    let passes = work.path().join("passes");
+    let made = make_with_budget(&old_img, &new_img, &passes, budget_mib);
+    assert!(made.status.success(), "{made:?}");
+    let size = |dir: &Path| fs::metadata(dir.join("patch.7z")).expect("patch.7z").len();
+    let (whole_size, passes_size) = (size(&whole), size(&passes));
+    assert!(
+        passes_size * 100 <= whole_size * 105,
+        "in passes {passes_size} bytes, whole {whole_size}"
+    );
+    for dir in [&whole, &passes] {
+        let out = dir.with_extension("dxf");
+        cli_ok(&[&"patch", &"apply", &old_img, dir, &out]);
+        assert_eq!(md5_of(&out), md5_of(&new_img.join("img.dxf")));
+    }
+}

@@ -28,6 +28,17 @@ pub enum DiffError {
         /// Window length.
         len: usize,
     },
+    /// A part of the stream was to end off a [`super::SEGMENT`] boundary.
+    #[error("a part of the delta stream ends at {0}, not at a segment boundary")]
+    Unaligned(u64),
+    /// The stream was finished before all of new was coded.
+    #[error("the delta stream was finished after {coded} of {len} bytes")]
+    Unfinished {
+        /// Bytes coded.
+        coded: u64,
+        /// Bytes of new.
+        len: u64,
+    },
     /// The window is larger than the suffix sorter supports.
     #[error("old window of {0} bytes exceeds the {max} byte limit", max = super::index::MAX_WINDOW)]
     TooLarge(usize),

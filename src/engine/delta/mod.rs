@@ -79,6 +79,45 @@ pub fn diff_with(
     Differ::new(old.clone())?.diff_into(new.len() as u64, read, anchors, Vec::new(), params)
 }
 
+/// A raw delta stream being written, part by part, by one or more [`Differ`]s.
+pub struct StreamCoder<W: Write, I: Iterator<Item = Anchor>> {
+    encoder: encode::Encoder<W>,
+    anchors: std::iter::Peekable<I>,
+    /// The last anchor reached, which predicts where the next piece aligns.
+    last_anchor: Option<Anchor>,
+    /// New bytes coded so far.
+    at: u64,
+    new_len: u64,
+}
+
+impl<W: Write, I: Iterator<Item = Anchor>> StreamCoder<W, I> {
+    /// Starts the stream of `new_len` new bytes, anchored by `anchors` (ascending).
+    pub fn new(
+        out: W,
+        new_len: u64,
+        anchors: impl IntoIterator<Item = Anchor, IntoIter = I>,
+    ) -> Result<Self, DiffError> {
+        Ok(Self {
+            encoder: encode::Encoder::new(out, new_len)?,
+            anchors: anchors.into_iter().peekable(),
+            last_anchor: None,
+            at: 0,
+            new_len,
+        })
+    }
+
+    /// Ends the stream, which must have coded all of new.
+    pub fn finish(self) -> Result<RawStream<W>, DiffError> {
+        if self.at != self.new_len {
+            return Err(DiffError::Unfinished {
+                coded: self.at,
+                len: self.new_len,
+            });
+        }
+        Ok(self.encoder.finish()?)
+    }
+}
+
 /// An old window with its suffix index: the expensive part of diffing, built once (and, by
 /// `patch make`, on its own thread while the block map is made).
 pub struct Differ<'a> {
@@ -104,34 +143,55 @@ impl<'a> Differ<'a> {
     /// the same inputs and parameters give the same bytes whatever `params.threads` (new is
     /// scanned in pieces cut at fixed [`SEGMENT`] multiples and at anchors, one batch of
     /// segments per round, shared among the threads).
-    pub fn diff_into<W: Write>(
+    pub fn diff_into<W: Write, I: Iterator<Item = Anchor>>(
         &self,
         new_len: u64,
-        mut read_new: impl FnMut(u64, &mut [u8]) -> std::io::Result<()>,
-        anchors: impl IntoIterator<Item = Anchor>,
+        read_new: impl FnMut(u64, &mut [u8]) -> std::io::Result<()>,
+        anchors: impl IntoIterator<Item = Anchor, IntoIter = I>,
         out: W,
         params: MatchParams,
     ) -> Result<RawStream<W>, DiffError> {
-        let mut encoder = encode::Encoder::new(out, new_len)?;
-        let mut anchors = anchors.into_iter().peekable();
+        let mut coder = StreamCoder::new(out, new_len, anchors)?;
+        self.code_until(&mut coder, new_len, read_new, params)?;
+        coder.finish()
+    }
+
+    /// Codes new from where `coder` stands up to offset `end` against this window: a part
+    /// of a stream whose other parts other windows code (`patch make` when the old image
+    /// does not fit its budget). `end` must be a multiple of [`SEGMENT`] or the stream's
+    /// end, so that the output is the same whichever windows code which parts.
+    pub fn code_until<W: Write, I: Iterator<Item = Anchor>>(
+        &self,
+        coder: &mut StreamCoder<W, I>,
+        end: u64,
+        mut read_new: impl FnMut(u64, &mut [u8]) -> std::io::Result<()>,
+        params: MatchParams,
+    ) -> Result<(), DiffError> {
+        let end = end.min(coder.new_len);
+        if end < coder.new_len && !end.is_multiple_of(SEGMENT as u64) {
+            return Err(DiffError::Unaligned(end));
+        }
         let batch_len = (params.threads.max(1) * SEGMENT) as u64;
         let (mut batch, mut batch_anchors, mut pieces) = (Vec::new(), Vec::new(), Vec::new());
-        let mut last_anchor = None;
-        let mut at = 0u64;
-        while at < new_len {
-            let len = batch_len.min(new_len - at) as usize;
+        while coder.at < end {
+            let at = coder.at;
+            let len = batch_len.min(end - at) as usize;
             batch.resize(len, 0);
             read_new(at, &mut batch)?;
-            let end = at + len as u64;
+            let batch_end = at + len as u64;
             batch_anchors.clear();
-            batch_anchors.extend(std::iter::from_fn(|| anchors.next_if(|a| a.new_pos < end)));
-            self.cut_pieces(at, len, &batch_anchors, &mut last_anchor, &mut pieces);
+            batch_anchors.extend(std::iter::from_fn(|| {
+                coder.anchors.next_if(|a| a.new_pos < batch_end)
+            }));
+            self.cut_pieces(at, len, &batch_anchors, &mut coder.last_anchor, &mut pieces);
             let covers = matcher::find_covers(&self.index, &batch, &pieces, params);
             let anchors = std::mem::take(&mut batch_anchors);
-            encoder.push_segment(&self.old, &batch, &covers, anchors)?;
-            at = end;
+            coder
+                .encoder
+                .push_segment(&self.old, &batch, &covers, anchors)?;
+            coder.at = batch_end;
         }
-        Ok(encoder.finish()?)
+        Ok(())
     }
 
     /// Cuts the batch of `len` new bytes at offset `at` into pieces at [`SEGMENT`] multiples

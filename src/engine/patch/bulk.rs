@@ -10,10 +10,11 @@ use std::path::Path;
 
 use super::apply::{open_old, read_meta, rebuild, with_anchors};
 use super::make::make_patch;
-use super::window::regions_by_content;
+use super::passes::{Pass, plan_passes};
 use super::{DATA_FILE, PATCH_JSON, PatchMeta};
 use crate::engine::delta::{
-    self, DeltaError, Differ, FileSource, MatchParams, OldSource, OldWindow, RawStream,
+    self, DeltaError, DiffError, Differ, FileSource, MatchParams, OldSource, OldWindow, RawStream,
+    StreamCoder,
 };
 use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::AtomicFile;
@@ -47,8 +48,8 @@ pub fn old_window_len(old_len: u64, budget: u64) -> u64 {
 /// `patch.7z`, within `budget` bytes of memory; returns `patch.json` and the size of
 /// `patch.7z`. When the whole old image fits the budget, its suffix index is built on its
 /// own thread while the block map is made, the two being independent until the differ needs
-/// `patch.data`. Otherwise the block map comes first and the window is chosen by content:
-/// the old bytes the map predicts the changed blocks came from ([`regions_by_content`]).
+/// `patch.data`. Otherwise the block map comes first and `patch.data` is coded in passes,
+/// each against the old bytes most like its content ([`plan_passes`]).
 pub fn make_patch_with_bulk(
     old_dir: &Path,
     new_dir: &Path,
@@ -67,11 +68,15 @@ pub fn make_patch_with_bulk(
     let old_path = old_dir.join(DXF_FILE);
     let old_file = File::open(&old_path).at(&old_path)?;
     let old_len = old_file.metadata().at(&old_path)?.len();
-    let old_blocks = old_len / BLOCK_SIZE;
+    let old = OldImage {
+        file: &old_file,
+        path: &old_path,
+        len: old_len,
+    };
     let window_len = old_window_len(old_len, budget);
     let raw_path = out_dir.join(RAW_STAGING);
     let coded = if window_len == old_len {
-        let window = read_regions(&old_file, &old_path, &[(0, old_len)])?;
+        let window = read_regions(&old, &[(0, old_len)])?;
         std::thread::scope(|scope| {
             let indexer = scope.spawn(|| Differ::new(OldWindow::contiguous(&window, 0)));
             let meta = make_patch(old_dir, new_dir, out_dir, progress);
@@ -80,24 +85,38 @@ pub fn make_patch_with_bulk(
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             let meta = meta?;
-            let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_blocks, progress)?;
+            let raw = write_raw(
+                &old,
+                Windows::Whole(&differ),
+                out_dir,
+                &raw_path,
+                &meta,
+                progress,
+            )?;
             Ok((meta, raw))
         })
     } else {
         make_patch(old_dir, new_dir, out_dir, progress).and_then(|meta| {
-            let regions = with_anchors(out_dir, &meta, old_blocks, |anchors| {
-                Ok(regions_by_content(
+            let data_path = out_dir.join(DATA_FILE);
+            let data = File::open(&data_path).at(&data_path)?;
+            let passes = with_anchors(out_dir, &meta, old_len / BLOCK_SIZE, |anchors| {
+                plan_passes(
+                    (old.file, old.path, old_len),
+                    (&data, &data_path, meta.data_bytes),
                     anchors,
-                    meta.data_bytes,
-                    old_len,
                     window_len,
-                ))
+                    window_len,
+                    progress,
+                )
             })?;
-            let window = read_regions(&old_file, &old_path, &regions)?;
-            let old =
-                OldWindow::from_regions(&window, &regions).map_err(|e| bad_bulk(out_dir, e))?;
-            let differ = Differ::new(old).map_err(|e| bad_bulk(out_dir, e))?;
-            let raw = write_raw(&differ, out_dir, &raw_path, &meta, old_blocks, progress)?;
+            let raw = write_raw(
+                &old,
+                Windows::Passes(&passes),
+                out_dir,
+                &raw_path,
+                &meta,
+                progress,
+            )?;
             Ok((meta, raw))
         })
     };
@@ -120,28 +139,43 @@ pub fn min_budget() -> u64 {
     fixed_bytes() + (1 << 20)
 }
 
+/// The old image's `img.dxf`, open.
+struct OldImage<'a> {
+    file: &'a File,
+    path: &'a Path,
+    len: u64,
+}
+
+/// What the differ indexes: the whole old image, sorted already, or one window per pass.
+enum Windows<'a, 'w> {
+    Whole(&'a Differ<'w>),
+    Passes(&'a [Pass]),
+}
+
 /// Reads the old-image `regions` (`(offset, length)`) back to back into one window.
-fn read_regions(old: &File, old_path: &Path, regions: &[(u64, u64)]) -> Result<Vec<u8>> {
+fn read_regions(old: &OldImage<'_>, regions: &[(u64, u64)]) -> Result<Vec<u8>> {
     let mut window = vec![0u8; regions.iter().map(|r| r.1).sum::<u64>() as usize];
     let mut at = 0usize;
     for &(offset, len) in regions {
         let len = len as usize;
-        old.read_exact_at(&mut window[at..at + len], offset)
-            .at(old_path)?;
+        old.file
+            .read_exact_at(&mut window[at..at + len], offset)
+            .at(old.path)?;
         at += len;
     }
     Ok(window)
 }
 
-/// Codes `patch.data` of the patch in `patch_dir` with `differ` into the raw delta stream at
-/// `raw_path`, anchored by the patch's `map.7z`; returns the file, positioned at its end.
-/// Stops between segments when `progress` asks.
+/// Codes `patch.data` of the patch in `patch_dir` against `windows` into the raw delta
+/// stream at `raw_path`, anchored by the patch's `map.7z`; returns the file, positioned at
+/// its end. With passes, one window and its index are in memory at a time. Stops between
+/// segments when `progress` asks.
 fn write_raw(
-    differ: &Differ<'_>,
+    old: &OldImage<'_>,
+    windows: Windows<'_, '_>,
     patch_dir: &Path,
     raw_path: &Path,
     meta: &PatchMeta,
-    old_blocks: u64,
     progress: &dyn Progress,
 ) -> Result<RawStream<File>> {
     let data_path = patch_dir.join(DATA_FILE);
@@ -160,11 +194,28 @@ fn write_raw(
         }
         data.read_exact_at(buf, pos)
     };
-    let coded = with_anchors(patch_dir, meta, old_blocks, |anchors| {
+    let bad = |e: DiffError| bad_bulk(patch_dir, e);
+    let params = MatchParams::default();
+    let coded = with_anchors(patch_dir, meta, old.len / BLOCK_SIZE, |anchors| {
         let out = BufWriter::with_capacity(1 << 20, raw);
-        let stream = differ
-            .diff_into(data_len, read_new, anchors, out, MatchParams::default())
-            .map_err(|e| bad_bulk(patch_dir, e))?;
+        let mut coder = StreamCoder::new(out, data_len, anchors).map_err(bad)?;
+        match windows {
+            Windows::Whole(differ) => differ
+                .code_until(&mut coder, data_len, read_new, params)
+                .map_err(bad)?,
+            Windows::Passes(passes) => {
+                for pass in passes {
+                    let window = read_regions(old, &pass.regions)?;
+                    let differ = OldWindow::from_regions(&window, &pass.regions)
+                        .and_then(Differ::new)
+                        .map_err(bad)?;
+                    differ
+                        .code_until(&mut coder, pass.end, read_new, params)
+                        .map_err(bad)?;
+                }
+            }
+        }
+        let stream = coder.finish().map_err(bad)?;
         Ok(RawStream {
             out: stream
                 .out

@@ -6,8 +6,8 @@ mod apply;
 mod bulk;
 mod make;
 mod map;
+mod passes;
 mod verify;
-mod window;
 
 use serde::{Deserialize, Serialize};
 
