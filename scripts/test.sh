@@ -60,7 +60,7 @@ if [ "$fetched" = false ]; then
     exit 1
   fi
   echo "fetching the build pairs into $ROCKIT_BENCH_DATA"
-  if ! scripts/bench/fetch-pairs.sh "$ROCKIT_BENCH_DATA"; then
+  if ! scripts/bench/fetch-pairs.sh "$ROCKIT_BENCH_DATA" panda phaser shift; then
     echo "fetching the build pairs failed (network?); tests/engine_pairs.rs needs them" >&2
     exit 1
   fi

@@ -6,9 +6,9 @@
 #                xdelta3 -e -9 -S djw and zstd -19 --long=31 --patch-from over the whole tars;
 #                patch make time and peak RSS vs HDiffPatch's;
 #   apply        patch apply, bulk and --streaming, vs `cp` of the new img.dxf, peak RSS.
-# Usage: scripts/bench/run.sh [--pairs "panda phaser shift"] [--synthetic] DATADIR
+# Usage: scripts/bench/run.sh [--pairs "panda phaser shift jaxlib datefns"] [--synthetic] DATADIR
 #   DATADIR holds PAIR/old.tar and PAIR/new.tar; the pairs scripts/bench/fetch-pairs.sh knows
-#   (panda phaser shift) are fetched into it when missing.
+#   (panda phaser shift jaxlib datefns) are fetched into it when missing.
 #   --synthetic adds an image-build row for DATADIR/synthetic/synthetic.tar, a generated build
 #   of $SYNTH_GIB GiB (default 2; made once, with scripts/bench/synthetic-build.py).
 # Environment: RUNS (default 3) runs of each command under a second or so, best time kept;
@@ -20,7 +20,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 usage() { echo "usage: scripts/bench/run.sh [--pairs \"PAIR...\"] [--synthetic] DATADIR" >&2; exit 2; }
-pairs="panda phaser shift"
+pairs="panda phaser shift jaxlib datefns"
 synthetic=false
 data=
 while [ $# -gt 0 ]; do
@@ -45,7 +45,7 @@ for p in $pairs; do
   [ -f "$data/$p/old.tar" ] && [ -f "$data/$p/new.tar" ] && continue
   case $p in
     panda|phaser|shift) fetch=true ;;
-    *) echo "$data/$p lacks old.tar or new.tar (fetch-pairs.sh makes only panda phaser shift)" >&2
+    *) echo "$data/$p lacks old.tar or new.tar (fetch-pairs.sh makes only panda phaser shift jaxlib datefns)" >&2
        exit 1 ;;
   esac
 done
