@@ -5,8 +5,16 @@
 #   patch        map.7z + patch.7z vs HDiffPatch 2.6 (lzma2, level 9, window 24, 1 thread),
 #                xdelta3 -e -9 -S djw and zstd -19 --long=31 --patch-from over the whole tars;
 #                patch make time and peak RSS vs HDiffPatch's;
-#   apply        patch apply, bulk and --streaming, vs `cp` of the new img.dxf, peak RSS.
-# Usage: scripts/bench/run.sh [--pairs "panda phaser shift jaxlib datefns"] [--synthetic] DATADIR
+#   apply        patch apply, bulk and --streaming, vs `cp` of the new img.dxf, peak RSS;
+#   budgets      patch make of the large pairs (--budget-pairs, default "jaxlib panda") at
+#                --budget-mib 256, 1024 and 4096: size against HDiffPatch's, time, peak RSS;
+#   big pair     a generated pair of $BIG_GIB GiB (default 8; scripts/bench/game-pair.py, made
+#                in TMPDIR and removed after) beside the count of new random bytes its edits
+#                put in, the floor no differ can beat: patch make at the default budget (size,
+#                time, new image MB/s, peak RSS), apply both ways checked, `7z t`. --no-big
+#                leaves it out; it needs about 3.2 × BIG_GIB GiB of free disk.
+# Usage: scripts/bench/run.sh [--pairs "panda phaser shift jaxlib datefns"]
+#                             [--budget-pairs "jaxlib panda"] [--no-big] [--synthetic] DATADIR
 #   DATADIR holds PAIR/old.tar and PAIR/new.tar; the pairs scripts/bench/fetch-pairs.sh knows
 #   (panda phaser shift jaxlib datefns) are fetched into it when missing.
 #   --synthetic adds an image-build row for DATADIR/synthetic/synthetic.tar, a generated build
@@ -19,13 +27,21 @@ set -euo pipefail
 # shellcheck source=scripts/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-usage() { echo "usage: scripts/bench/run.sh [--pairs \"PAIR...\"] [--synthetic] DATADIR" >&2; exit 2; }
+usage() {
+  echo "usage: scripts/bench/run.sh [--pairs \"PAIR...\"] [--budget-pairs \"PAIR...\"] [--no-big]" \
+    "[--synthetic] DATADIR" >&2
+  exit 2
+}
 pairs="panda phaser shift jaxlib datefns"
+budget_pairs="jaxlib panda"
+big=true
 synthetic=false
 data=
 while [ $# -gt 0 ]; do
   case $1 in
     --pairs) [ $# -ge 2 ] || usage; pairs=$2; shift 2 ;;
+    --budget-pairs) [ $# -ge 2 ] || usage; budget_pairs=$2; shift 2 ;;
+    --no-big) big=false; shift ;;
     --synthetic) synthetic=true; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) usage ;;
@@ -35,23 +51,24 @@ done
 [ -n "$data" ] || usage
 runs=${RUNS:-3}
 
-need_tools xdelta3=xdelta3 zstd=zstd /usr/bin/time=time md5sum=coreutils cmp=diffutils
+need_tools xdelta3=xdelta3 zstd=zstd /usr/bin/time=time md5sum=coreutils cmp=diffutils \
+  7z=p7zip-full
 need_hdiffpatch
 
 mkdir -p "$data"
 data=$(cd "$data" && pwd)
-fetch=false
+missing=()
 for p in $pairs; do
   [ -f "$data/$p/old.tar" ] && [ -f "$data/$p/new.tar" ] && continue
   case $p in
-    panda|phaser|shift) fetch=true ;;
+    panda|phaser|shift|jaxlib|datefns) missing+=("$p") ;;
     *) echo "$data/$p lacks old.tar or new.tar (fetch-pairs.sh makes only panda phaser shift jaxlib datefns)" >&2
        exit 1 ;;
   esac
 done
-if [ "$fetch" = true ]; then
-  echo "fetching the build pairs into $data" >&2
-  "$bench_dir/fetch-pairs.sh" "$data" >&2
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "fetching the build pairs ${missing[*]} into $data" >&2
+  "$bench_dir/fetch-pairs.sh" "$data" "${missing[@]}" >&2
 fi
 if [ "$synthetic" = true ]; then
   synthetic_tar "$data/synthetic/synthetic.tar" "${SYNTH_GIB:-2}"
@@ -66,7 +83,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 log="$work/time.log"
 
-build_rows=() patch_rows=() apply_rows=()
+build_rows=() patch_rows=() apply_rows=() budget_rows=()
 # sh -c "$fresh" sh FILE CMD...: removes FILE, then runs CMD (which writes FILE anew).
 # shellcheck disable=SC2016 # expanded by that sh
 fresh='rm -rf "$1" && shift && exec "$@"'
@@ -124,6 +141,16 @@ for p in $pairs; do
   apply_rows+=("| $p | $(mb "$size") | $cp_s | $bulk_s | $(per_sec "$size" "$bulk_s") |\
  $(ratio "$cp_s" "$bulk_s") | $bulk_rss | $str_s | $(per_sec "$size" "$str_s") |\
  $(ratio "$cp_s" "$str_s") | $str_rss |")
+  if [[ " $budget_pairs " == *" $p "* ]]; then
+    for mib in 256 1024 4096; do
+      echo "$p: patch make --budget-mib $mib" >&2
+      measure "$log" "$bin" patch make --budget-mib "$mib" "$w/old" "$w/new" "$w/budget"
+      size=$(( $(stat -c %s "$w/budget/map.7z") + $(stat -c %s "$w/budget/patch.7z") ))
+      budget_rows+=("| $p | $mib | $(commas "$size") | $(commas "$hd") | $(ratio "$size" "$hd") |\
+ $secs | $hd_s | $(ratio "$secs" "$hd_s") | $rss_mib |")
+      rm -rf "$w/budget"
+    done
+  fi
   rm -rf "$w"
 done
 
@@ -131,6 +158,41 @@ if [ "$synthetic" = true ]; then
   echo "synthetic: image build" >&2
   image_row "synthetic" "$data/synthetic/synthetic.tar" "$work/synthetic" 1
   rm -rf "$work/synthetic"
+fi
+
+big_row=
+if [ "$big" = true ]; then
+  gib=${BIG_GIB:-8} g="$work/big"
+  mkdir -p "$g"
+  echo "big pair: generating two builds of $gib GiB" >&2
+  stats=$(python3 "$bench_dir/game-pair.py" "$g/old.tar" "$g/new.tar" "$gib")
+  floor=$(json newRandomBytes <<< "$stats")
+  echo "big pair: image build" >&2
+  "$bin" image build "$g/old.tar" "$g/old" --build-id 1 > /dev/null
+  rm "$g/old.tar"
+  "$bin" image build "$g/new.tar" "$g/new" --build-id 2 > /dev/null
+  rm "$g/new.tar"
+  dxf_size=$(stat -c %s "$g/new/img.dxf")
+  echo "big pair: patch make" >&2
+  measure "$log" "$bin" patch make "$g/old" "$g/new" "$g/patch"
+  make_s=$secs make_rss=$rss_mib
+  ours=$(( $(stat -c %s "$g/patch/map.7z") + $(stat -c %s "$g/patch/patch.7z") ))
+  data_bytes=$(stat -c %s "$g/patch/patch.data")
+  for a in map.7z patch.7z; do
+    7z t "$g/patch/$a" > /dev/null || { echo "big pair: 7z t $a failed" >&2; exit 1; }
+  done
+  echo "big pair: patch apply, both ways" >&2
+  measure "$log" "$bin" patch apply "$g/old" "$g/patch" "$g/out.dxf"
+  bulk_s=$secs
+  cmp "$g/out.dxf" "$g/new/img.dxf" || { echo "big pair: bulk apply differs" >&2; exit 1; }
+  rm "$g/out.dxf"
+  measure "$log" "$bin" patch apply "$g/old" "$g/patch" "$g/out.dxf" --streaming
+  str_s=$secs
+  cmp "$g/out.dxf" "$g/new/img.dxf" || { echo "big pair: streaming apply differs" >&2; exit 1; }
+  big_row="| $gib | $(mb "$dxf_size") | $(commas "$floor") | $(commas "$ours") |\
+ $(ratio "$ours" "$floor") | $(mb "$data_bytes") | $make_s | $(per_sec "$dxf_size" "$make_s") |\
+ $make_rss | $bulk_s | $str_s |"
+  rm -rf "$g"
 fi
 
 echo "rockit-edge $(git -C "$repo_root" describe --always --dirty 2>/dev/null || echo unknown)," \
@@ -158,4 +220,22 @@ if [ ${#patch_rows[@]} -gt 0 ]; then
  streaming MB/s | vs cp | streaming RSS MiB |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${apply_rows[@]}"
+fi
+if [ ${#budget_rows[@]} -gt 0 ]; then
+  echo
+  echo "Patch size against the memory budget (patch make --budget-mib; HDiffPatch holds both tars)"
+  echo
+  echo "| pair | budget MiB | map.7z + patch.7z | HDiffPatch 2.6 | × | patch make s | HDiffPatch s |\
+ time × | patch make RSS MiB |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${budget_rows[@]}"
+fi
+if [ -n "$big_row" ]; then
+  echo
+  echo "Generated pair (scripts/bench/game-pair.py) against the new random bytes its edits put in"
+  echo
+  echo "| GiB | new img.dxf MB | new random bytes | map.7z + patch.7z | × floor | patch.data MB |\
+ patch make s | new image MB/s | patch make RSS MiB | bulk apply s | streaming apply s |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "$big_row"
 fi

@@ -30,10 +30,12 @@ const RAW_STAGING: &str = "patch.raw.tmp";
 /// Default memory budget of `patch make` (old window index + data).
 pub const DEFAULT_BUDGET: u64 = 1 << 30;
 
-/// Memory outside the old window and its suffix array: the bucket table and the differ's
-/// working set (see [`delta::working_bytes`]).
+/// Memory outside the old window and its suffix array: the bucket table, the differ's
+/// working set (see [`delta::working_bytes`]) and 32 MiB for the rest of the process (its
+/// code, stacks, read buffers and what the allocator keeps), measured: without it a 1 GiB
+/// make whose old image needs passes peaked at 1,028 MiB.
 fn fixed_bytes() -> u64 {
-    (64u64 << 20) + delta::working_bytes(MatchParams::default().threads) as u64
+    (96u64 << 20) + delta::working_bytes(MatchParams::default().threads) as u64
 }
 
 /// The old-image bytes the differ may index within `budget`: the suffix array and the window

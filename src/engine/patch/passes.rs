@@ -5,10 +5,11 @@
 //! in the old image (a file that moved, a library rebuilt at another place). Likeness is
 //! measured on content-defined samples: positions where a rolling hash of the last 64 bytes
 //! has its top bits zero, so the same bytes are sampled wherever they lie. Every old
-//! sample's fingerprint goes into a table with the old *bucket* (up to 256 KiB) holding it; each
-//! segment of `patch.data` votes for the buckets its own samples are found in, and the
-//! buckets the map's anchors predict get votes as well. Consecutive segments share a pass
-//! while the buckets they need fit the window together; the differ then sorts one window at
+//! sample's fingerprint goes into a table with the old block holding it; each segment of
+//! `patch.data` votes for the blocks its own samples are found in, and the blocks the map's
+//! anchors predict get votes as well. A segment needs the blocks it voted for and their
+//! neighbours (its bytes may straddle them). Consecutive segments share a pass while the
+//! blocks they need fit the window together; the differ then sorts one window at
 //! a time, so the whole old image is offered in as many passes as it takes, within the
 //! budget. Which bytes a pass indexes changes only the size of `patch.7z`, never how it
 //! is applied: copies name absolute offsets of the old image.
@@ -23,20 +24,14 @@ use crate::engine::error::{IoContext, Result};
 use crate::engine::image::BLOCK_SIZE;
 use crate::engine::progress::{Progress, stopped};
 
-/// Most bytes of old image per bucket, the unit in which windows are assembled: a window
-/// holds at least [`WINDOW_BUCKETS`] buckets, none smaller than a block.
-const MAX_BUCKET: u64 = 256 << 10;
-/// Buckets a window can hold at least, so that a small window still gathers as many
-/// scattered regions.
-const WINDOW_BUCKETS: u64 = 1024;
-/// A fingerprint found in more old buckets than this (padding, tables, repeated headers)
+/// A fingerprint found in more old blocks than this (padding, tables, repeated headers)
 /// says nothing about where new bytes came from.
 const COMMON: usize = 16;
-/// Votes that make a bucket part of a segment's needs: one stray fingerprint match is not.
+/// Votes that make a block part of a segment's needs: one stray fingerprint match is not.
 const MIN_VOTES: u32 = 2;
 /// One position in 2^bits is sampled; never denser than one in 32.
 const MIN_SAMPLE_BITS: u32 = 5;
-/// Bytes of the old table per sample: fingerprint and bucket.
+/// Bytes of the old table per sample: fingerprint and block.
 const SAMPLE_BYTES: u64 = 8;
 
 /// One pass of the differ: `patch.data` up to `end` (from where the previous pass ended) is
@@ -91,7 +86,7 @@ fn sample_bits(old_len: u64, table_budget: u64) -> u32 {
     bits
 }
 
-/// Every old sample's fingerprint with the bucket holding it, sorted.
+/// Every old sample's fingerprint with the block holding it, sorted.
 struct OldSamples {
     by_print: Vec<(u32, u32)>,
     bits: u32,
@@ -102,7 +97,6 @@ impl OldSamples {
     fn read(
         (old, path, old_len): (&File, &Path, u64),
         bits: u32,
-        bucket: u64,
         progress: &dyn Progress,
     ) -> Result<Self> {
         let mut by_print = Vec::with_capacity((old_len >> bits) as usize);
@@ -115,7 +109,7 @@ impl OldSamples {
             let len = (old_len - at).min(SEGMENT as u64) as usize;
             old.read_exact_at(&mut buf[..len], at).at(path)?;
             sample(&buf[..len], at, bits, |pos, print| {
-                by_print.push((print, (pos / bucket) as u32));
+                by_print.push((print, (pos / BLOCK_SIZE) as u32));
             });
             at += len as u64;
         }
@@ -124,7 +118,7 @@ impl OldSamples {
         Ok(Self { by_print, bits })
     }
 
-    /// Adds a vote to each old bucket holding a sample of `bytes` (at most [`COMMON`]).
+    /// Adds a vote to each old block holding a sample of `bytes` (at most [`COMMON`]).
     fn vote(&self, bytes: &[u8], votes: &mut HashMap<u32, u32>) {
         sample(bytes, 0, self.bits, |_, print| {
             let first = self.by_print.partition_point(|&(p, _)| p < print);
@@ -133,8 +127,8 @@ impl OldSamples {
                 .take(COMMON + 1)
                 .take_while(|&&(p, _)| p == print);
             if found.clone().count() <= COMMON {
-                for &(_, bucket) in found {
-                    *votes.entry(bucket).or_default() += 1;
+                for &(_, block) in found {
+                    *votes.entry(block).or_default() += 1;
                 }
             }
         });
@@ -152,12 +146,11 @@ pub fn plan_passes(
     table_budget: u64,
     progress: &dyn Progress,
 ) -> Result<Vec<Pass>> {
-    let bucket =
-        (window_len / WINDOW_BUCKETS).clamp(BLOCK_SIZE, MAX_BUCKET) / BLOCK_SIZE * BLOCK_SIZE;
     let bits = sample_bits(old_len, table_budget);
-    let samples = OldSamples::read((old, old_path, old_len), bits, bucket, progress)?;
-    let capacity = (window_len / bucket).max(1) as usize;
-    let mut predictions = Predictions::new(anchors, data_len, bucket);
+    let samples = OldSamples::read((old, old_path, old_len), bits, progress)?;
+    let capacity = (window_len / BLOCK_SIZE).max(1) as usize;
+    let old_blocks = old_len.div_ceil(BLOCK_SIZE);
+    let mut predictions = Predictions::new(anchors, data_len);
     let mut passes = Vec::new();
     let mut current: BTreeMap<u32, u32> = BTreeMap::new();
     let mut buf = vec![0u8; SEGMENT];
@@ -172,7 +165,7 @@ pub fn plan_passes(
         let mut votes = HashMap::new();
         samples.vote(segment, &mut votes);
         predictions.vote(at, end, old_len, &mut votes);
-        let needed: Vec<(u32, u32)> = votes.into_iter().filter(|&(_, v)| v >= MIN_VOTES).collect();
+        let needed = with_neighbours(votes, old_blocks);
         let added = needed
             .iter()
             .filter(|(b, _)| !current.contains_key(b))
@@ -180,11 +173,11 @@ pub fn plan_passes(
         if !current.is_empty() && current.len() + added > capacity {
             passes.push(Pass {
                 end: at,
-                regions: regions(std::mem::take(&mut current), bucket, old_len),
+                regions: regions(std::mem::take(&mut current), old_len),
             });
         }
-        for (bucket, v) in needed {
-            *current.entry(bucket).or_default() += v;
+        for (block, v) in needed {
+            *current.entry(block).or_default() += v;
         }
         if current.len() > capacity {
             keep_most_voted(&mut current, capacity);
@@ -193,26 +186,44 @@ pub fn plan_passes(
     }
     passes.push(Pass {
         end: data_len,
-        regions: regions(current, bucket, old_len),
+        regions: regions(current, old_len),
     });
     Ok(passes)
 }
 
-/// Keeps the `capacity` buckets with the most votes (the lower bucket on a tie).
-fn keep_most_voted(buckets: &mut BTreeMap<u32, u32>, capacity: usize) {
-    let mut ranked: Vec<(u32, u32)> = buckets.iter().map(|(&b, &v)| (b, v)).collect();
-    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    ranked.truncate(capacity);
-    *buckets = ranked.into_iter().collect();
+/// The blocks a segment needs: those with at least [`MIN_VOTES`] votes and their neighbours
+/// (which keep no votes of their own), below `old_blocks`.
+fn with_neighbours(votes: HashMap<u32, u32>, old_blocks: u64) -> BTreeMap<u32, u32> {
+    let mut needed = BTreeMap::new();
+    for (block, v) in votes.into_iter().filter(|&(_, v)| v >= MIN_VOTES) {
+        *needed.entry(block).or_default() += v;
+        for n in [block.checked_sub(1), block.checked_add(1)]
+            .into_iter()
+            .flatten()
+        {
+            if u64::from(n) < old_blocks {
+                needed.entry(n).or_insert(0);
+            }
+        }
+    }
+    needed
 }
 
-/// The old-image regions of a set of buckets: runs of consecutive buckets merged, the last
-/// cut at the image's end.
-fn regions(buckets: BTreeMap<u32, u32>, bucket_len: u64, old_len: u64) -> Vec<(u64, u64)> {
+/// Keeps the `capacity` blocks with the most votes (the lower block on a tie).
+fn keep_most_voted(blocks: &mut BTreeMap<u32, u32>, capacity: usize) {
+    let mut ranked: Vec<(u32, u32)> = blocks.iter().map(|(&b, &v)| (b, v)).collect();
+    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(capacity);
+    *blocks = ranked.into_iter().collect();
+}
+
+/// The old-image regions of a set of blocks: runs of consecutive blocks merged, the last cut
+/// at the image's end.
+fn regions(blocks: BTreeMap<u32, u32>, old_len: u64) -> Vec<(u64, u64)> {
     let mut out: Vec<(u64, u64)> = Vec::new();
-    for bucket in buckets.into_keys() {
-        let start = u64::from(bucket) * bucket_len;
-        let end = (start + bucket_len).min(old_len);
+    for block in blocks.into_keys() {
+        let start = u64::from(block) * BLOCK_SIZE;
+        let end = (start + BLOCK_SIZE).min(old_len);
         match out.last_mut() {
             Some(last) if last.0 + last.1 == start => last.1 = end - last.0,
             _ => out.push((start, end - start)),
@@ -226,21 +237,19 @@ fn regions(buckets: BTreeMap<u32, u32>, bucket_len: u64, old_len: u64) -> Vec<(u
 struct Predictions<I: Iterator<Item = Anchor>> {
     anchors: std::iter::Peekable<I>,
     data_len: u64,
-    bucket: u64,
     current: Option<Anchor>,
 }
 
 impl<I: Iterator<Item = Anchor>> Predictions<I> {
-    fn new(anchors: I, data_len: u64, bucket: u64) -> Self {
+    fn new(anchors: I, data_len: u64) -> Self {
         Self {
             anchors: anchors.peekable(),
             data_len,
-            bucket,
             current: None,
         }
     }
 
-    /// Gives [`MIN_VOTES`] to every bucket predicted for `patch.data` bytes `start..end`.
+    /// Gives [`MIN_VOTES`] to every block predicted for `patch.data` bytes `start..end`.
     fn vote(&mut self, start: u64, end: u64, old_len: u64, votes: &mut HashMap<u32, u32>) {
         let mut at = start;
         while at < end {
@@ -255,10 +264,10 @@ impl<I: Iterator<Item = Anchor>> Predictions<I> {
             if let Some(anchor) = self.current {
                 let from = anchor.old_pos.saturating_add(at - anchor.new_pos);
                 let to = from.saturating_add(run_end - at).min(old_len);
-                let mut bucket = from / self.bucket;
-                while bucket * self.bucket < to {
-                    *votes.entry(bucket as u32).or_default() += MIN_VOTES;
-                    bucket += 1;
+                let mut block = from / BLOCK_SIZE;
+                while block * BLOCK_SIZE < to {
+                    *votes.entry(block as u32).or_default() += MIN_VOTES;
+                    block += 1;
                 }
             }
             at = run_end;
@@ -297,13 +306,16 @@ mod tests {
     }
 
     #[test]
-    fn buckets_become_merged_regions() {
-        let buckets = [(0, 1), (1, 1), (3, 5), (9, 2)].into_iter().collect();
-        let b = 8192;
+    fn blocks_become_merged_regions() {
+        let blocks = [(0, 1), (1, 1), (3, 5), (9, 2)].into_iter().collect();
+        let b = BLOCK_SIZE;
         assert_eq!(
-            regions(buckets, b, 9 * b + 100),
+            regions(blocks, 9 * b + 100),
             [(0, 2 * b), (3 * b, b), (9 * b, 100)]
         );
+        let votes = [(0, 2), (5, 1), (9, 3)].into_iter().collect();
+        let needed: Vec<(u32, u32)> = with_neighbours(votes, 10).into_iter().collect();
+        assert_eq!(needed, [(0, 2), (1, 0), (8, 0), (9, 3)]);
         let mut ranked = [(1, 3), (2, 9), (5, 3), (7, 1)].into_iter().collect();
         keep_most_voted(&mut ranked, 2);
         assert_eq!(ranked.into_iter().collect::<Vec<_>>(), [(1, 3), (2, 9)]);
