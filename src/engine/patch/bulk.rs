@@ -77,6 +77,9 @@ pub fn make_patch_with_bulk(
     };
     let window_len = old_window_len(old_len, budget);
     let raw_path = out_dir.join(RAW_STAGING);
+    let code = |windows: Windows<'_, '_>, meta: &PatchMeta| {
+        write_raw(&old, windows, out_dir, &raw_path, meta, progress)
+    };
     let coded = if window_len == old_len {
         let window = read_regions(&old, &[(0, old_len)])?;
         std::thread::scope(|scope| {
@@ -87,14 +90,7 @@ pub fn make_patch_with_bulk(
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             let meta = meta?;
-            let raw = write_raw(
-                &old,
-                Windows::Whole(&differ),
-                out_dir,
-                &raw_path,
-                &meta,
-                progress,
-            )?;
+            let raw = code(Windows::Whole(&differ), &meta)?;
             Ok((meta, raw))
         })
     } else {
@@ -111,14 +107,7 @@ pub fn make_patch_with_bulk(
                     progress,
                 )
             })?;
-            let raw = write_raw(
-                &old,
-                Windows::Passes(&passes),
-                out_dir,
-                &raw_path,
-                &meta,
-                progress,
-            )?;
+            let raw = code(Windows::Passes(&passes), &meta)?;
             Ok((meta, raw))
         })
     };
