@@ -1,6 +1,7 @@
-//! Format versions: version-2 images and patches carry SHA-256 chunk hashes that match their
-//! bytes, and version-1 images and patches (made by the release before them, kept in
-//! `tests/fixtures/format-v1`) are still read, verified, extracted and applied.
+//! Format versions: version-2 images and version-3 patches carry SHA-256 chunk hashes that
+//! match their bytes, and the images and patches of earlier releases (version 1, kept in
+//! `tests/fixtures/format-v1`; version-2 patches, whose raw delta stream is version 5, in
+//! `tests/fixtures/format-v2`) are still read, verified, extracted and applied.
 
 mod common_engine;
 
@@ -12,9 +13,10 @@ use sha2::{Digest, Sha256};
 
 const CHUNK: usize = 256 * 1024;
 
-fn fixture(name: &str) -> PathBuf {
+/// A file of the fixtures made by the release of format `version`.
+fn fixture_of(version: u32, name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/format-v1")
+        .join(format!("tests/fixtures/format-v{version}"))
         .join(name)
 }
 
@@ -66,7 +68,7 @@ fn make_pair(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 #[test]
-fn version_2_images_and_patches_hash_every_chunk() {
+fn images_and_patches_hash_every_chunk() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     let (a, b) = make_pair(dir);
@@ -92,7 +94,7 @@ fn version_2_images_and_patches_hash_every_chunk() {
     assert_eq!(hashes, sha256_chunks(&dxf));
 
     let patch = json(&pat.join("patch.json"));
-    assert_eq!(patch["formatVersion"], 2);
+    assert_eq!(patch["formatVersion"], 3);
     assert_eq!(patch["dataChunkSize"], CHUNK);
     let data = fs::read(pat.join("patch.data")).expect("patch.data");
     assert!(data.len() > CHUNK, "patch.data of {} bytes", data.len());
@@ -121,10 +123,32 @@ fn version_2_images_and_patches_hash_every_chunk() {
 
 #[test]
 fn version_1_images_and_patches_stay_readable() {
+    old_fixtures_stay_readable(1);
+}
+
+#[test]
+fn version_2_patches_stay_readable() {
+    let pat = fixture_of(2, "pat");
+    assert_eq!(json(&pat.join("patch.json"))["formatVersion"], 2);
+    let raw = sh(&format!(
+        "7z e -so {} patch | head -c1 | od -An -tx1",
+        pat.join("patch.7z").display()
+    ));
+    assert_eq!(raw.trim(), "05", "a raw delta stream of version 5");
+    old_fixtures_stay_readable(2);
+}
+
+/// The images and the patch made by the release of format `version` verify, extract to
+/// their tars, and the patch applies both ways to the new image.
+fn old_fixtures_stay_readable(version: u32) {
+    let fixture = |name: &str| fixture_of(version, name);
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     for (img, tar) in [("img1", "old.tar"), ("img2", "new.tar")] {
-        assert_eq!(json(&fixture(img).join("img.json"))["formatVersion"], 1);
+        assert_eq!(
+            json(&fixture(img).join("img.json"))["formatVersion"],
+            version
+        );
         cli_ok(&[&"image", &"verify", &fixture(img)]);
         let (out, want) = (dir.join(format!("{img}-x")), dir.join(format!("{img}-tar")));
         cli_ok(&[&"image", &"extract", &fixture(img), &out]);

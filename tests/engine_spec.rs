@@ -297,6 +297,8 @@ fn higher_versions_are_refused_and_unknown_fields_ignored() {
     cli_ok(&[&"patch", &"make", &old, &new, &patch]);
     let newer =
         "format version 3 is newer than this rockit-edge reads (1 to 2): update rockit-edge";
+    let newer_patch =
+        "format version 4 is newer than this rockit-edge reads (1 to 3): update rockit-edge";
 
     // Fields a later version adds are ignored, in img.json and in patch.json.
     edit_json(&new, "img.json", |v| v["addedLater"] = "x".into());
@@ -325,17 +327,17 @@ fn higher_versions_are_refused_and_unknown_fields_ignored() {
     let stderr = refusal(&[&"image", &"verify", &new]);
     assert!(stderr.contains(newer), "{stderr}");
 
-    edit_json(&patch, "patch.json", |v| v["formatVersion"] = 3.into());
+    edit_json(&patch, "patch.json", |v| v["formatVersion"] = 4.into());
     let out = work.path().join("refused.dxf");
     let stderr = refusal(&[&"patch", &"apply", &old, &patch, &out]);
     assert!(
-        stderr.contains(&format!("patch.json: corrupt patch: {newer}")),
+        stderr.contains(&format!("patch.json: corrupt patch: {newer_patch}")),
         "{stderr}"
     );
 
     // dataBytes that newBlocks disagree with: the message gives both numbers.
     edit_json(&patch, "patch.json", |v| {
-        v["formatVersion"] = 2.into();
+        v["formatVersion"] = 3.into();
         v["dataBytes"] = 1_000_000.into();
     });
     let new_blocks = common_engine::read_json(&patch.join("patch.json"))["newBlocks"].clone();

@@ -38,7 +38,7 @@ fn versions_need_the_admin_token() {
         assert_eq!(versions["appliance"], env!("CARGO_PKG_VERSION"));
         assert_eq!(versions["storeSchema"], rockit_edge::store::SCHEMA_VERSION);
         assert_eq!(versions["imageFormat"], 2);
-        assert_eq!(versions["patchFormat"], 2);
+        assert_eq!(versions["patchFormat"], 3);
     }
 }
 

@@ -25,6 +25,5 @@ pub use hashing::md5_stream;
 /// Version of the image format (img.dxf, img.idx.7z, img.json) this binary writes.
 pub const IMAGE_FORMAT_VERSION: u32 = image::FORMAT_VERSION;
 
-/// Version of the patch format (map.7z, patch.data, patch.json); patches carry the image
-/// format's version in their headers.
-pub const PATCH_FORMAT_VERSION: u32 = image::FORMAT_VERSION;
+/// Version of the patch format (map.7z, patch.data, patch.json, patch.7z) this binary writes.
+pub const PATCH_FORMAT_VERSION: u32 = patch::FORMAT_VERSION;

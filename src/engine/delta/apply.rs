@@ -6,9 +6,10 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 
 use super::format::{
-    Anchor, CopyCursor, DeltaError, DiffOp, VERSION, chunk_len, copy_len, read_rle, read_varint,
-    unzigzag,
+    Anchor, CopyCursor, DeltaError, DiffOp, OLDEST_VERSION, VERSION, chunk_len, copy_len, read_rle,
+    read_varint, split_chunk_code, unzigzag,
 };
+use super::refs::RefMap;
 
 /// Random access to the old data a delta stream copies from.
 pub trait OldSource {
@@ -95,17 +96,17 @@ struct ChunkBuffers {
     out: Vec<u8>,
 }
 
-/// Reads the stream's version byte, refusing any other version.
-pub fn read_version<R: Read + ?Sized>(delta: &mut R) -> Result<(), DeltaError> {
+/// Reads the stream's version byte, refusing versions not read here.
+pub fn read_version<R: Read + ?Sized>(delta: &mut R) -> Result<u8, DeltaError> {
     let mut version = [0u8; 1];
     delta.read_exact(&mut version).map_err(|e| match e.kind() {
         io::ErrorKind::UnexpectedEof => DeltaError::Truncated("header"),
         _ => DeltaError::Io(e),
     })?;
-    if version[0] != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&version[0]) {
         return Err(DeltaError::BadVersion(version[0]));
     }
-    Ok(())
+    Ok(version[0])
 }
 
 /// Applies the raw delta stream `delta`, which produces `new_len` bytes, to `old`, writing
@@ -126,13 +127,18 @@ where
     W: Write,
 {
     let mut delta = BufReader::with_capacity(64 << 10, delta);
-    read_version(&mut delta)?;
+    let version = read_version(&mut delta)?;
     let mut written = 0u64;
     let mut copies = CopyCursor::new(anchors.into_iter());
     let mut bufs = ChunkBuffers::default();
     while written < new_len {
         let chunk_new = chunk_len(new_len, written);
-        let op = DiffOp::from_code(read_varint(&mut delta, "chunk header")?)?;
+        let code = read_varint(&mut delta, "chunk header")?;
+        let (op, refs) = split_chunk_code(code, version)?;
+        let refs = match refs {
+            true => RefMap::read(&mut delta, chunk_new)?,
+            false => RefMap::default(),
+        };
         let chunk = written..written + chunk_new;
         let diff_len = read_records(
             &mut delta,
@@ -148,7 +154,7 @@ where
             &mut bufs.lit,
             "literal section",
         )?;
-        run_chunk(&mut bufs, old, op)?;
+        run_chunk(&mut bufs, old, op, &refs, written)?;
         out.write_all(&bufs.out)?;
         written += chunk_new;
     }
@@ -225,12 +231,15 @@ fn read_records<R: Read, I: Iterator<Item = Anchor>>(
     Ok(diff_len)
 }
 
-/// Executes the chunk's resolved records into `bufs.out`: its sections were read to fit
-/// them exactly.
+/// Executes the records of the chunk starting at new offset `chunk_start` into `bufs.out`
+/// (its sections were read to fit them exactly), each copy's old bytes first predicted by
+/// the chunk's reference map.
 fn run_chunk<O: OldSource + ?Sized>(
     bufs: &mut ChunkBuffers,
     old: &O,
     op: DiffOp,
+    refs: &RefMap,
+    chunk_start: u64,
 ) -> Result<(), DeltaError> {
     let (mut lit, mut diff) = (&bufs.lit[..], &bufs.diff[..]);
     let out = &mut bufs.out;
@@ -243,6 +252,9 @@ fn run_chunk<O: OldSource + ?Sized>(
             let start = out.len();
             out.resize(start + copy_len, 0);
             old.read_exact_at(record.pos, &mut out[start..])?;
+            if !refs.is_empty() {
+                refs.predict_copy(&mut out[start..], record.pos, chunk_start + start as u64);
+            }
             op.apply(&mut out[start..], &diff[..copy_len]);
             diff = &diff[copy_len..];
         }

@@ -3,9 +3,11 @@
 use std::io::{self, Write};
 
 use super::format::{
-    Anchor, CHUNK_NEW, CopyCursor, DiffOp, VERSION, copy_code, put_rle, put_varint, zigzag,
+    Anchor, CHUNK_NEW, CopyCursor, DiffOp, VERSION, chunk_code, copy_code, put_rle, put_varint,
+    zigzag,
 };
 use super::matcher::Cover;
+use super::refs::ChunkFields;
 
 /// An old window: bytes in memory plus where each stretch of them lives in the old file,
 /// so that copies can name absolute old-file offsets even when the window concatenates
@@ -142,6 +144,8 @@ struct StreamWriter<W: Write> {
     literals: Vec<(u64, u64)>,
     /// What copy offsets are coded against.
     copies: CopyCursor<std::vec::IntoIter<Anchor>>,
+    /// The reference fields of the chunk's copies, for its reference map.
+    fields: ChunkFields,
 }
 
 impl<W: Write> StreamWriter<W> {
@@ -180,6 +184,9 @@ impl<W: Write> StreamWriter<W> {
                 zigzag(file_offset.wrapping_sub(base) as i64),
             );
             self.pending_lit = 0;
+            let (new_at, diff_at) = (self.new_at, self.diff.len());
+            self.fields
+                .scan_copy(&old[..take], &new[..take], file_offset, new_at, diff_at);
             let pairs = new[..take].iter().zip(&old[..take]);
             self.diff
                 .extend(pairs.clone().map(|(n, o)| n.wrapping_sub(*o)));
@@ -205,6 +212,7 @@ impl<W: Write> StreamWriter<W> {
             put_varint(&mut self.ctrl, 0);
             self.pending_lit = 0;
         }
+        let refs = self.fields.finish(&mut self.diff, &mut self.diff_xor);
         let op = DiffOp::cheaper(&byte_counts(&self.diff), &byte_counts(&self.diff_xor));
         let diff = match op {
             DiffOp::Add => &self.diff,
@@ -216,7 +224,10 @@ impl<W: Write> StreamWriter<W> {
             put_rle(&mut rle, diff);
         }
         let mut head = Vec::with_capacity(1);
-        put_varint(&mut head, op.code());
+        put_varint(&mut head, chunk_code(op, !refs.is_empty()));
+        if !refs.is_empty() {
+            refs.put(&mut head);
+        }
         for section in [&head, &self.ctrl, &rle] {
             self.out.write_all(section)?;
             self.written += section.len() as u64;
@@ -280,6 +291,7 @@ impl<W: Write> Encoder<W> {
                 written: 1,
                 literals: Vec::new(),
                 copies: CopyCursor::new(Vec::new().into_iter()),
+                fields: ChunkFields::default(),
             },
             pieces: Vec::new(),
         })

@@ -5,7 +5,28 @@ use std::iter::Peekable;
 
 /// First byte of every raw delta stream: its format version. The stream travels inside
 /// `patch.7z`, whose name and `patch.json` already say what it is, so no magic precedes it.
-pub const VERSION: u8 = 5;
+/// Version 6 added reference maps (chunk code bit [`REFS_FLAG`]).
+pub const VERSION: u8 = 6;
+
+/// The oldest stream version still read: version 5, the same without reference maps.
+pub const OLDEST_VERSION: u8 = 5;
+
+/// Chunk-code bit (version 6 on) saying a reference map follows the code.
+const REFS_FLAG: u64 = 2;
+
+/// A chunk's first varint: its difference op, plus [`REFS_FLAG`] when a reference map
+/// follows.
+pub fn chunk_code(op: DiffOp, refs: bool) -> u64 {
+    op.code() | if refs { REFS_FLAG } else { 0 }
+}
+
+/// Splits a chunk code read from a stream of `version` into its op and whether a reference
+/// map follows.
+pub fn split_chunk_code(code: u64, version: u8) -> Result<(DiffOp, bool), DeltaError> {
+    let refs = version >= 6 && code & REFS_FLAG != 0;
+    let op = DiffOp::from_code(if refs { code & !REFS_FLAG } else { code })?;
+    Ok((op, refs))
+}
 
 /// How a chunk's difference bytes combine with the old bytes they are copied onto. Code
 /// moved by a constant shifts addresses arithmetically (`Add`); flags toggled and bits
@@ -255,8 +276,11 @@ pub fn read_rle<R: io::Read + ?Sized>(
 /// Why a raw delta stream could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum DeltaError {
-    /// The stream does not start with [`VERSION`] (not a delta stream, or another version).
-    #[error("not a rockit delta stream of version {VERSION} (first byte {0:#04x})")]
+    /// The stream does not start with a version read here (not a delta stream, or another
+    /// version).
+    #[error(
+        "not a rockit delta stream of version {OLDEST_VERSION} to {VERSION} (first byte {0:#04x})"
+    )]
     BadVersion(u8),
     /// The stream ended before the field or section named.
     #[error("delta stream truncated while reading {0}")]

@@ -14,7 +14,9 @@
 //! nonzero bytes as three lists) and its literal bytes as separate sections. A record
 //! appends literals, then copies old bytes plus difference bytes from an old offset coded
 //! relative to the end of the previous copy or to the map's prediction. Every section
-//! delimits itself, so no lengths are coded beyond what the records need.
+//! delimits itself, so no lengths are coded beyond what the records need. A chunk of machine
+//! code may carry a reference map ([`refs`]): how far the targets of its x86-64 relative
+//! references moved, so that the decoder predicts them and moved code costs no difference.
 //!
 //! # Memory
 //!
@@ -32,6 +34,7 @@ mod encode;
 mod format;
 mod index;
 mod matcher;
+mod refs;
 
 use std::io::Write;
 
@@ -49,9 +52,9 @@ pub use matcher::{MatchParams, SEGMENT};
 
 /// Memory the differ needs beyond the old window and its index: one [`SEGMENT`] of new per
 /// thread, plus the chunk being encoded (its three sections, the difference bytes under both
-/// ops and their run-length coding).
+/// ops and their run-length coding, and its reference fields).
 pub const fn working_bytes(threads: usize) -> usize {
-    (threads + 5) * SEGMENT
+    (threads + 5) * SEGMENT + refs::ChunkFields::MAX_BYTES
 }
 
 /// Codes `new` against the old window as a raw delta stream with default tuning.

@@ -241,7 +241,7 @@ impl<R: Read> IndexReader<R> {
             block_count: le64(&raw[16..24]),
             entry_count: le64(&raw[24..32]),
         };
-        if let Some(problem) = super::meta::version_problem(header.format_version) {
+        if let Some(problem) = super::meta::version_problem(header.format_version, FORMAT_VERSION) {
             return Err(problem);
         }
         if u64::from(header.block_size) != BLOCK_SIZE {

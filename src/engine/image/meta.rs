@@ -19,10 +19,10 @@ pub const APP_JSON: &str = "app.json";
 /// The oldest format version this engine reads (version 1: no chunk hashes).
 pub const OLDEST_READ_VERSION: u32 = 1;
 
-/// Why a file stating `formatVersion` `version` cannot be read, if it cannot: versions are
-/// refused outside 1 ..= [`super::FORMAT_VERSION`], a newer one naming what to do.
-pub fn version_problem(version: u32) -> Option<String> {
-    let newest = super::FORMAT_VERSION;
+/// Why a file stating `formatVersion` `version` cannot be read by a reader of versions up
+/// to `newest` (images: [`super::FORMAT_VERSION`], patches: their own), if it cannot:
+/// versions are refused outside 1 ..= `newest`, a newer one naming what to do.
+pub fn version_problem(version: u32, newest: u32) -> Option<String> {
     if version > newest {
         Some(format!(
             "format version {version} is newer than this rockit-edge reads \

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use md5::{Digest, Md5};
 
-use super::BLOCK_SIZE;
 use super::index::{IndexEntry, IndexHeader, IndexReader};
 use super::meta::{DXF_FILE, IMG_JSON, INDEX_FILE, ImageMeta, read_json, version_problem};
+use super::{BLOCK_SIZE, FORMAT_VERSION};
 use crate::engine::chunks::ChunkTable;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::sevenz;
@@ -31,7 +31,7 @@ impl<'a> Image<'a> {
     /// not the one `img.json` states.
     pub fn open(dir: &'a Path) -> Result<Self> {
         let meta: ImageMeta = read_json(dir, IMG_JSON)?;
-        if let Some(problem) = version_problem(meta.format_version) {
+        if let Some(problem) = version_problem(meta.format_version, FORMAT_VERSION) {
             return Err(EngineError::corrupt(IMG_JSON, problem));
         }
         if meta.block_size != BLOCK_SIZE || meta.dxf_size != meta.block_count * BLOCK_SIZE {

@@ -183,7 +183,7 @@ pub fn read_meta(patch_dir: &Path) -> Result<PatchMeta> {
         std::fs::read(patch_dir.join(PATCH_JSON)).map_err(|e| bad(format!("cannot read: {e}")))?;
     let meta: PatchMeta =
         serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid: {e}")))?;
-    if let Some(problem) = version_problem(meta.format_version) {
+    if let Some(problem) = version_problem(meta.format_version, super::FORMAT_VERSION) {
         return Err(bad(problem));
     }
     let counted = meta.reused_blocks + meta.new_blocks + meta.zero_blocks;

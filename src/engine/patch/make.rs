@@ -16,9 +16,7 @@ use crate::engine::error::{EngineError, IoContext, Result};
 use crate::engine::fsio::{AtomicFile, write_atomic};
 use crate::engine::hashing::Md5Worker;
 use crate::engine::image::reader::Image;
-use crate::engine::image::{
-    APP_JSON, BLOCK_SIZE, DXF_FILE, FORMAT_VERSION, IMG_JSON, ImageMeta, write_json,
-};
+use crate::engine::image::{APP_JSON, BLOCK_SIZE, DXF_FILE, IMG_JSON, ImageMeta, write_json};
 use crate::engine::progress::{Progress, step};
 use crate::engine::sevenz;
 
@@ -182,7 +180,7 @@ pub fn make_patch(
     drop(raw);
 
     let meta = PatchMeta {
-        format_version: FORMAT_VERSION,
+        format_version: super::FORMAT_VERSION,
         from_build_id: old.meta.build_id,
         to_build_id: new.meta.build_id,
         from_dxf_name: old.meta.dxf_name.clone(),

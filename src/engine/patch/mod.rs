@@ -29,11 +29,16 @@ pub const DATA_FILE: &str = "patch.data";
 /// Name of the patch description.
 pub const PATCH_JSON: &str = "patch.json";
 
+/// Patch format version this engine writes: 3, whose `patch.7z` may carry reference maps
+/// (raw delta stream version 6). Versions 1 and 2 are still read; images stay at
+/// [`crate::engine::image::FORMAT_VERSION`].
+pub const FORMAT_VERSION: u32 = 3;
+
 /// Contents of `patch.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PatchMeta {
-    /// Patch format version (1).
+    /// Patch format version ([`FORMAT_VERSION`]; 1 and 2 are still read).
     pub format_version: u32,
     /// Build the patch applies to.
     pub from_build_id: u64,
