@@ -15,7 +15,7 @@
 //! appends literals, then copies old bytes plus difference bytes from an old offset coded
 //! relative to the end of the previous copy or to the map's prediction. Every section
 //! delimits itself, so no lengths are coded beyond what the records need. A chunk of machine
-//! code may carry a reference map ([`refs`]): how far the targets of its x86-64 relative
+//! code may carry a reference map (module `refs`): how far the targets of its x86-64 relative
 //! references moved, so that the decoder predicts them and moved code costs no difference.
 //!
 //! # Memory
