@@ -28,6 +28,11 @@ pub struct MatchParams {
     /// bytes before a new cover starts there: the break-even of a control record against
     /// the bytes it saves after compression.
     pub min_gain: usize,
+    /// The same for a match that starts with text (see [`is_text`]): edits of text are
+    /// small and scattered, so a new cover there pays for its control record only after
+    /// more agreeing bytes than in binary data, where the reference maps make even short
+    /// covers of moved code cheap.
+    pub min_gain_text: usize,
     /// How many agreeing bytes one disagreeing byte cancels when extending an alignment
     /// (bsdiff uses 1): a lone nonzero difference byte costs several compressed bytes.
     pub mismatch_cost: isize,
@@ -39,10 +44,22 @@ impl Default for MatchParams {
     fn default() -> Self {
         Self {
             min_gain: 8,
+            min_gain_text: 32,
             mismatch_cost: 2,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
+}
+
+/// Bytes of a match looked at by [`is_text`].
+const TEXT_PROBE: usize = 32;
+
+/// Whether a match is text: its first [`TEXT_PROBE`] bytes (all of a shorter one) are
+/// printable ASCII, tab, line feed or carriage return.
+fn is_text(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(TEXT_PROBE)]
+        .iter()
+        .all(|&b| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7E))
 }
 
 /// True when `old[o]` exists and equals `b`, `o` being a signed alignment result.
@@ -128,7 +145,12 @@ fn scan_piece(
                 }
                 scsc += 1;
             }
-            if (len == old_score && len != 0) || len > old_score + params.min_gain {
+            let min_gain = if is_text(&new[scan..scan + len]) {
+                params.min_gain_text
+            } else {
+                params.min_gain
+            };
+            if (len == old_score && len != 0) || len > old_score + min_gain {
                 let prefer = (scan as isize + last_offset).max(0) as usize;
                 pos = index.nearest(&new[scan..n], len, slot, prefer);
                 break;
@@ -237,4 +259,21 @@ fn split_overlap(
         }
     }
     keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_text;
+
+    #[test]
+    fn text_is_printable_ascii_and_line_breaks_in_the_first_bytes() {
+        assert!(is_text(
+            b"export function add(a, b) {\n\treturn a + b;\r\n}"
+        ));
+        assert!(!is_text(b"\x48\x8b\x05\x10\x00\x00\x00 then text"));
+        assert!(!is_text("caf\u{e9} au lait".as_bytes()));
+        // Only the first 32 bytes count.
+        let late = [&[b'a'; 32][..], &[0u8; 8]].concat();
+        assert!(is_text(&late));
+    }
 }
