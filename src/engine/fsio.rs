@@ -3,24 +3,55 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
 
 use crate::engine::error::{IoContext, Result};
 
 /// Bytes a [`FlushingWriter`] writes between two flushes to disk.
 const FLUSH_EVERY: u64 = 8 << 20;
 
-/// Writes to a file, flushing what it wrote to disk every [`FLUSH_EVERY`] bytes: a large
-/// output then reaches the disk while the rest of it is being made, so the fsync that
-/// commits it has little left to wait for.
+/// Writes to a file while a thread of its own flushes what was written to disk every
+/// [`FLUSH_EVERY`] bytes: a large output then reaches the disk while the rest of it is being
+/// made, so the fsync that commits it has little left to wait for, and the writer never waits
+/// for the disk itself (a flush still running when the next is due is simply not repeated).
+/// [`FlushingWriter::finish`] reports what the flushes met: a failed writeback is seen by one
+/// sync of the file only, so it must not be dropped.
 pub struct FlushingWriter {
     file: File,
     unflushed: u64,
+    flushes: Option<SyncSender<()>>,
+    flusher: Option<JoinHandle<io::Result<()>>>,
 }
 
 impl FlushingWriter {
     /// Writes to `file` from its current position.
-    pub fn new(file: File) -> Self {
-        Self { file, unflushed: 0 }
+    pub fn new(file: File) -> io::Result<Self> {
+        let synced = file.try_clone()?;
+        let (flushes, requests) = sync_channel::<()>(1);
+        let flusher = std::thread::Builder::new()
+            .name("flusher".into())
+            .spawn(move || requests.iter().try_for_each(|()| synced.sync_data()))?;
+        Ok(Self {
+            file,
+            unflushed: 0,
+            flushes: Some(flushes),
+            flusher: Some(flusher),
+        })
+    }
+
+    /// Waits for the flush in progress; returns the first error any flush met.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.stop_flusher()
+    }
+
+    fn stop_flusher(&mut self) -> io::Result<()> {
+        self.flushes = None;
+        match self.flusher.take().map(JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(flushed)) => flushed,
+            Some(Err(_)) => Err(io::Error::other("the flusher thread panicked")),
+        }
     }
 }
 
@@ -29,14 +60,24 @@ impl Write for FlushingWriter {
         let n = self.file.write(buf)?;
         self.unflushed += n as u64;
         if self.unflushed >= FLUSH_EVERY {
-            self.file.sync_data()?;
             self.unflushed = 0;
+            let request = self.flushes.as_ref().map(|f| f.try_send(()));
+            if let Some(Err(TrySendError::Disconnected(()))) = request {
+                // The flusher stopped at an error: report it now.
+                self.stop_flusher()?;
+            }
         }
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
+    }
+}
+
+impl Drop for FlushingWriter {
+    fn drop(&mut self) {
+        let _ = self.stop_flusher();
     }
 }
 

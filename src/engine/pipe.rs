@@ -7,9 +7,6 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 /// Bytes per buffer handed over.
 const BUFFER: usize = 1 << 20;
 
-/// Buffers in flight between the two ends; bounds the pipe's memory.
-const DEPTH: usize = 4;
-
 /// The writing end. Bytes reach the reader when a buffer fills and on [`Write::flush`];
 /// dropping the writer without a flush discards what was not flushed, so a writer that fails
 /// half-way ends the pipe early and the reader sees the stream end there.
@@ -25,9 +22,10 @@ pub struct PipeReader {
     from_writer: Receiver<Vec<u8>>,
 }
 
-/// A new pipe.
-pub fn pipe() -> (PipeWriter, PipeReader) {
-    let (to_reader, from_writer) = sync_channel(DEPTH);
+/// A new pipe holding up to about `capacity` bytes in flight (at least one buffer): enough
+/// for the burst one end hands over at once, or the two ends wait for each other.
+pub fn pipe(capacity: usize) -> (PipeWriter, PipeReader) {
+    let (to_reader, from_writer) = sync_channel(capacity.div_ceil(BUFFER).max(1));
     let writer = PipeWriter {
         buf: Vec::with_capacity(BUFFER),
         to_reader,
@@ -89,7 +87,7 @@ mod tests {
 
     #[test]
     fn bytes_arrive_in_order_and_end_with_the_writer() -> io::Result<()> {
-        let (mut writer, mut reader) = pipe();
+        let (mut writer, mut reader) = pipe(4 * BUFFER);
         let sent: Vec<u8> = (0..3 * BUFFER + 17).map(|i| (i * 7 % 251) as u8).collect();
         let received = std::thread::scope(|s| {
             let reading = s.spawn(move || {
@@ -110,7 +108,7 @@ mod tests {
 
     #[test]
     fn writing_fails_once_the_reader_is_gone() {
-        let (mut writer, reader) = pipe();
+        let (mut writer, reader) = pipe(4 * BUFFER);
         drop(reader);
         let result = writer.write_all(&vec![1u8; BUFFER]);
         assert_eq!(result.map_err(|e| e.kind()), Err(io::ErrorKind::BrokenPipe));
@@ -118,7 +116,7 @@ mod tests {
 
     #[test]
     fn unflushed_bytes_are_not_delivered() -> io::Result<()> {
-        let (mut writer, mut reader) = pipe();
+        let (mut writer, mut reader) = pipe(4 * BUFFER);
         writer.write_all(b"flushed")?;
         writer.flush()?;
         writer.write_all(b"lost")?;

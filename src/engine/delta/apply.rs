@@ -93,7 +93,78 @@ struct ChunkBuffers {
     lists: Vec<u8>,
     diff: Vec<u8>,
     lit: Vec<u8>,
+    old: OldReads,
     out: Vec<u8>,
+}
+
+/// Old bytes between two copies that are read rather than split into two reads: below this
+/// a second positioned read costs more than copying the gap.
+const MERGE_GAP: u64 = 4 << 10;
+
+/// The old bytes of a chunk's copies, fetched in few large reads instead of one per copy
+/// (a stream of short copies has millions): the copies sorted by old offset, neighbours at
+/// most [`MERGE_GAP`] apart read as one span. The gaps read are at most the chunk's length,
+/// so the staging holds at most twice the chunk.
+#[derive(Default)]
+struct OldReads {
+    /// Indices of the records with copies, by old offset.
+    order: Vec<u32>,
+    /// Old spans to read, `(start, end)`, back to back in `staging`.
+    spans: Vec<(u64, u64)>,
+    /// Where each record's copy starts in `staging`.
+    at: Vec<usize>,
+    staging: Vec<u8>,
+}
+
+impl OldReads {
+    /// Reads the old bytes of every copy in `records` (a chunk of `chunk_len` new bytes).
+    fn fetch<O: OldSource + ?Sized>(
+        &mut self,
+        records: &[Record],
+        old: &O,
+        chunk_len: u64,
+    ) -> io::Result<()> {
+        self.order.clear();
+        self.order
+            .extend((0..records.len() as u32).filter(|&i| records[i as usize].copy > 0));
+        self.order
+            .sort_unstable_by_key(|&i| records[i as usize].pos);
+        self.spans.clear();
+        self.at.clear();
+        self.at.resize(records.len(), 0);
+        let (mut gap_left, mut span_base, mut staged) = (chunk_len, 0u64, 0u64);
+        for &i in &self.order {
+            let record = &records[i as usize];
+            let (start, end) = (record.pos, record.pos + u64::from(record.copy));
+            match self.spans.last_mut() {
+                Some(span) if start <= span.1 => span.1 = span.1.max(end),
+                Some(span) if start - span.1 <= MERGE_GAP.min(gap_left) => {
+                    gap_left -= start - span.1;
+                    span.1 = end;
+                }
+                _ => {
+                    span_base = staged;
+                    self.spans.push((start, end));
+                }
+            }
+            let span = self.spans[self.spans.len() - 1];
+            staged = span_base + (span.1 - span.0);
+            self.at[i as usize] = (span_base + (start - span.0)) as usize;
+        }
+        self.staging.resize(staged as usize, 0);
+        let mut at = 0;
+        for &(start, end) in &self.spans {
+            let len = (end - start) as usize;
+            old.read_exact_at(start, &mut self.staging[at..at + len])?;
+            at += len;
+        }
+        Ok(())
+    }
+
+    /// The old bytes of record `i`'s copy of `len` bytes.
+    fn copy_of(&self, i: usize, len: usize) -> &[u8] {
+        &self.staging[self.at[i]..self.at[i] + len]
+    }
 }
 
 /// Reads the stream's version byte, refusing versions not read here.
@@ -241,17 +312,18 @@ fn run_chunk<O: OldSource + ?Sized>(
     refs: &RefMap,
     chunk_start: u64,
 ) -> Result<(), DeltaError> {
+    let chunk_len = (bufs.lit.len() + bufs.diff.len()) as u64;
+    bufs.old.fetch(&bufs.records, old, chunk_len)?;
     let (mut lit, mut diff) = (&bufs.lit[..], &bufs.diff[..]);
     let out = &mut bufs.out;
     out.clear();
-    for record in &bufs.records {
+    for (i, record) in bufs.records.iter().enumerate() {
         let (lit_len, copy_len) = (record.lit as usize, record.copy as usize);
         out.extend_from_slice(&lit[..lit_len]);
         lit = &lit[lit_len..];
         if copy_len > 0 {
             let start = out.len();
-            out.resize(start + copy_len, 0);
-            old.read_exact_at(record.pos, &mut out[start..])?;
+            out.extend_from_slice(bufs.old.copy_of(i, copy_len));
             if !refs.is_empty() {
                 refs.predict_copy(&mut out[start..], record.pos, chunk_start + start as u64);
             }

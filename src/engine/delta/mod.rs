@@ -41,7 +41,9 @@ use std::io::Write;
 pub use apply::{FileSource, OldSource, apply, read_version};
 pub use compress::{PATCH_DICT_SIZE, write_7z};
 pub use encode::{DiffError, OldWindow, RawStream};
-pub use format::{Anchor, DeltaError, decode_varint, put_varint, read_varint, unzigzag, zigzag};
+pub use format::{
+    Anchor, CHUNK_NEW, DeltaError, decode_varint, put_varint, read_varint, unzigzag, zigzag,
+};
 
 // A copy's span (up to the next anchor or its chunk's end) must be known when it is coded,
 // and the encoder learns anchors one batch of segments at a time: chunk ends must fall on

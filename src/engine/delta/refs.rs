@@ -78,28 +78,55 @@ fn rip_relative(modrm: u8) -> bool {
 /// never overlap and every copy is scanned the same way by encoder and decoder.
 pub fn next_field(bytes: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
-    while i + 5 <= bytes.len() {
-        let field = match LEADS[usize::from(bytes[i])] {
-            Lead::None => None,
-            Lead::Rel32 => Some(i + 1),
-            Lead::ModRm => rip_relative(bytes[i + 1]).then_some(i + 2),
-            Lead::Escape => {
-                let next = bytes[i + 1];
-                if next & 0xF0 == 0x80 {
-                    Some(i + 2)
-                } else if ESCAPED[usize::from(next)] && rip_relative(bytes[i + 2]) {
-                    Some(i + 3)
-                } else {
-                    None
-                }
+    // Most offsets cannot start a pattern: skip them 32 at a time.
+    while let Some(block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<33>) {
+        let mut starts = pattern_starts(block);
+        while starts != 0 {
+            if let Some(at) = field_at(bytes, i + starts.trailing_zeros() as usize) {
+                return Some(at);
             }
-        };
-        match field {
-            Some(at) if at + 4 <= bytes.len() => return Some(at),
-            _ => i += 1,
+            starts &= starts - 1;
         }
+        i += 32;
     }
-    None
+    (i..bytes.len()).find_map(|i| field_at(bytes, i))
+}
+
+/// The offsets among the first 32 of `block` that may start a pattern, as bits: `E8`, `E9`
+/// or `0F`, or any byte followed by a RIP-relative ModRM byte (a superset of the patterns,
+/// written so that it compiles to vector compares).
+fn pattern_starts(block: &[u8; 33]) -> u32 {
+    let mut starts = 0u32;
+    for k in 0..32 {
+        let (byte, next) = (block[k], block[k + 1]);
+        let lead = (byte == 0xE8) | (byte == 0xE9) | (byte == 0x0F) | rip_relative(next);
+        starts |= u32::from(lead) << k;
+    }
+    starts
+}
+
+/// The field of the pattern starting at offset `i` of `bytes`, if one does with its field
+/// inside `bytes`.
+fn field_at(bytes: &[u8], i: usize) -> Option<usize> {
+    if i + 5 > bytes.len() {
+        return None;
+    }
+    let field = match LEADS[usize::from(bytes[i])] {
+        Lead::None => None,
+        Lead::Rel32 => Some(i + 1),
+        Lead::ModRm => rip_relative(bytes[i + 1]).then_some(i + 2),
+        Lead::Escape => {
+            let next = bytes[i + 1];
+            if next & 0xF0 == 0x80 {
+                Some(i + 2)
+            } else if ESCAPED[usize::from(next)] && rip_relative(bytes[i + 2]) {
+                Some(i + 3)
+            } else {
+                None
+            }
+        }
+    };
+    field.filter(|at| at + 4 <= bytes.len())
 }
 
 /// A field's value, little endian.
@@ -373,6 +400,38 @@ mod tests {
             0xE9, 1, 2, 3, // a jmp whose field would end past the bytes
         ];
         assert_eq!(fields(&code), [1, 7, 14, 22]);
+    }
+
+    #[test]
+    fn block_scan_finds_what_a_byte_scan_finds() {
+        // Bytes rich in pattern leads and ModRM bytes, at every alignment and length.
+        let alphabet = [
+            0xE8, 0xE9, 0x0F, 0x85, 0x8B, 0x05, 0x10, 0x0D, 0x48, 0x00, 0xFF,
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let bytes: Vec<u8> = (0..4096)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                alphabet[(state % alphabet.len() as u64) as usize]
+            })
+            .collect();
+        for len in [0, 4, 5, 32, 33, 37, 64, 100, 4096] {
+            for from in [0, 1, 7, 31] {
+                let bytes = &bytes[..len];
+                let byte_scan = (from..bytes.len()).find_map(|i| field_at(bytes, i));
+                assert_eq!(next_field(bytes, from), byte_scan, "len {len} from {from}");
+            }
+        }
+        let mut from = 0;
+        while let Some(at) = next_field(&bytes, from) {
+            assert_eq!(
+                (from..bytes.len()).find_map(|i| field_at(&bytes, i)),
+                Some(at)
+            );
+            from = at + 4;
+        }
     }
 
     #[test]

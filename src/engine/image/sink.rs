@@ -66,7 +66,7 @@ pub fn write_image(
     batches: Receiver<Arc<Batch>>,
     chunks: Sender<ChunkTable>,
 ) -> io::Result<u64> {
-    let mut file = FlushingWriter::new(file);
+    let mut file = FlushingWriter::new(file)?;
     let mut hasher = ChunkHasher::default();
     let mut written = 0;
     for batch in batches {
@@ -77,7 +77,7 @@ pub fn write_image(
             written += range.len() as u64;
         }
     }
-    file.flush()?;
+    file.finish()?;
     chunks.send(hasher.finish()).map_err(|_| stopped())?;
     Ok(written)
 }

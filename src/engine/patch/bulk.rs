@@ -27,6 +27,9 @@ use crate::engine::sevenz;
 pub const BULK_FILE: &str = "patch.7z";
 /// Where the raw delta stream is staged before compression, inside the patch directory.
 const RAW_STAGING: &str = "patch.raw.tmp";
+/// Bytes in flight between the threads of a bulk apply: the delta stream is applied a chunk
+/// at a time, each chunk's sections read and its output written in one burst.
+const PIPED: usize = delta::CHUNK_NEW as usize + (2 << 20);
 /// Default memory budget of `patch make` (old window index + data).
 pub const DEFAULT_BUDGET: u64 = 1 << 30;
 
@@ -264,7 +267,7 @@ pub fn apply_patch_bulk(
     let old_path = old_dir.join(DXF_FILE);
     let source = FileSource::new(old.dxf.try_clone().at(&old_path)?).at(&old_path)?;
     let bulk_path = patch_dir.join(BULK_FILE);
-    let (decoded_into, mut data) = pipe::pipe();
+    let (decoded_into, mut data) = pipe::pipe(PIPED);
     let (rebuilt, decoded) = std::thread::scope(|scope| {
         let decoder = scope.spawn(|| decode_bulk(patch_dir, &meta, &source, decoded_into));
         let rebuilt = rebuild(
@@ -307,7 +310,7 @@ enum Decoded {
 /// `patch.data`, in order. `old` is any random-access view of the old image, such as a
 /// launcher's installed files read through the old image's index, which never were an
 /// `img.dxf`. A defect of `patch.7z` or `map.7z` is an error naming it.
-pub fn decode_bulk_data<O: OldSource + ?Sized>(
+pub fn decode_bulk_data<O: OldSource + ?Sized + Sync>(
     patch_dir: &Path,
     meta: &PatchMeta,
     old: &O,
@@ -321,8 +324,9 @@ pub fn decode_bulk_data<O: OldSource + ?Sized>(
 }
 
 /// Decodes the delta stream of `patch.7z` in `patch_dir` against `old`, anchored by its
-/// `map.7z`, into `out`.
-fn decode_bulk<O: OldSource + ?Sized>(
+/// `map.7z`, into `out`. LZMA2 unpacks on a thread of its own, handing the raw stream over
+/// through a pipe, so that unpacking and applying the differences share the cores.
+fn decode_bulk<O: OldSource + ?Sized + Sync>(
     patch_dir: &Path,
     meta: &PatchMeta,
     old: &O,
@@ -330,16 +334,49 @@ fn decode_bulk<O: OldSource + ?Sized>(
 ) -> Decoded {
     let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
     let old_blocks = old.size() / BLOCK_SIZE;
-    let decoded = with_anchors(patch_dir, meta, old_blocks, |anchors| {
-        sevenz::read_single(patch_dir, BULK_FILE, corrupt, |input| {
-            match delta::apply(input, meta.data_bytes, old, out, anchors) {
+    let (raw_into, raw) = pipe::pipe(PIPED);
+    let (unpacked, applied) = std::thread::scope(|scope| {
+        let unpacker = scope.spawn(|| unpack(patch_dir, raw_into));
+        let applied = with_anchors(patch_dir, meta, old_blocks, |anchors| {
+            match delta::apply(raw, meta.data_bytes, old, out, anchors) {
                 Ok(()) => Ok(Decoded::Done),
                 Err(DeltaError::Io(e)) if e.kind() == ErrorKind::BrokenPipe => {
                     Ok(Decoded::ReaderGone)
                 }
                 Err(e) => Err(corrupt(e.to_string())),
             }
-        })
+        });
+        match unpacker.join() {
+            Ok(unpacked) => (unpacked, applied),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     });
-    decoded.unwrap_or_else(Decoded::Failed)
+    // A defect of patch.7z itself explains whatever the differences made of its bytes.
+    match (unpacked, applied) {
+        (Err(e), _) => Decoded::Failed(e),
+        (Ok(()), applied) => applied.unwrap_or_else(Decoded::Failed),
+    }
+}
+
+/// Unpacks the raw delta stream of `patch.7z` in `patch_dir` into `raw`. Stops quietly when
+/// the reader is gone: it says why.
+fn unpack(patch_dir: &Path, mut raw: pipe::PipeWriter) -> Result<()> {
+    let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
+    sevenz::read_single(patch_dir, BULK_FILE, corrupt, |input| {
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(corrupt(e.to_string())),
+            };
+            if raw.write_all(&buf[..n]).is_err() {
+                return Ok(());
+            }
+        }
+        // A reader gone before the end has said why.
+        let _ = raw.flush();
+        Ok(())
+    })
 }
