@@ -4,9 +4,7 @@
 //! `publish` / `jobs` (the runner); `notify` delivers the event outbox; `engine` is pure
 //! processing; `server` wires them together; `cli` is the command line; `push` is the
 //! publisher's client of the upload API; `client` is the launcher's (the reference client).
-// Denied, not forbidden: the one exception is the call into MD5's AVX-512 lanes after the
-// CPU was checked to have them (engine::md5pair).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod cli;

@@ -10,7 +10,6 @@ pub mod error;
 mod fsio;
 mod hashing;
 pub mod image;
-mod md5pair;
 pub mod patch;
 mod pipe;
 pub mod progress;

@@ -153,7 +153,8 @@ impl<'a> Passes<'a> {
         let (extents, extents_rx) = channel();
         let (block_count, count_rx) = channel();
         let (digests, digests_rx) = channel();
-        let (hashes, hashes_rx) = sync_channel(QUEUE);
+        let (files, files_rx) = sync_channel(QUEUE);
+        let (image, image_rx) = sync_channel(QUEUE);
         let (disk, disk_rx) = sync_channel(QUEUE);
         let (chunks, chunks_rx) = channel();
         let outputs = Outputs {
@@ -174,24 +175,33 @@ impl<'a> Passes<'a> {
             };
             encode_index(out_dir, entries, inputs)
         })?;
-        let md5 = spawn(scope, "md5", tar, move || {
-            sink::hash(hashes_rx, digests).at(tar)
+        let file_md5s = spawn(scope, "file-md5", tar, move || {
+            sink::hash_files(files_rx, digests).at(tar)
+        })?;
+        let md5 = spawn(scope, "image-md5", tar, move || {
+            Ok(sink::hash_image(image_rx))
         })?;
         let writer = spawn(scope, "dxf-writer", tar, move || {
             sink::write_image(dxf_file, disk_rx, chunks).at(&writer_path)
         })?;
-        let consumers = Consumers { hashes, disk };
+        let consumers = Consumers { files, image, disk };
         let fed = feed::feed(catalog, archive, tar, steps_rx, consumers, progress);
 
         let planned = join(planner, tar);
+        let file_md5s = join(file_md5s, tar);
         let dxf_md5 = join(md5, tar);
         let written = join(writer, tar);
-        let failed = fed.is_err() || planned.is_err() || dxf_md5.is_err() || written.is_err();
+        let failed = fed.is_err()
+            || planned.is_err()
+            || file_md5s.is_err()
+            || dxf_md5.is_err()
+            || written.is_err();
         if failed {
             let index = join(indexer, tar).map(|_| ());
             let all = [
                 fed,
                 planned.map(|_| ()),
+                file_md5s,
                 dxf_md5.map(|_| ()),
                 written.map(|_| ()),
                 index,

@@ -23,8 +23,10 @@ const BATCH: usize = 2 << 20;
 
 /// The threads the batches go to.
 pub struct Consumers {
-    /// The MD5s of the files and of the image.
-    pub hashes: SyncSender<Arc<Batch>>,
+    /// The MD5s of the files.
+    pub files: SyncSender<Arc<Batch>>,
+    /// The MD5 of the image.
+    pub image: SyncSender<Arc<Batch>>,
     /// The image's writer.
     pub disk: SyncSender<Arc<Batch>>,
 }
@@ -207,7 +209,8 @@ impl Feeder<'_> {
             pieces: std::mem::take(&mut self.pieces),
             ranges: std::mem::take(&mut self.ranges),
         });
-        for consumer in [&self.consumers.hashes, &self.consumers.disk] {
+        let consumers = &self.consumers;
+        for consumer in [&consumers.files, &consumers.image, &consumers.disk] {
             consumer
                 .send(Arc::clone(&batch))
                 .map_err(|_| stopped())

@@ -187,19 +187,18 @@ impl ReorderPlan {
         let new_path = out_dir.join(DXF_FILE);
         let mut dxf = AtomicFile::create(&new_path)?;
         let file = dxf.file().try_clone().at(&new_path)?;
-        let (hashes, hashes_rx) = sync_channel::<Arc<Batch>>(QUEUE);
+        let (image, image_rx) = sync_channel::<Arc<Batch>>(QUEUE);
         let (disk, disk_rx) = sync_channel::<Arc<Batch>>(QUEUE);
-        let (digests, _) = channel();
         let (chunks, chunks_rx) = channel();
         let (md5, written, read) = std::thread::scope(|s| -> Result<_> {
             let writer_path = new_path.clone();
-            let md5 = spawn(s, "md5", &new_path, move || {
-                sink::hash(hashes_rx, digests).at(&old_path)
+            let md5 = spawn(s, "image-md5", &new_path, move || {
+                Ok(sink::hash_image(image_rx))
             })?;
             let writer = spawn(s, "dxf-writer", &new_path, move || {
                 sink::write_image(file, disk_rx, chunks).at(&writer_path)
             })?;
-            let read = self.read_blocks(&old, [hashes, disk], progress);
+            let read = self.read_blocks(&old, [image, disk], progress);
             Ok((join(md5, &new_path), join(writer, &new_path), read))
         })?;
         if read.is_err() || md5.is_err() || written.is_err() {

@@ -1,6 +1,7 @@
 //! The consumers of the data pass's batches, each on a thread of its own so they spread over
-//! the cores: the MD5s (each file's and the image's, side by side on one core), and the
-//! image's bytes on disk with their chunk hashes.
+//! the cores: each file's MD5, the image's MD5, and the image's bytes on disk with their
+//! chunk hashes. MD5 is one chain of dependent steps per message, so the two MD5s are the
+//! longest stages; on threads of their own they share the cores with the reads and writes.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -10,7 +11,7 @@ use std::sync::mpsc::{Receiver, Sender};
 
 use crate::engine::chunks::{ChunkHasher, ChunkTable};
 use crate::engine::fsio::FlushingWriter;
-use crate::engine::md5pair::{Md5, hash_two};
+use md5::{Digest, Md5};
 
 /// A stretch of one file's bytes in a batch.
 pub struct FilePiece {
@@ -37,25 +38,31 @@ pub fn stopped() -> io::Error {
     io::Error::new(io::ErrorKind::BrokenPipe, "a build stage stopped")
 }
 
-/// Computes the MD5 of each file of `batches`, sending each digest as its file ends, and
-/// returns the MD5 of their image bytes.
-pub fn hash(batches: Receiver<Arc<Batch>>, digests: Sender<[u8; 16]>) -> io::Result<[u8; 16]> {
-    let (mut file, mut image) = (Md5::default(), Md5::default());
+/// Computes the MD5 of each file of `batches`, sending each digest as its file ends.
+pub fn hash_files(batches: Receiver<Arc<Batch>>, digests: Sender<[u8; 16]>) -> io::Result<()> {
+    let mut file = Md5::new();
     for batch in batches {
-        let data = &batch.data[..];
-        hash_two(
-            &mut file,
-            batch
-                .pieces
-                .iter()
-                .map(|p| (&data[p.range.clone()], p.last)),
-            |digest| digests.send(digest).map_err(|_| stopped()),
-            &mut image,
-            batch.ranges.iter().map(|r| (&data[r.clone()], false)),
-            |_| Ok(()),
-        )?;
+        for piece in &batch.pieces {
+            file.update(&batch.data[piece.range.clone()]);
+            if piece.last {
+                digests
+                    .send(file.finalize_reset().into())
+                    .map_err(|_| stopped())?;
+            }
+        }
     }
-    Ok(image.finish())
+    Ok(())
+}
+
+/// Returns the MD5 of the image bytes of `batches`.
+pub fn hash_image(batches: Receiver<Arc<Batch>>) -> [u8; 16] {
+    let mut image = Md5::new();
+    for batch in batches {
+        for range in &batch.ranges {
+            image.update(&batch.data[range.clone()]);
+        }
+    }
+    image.finalize().into()
 }
 
 /// Appends the image bytes of `batches` to `file`, flushing them to disk as it goes, and
