@@ -333,3 +333,65 @@ fn run_chunk<O: OldSource + ?Sized>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Old bytes that name their own offset, so a misplaced read shows.
+    fn old_bytes(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    fn copy(pos: u64, copy: u32) -> Record {
+        Record { lit: 0, copy, pos }
+    }
+
+    #[test]
+    fn merged_reads_give_every_copy_its_own_bytes() -> io::Result<()> {
+        let old = old_bytes(64 << 10);
+        let records = [
+            copy(30_000, 100),
+            Record {
+                lit: 5,
+                copy: 0,
+                pos: 0,
+            },
+            copy(10, 20),
+            copy(20, 40),    // overlaps the one before
+            copy(1_000, 8),  // within MERGE_GAP: same span
+            copy(60_000, 1), // far: a span of its own
+            copy(10, 20),    // the same bytes twice
+        ];
+        let mut reads = OldReads::default();
+        reads.fetch(&records, &old[..], 1 << 20)?;
+        assert_eq!(
+            reads.spans,
+            [(10, 1_008), (30_000, 30_100), (60_000, 60_001)]
+        );
+        for (i, r) in records.iter().enumerate().filter(|(_, r)| r.copy > 0) {
+            let want = &old[r.pos as usize..r.pos as usize + r.copy as usize];
+            assert_eq!(reads.copy_of(i, r.copy as usize), want, "record {i}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn gaps_read_stay_within_the_chunk_length() -> io::Result<()> {
+        let old = old_bytes(1 << 20);
+        // 100 one-byte copies 1 KiB apart: merging them all would read 99 KiB of gaps.
+        let records: Vec<Record> = (0..100).map(|i| copy(i * 1024, 1)).collect();
+        let mut reads = OldReads::default();
+        reads.fetch(&records, &old[..], 10 * 1024)?;
+        assert!(
+            reads.staging.len() <= 100 + 10 * 1024,
+            "{}",
+            reads.staging.len()
+        );
+        assert!(reads.spans.len() > 1);
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(reads.copy_of(i, 1), [old[r.pos as usize]]);
+        }
+        Ok(())
+    }
+}
