@@ -44,6 +44,7 @@ fn main() -> anyhow::Result<()> {
         &raw[..],
         raw.len() as u64,
         &stream.literals,
+        u64::MAX,
         Cursor::new(Vec::new()),
     )?
     .into_inner();

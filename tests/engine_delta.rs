@@ -29,6 +29,7 @@ fn pack(raw: &delta::RawStream<Vec<u8>>) -> Vec<u8> {
         &raw.out[..],
         raw.out.len() as u64,
         &raw.literals,
+        u64::MAX,
         std::io::Cursor::new(Vec::new()),
     )
     .expect("7z written")

@@ -33,12 +33,17 @@ const PIPED: usize = delta::CHUNK_NEW as usize + (2 << 20);
 /// Default memory budget of `patch make` (old window index + data).
 pub const DEFAULT_BUDGET: u64 = 1 << 30;
 
+/// Memory of the process besides its current stage's data: its code, stacks, read buffers
+/// and what the allocator keeps, measured: without it a 1 GiB make whose old image needs
+/// passes peaked at 1,028 MiB.
+const PROCESS_BYTES: u64 = 32 << 20;
+/// The differ's table of suffix-array buckets.
+const BUCKET_BYTES: u64 = 64 << 20;
+
 /// Memory outside the old window and its suffix array: the bucket table, the differ's
-/// working set (see [`delta::working_bytes`]) and 32 MiB for the rest of the process (its
-/// code, stacks, read buffers and what the allocator keeps), measured: without it a 1 GiB
-/// make whose old image needs passes peaked at 1,028 MiB.
+/// working set (see [`delta::working_bytes`]) and the rest of the process.
 fn fixed_bytes() -> u64 {
-    (96u64 << 20) + delta::working_bytes(MatchParams::default().threads) as u64
+    BUCKET_BYTES + PROCESS_BYTES + delta::working_bytes(MatchParams::default().threads) as u64
 }
 
 /// The old-image bytes the differ may index within `budget`: the suffix array and the window
@@ -116,7 +121,8 @@ pub fn make_patch_with_bulk(
     };
     // The window and its index are gone before LZMA2 takes its own memory.
     let packed = coded.and_then(|(meta, raw)| {
-        let size = pack_raw(raw, &raw_path, &out_dir.join(BULK_FILE), progress)?;
+        let memory = budget.saturating_sub(PROCESS_BYTES);
+        let size = pack_raw(raw, &raw_path, &out_dir.join(BULK_FILE), memory, progress)?;
         Ok((meta, size))
     });
     let _ = std::fs::remove_file(&raw_path);
@@ -229,12 +235,13 @@ fn bad_bulk(dir: &Path, reason: impl ToString) -> EngineError {
     }
 }
 
-/// Compresses the raw stream in `raw` (written, positioned at its end) into `target`; stops
-/// when `progress` asks.
+/// Compresses the raw stream in `raw` (written, positioned at its end) into `target`, the
+/// encoder within `memory` bytes; stops when `progress` asks.
 fn pack_raw(
     raw: RawStream<File>,
     raw_path: &Path,
     target: &Path,
+    memory: u64,
     progress: &dyn Progress,
 ) -> Result<u64> {
     let RawStream {
@@ -245,7 +252,7 @@ fn pack_raw(
     raw.seek(SeekFrom::Start(0)).at(raw_path)?;
     let mut out = AtomicFile::create(target)?;
     let input = StopReader::new(BufReader::with_capacity(1 << 20, raw), progress);
-    let packed = delta::write_7z(input, raw_len, &literals, out.file()).at(target);
+    let packed = delta::write_7z(input, raw_len, &literals, memory, out.file()).at(target);
     or_cancelled(progress, packed)?;
     let size = out.file().seek(SeekFrom::End(0)).at(target)?;
     out.commit()?;

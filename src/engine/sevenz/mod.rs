@@ -11,7 +11,7 @@ use crate::engine::fsio::AtomicFile;
 
 mod writer;
 
-pub use writer::{Level, write_archive};
+pub use writer::{Level, dictionary_within, write_archive};
 
 /// Largest LZMA2 dictionary of metadata members (maps, indexes): LZMA's preset-6 size.
 pub const METADATA_DICT: u32 = 8 << 20;

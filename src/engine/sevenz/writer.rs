@@ -51,6 +51,18 @@ impl Level {
     }
 }
 
+/// The largest power-of-two dictionary, at least the smallest one written and at most
+/// `max_dict`, with which `level` encodes within `bytes` of memory (lzma-rust2's own
+/// estimate): keeps the compression stage of `patch make` inside its memory budget.
+pub fn dictionary_within(level: Level, bytes: u64, max_dict: u32) -> u32 {
+    let fits = |dict: u32| u64::from(level.options(dict).get_memory_usage()) * 1024 <= bytes;
+    let mut dict = max_dict.max(MIN_DICT).next_power_of_two();
+    while dict > MIN_DICT && !fits(dict) {
+        dict /= 2;
+    }
+    dict
+}
+
 /// Smallest dictionary written: tiny members still get a conventional size.
 const MIN_DICT: u32 = 1 << 16;
 
@@ -278,6 +290,19 @@ mod tests {
         assert_eq!(coded(0x3fff), [0xbf, 0xff]);
         assert_eq!(coded(0x4000), [0xc0, 0x00, 0x40]);
         assert_eq!(coded(u64::MAX), [0xff; 9]);
+    }
+
+    #[test]
+    fn dictionaries_fit_the_memory_given() {
+        let level = Level::Smallest;
+        let usage = |dict: u32| u64::from(level.options(dict).get_memory_usage()) * 1024;
+        let dict = dictionary_within(level, 256 << 20, 64 << 20);
+        assert!(
+            usage(dict) <= 256 << 20 && usage(2 * dict) > 256 << 20,
+            "{dict}"
+        );
+        assert_eq!(dictionary_within(level, u64::MAX, 64 << 20), 64 << 20);
+        assert_eq!(dictionary_within(level, 0, 64 << 20), MIN_DICT);
     }
 
     #[test]
