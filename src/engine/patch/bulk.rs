@@ -227,6 +227,11 @@ fn write_raw(
     or_cancelled(progress, coded)
 }
 
+/// A defect of `patch.7z`, found while reading it.
+fn corrupt_bulk(reason: String) -> EngineError {
+    EngineError::corrupt_patch(BULK_FILE, reason)
+}
+
 /// `patch.7z` of the patch in `dir` could not be made, for `reason`.
 fn bad_bulk(dir: &Path, reason: impl ToString) -> EngineError {
     EngineError::BadOutput {
@@ -339,7 +344,6 @@ fn decode_bulk<O: OldSource + ?Sized + Sync>(
     old: &O,
     out: impl Write,
 ) -> Decoded {
-    let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
     let old_blocks = old.size() / BLOCK_SIZE;
     let (raw_into, raw) = pipe::pipe(PIPED);
     let (unpacked, applied) = std::thread::scope(|scope| {
@@ -350,7 +354,7 @@ fn decode_bulk<O: OldSource + ?Sized + Sync>(
                 Err(DeltaError::Io(e)) if e.kind() == ErrorKind::BrokenPipe => {
                     Ok(Decoded::ReaderGone)
                 }
-                Err(e) => Err(corrupt(e.to_string())),
+                Err(e) => Err(corrupt_bulk(e.to_string())),
             }
         });
         match unpacker.join() {
@@ -368,15 +372,14 @@ fn decode_bulk<O: OldSource + ?Sized + Sync>(
 /// Unpacks the raw delta stream of `patch.7z` in `patch_dir` into `raw`. Stops quietly when
 /// the reader is gone: it says why.
 fn unpack(patch_dir: &Path, mut raw: pipe::PipeWriter) -> Result<()> {
-    let corrupt = |reason: String| EngineError::corrupt_patch(BULK_FILE, reason);
-    sevenz::read_single(patch_dir, BULK_FILE, corrupt, |input| {
+    sevenz::read_single(patch_dir, BULK_FILE, corrupt_bulk, |input| {
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = match input.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(corrupt(e.to_string())),
+                Err(e) => return Err(corrupt_bulk(e.to_string())),
             };
             if raw.write_all(&buf[..n]).is_err() {
                 return Ok(());
