@@ -1,10 +1,12 @@
 //! File output that never leaves a half-written file under its final name.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
+
+use rustix::fs::FallocateFlags;
 
 use crate::engine::error::{IoContext, Result};
 
@@ -17,16 +19,35 @@ const FLUSH_EVERY: u64 = 8 << 20;
 /// for the disk itself (a flush still running when the next is due is simply not repeated).
 /// [`FlushingWriter::finish`] reports what the flushes met: a failed writeback is seen by one
 /// sync of the file only, so it must not be dropped.
+///
+/// The disk space of the whole output is reserved up front (`fallocate`), when the file
+/// system allows: on ext4, `dd bs=2M` of 328 MB into a new file took 0.09-1.47 s of kernel
+/// time (5 of 17 runs above 0.4 s) as the writes allocated it, 0.07-0.28 s into reserved
+/// space; jaxlib's image build went from 1.16-2.66 s to 0.92-1.23 s (four runs each).
 pub struct FlushingWriter {
     file: File,
+    /// The file offset the writes have reached.
+    end: u64,
+    /// Whether space beyond the file's end was reserved (perhaps only in part).
+    reserved: bool,
     unflushed: u64,
     flushes: Option<SyncSender<()>>,
     flusher: Option<JoinHandle<io::Result<()>>>,
 }
 
 impl FlushingWriter {
-    /// Writes to `file` from its current position.
-    pub fn new(file: File) -> io::Result<Self> {
+    /// Writes to `file` from its current position to its end, with `expected` bytes reserved
+    /// beyond that position: the output's size, or a bound of it (what the writes leave over,
+    /// [`Self::finish`] releases). A reservation the file system refuses (no `fallocate`,
+    /// too little free space) is not an error: the writes then allocate as they go.
+    pub fn new(mut file: File, expected: u64) -> io::Result<Self> {
+        let end = file.stream_position()?;
+        let reserved = expected > 0;
+        if reserved {
+            // The file's size stays as it is: a reservation that fails half way leaves no
+            // bytes of it inside the file.
+            let _ = rustix::fs::fallocate(&file, FallocateFlags::KEEP_SIZE, end, expected);
+        }
         let synced = file.try_clone()?;
         let (flushes, requests) = sync_channel::<()>(1);
         let flusher = std::thread::Builder::new()
@@ -34,15 +55,23 @@ impl FlushingWriter {
             .spawn(move || requests.iter().try_for_each(|()| synced.sync_data()))?;
         Ok(Self {
             file,
+            end,
+            reserved,
             unflushed: 0,
             flushes: Some(flushes),
             flusher: Some(flusher),
         })
     }
 
-    /// Waits for the flush in progress; returns the first error any flush met.
+    /// Waits for the flush in progress and releases the reserved space the writes did not
+    /// use; returns the first error any flush met.
     pub fn finish(mut self) -> io::Result<()> {
-        self.stop_flusher()
+        self.stop_flusher()?;
+        if self.reserved {
+            // Truncating to the size the file has releases the blocks reserved beyond it.
+            self.file.set_len(self.end)?;
+        }
+        Ok(())
     }
 
     fn stop_flusher(&mut self) -> io::Result<()> {
@@ -58,6 +87,7 @@ impl FlushingWriter {
 impl Write for FlushingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
+        self.end += n as u64;
         self.unflushed += n as u64;
         if self.unflushed >= FLUSH_EVERY {
             self.unflushed = 0;
@@ -151,4 +181,26 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
     let mut out = AtomicFile::create(target)?;
     out.file().write_all(bytes).at(target)?;
     out.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    #[test]
+    fn space_reserved_beyond_the_output_is_released() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("out");
+        let mut writer = FlushingWriter::new(File::create(&path)?, 64 << 20)?;
+        writer.write_all(&[7u8; 10_000])?;
+        writer.finish()?;
+        let meta = fs::metadata(&path)?;
+        assert_eq!(meta.len(), 10_000);
+        // Allocated 512-byte sectors: the written bytes' blocks, not the 64 MiB reserved.
+        assert!(meta.blocks() * 512 <= 64 << 10, "{} sectors", meta.blocks());
+        assert_eq!(fs::read(&path)?, vec![7u8; 10_000]);
+        Ok(())
+    }
 }

@@ -181,8 +181,14 @@ impl<'a> Passes<'a> {
         let md5 = spawn(scope, "image-md5", tar, move || {
             Ok(sink::hash_image(image_rx))
         })?;
+        // Every file's blocks stored apart: deduplication only makes the image smaller.
+        let bound = catalog
+            .entries
+            .iter()
+            .map(|e| e.size.div_ceil(BLOCK_SIZE))
+            .sum::<u64>();
         let writer = spawn(scope, "dxf-writer", tar, move || {
-            sink::write_image(dxf_file, disk_rx, chunks).at(&writer_path)
+            sink::write_image(dxf_file, bound * BLOCK_SIZE, disk_rx, chunks).at(&writer_path)
         })?;
         let consumers = Consumers { files, image, disk };
         let fed = feed::feed(catalog, archive, tar, steps_rx, consumers, progress);

@@ -190,13 +190,14 @@ impl ReorderPlan {
         let (image, image_rx) = sync_channel::<Arc<Batch>>(QUEUE);
         let (disk, disk_rx) = sync_channel::<Arc<Batch>>(QUEUE);
         let (chunks, chunks_rx) = channel();
+        let size = self.header.block_count * BLOCK_SIZE;
         let (md5, written, read) = std::thread::scope(|s| -> Result<_> {
             let writer_path = new_path.clone();
             let md5 = spawn(s, "image-md5", &new_path, move || {
                 Ok(sink::hash_image(image_rx))
             })?;
             let writer = spawn(s, "dxf-writer", &new_path, move || {
-                sink::write_image(file, disk_rx, chunks).at(&writer_path)
+                sink::write_image(file, size, disk_rx, chunks).at(&writer_path)
             })?;
             let read = self.read_blocks(&old, [image, disk], progress);
             Ok((join(md5, &new_path), join(writer, &new_path), read))
@@ -206,7 +207,7 @@ impl ReorderPlan {
             return Err(first_cause(all.into_iter()));
         }
         let (md5, written) = (md5?, written?);
-        if written != self.header.block_count * BLOCK_SIZE {
+        if written != size {
             return Err(EngineError::Io {
                 filename: new_path.display().to_string(),
                 source: std::io::Error::other("image size differs from the block count"),

@@ -67,13 +67,15 @@ pub fn hash_image(batches: Receiver<Arc<Batch>>) -> [u8; 16] {
 
 /// Appends the image bytes of `batches` to `file`, flushing them to disk as it goes, and
 /// hashes them chunk by chunk (the writer waits on the disk more than it computes); sends the
-/// chunk table to `chunks` and returns the bytes written.
+/// chunk table to `chunks` and returns the bytes written. `bound` (at least the image's size)
+/// is reserved on disk up front.
 pub fn write_image(
     file: File,
+    bound: u64,
     batches: Receiver<Arc<Batch>>,
     chunks: Sender<ChunkTable>,
 ) -> io::Result<u64> {
-    let mut file = FlushingWriter::new(file)?;
+    let mut file = FlushingWriter::new(file, bound)?;
     let mut hasher = ChunkHasher::default();
     let mut written = 0;
     for batch in batches {

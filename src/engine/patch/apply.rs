@@ -77,7 +77,8 @@ pub(super) fn rebuild(
     let old_path = old.dir.join(DXF_FILE);
     progress.begin(meta.block_count * BLOCK_SIZE);
     let mut out = AtomicFile::create(out_dxf)?;
-    let mut writer = FlushingWriter::new(out.file().try_clone().at(out_dxf)?).at(out_dxf)?;
+    let file = out.file().try_clone().at(out_dxf)?;
+    let mut writer = FlushingWriter::new(file, meta.block_count * BLOCK_SIZE).at(out_dxf)?;
     let hasher = Md5Worker::spawn("md5-apply").at(out_dxf)?;
     let mut buffers = BufferPool::new((CHUNK_BLOCKS * BLOCK_SIZE) as usize);
     read_map(patch_dir, meta, |map| {
