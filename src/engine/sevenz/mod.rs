@@ -51,6 +51,11 @@ pub fn read_single<T>(
     let file = File::open(dir.join(name)).map_err(|e| corrupt(format!("cannot open: {e}")))?;
     let mut reader =
         ArchiveReader::new(file, Password::empty()).map_err(|e| corrupt(describe(&e)))?;
+    // With more threads the crate decodes LZMA2 a stream segment at a time, and a segment
+    // is everything up to a dictionary reset: for our archives, the whole member, held in
+    // memory and handed over only once decoded (jaxlib's bulk apply buffered 105 MB of raw
+    // stream and could not start applying it before LZMA2 had finished).
+    reader.set_thread_count(1);
     let member = name.strip_suffix(".7z").unwrap_or(name);
     let names: Vec<&str> = reader.archive().files.iter().map(|f| f.name()).collect();
     if !matches!(names[..], [only] if only.is_empty() || only == member) {
