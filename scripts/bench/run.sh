@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Every engine figure of docs/PERFORMANCE.md in one run, ours beside its baseline, printed as
 # markdown tables (progress goes to stderr, so `run.sh DATA > table.md` keeps only the tables):
-#   image build  throughput of `image build` on new.tar vs `md5sum` of new.tar, peak RSS;
+#   image build  throughput of `image build` on new.tar vs `md5sum` of new.tar, peak RSS; idle,
+#                then both again beside a busy loop on one core (loaded);
 #   patch        map.7z + patch.7z vs HDiffPatch 2.6 (lzma2, level 9, window 24, 1 thread),
 #                xdelta3 -e -9 -S djw and zstd -19 --long=31 --patch-from over the whole tars;
-#                patch make time and peak RSS vs HDiffPatch's;
+#                patch make time and peak RSS vs HDiffPatch's; `7z t` of map.7z and patch.7z;
 #   apply        patch apply, bulk and --streaming, vs `md5sum` of the new img.dxf (a verifying
 #                apply reads and hashes what it writes), peak RSS;
 #   budgets      patch make of the large pairs (--budget-pairs, default "jaxlib panda") at
 #                --budget-mib 256, 1024 and 4096: size against HDiffPatch's, time, peak RSS;
+#                the 1024 run (the default budget, made again) must equal the first byte for byte;
 #   big pair     a generated pair of $BIG_GIB GiB (default 8; scripts/bench/game-pair.py, made
 #                in TMPDIR and removed after) beside the count of new random bytes its edits
 #                put in, the floor no differ can beat: patch make at the default budget (size,
@@ -89,15 +91,22 @@ build_rows=() patch_rows=() apply_rows=() budget_rows=()
 # shellcheck disable=SC2016 # expanded by that sh
 fresh='rm -rf "$1" && shift && exec "$@"'
 
-image_row() { # image_row NAME TAR IMGDIR BUILDID: times md5sum and image build of TAR, adds a row
-  local name=$1 tar=$2 img=$3 id=$4 size md5_s build_s build_rss
+image_row() { # image_row NAME TAR IMGDIR BUILDID: times md5sum and image build of TAR, idle
+  # and then loaded (a busy loop on one of the cores), adds a row
+  local name=$1 tar=$2 img=$3 id=$4 size md5_s build_s build_rss load md5_l build_l
   size=$(stat -c %s "$tar")
   cat "$tar" > /dev/null
   best "$runs" "$log" md5sum "$tar"; md5_s=$secs
   best "$runs" "$log" sh -c "$fresh" sh "$img" "$bin" image build "$tar" "$img" --build-id "$id"
   build_s=$secs build_rss=$rss_mib
+  sh -c 'while :; do :; done' & load=$!
+  best "$runs" "$log" md5sum "$tar"; md5_l=$secs
+  best "$runs" "$log" sh -c "$fresh" sh "$img" "$bin" image build "$tar" "$img" --build-id "$id"
+  build_l=$secs
+  kill "$load"; wait "$load" 2> /dev/null || true
   build_rows+=("| $name | $(mb "$size") | $md5_s | $(per_sec "$size" "$md5_s") | $build_s |\
- $(per_sec "$size" "$build_s") | $(ratio "$md5_s" "$build_s") | $build_rss |")
+ $(per_sec "$size" "$build_s") | $(ratio "$md5_s" "$build_s") | $build_rss | $md5_l | $build_l |\
+ $(ratio "$md5_l" "$build_l") |")
 }
 
 for p in $pairs; do
@@ -114,6 +123,9 @@ for p in $pairs; do
   map=$(stat -c %s "$w/patch/map.7z")
   bulk=$(stat -c %s "$w/patch/patch.7z")
   ours=$((map + bulk))
+  for a in map.7z patch.7z; do
+    7z t "$w/patch/$a" > /dev/null || { echo "$p: 7z t $a failed" >&2; exit 1; }
+  done
   measure "$log" python3 "$bench_dir/hdiffpatch-diff.py" "$old" "$new" "$w/hdiff.pat"
   hd_s=$secs hd_rss=$rss_mib hd=$(stat -c %s "$w/hdiff.pat")
   measure "$log" xdelta3 -e -9 -S djw -f -s "$old" "$new" "$w/x.vcdiff"
@@ -146,6 +158,11 @@ for p in $pairs; do
       echo "$p: patch make --budget-mib $mib" >&2
       measure "$log" "$bin" patch make --budget-mib "$mib" "$w/old" "$w/new" "$w/budget"
       size=$(( $(stat -c %s "$w/budget/map.7z") + $(stat -c %s "$w/budget/patch.7z") ))
+      if [ "$mib" = 1024 ]; then # the default budget again: the same bytes, or make is not deterministic
+        for a in map.7z patch.7z patch.json; do
+          cmp "$w/budget/$a" "$w/patch/$a" || { echo "$p: a second make differs in $a" >&2; exit 1; }
+        done
+      fi
       budget_rows+=("| $p | $mib | $(commas "$size") | $(commas "$hd") | $(ratio "$size" "$hd") |\
  $secs | $hd_s | $(ratio "$secs" "$hd_s") | $rss_mib |")
       rm -rf "$w/budget"
@@ -199,10 +216,12 @@ echo "rockit-edge $(git -C "$repo_root" describe --always --dirty 2>/dev/null ||
   "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, best of $runs" \
   "runs for build, md5sum and apply"
 echo
-echo "Image build of new.tar vs md5sum of it (\"vs md5sum\": build throughput / md5sum's)"
+echo "Image build of new.tar vs md5sum of it (\"vs md5sum\": build throughput / md5sum's), idle and"
+echo "loaded (a busy loop on one of the cores)"
 echo
-echo "| build | tar MB | md5sum s | md5sum MB/s | image build s | image build MB/s | vs md5sum | peak RSS MiB |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| build | tar MB | md5sum s | md5sum MB/s | image build s | image build MB/s | vs md5sum |\
+ peak RSS MiB | loaded: md5sum s | image build s | vs md5sum |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${build_rows[@]}"
 if [ ${#patch_rows[@]} -gt 0 ]; then
   echo
