@@ -1,7 +1,7 @@
 //! rockit-edge: a self-hosted ROCKIT Edge appliance.
 //!
 //! Layers, in one direction: `http` → `domain` → `pipeline` (what tasks do) → `store` /
-//! `publish` / `jobs` (the runner); `notify` delivers the event outbox; `engine` is pure
+//! `publish` / `jobs` (the runner); `notify` delivers the event outbox; `ops` holds the operator's checks; `engine` is pure
 //! processing; `server` wires them together; `cli` is the command line; `push` is the
 //! publisher's client of the upload API; `client` is the launcher's (the reference client).
 #![forbid(unsafe_code)]
@@ -18,6 +18,7 @@ pub mod engine;
 pub mod http;
 pub mod jobs;
 pub mod notify;
+pub mod ops;
 pub mod pipeline;
 pub mod publish;
 pub mod push;

@@ -424,7 +424,7 @@ fn an_admin_secret_from_the_config_signs_vendor_style_tokens() {
 
 #[test]
 fn the_shipped_example_config_is_valid_and_matches_the_defaults() {
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/rockit-edge.toml");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/config.toml");
     let dir = tempfile::tempdir().expect("tempdir");
     let with_example = Command::new(binary())
         .args(["--config", example, "config", "show"])

@@ -52,9 +52,9 @@ fn crossings(dir: &str, forbidden: &[&str]) -> Vec<String> {
 }
 
 /// The server's layers: what pure processing and the launcher's client never touch.
-const SERVER_LAYERS: [&str; 13] = [
+const SERVER_LAYERS: [&str; 14] = [
     "http", "store", "jobs", "domain", "server", "publish", "notify", "auth", "config", "cli",
-    "pipeline", "workers", "datadir",
+    "pipeline", "workers", "datadir", "ops",
 ];
 
 #[test]

@@ -1,8 +1,9 @@
-//! The command line: `serve` (the default), `admin-token`, `healthcheck`, `workers`,
+//! The command line: `serve` (the default), `admin-token`, `healthcheck`, `workers`, `doctor`,
 //! `config show`, `version`, the engine's `image` and `patch` commands, the publisher's `push`
 //! and the launcher's `client`.
 
 mod client;
+mod doctor;
 pub mod image;
 mod instance;
 pub mod patch;
@@ -17,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, ENV_PREFIX, FlagOverrides};
 use crate::engine::EngineError;
+use crate::ops::doctor::Check;
 
 /// rockit-edge: streamable game builds, patches and CDN publishing on one edge server.
 #[derive(Debug, Parser)]
@@ -39,7 +41,7 @@ pub struct InstanceArgs {
     /// Data dir (store, secrets, TLS, depot); default ./data.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// TOML config file (see packaging/rockit-edge.toml).
+    /// TOML config file (see packaging/config.toml).
     #[arg(long, env = "ROCKIT_EDGE_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -101,6 +103,12 @@ pub enum InstanceCommand {
         #[command(flatten)]
         instance: InstanceArgs,
     },
+    /// Check the config, the data dir, free disk, the certificate and the clock; one line
+    /// per check, exit 1 when any fails.
+    Doctor {
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -150,7 +158,7 @@ pub fn main() -> ExitCode {
             | Command::Instance(InstanceCommand::Version),
         ) if outer_given => {
             eprintln!(
-                "rockit-edge: --data-dir and --config apply to serve, admin-token, healthcheck, workers and config only"
+                "rockit-edge: --data-dir and --config apply to serve, admin-token, healthcheck, workers, doctor and config only"
             );
             ExitCode::from(2)
         }
@@ -190,6 +198,7 @@ fn run_instance(outer: &InstanceArgs, command: InstanceCommand) -> ExitCode {
         InstanceCommand::AdminToken { instance, .. }
         | InstanceCommand::Healthcheck { instance }
         | InstanceCommand::Workers { instance, .. }
+        | InstanceCommand::Doctor { instance }
         | InstanceCommand::Config {
             action: ConfigAction::Show { instance },
         } => (instance.clone(), None),
@@ -203,12 +212,16 @@ fn run_instance(outer: &InstanceArgs, command: InstanceCommand) -> ExitCode {
     };
     let config = match Config::load(instance.config.as_deref(), config_env(), &flags) {
         Ok(config) => config,
+        Err(e) if matches!(command, InstanceCommand::Doctor { .. }) => {
+            return doctor::report(&[Check::fail("config", e.to_string())]);
+        }
         Err(e) => {
             eprintln!("rockit-edge: {e}");
             return ExitCode::from(2);
         }
     };
     let result = match command {
+        InstanceCommand::Doctor { .. } => return doctor::run(&config, instance.config.as_deref()),
         InstanceCommand::Serve(_) => instance::serve(config),
         InstanceCommand::AdminToken { username, .. } => instance::admin_token(&config, &username),
         InstanceCommand::Healthcheck { .. } => instance::healthcheck(&config),

@@ -1,5 +1,5 @@
 //! The sections of the configuration, each with its compiled defaults. Every key is documented
-//! here and in docs/OPERATIONS.md; packaging/rockit-edge.toml shows the defaults.
+//! here and in docs/OPERATIONS.md; packaging/config.toml shows the defaults.
 
 use std::path::PathBuf;
 

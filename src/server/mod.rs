@@ -3,7 +3,9 @@
 
 pub mod runtime;
 pub mod secrets;
+pub mod systemd;
 pub mod tls;
+mod watch;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::time::Duration;
 
 use actix_web::{HttpServer, web};
 use anyhow::Context;
+use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::admin::AdminAuth;
@@ -48,9 +51,10 @@ use crate::pipeline::{Builds, Cleanup, Deploys, Pipeline};
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
 use crate::store::{Store, TaskSpec};
-use crate::workers::{Worker, Workers};
+use crate::workers::Workers;
 use runtime::RuntimeInfo;
 use secrets::Secrets;
+use systemd::Notifier;
 use tls::{CertResolver, CertSource};
 
 /// Runs the appliance until SIGTERM or SIGINT.
@@ -146,7 +150,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(listener) = http {
         server = server.listen(listener)?;
     }
-    let server = server.run();
+    let mut server = std::pin::pin!(server.run());
+    // actix starts its accept thread and workers at the first poll: only then do the listeners
+    // accept, and only then may systemd hear READY=1.
+    let ended_at_start = server.as_mut().now_or_never();
     info.write(&data_dir)
         .context("cannot write the runtime file")?;
     tracing::info!(https = %info.https, http = ?info.http, data_dir = %data_dir.root().display(), "rockit-edge is serving");
@@ -166,27 +173,41 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         max_age: Duration::from_secs(config.webhooks.max_age_secs),
         poll: Duration::from_millis(config.webhooks.poll_interval_ms.max(10)),
     };
-    let notifier = tokio::spawn(notify::run(
+    let deliveries = tokio::spawn(notify::run(
         store.clone(),
         sealer.clone(),
         delivery,
         cancel.clone(),
         workers.register("webhooks"),
     ));
-    tokio::spawn(watch_signals(cancel.clone(), Arc::clone(&resolver)));
-    tokio::spawn(watch_certificate(
+    let systemd = Arc::new(Notifier::from_env());
+    let signals = watch::Signals::install().context("cannot install signal handlers")?;
+    tokio::spawn(signals.watch(cancel.clone(), Arc::clone(&resolver), Arc::clone(&systemd)));
+    if let Some(every) = systemd::watchdog_interval() {
+        tokio::spawn(watch::watchdog(
+            cancel.clone(),
+            store.clone(),
+            Arc::clone(&systemd),
+            every,
+        ));
+    }
+    tokio::spawn(watch::certificate(
         cancel.clone(),
         resolver,
         Duration::from_secs(config.tls.reload_interval_secs.max(1)),
         workers.register("tls"),
     ));
+    systemd.ready(&format!("serving https on {}", info.https));
 
-    let served = server.await;
+    let served = match ended_at_start {
+        Some(ended) => ended,
+        None => server.await,
+    };
     tracing::info!("listeners closed; draining the job runner");
     cancel.cancel();
     jobs.shutdown(Duration::from_secs(config.server.shutdown_timeout_secs))
         .await;
-    if notifier.await.is_err() {
+    if deliveries.await.is_err() {
         tracing::warn!("event delivery stopped abnormally");
     }
     RuntimeInfo::remove(&data_dir);
@@ -347,73 +368,4 @@ fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
         .parse()
         .with_context(|| format!("{what} listen address {addr:?} is not HOST:PORT"))?;
     TcpListener::bind(parsed).with_context(|| format!("cannot listen for {what} on {parsed}"))
-}
-
-/// SIGTERM/SIGINT start a graceful shutdown; SIGHUP reloads the TLS certificate.
-async fn watch_signals(cancel: CancellationToken, resolver: Arc<CertResolver>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::error!("cannot install signal handlers");
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = hup.recv() => {
-                // Logged either way; the previous certificate stays on failure.
-                let _ = reload(&resolver, "SIGHUP");
-            }
-        }
-    }
-    tracing::info!("shutdown requested");
-    cancel.cancel();
-}
-
-fn reload(resolver: &CertResolver, why: &str) -> Result<(), tls::TlsError> {
-    let reloaded = resolver.reload();
-    match &reloaded {
-        Ok(()) => {
-            tracing::info!(reason = why, cert = %resolver.source().cert.display(), "TLS certificate reloaded")
-        }
-        Err(e) => {
-            tracing::error!(reason = why, error = %e, "TLS reload failed; keeping the previous certificate")
-        }
-    }
-    reloaded
-}
-
-/// Reloads the certificate when its files change, and renews a self-signed one before it
-/// expires.
-async fn watch_certificate(
-    cancel: CancellationToken,
-    resolver: Arc<CertResolver>,
-    every: Duration,
-    status: Worker,
-) {
-    let mut seen = resolver.source().stamp();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = cancel.cancelled() => return,
-        }
-        if let Some(generated) = &resolver.source().self_signed
-            && let Err(e) = generated.ensure()
-        {
-            tracing::error!(error = %e, "cannot renew the self-signed certificate");
-            status.failed(format!("cannot renew the self-signed certificate: {e}"));
-        }
-        let now = resolver.source().stamp();
-        if now.is_some() && now != seen {
-            seen = now;
-            match reload(&resolver, "files changed") {
-                Ok(()) => status.done(),
-                Err(e) => status.failed(format!("TLS reload failed: {e}")),
-            }
-        }
-    }
 }
