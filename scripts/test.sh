@@ -9,6 +9,8 @@ command -v 7z >/dev/null 2>&1 || missing+=(p7zip-full)
 command -v tar >/dev/null 2>&1 || missing+=(tar)
 # systemd-analyze judges packaging/rockit-edge.service.
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# promtool checks the /metrics exposition.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # nginx with secure_link stands in for a CDN; boto3 is a second S3 client that reads what the
 # appliance published.
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)

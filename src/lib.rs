@@ -17,6 +17,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod notify;
 pub mod ops;
 pub mod pipeline;

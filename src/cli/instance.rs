@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::auth::admin::AdminAuth;
-use crate::config::Config;
+use crate::config::{Config, LogFormat};
 use crate::datadir::DataDir;
 use crate::server::runtime::RuntimeInfo;
 use crate::server::secrets::Secrets;
@@ -15,11 +15,19 @@ pub fn serve(config: Config) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
         .context("log.level is not a valid filter")?;
-    tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => lines.json().flatten_event(true).init(),
+        // journald stamps every line itself.
+        LogFormat::Text if std::env::var_os("JOURNAL_STREAM").is_some() => {
+            lines.without_time().with_ansi(false).init()
+        }
+        LogFormat::Text => lines
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -129,6 +129,9 @@ pub struct ServeArgs {
     /// Plain HTTP listen address, or `off` (default 127.0.0.1:8080).
     #[arg(long)]
     pub http_listen: Option<String>,
+    /// Log line format: `text` (default) or `json`.
+    #[arg(long, value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
 }
 
 /// `config` actions.
@@ -209,6 +212,7 @@ fn run_instance(outer: &InstanceArgs, command: InstanceCommand) -> ExitCode {
         data_dir: instance.data_dir.clone(),
         https_listen: serve_args.and_then(|a| a.https_listen.clone()),
         http_listen: serve_args.and_then(|a| a.http_listen.clone()),
+        log_format: serve_args.and_then(|a| a.log_format.clone()),
     };
     let config = match Config::load(instance.config.as_deref(), config_env(), &flags) {
         Ok(config) => config,

@@ -48,6 +48,7 @@ pub struct Config {
     pub depot: DepotConfig,
     pub training: TrainingConfig,
     pub log: LogConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// Values from command-line flags, the top layer.
@@ -56,6 +57,7 @@ pub struct FlagOverrides {
     pub data_dir: Option<PathBuf>,
     pub https_listen: Option<String>,
     pub http_listen: Option<String>,
+    pub log_format: Option<String>,
 }
 
 /// Why a configuration could not be loaded.
@@ -132,6 +134,9 @@ impl Config {
         }
         if let Some(addr) = &flags.http_listen {
             flag_layer.push((["server", "http_listen"], addr.clone()));
+        }
+        if let Some(format) = &flags.log_format {
+            flag_layer.push((["log", "format"], format.clone()));
         }
         for (keys, value) in flag_layer {
             set(

@@ -231,14 +231,44 @@ impl Default for OriginsConfig {
 pub struct LogConfig {
     /// `tracing` filter, e.g. `info` or `rockit_edge=debug` (`RUST_LOG` wins when set).
     pub level: String,
+    /// How each log line is written.
+    pub format: LogFormat,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: "info".into(),
+            format: LogFormat::Text,
         }
     }
+}
+
+/// Who may read `GET /metrics` without an admin token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Client addresses (`10.0.0.5`) and networks (`10.0.0.0/8`) a scraper may come from.
+    pub allow_from: Vec<String>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            allow_from: vec!["127.0.0.1".into(), "::1".into()],
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: `LEVEL target: message key=value ...` (the time left out under journald,
+    /// which adds its own).
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// Receiving and processing builds.

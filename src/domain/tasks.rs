@@ -1,5 +1,7 @@
 //! Tasks as the API shows them (API.md §4 task shape).
 
+use std::ops::ControlFlow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -8,6 +10,7 @@ use super::caller::Caller;
 use super::listing::{ListParams, Page};
 use super::{DomainError, in_org};
 use crate::jobs::queue;
+use crate::metrics::TaskCensus;
 use crate::pipeline::builds::Incoming;
 use crate::pipeline::builds::exceptions::upload_expired;
 use crate::store::{
@@ -285,5 +288,32 @@ impl TaskService {
                     .ok_or_else(|| DomainError::not_found(format!("task {key}")))
             })
             .await
+    }
+
+    /// Every task counted by type and state, and how many wait for a worker: the task gauges
+    /// of `/metrics`.
+    pub async fn census(&self) -> Result<TaskCensus, DomainError> {
+        let census = self
+            .store
+            .read(|tx| {
+                let mut census = TaskCensus::default();
+                tx.open(&TASKS)?.scan::<&str>(.., |_, task| {
+                    let state = serde_json::to_value(task.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    if task.status == TaskStatus::Submitted {
+                        census.queued += 1;
+                    }
+                    *census
+                        .by_type_and_state
+                        .entry((task.spec.kind().as_str().to_string(), state))
+                        .or_default() += 1;
+                    ControlFlow::Continue(())
+                })?;
+                Ok::<_, DomainError>(census)
+            })
+            .await?;
+        Ok(census)
     }
 }

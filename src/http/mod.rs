@@ -8,7 +8,9 @@ mod depot;
 mod error;
 mod extract;
 mod health;
+mod metrics;
 mod middleware;
+mod observe;
 mod orgs;
 mod query;
 mod render;
@@ -24,6 +26,8 @@ use actix_web::{HttpRequest, web};
 
 pub use error::ApiError;
 pub use extract::ADMIN_TOKEN_HEADER;
+pub use metrics::AddressRange;
+pub use observe::REQUEST_ID_HEADER;
 pub use routes::{Accepts, LIST_PARAMS, ROUTES, Route};
 pub use state::AppState;
 
@@ -34,13 +38,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         .app_data(extract::path_config())
         .app_data(web::PayloadConfig::new(json_limit))
         .route("/healthz", web::get().to(health::healthz))
+        .route("/metrics", web::get().to(metrics::metrics))
         .route("/", web::get().to(assets::root))
         .route("/ui", web::get().to(assets::root))
         .route("/ui/{path:.*}", web::get().to(assets::ui));
     routes::register(cfg);
 }
 
-/// Wraps an app with the API's middleware (outermost first: error bodies, then maintenance).
+/// Wraps an app with the API's middleware (outermost first: request log and metrics, error
+/// bodies, maintenance, audit trail, authorization).
 pub fn app(
     state: web::Data<AppState>,
     json_limit: usize,
@@ -59,6 +65,7 @@ pub fn app(
         .wrap(from_fn(middleware::audit_trail))
         .wrap(from_fn(middleware::maintenance_gate))
         .wrap(from_fn(middleware::error_bodies))
+        .wrap(from_fn(observe::observe))
         .configure(|cfg| configure(cfg, json_limit))
         .default_service(web::to(not_found))
 }

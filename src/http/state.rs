@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use super::metrics::AddressRange;
 use crate::auth::admin::AdminAuth;
 use crate::domain::apikeys::ApiKeyService;
 use crate::domain::apps::AppService;
@@ -51,4 +52,6 @@ pub struct AppState {
     pub workers: Workers,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Who may read `/metrics` without an admin token.
+    pub metrics_allow: Vec<AddressRange>,
 }

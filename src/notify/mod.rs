@@ -11,6 +11,7 @@ use futures_util::future::join_all;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::sealing::Sealer;
+use crate::metrics::{self, Counter};
 use crate::store::{
     DeliveryError, EVENTS, EventRecord, SUBSCRIPTIONS, Store, StoreError, SubscriptionRecord,
     org_key,
@@ -142,6 +143,7 @@ impl Deliverer {
             };
             match message::deliver(&self.client, &self.sealer, &sub, &event).await {
                 Ok(()) => {
+                    metrics::add(Counter::WebhookDeliveries, 1);
                     self.status.done();
                     cursor = event.id;
                     self.update(&sub, move |s| {
@@ -151,7 +153,10 @@ impl Deliverer {
                     })
                     .await;
                 }
-                Err(message) => return self.failed(&sub, &event, message).await,
+                Err(message) => {
+                    metrics::add(Counter::WebhookFailures, 1);
+                    return self.failed(&sub, &event, message).await;
+                }
             }
         }
     }

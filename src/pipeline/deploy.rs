@@ -19,6 +19,7 @@ use crate::auth::sealing::Sealer;
 use crate::codes;
 use crate::crashpoints::crash_point;
 use crate::jobs::{NewTask, TaskContext, TaskError, TaskOutput, exception};
+use crate::metrics::{self, Counter};
 use crate::publish::PublishError;
 use crate::publish::depot::Depot;
 use crate::publish::guard::AddressPolicy;
@@ -147,6 +148,7 @@ pub struct Deploys {
 
 /// The task's exception: `error {deployment, message}`.
 fn failed(deployment: &str, message: impl std::fmt::Display) -> TaskError {
+    metrics::add(Counter::OriginErrors, 1);
     TaskError::Failed(exception(
         codes::TASK_ERROR,
         json!({ "deployment": deployment, "message": message.to_string() }),

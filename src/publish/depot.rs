@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use super::PublishError;
 use super::origin::{Body, ExactBody, Origin, OriginFuture};
 use super::signing::{self, gcore_query};
+use crate::metrics::{self, Counter};
 
 /// The object a probe writes and deletes.
 const PROBE_KEY: &str = ".rockit-edge-probe";
@@ -72,7 +73,9 @@ impl Depot {
         if written.is_err() {
             let _ = tokio::fs::remove_file(&staging).await;
         }
-        written.map_err(|e| depot_error("store", path, e))
+        written.map_err(|e| depot_error("store", path, e))?;
+        metrics::add(Counter::BytesPublished, len);
+        Ok(())
     }
 }
 
@@ -90,9 +93,11 @@ impl Depot {
         let target = self.path_of(path)?;
         let from = from.to_path_buf();
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        on_blocking_pool(move || install_files(&from, &target, &names))
+        let installed = on_blocking_pool(move || install_files(&from, &target, &names))
             .await?
-            .map_err(|e| depot_error("install files into", path, e))
+            .map_err(|e| depot_error("install files into", path, e))?;
+        metrics::add(Counter::BytesPublished, installed);
+        Ok(())
     }
 
     /// Checks a depot URL's signature (`md5`, `expires`) for `url_path` (`/depot/...`).
@@ -122,10 +127,13 @@ pub enum SignatureProblem {
     Expired,
 }
 
-fn install_files(from: &Path, target: &Path, names: &[String]) -> io::Result<()> {
+/// Returns the bytes installed.
+fn install_files(from: &Path, target: &Path, names: &[String]) -> io::Result<u64> {
     std::fs::create_dir_all(target)?;
+    let mut installed = 0;
     for name in names {
         let (source, destination) = (from.join(name), target.join(name));
+        installed += std::fs::metadata(&source)?.len();
         if let Err(e) = std::fs::rename(&source, &destination) {
             if e.kind() != io::ErrorKind::CrossesDevices {
                 return Err(e);
@@ -136,7 +144,8 @@ fn install_files(from: &Path, target: &Path, names: &[String]) -> io::Result<()>
             std::fs::rename(&staging, &destination)?;
         }
     }
-    std::fs::File::open(target)?.sync_all()
+    std::fs::File::open(target)?.sync_all()?;
+    Ok(installed)
 }
 
 impl Origin for Depot {

@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 
 use super::PublishError;
 use super::s3::{S3Origin, Stored};
+use crate::metrics::{self, Counter};
 
 /// How files are sent.
 #[derive(Debug, Clone)]
@@ -257,6 +258,7 @@ impl Transfer<'_> {
             return Err(mismatch(&file.path, "the ETag", &file.md5, &etag));
         }
         self.sent.fetch_add(file.size, Ordering::Relaxed);
+        metrics::add(Counter::BytesPublished, file.size);
         Ok(file.size)
     }
 
@@ -316,6 +318,7 @@ impl Transfer<'_> {
                 })
                 .await?;
                 sent_meter.fetch_add(len, Ordering::Relaxed);
+                metrics::add(Counter::BytesPublished, len);
                 drop(slot);
                 Ok::<_, PublishError>((number, md5, len))
             });

@@ -265,6 +265,15 @@ fn app_state(
                 .with_context(|| format!("server.trusted_proxies: {ip:?} is not an IP address"))
         })
         .collect::<anyhow::Result<_>>()?;
+    let metrics_allow = config
+        .metrics
+        .allow_from
+        .iter()
+        .map(|range| {
+            crate::http::AddressRange::parse(range)
+                .map_err(|e| anyhow::anyhow!("metrics.allow_from: {e}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
     Ok(AppState {
         admin: AdminAuth::new(secrets.admin.clone()),
         identity: IdentityService::new(store.clone(), issuer.clone()),
@@ -316,6 +325,7 @@ fn app_state(
         ),
         workers: workers.clone(),
         trusted_proxies,
+        metrics_allow,
     })
 }
 

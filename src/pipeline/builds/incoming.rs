@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncRead, AsyncSeekExt, AsyncWriteExt};
 
+use crate::metrics::{self, Counter};
+
 /// Bytes written between checks of the size limit and the stop signal.
 const BUFFER: usize = 1 << 20;
 
@@ -147,5 +149,6 @@ async fn copy_bounded(
         file.write_all(&buffer[..read])
             .await
             .map_err(CopyError::Write)?;
+        metrics::add(Counter::BytesImported, read as u64);
     }
 }

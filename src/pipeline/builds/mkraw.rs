@@ -20,6 +20,7 @@ use crate::engine::image::{
 use crate::engine::patch::{self, BULK_FILE, DATA_FILE, MAP_FILE, PATCH_JSON};
 use crate::engine::tar;
 use crate::jobs::{TaskContext, TaskError, TaskOutput};
+use crate::metrics::{self, Counter};
 use crate::publish::layout::{self, IMAGE_INSTALL, PATCH_INSTALL};
 use crate::publish::origin::Origin;
 use crate::store::{AppRecord, BuildRecord, FileEntry, MkrawParams, PatchRecord};
@@ -232,6 +233,7 @@ impl Builds {
             dxf_name: None,
             created: state.created.to_rfc3339_opts(SecondsFormat::Secs, true),
         };
+        let tar_bytes = tokio::fs::metadata(&tar).await.map_or(0, |m| m.len());
         let out = scratch.join("img");
         let built_in = out.clone();
         let report = run_engine(ctx, "image", (5.0, IMAGE_SHARE), move |progress| {
@@ -239,6 +241,7 @@ impl Builds {
         })
         .await?
         .map_err(|e| of_engine(e, &params.build_name))?;
+        metrics::add(Counter::BytesProcessed, tar_bytes);
         for warning in &report.warnings {
             ctx.warn(
                 "entrySkipped",
