@@ -104,7 +104,8 @@ fn metrics_are_prometheus_text_and_count_requests_builds_and_tasks() {
     let after = scrape(&server);
     promtool_accepts(&after);
     assert_eq!(sample(&after, healthz), 3.0, "{after}");
-    let histogram_count = r#"rockit_edge_http_request_duration_seconds_count{method="GET",route="/healthz"}"#;
+    let histogram_count =
+        r#"rockit_edge_http_request_duration_seconds_count{method="GET",route="/healthz"}"#;
     assert_eq!(sample(&after, histogram_count), 3.0);
     assert_eq!(
         sample(
@@ -223,7 +224,10 @@ fn every_request_gets_an_id_and_one_log_line_without_its_query() {
     ] {
         assert!(depot.contains(part), "{part} missing: {depot}");
     }
-    assert!(!server.log().contains("SECRETSIG"), "a query string was logged");
+    assert!(
+        !server.log().contains("SECRETSIG"),
+        "a query string was logged"
+    );
     assert!(line(&id).contains("status=200"));
 }
 

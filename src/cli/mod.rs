@@ -1,11 +1,13 @@
 //! The command line: `serve` (the default), `admin-token`, `healthcheck`, `workers`, `doctor`,
-//! `config show`, `version`, the engine's `image` and `patch` commands, the publisher's `push`
+//! `backup`, `restore`, `config show`, `version`, the engine's `image` and `patch` commands, the publisher's `push`
 //! and the launcher's `client`.
 
+mod backup;
 mod client;
 mod doctor;
 pub mod image;
 mod instance;
+mod local;
 pub mod patch;
 mod progress;
 mod push;
@@ -103,6 +105,26 @@ pub enum InstanceCommand {
         #[command(flatten)]
         instance: InstanceArgs,
     },
+    /// Write a backup: the store as of one moment, the secrets, the TLS files and a manifest
+    /// of the depot; from the running server, or from the data dir when it is stopped.
+    Backup {
+        /// The archive to write (a tar).
+        #[arg(long)]
+        to: PathBuf,
+        /// Put the depot's files in the archive too (else only their manifest).
+        #[arg(long)]
+        with_depot: bool,
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
+    /// Restore a backup into a new or empty data dir (given with --data-dir), after checking
+    /// every file against the archive's manifest.
+    Restore {
+        /// The archive `backup` wrote.
+        archive: PathBuf,
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
     /// Check the config, the data dir, free disk, the certificate and the clock; one line
     /// per check, exit 1 when any fails.
     Doctor {
@@ -161,7 +183,7 @@ pub fn main() -> ExitCode {
             | Command::Instance(InstanceCommand::Version),
         ) if outer_given => {
             eprintln!(
-                "rockit-edge: --data-dir and --config apply to serve, admin-token, healthcheck, workers, doctor and config only"
+                "rockit-edge: --data-dir and --config apply to serve, admin-token, healthcheck, workers, doctor, backup, restore and config only"
             );
             ExitCode::from(2)
         }
@@ -202,6 +224,8 @@ fn run_instance(outer: &InstanceArgs, command: InstanceCommand) -> ExitCode {
         | InstanceCommand::Healthcheck { instance }
         | InstanceCommand::Workers { instance, .. }
         | InstanceCommand::Doctor { instance }
+        | InstanceCommand::Backup { instance, .. }
+        | InstanceCommand::Restore { instance, .. }
         | InstanceCommand::Config {
             action: ConfigAction::Show { instance },
         } => (instance.clone(), None),
@@ -230,6 +254,10 @@ fn run_instance(outer: &InstanceArgs, command: InstanceCommand) -> ExitCode {
         InstanceCommand::AdminToken { username, .. } => instance::admin_token(&config, &username),
         InstanceCommand::Healthcheck { .. } => instance::healthcheck(&config),
         InstanceCommand::Workers { json, .. } => workers::workers(&config, json),
+        InstanceCommand::Backup { to, with_depot, .. } => backup::backup(&config, &to, with_depot),
+        InstanceCommand::Restore { archive, .. } => {
+            backup::restore(&archive, &config.storage.data_dir)
+        }
         InstanceCommand::Config {
             action: ConfigAction::Show { .. },
         } => {

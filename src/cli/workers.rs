@@ -6,11 +6,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::auth::admin::AdminAuth;
+use super::local::{LocalServer, runtime};
 use crate::config::Config;
-use crate::datadir::DataDir;
-use crate::server::runtime::RuntimeInfo;
-use crate::server::secrets::Secrets;
 use crate::workers::{LastError, WorkerState};
 
 /// A worker as the API lists it.
@@ -26,59 +23,31 @@ struct Listed {
     last_error: Option<LastError>,
 }
 
-/// Asks the server running on the configured data dir for its workers, with an admin token
-/// minted from the data dir's secret; HTTPS trusting the data dir's CA when there is one.
+/// Asks the server running on the configured data dir for its workers.
 pub fn workers(config: &Config, json: bool) -> anyhow::Result<()> {
-    let data_dir = DataDir::new(&config.storage.data_dir);
-    let Some(info) = RuntimeInfo::read(&data_dir) else {
+    let Some(server) = LocalServer::find(config, "workers", Some(Duration::from_secs(10)))? else {
         bail!(
             "no running appliance found for {} (its run/server.json is missing); start it first",
-            data_dir.root().display()
+            config.storage.data_dir.display()
         );
     };
-    let key = Secrets::admin_only(&data_dir, &config.auth).with_context(|| {
-        format!(
-            "no admin secret in {}; set auth.admin_secret as the server has it",
-            data_dir.root().display()
-        )
+    let url = server.url("/adm/v1/workers");
+    let body: serde_json::Value = runtime()?.block_on(async {
+        let response = server
+            .get("/adm/v1/workers")
+            .send()
+            .await
+            .with_context(|| format!("no answer from {url}"))?;
+        let status = response.status();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .with_context(|| format!("{url} answered {status} without JSON"))?;
+        if !status.is_success() {
+            bail!("{url} answered {status}: {body}");
+        }
+        Ok::<_, anyhow::Error>(body)
     })?;
-    let token = AdminAuth::new(key).issue("cli:workers")?;
-    let ca = data_dir.tls().join("ca.pem");
-    let mut client = reqwest::Client::builder().timeout(Duration::from_secs(10));
-    let url = if ca.exists() {
-        let pem = std::fs::read(&ca).with_context(|| format!("cannot read {}", ca.display()))?;
-        client = client
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
-        format!("https://localhost:{}/adm/v1/workers", info.https.port())
-    } else {
-        // An operator certificate need not name this machine's loopback; the request does not
-        // leave the machine.
-        client = client.danger_accept_invalid_certs(true);
-        format!("https://127.0.0.1:{}/adm/v1/workers", info.https.port())
-    };
-    let body: serde_json::Value = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(async {
-            let response = client
-                .build()?
-                .get(&url)
-                .header(crate::http::ADMIN_TOKEN_HEADER, token)
-                .send()
-                .await
-                .with_context(|| format!("no answer from {url}"))?;
-            let status = response.status();
-            let body: serde_json::Value = response
-                .json()
-                .await
-                .with_context(|| format!("{url} answered {status} without JSON"))?;
-            if !status.is_success() {
-                bail!("{url} answered {status}: {body}");
-            }
-            Ok::<_, anyhow::Error>(body)
-        })?;
     if json {
         println!("{}", serde_json::to_string_pretty(&body["workers"])?);
         return Ok(());

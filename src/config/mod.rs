@@ -49,6 +49,7 @@ pub struct Config {
     pub training: TrainingConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub backup: BackupConfig,
 }
 
 /// Values from command-line flags, the top layer.
@@ -172,6 +173,11 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "auth token lifetimes must be at least 1 second".into(),
+            ));
+        }
+        if self.backup.interval_secs > 0 && self.backup.keep == 0 {
+            return Err(ConfigError::Invalid(
+                "backup.keep must be at least 1 when backup.interval_secs is set".into(),
             ));
         }
         if self.auth.max_failures_per_user == 0 || self.auth.max_failures_per_address == 0 {

@@ -244,6 +244,31 @@ impl Default for LogConfig {
     }
 }
 
+/// Backups the running server writes by itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Seconds between scheduled backups; 0 turns them off.
+    pub interval_secs: u64,
+    /// Scheduled backups kept; older ones are removed after each new one.
+    pub keep: usize,
+    /// Put the depot's files in scheduled backups too.
+    pub with_depot: bool,
+    /// Where scheduled backups go; empty: the data dir's `backups/`.
+    pub dir: PathBuf,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 0,
+            keep: 7,
+            with_depot: false,
+            dir: PathBuf::new(),
+        }
+    }
+}
+
 /// Who may read `GET /metrics` without an admin token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -4,6 +4,7 @@
 pub mod apikeys;
 pub mod apps;
 pub mod audit;
+pub mod backups;
 pub mod builds;
 pub mod caller;
 pub mod deployments;

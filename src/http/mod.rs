@@ -2,6 +2,7 @@
 
 mod actor;
 mod assets;
+mod backup;
 mod be;
 mod client;
 mod depot;

@@ -7,6 +7,7 @@ use crate::auth::admin::AdminAuth;
 use crate::domain::apikeys::ApiKeyService;
 use crate::domain::apps::AppService;
 use crate::domain::audit::AuditService;
+use crate::domain::backups::BackupService;
 use crate::domain::builds::BuildService;
 use crate::domain::deployments::DeploymentService;
 use crate::domain::depot::DepotService;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub tasks: TaskService,
     pub trainings: TrainingService,
     pub health: HealthService,
+    pub backups: BackupService,
     /// The background workers, for `GET /adm/v1/workers`.
     pub workers: Workers,
     /// Reverse proxies whose `X-Forwarded-For` is believed.

@@ -1,6 +1,7 @@
 //! The composition root: prepares the data dir, secrets, TLS and store, starts the job runner
 //! and the listeners, and shuts everything down in order.
 
+mod backups;
 pub mod runtime;
 pub mod secrets;
 pub mod systemd;
@@ -26,6 +27,7 @@ use crate::datadir::DataDir;
 use crate::domain::apikeys::ApiKeyService;
 use crate::domain::apps::AppService;
 use crate::domain::audit::AuditService;
+use crate::domain::backups::BackupService;
 use crate::domain::builds::BuildService;
 use crate::domain::deployments::DeploymentService;
 use crate::domain::depot::DepotService;
@@ -191,6 +193,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             every,
         ));
     }
+    if config.backup.interval_secs > 0 {
+        let dir = if config.backup.dir.as_os_str().is_empty() {
+            data_dir.backups()
+        } else {
+            config.backup.dir.clone()
+        };
+        tokio::spawn(backups::run(
+            cancel.clone(),
+            state.backups.clone(),
+            config.backup.clone(),
+            dir,
+            workers.register("backups"),
+        ));
+    }
     tokio::spawn(watch::certificate(
         cancel.clone(),
         resolver,
@@ -318,6 +334,7 @@ fn app_state(
                 traces_reliable: config.training.traces_reliable,
             },
         ),
+        backups: BackupService::new(store.clone(), data_dir.clone()),
         health: HealthService::new(
             store.clone(),
             data_dir.clone(),

@@ -9,6 +9,7 @@ mod indexes;
 mod purge;
 mod records;
 mod schema;
+pub mod snapshot;
 mod table;
 mod tables;
 mod task_spec;
@@ -52,6 +53,8 @@ pub enum StoreError {
         table: &'static str,
         message: String,
     },
+    #[error("no store at {path}")]
+    Missing { path: PathBuf },
     #[error("store error: {0}")]
     Redb(#[from] redb::Error),
     #[error("store task failed: {0}")]
