@@ -2,6 +2,8 @@
 //! and exit 1 for each kind of trouble it knows.
 
 mod common;
+mod common_builds;
+mod common_engine;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -37,7 +39,15 @@ fn a_healthy_install_passes_every_check() {
     let out = doctor(&server.data_dir(), &[], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    for name in ["config", "data-dir", "disk", "certificate", "ca", "clock"] {
+    for name in [
+        "config",
+        "data-dir",
+        "disk",
+        "certificate",
+        "ca",
+        "clock",
+        "origins",
+    ] {
         assert!(line_of(&out, name).starts_with("ok "), "{stdout}");
     }
     // The fingerprint is the one the server presents.
@@ -161,4 +171,64 @@ fn sha256_colon_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02X}"))
         .collect::<Vec<_>>()
         .join(":")
+}
+
+#[test]
+fn an_origin_with_wrong_credentials_fails_its_line() {
+    let Some(s3) = common::S3Server::start() else {
+        return;
+    };
+    let mut env = common_builds::ENV.to_vec();
+    env.push(common::LOCAL_ORIGINS);
+    let server = Server::start_with(&[], &env);
+    let key = common_builds::publisher(&server);
+    let be = common::Be::bearer(&server, &key);
+    for (name, secret) in [
+        ("good", s3.secret_key.clone()),
+        ("wrong", "not-the-secret".to_string()),
+    ] {
+        let body = serde_json::json!({
+            "name": name,
+            "label": name,
+            "origin": {"s3": {
+                "hostname": s3.hostname(), "accessKey": s3.access_key, "secretKey": secret,
+                "location": "us-east-1", "bucket": "edge", "prefix": "doctor",
+            }},
+        });
+        let (status, answer) = be.call(reqwest::Method::POST, "/be/v1/deployments", Some(body));
+        assert_eq!(status, 200, "{answer}");
+    }
+    let out = doctor(&server.data_dir(), &[], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let origins: Vec<&str> = stdout.lines().filter(|l| l.contains(" origin ")).collect();
+    assert_eq!(origins.len(), 2, "{stdout}");
+    let good = origins
+        .iter()
+        .find(|l| l.contains("studio/good:"))
+        .expect("good line");
+    assert!(good.starts_with("ok "), "{good}");
+    let wrong = origins
+        .iter()
+        .find(|l| l.contains("studio/wrong:"))
+        .expect("wrong line");
+    assert!(
+        wrong.starts_with("FAIL ") && wrong.contains("credential check failed"),
+        "{wrong}"
+    );
+    assert!(!stdout.contains("not-the-secret"), "a secret was printed");
+}
+
+#[test]
+fn without_a_running_server_the_origins_are_not_checked() {
+    let mut server = Server::start();
+    assert!(server.terminate());
+    let out = doctor(&server.data_dir(), &[], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let line = line_of(&out, "origins");
+    assert!(
+        line.starts_with("FAIL ") && line.contains("no server runs on"),
+        "{line}"
+    );
+    assert!(line_of(&out, "certificate").starts_with("ok "));
 }

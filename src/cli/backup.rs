@@ -65,7 +65,7 @@ fn from_server(server: &LocalServer, partial: &Path, with_depot: bool) -> anyhow
     let url = server.url(&path);
     runtime()?.block_on(async {
         let response = server
-            .get(&path)
+            .request(reqwest::Method::GET, &path)
             .send()
             .await
             .with_context(|| format!("no answer from {url}"))?;

@@ -65,10 +65,10 @@ impl LocalServer {
         }))
     }
 
-    /// A GET of `path` with the admin token.
-    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+    /// A request to `path` with the admin token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.client
-            .get(self.url(path))
+            .request(method, self.url(path))
             .header(crate::http::ADMIN_TOKEN_HEADER, &self.token)
     }
 

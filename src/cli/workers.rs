@@ -34,7 +34,7 @@ pub fn workers(config: &Config, json: bool) -> anyhow::Result<()> {
     let url = server.url("/adm/v1/workers");
     let body: serde_json::Value = runtime()?.block_on(async {
         let response = server
-            .get("/adm/v1/workers")
+            .request(reqwest::Method::GET, "/adm/v1/workers")
             .send()
             .await
             .with_context(|| format!("no answer from {url}"))?;

@@ -13,6 +13,7 @@ mod metrics;
 mod middleware;
 mod observe;
 mod orgs;
+mod origins;
 mod query;
 mod render;
 mod routes;

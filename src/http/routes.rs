@@ -21,7 +21,7 @@ use super::be::{
 use super::error::ApiError;
 use super::extract::{ADMIN_TOKEN_HEADER, AdminCaller};
 use super::state::AppState;
-use super::{backup, client, depot, orgs, service, tasks as admin_tasks, upload, workers};
+use super::{backup, client, depot, orgs, origins, service, tasks as admin_tasks, upload, workers};
 use crate::auth::AuthError;
 use crate::domain::permissions::{CREATE, DELETE, EXECUTE, Need, Permission, READ, UPDATE};
 
@@ -131,6 +131,7 @@ route_table! {
     DELETE "/adm/v1/orgs/{org}",          Need::Admin, Params(&["prune"]) => orgs::delete;
     GET    "/adm/v1/tasks/{task}",        Need::Admin, Nothing => admin_tasks::details;
     GET    "/adm/v1/workers",             Need::Admin, Nothing => workers::list;
+    POST   "/adm/v1/origins/check",       Need::Admin, Nothing => origins::check;
     GET    "/adm/v1/backup",              Need::Admin, Params(&["withDepot"]) => backup::download;
     POST   "/adm/v1/commit",              Need::Admin, Nothing => publishing::commit_org;
     POST   "/be/v1/login",                Need::Public, Nothing => sessions::login;

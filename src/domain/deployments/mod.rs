@@ -5,8 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+mod checks;
 mod request;
 
+pub use checks::OriginCheck;
 pub use request::{AkamaiBody, DlAuthBody, GcoreBody, NewDeployment, OriginBody};
 
 use super::caller::Caller;
