@@ -52,9 +52,14 @@ pub fn create_deployment(be: &Be, body: Value) {
 
 /// The tasks of `kind` of the app, newest first.
 pub fn tasks_of(be: &Be, kind: &str) -> Vec<Value> {
+    tasks_of_app(be, APP, kind)
+}
+
+/// The tasks of `kind` of app `app`, newest first.
+pub fn tasks_of_app(be: &Be, app: &str, kind: &str) -> Vec<Value> {
     let (status, body) = be.call(
         Method::GET,
-        &format!("/be/v1/tasks?appName={APP}&type={kind}&limit=100&order[]=-created"),
+        &format!("/be/v1/tasks?appName={app}&type={kind}&limit=100&order[]=-created"),
         None,
     );
     assert_eq!(status, 200, "{body}");
@@ -63,9 +68,14 @@ pub fn tasks_of(be: &Be, kind: &str) -> Vec<Value> {
 
 /// Waits until `count` deploy tasks of the app exist and all of them ended; the newest.
 pub fn wait_deploys(be: &Be, count: usize) -> Vec<Value> {
+    wait_deploys_of(be, APP, count)
+}
+
+/// Waits until `count` deploy tasks of app `app` exist and all of them ended; the newest.
+pub fn wait_deploys_of(be: &Be, app: &str, count: usize) -> Vec<Value> {
     let mut tasks = Vec::new();
     wait_for("the deploys to end", 180, || {
-        tasks = tasks_of(be, "deploy");
+        tasks = tasks_of_app(be, app, "deploy");
         tasks.len() >= count
             && tasks.iter().all(|t| {
                 ["done", "failed", "expired"].contains(&t["status"].as_str().unwrap_or(""))
@@ -106,9 +116,10 @@ pub fn published_files(app: &Value) -> Vec<(String, u64, String)> {
         )
     };
     let org = crate::common_builds::ORG;
+    let name = app["name"].as_str().expect("the app's name");
     let current = app["iCurBuild"].as_u64().expect("iCurBuild");
     let image = format!(
-        "dxf/{org}/{APP}/{current:04}/{}",
+        "dxf/{org}/{name}/{current:04}/{}",
         app["dxfName"].as_str().expect("dxf")
     );
     let mut files: Vec<_> = app["files"]["dxf"]
@@ -119,7 +130,7 @@ pub fn published_files(app: &Value) -> Vec<(String, u64, String)> {
         .collect();
     for (key, patch) in app["files"]["patches"].as_object().expect("patches") {
         let (from, to) = key.split_once('-').expect("FFFF-TTTT");
-        let dir = format!("pat/{org}/{APP}/{to}/{from}");
+        let dir = format!("pat/{org}/{name}/{to}/{from}");
         files.extend(
             patch
                 .as_array()
