@@ -29,6 +29,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# openapi-spec-validator checks the served OpenAPI document (from PyPI).
+if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
+  echo "installing openapi-spec-validator (PyPI)"
+  python3 -m pip install --quiet openapi-spec-validator
+fi
+
 # A real S3 server that checks SigV4 signatures, for the deployment tests (cached in cargo's bin dir).
 if ! command -v s3s-fs >/dev/null 2>&1; then
   echo "installing s3s-fs 0.14.1 (S3 server for the tests)"

@@ -24,6 +24,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("DELETE", "/adm/v1/orgs/{org}", "admin"),
     ("GET", "/adm/v1/tasks/{task}", "admin"),
     ("GET", "/adm/v1/workers", "admin"),
+    ("POST", "/adm/v1/origins/check", "admin"),
+    ("GET", "/adm/v1/backup", "admin"),
     ("POST", "/adm/v1/commit", "admin"),
     ("POST", "/be/v1/login", "public"),
     ("POST", "/be/v1/refresh", "public"),

@@ -67,7 +67,11 @@ fn origin_checks(config: &Config) -> Vec<Check> {
     let path = "/adm/v1/origins/check";
     let answer = runtime().and_then(|runtime| {
         runtime.block_on(async {
-            let response = server.request(reqwest::Method::POST, path).send().await?;
+            let response = server
+                .request(reqwest::Method::POST, path)
+                .json(&serde_json::json!({}))
+                .send()
+                .await?;
             let status = response.status();
             let body: serde_json::Value = response.json().await?;
             anyhow::ensure!(status.is_success(), "the server answered {status}: {body}");

@@ -12,6 +12,7 @@ mod health;
 mod metrics;
 mod middleware;
 mod observe;
+mod openapi;
 mod orgs;
 mod origins;
 mod query;
@@ -30,20 +31,39 @@ pub use error::ApiError;
 pub use extract::ADMIN_TOKEN_HEADER;
 pub use metrics::AddressRange;
 pub use observe::REQUEST_ID_HEADER;
+pub use openapi::document as openapi_document;
 pub use routes::{Accepts, LIST_PARAMS, ROUTES, Route};
 pub use state::AppState;
+
+macro_rules! operational_routes {
+    ($($method:ident $path:literal, $summary:literal => $handler:expr;)*) => {
+        /// The routes outside the API's contract table: probes, metrics, this document and
+        /// the admin UI, each with what it is for.
+        pub const OPERATIONAL_ROUTES: &[(&str, &str, &str)] =
+            &[$((stringify!($method), $path, $summary)),*];
+
+        fn register_operational(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::method(actix_web::http::Method::$method).to($handler));)*
+        }
+    };
+}
+
+operational_routes! {
+    GET "/healthz", "200 when the store reads, the data dir takes writes and disk suffices; else 503" => health::healthz;
+    GET "/metrics", "Prometheus metrics, for metrics.allow_from or an admin token" => metrics::metrics;
+    GET "/api/openapi.json", "this document" => openapi::serve;
+    GET "/", "redirects to the admin UI" => assets::root;
+    GET "/ui", "redirects to the admin UI" => assets::root;
+    GET "/ui/{path:.*}", "the admin UI" => assets::ui;
+}
 
 /// Registers every route, the extractor configs and the middleware on an app.
 pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     cfg.app_data(extract::json_config(json_limit))
         .app_data(extract::query_config())
         .app_data(extract::path_config())
-        .app_data(web::PayloadConfig::new(json_limit))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/metrics", web::get().to(metrics::metrics))
-        .route("/", web::get().to(assets::root))
-        .route("/ui", web::get().to(assets::root))
-        .route("/ui/{path:.*}", web::get().to(assets::ui));
+        .app_data(web::PayloadConfig::new(json_limit));
+    register_operational(cfg);
     routes::register(cfg);
 }
 

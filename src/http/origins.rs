@@ -1,7 +1,8 @@
-//! `POST /adm/v1/origins/check`: every deployment's origin checked with its credentials (a
-//! probe object written and deleted), for `rockit-edge doctor`.
+//! `POST /adm/v1/origins/check` `{"orgName"?}`: every deployment's origin (or one org's)
+//! checked with its credentials (a probe object written and deleted), for `rockit-edge doctor`.
 
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::error::ApiError;
@@ -9,12 +10,23 @@ use super::extract::AdminCaller;
 use super::render::success;
 use super::state::AppState;
 
-/// One entry per deployment of every org: `ok` and what the origin said.
+/// `{"orgName"?}`: the org whose deployments to check; all orgs' when absent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CheckRequest {
+    pub org_name: Option<String>,
+}
+
+/// One entry per deployment: `ok` and what the origin said.
 pub async fn check(
     state: web::Data<AppState>,
     admin: AdminCaller,
+    body: web::Json<CheckRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let origins = state.deployments.check_all().await?;
+    let origins = state
+        .deployments
+        .check_all(body.org_name.as_deref())
+        .await?;
     let failing = origins.iter().filter(|o| !o.ok).count();
     tracing::info!(admin = %admin.username, checked = origins.len(), failing, "origins checked");
     success("origins checked", json!({ "origins": origins }))

@@ -55,6 +55,9 @@ function Frame(props: { nav: ComponentChildren; who: ComponentChildren; children
       <main id="main" tabIndex={-1}>
         {props.children}
       </main>
+      <footer class="bottom">
+        <a href="/api/openapi.json">API reference (OpenAPI)</a>
+      </footer>
     </>
   );
 }

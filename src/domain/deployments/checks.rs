@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::DeploymentService;
+use super::{DeploymentService, org_prefix};
 use crate::domain::DomainError;
 use crate::store::{DEPLOYMENTS, DeploymentStatus};
 
@@ -18,12 +18,13 @@ pub struct OriginCheck {
 }
 
 impl DeploymentService {
-    /// Writes and deletes a probe object on every deployment's origin, one after the other;
-    /// the stored records are left as they are.
-    pub async fn check_all(&self) -> Result<Vec<OriginCheck>, DomainError> {
+    /// Writes and deletes a probe object on the origin of every deployment (of `org` only,
+    /// when given), one after the other; the stored records are left as they are.
+    pub async fn check_all(&self, org: Option<&str>) -> Result<Vec<OriginCheck>, DomainError> {
+        let prefix = org.map(org_prefix).unwrap_or_default();
         let records = self
             .store
-            .read(|tx| Ok::<_, DomainError>(tx.open(&DEPLOYMENTS)?.with_prefix("")?))
+            .read(move |tx| Ok::<_, DomainError>(tx.open(&DEPLOYMENTS)?.with_prefix(&prefix)?))
             .await?;
         let mut checks = Vec::with_capacity(records.len());
         for (_, record) in records {
