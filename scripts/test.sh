@@ -29,10 +29,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# openapi-spec-validator checks the served OpenAPI document (from PyPI).
+# openapi-spec-validator checks the served OpenAPI document, schemathesis fuzzes the server
+# against it (both from PyPI).
 if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
   echo "installing openapi-spec-validator (PyPI)"
   python3 -m pip install --quiet openapi-spec-validator
+fi
+if ! command -v schemathesis >/dev/null 2>&1; then
+  echo "installing schemathesis (PyPI)"
+  python3 -m pip install --quiet schemathesis
 fi
 
 # A real S3 server that checks SigV4 signatures, for the deployment tests (cached in cargo's bin dir).

@@ -174,13 +174,12 @@ fn api_responses(route: &Route) -> Value {
         "description": "the error shape: a code from the error-code table and a message",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     });
-    let success = if route.path.starts_with("/depot/") || route.path.starts_with("/upload/") {
-        json!({"description": "success", "content": {"*/*": {}}})
-    } else {
-        json!({
+    let success = match binary_answer(route.path) {
+        Some(content_type) => json!({"description": "success", "content": {content_type: {}}}),
+        None => json!({
             "description": "success",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Success"}}},
-        })
+        }),
     };
     let mut responses = json!({"200": success, "4XX": error.clone(), "503": error});
     if route.path.starts_with("/depot/") {
@@ -191,6 +190,17 @@ fn api_responses(route: &Route) -> Value {
         responses["308"] = json!({"description": "incomplete: send the rest", "content": {"application/json": {}}});
     }
     responses
+}
+
+/// The content type of routes whose success is not the API's JSON: files and the backup tar.
+fn binary_answer(path: &str) -> Option<&'static str> {
+    if path.starts_with("/depot/") || path.starts_with("/upload/") {
+        Some("*/*")
+    } else if path == "/adm/v1/backup" {
+        Some("application/x-tar")
+    } else {
+        None
+    }
 }
 
 fn operation_id(method: &str, path: &str) -> String {
