@@ -9,8 +9,9 @@ mod common_engine;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{Be, Server, assert_error, json_response, wait_for};
+use common::{Be, Receiver, Server, assert_error, json_response, wait_for};
 use common_builds::*;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The value of the sample `series` (name and labels exactly as exposed), 0 when absent.
@@ -63,8 +64,15 @@ fn promtool_accepts(text: &str) {
 }
 
 #[test]
-fn metrics_are_prometheus_text_and_count_requests_builds_and_tasks() {
-    let server = Server::start_with(&[], &ENV);
+fn metrics_are_prometheus_text_and_count_requests_builds_tasks_and_failures() {
+    let mut env = ENV.to_vec();
+    env.extend([
+        common::LOCAL_ORIGINS,
+        ("ROCKIT_EDGE__ORIGINS__RETRIES", "0"),
+        ("ROCKIT_EDGE__WEBHOOKS__POLL_INTERVAL_MS", "100"),
+        ("ROCKIT_EDGE__WEBHOOKS__MAX_BACKOFF_SECS", "1"),
+    ]);
+    let server = Server::start_with(&[], &env);
     let before = scrape(&server);
     promtool_accepts(&before);
     assert_eq!(
@@ -89,6 +97,25 @@ fn metrics_are_prometheus_text_and_count_requests_builds_and_tasks() {
     let be = Be::bearer(&server, &key);
     let work = tempfile::tempdir().expect("tempdir");
     let tars = game_versions(work.path());
+    // A webhook that answers, one whose receiver is gone, and an origin no one listens on.
+    let receiver = Receiver::start("{}");
+    let mut gone = Receiver::start("{}");
+    gone.down();
+    for (name, url) in [("hook", receiver.url("/hook")), ("gone", gone.url("/hook"))] {
+        let (status, body) = be.call(
+            Method::POST,
+            "/be/v1/subscriptions",
+            Some(json!({"name": name, "url": url})),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let dead_origin = json!({
+        "name": "dead", "label": "dead",
+        "origin": {"s3": {"hostname": format!("http://127.0.0.1:{}", gone.port), "accessKey": "a",
+                          "secretKey": "b", "location": "us-east-1", "bucket": "edge", "prefix": "x"}},
+    });
+    let (status, body) = be.call(Method::POST, "/be/v1/deployments", Some(dead_origin));
+    assert_eq!(status, 200, "{body}");
     create_app(&be, json!({}));
     let started = import(&be, json!({"appName": APP, "buildName": "1.0"}));
     let size = std::fs::metadata(&tars[0]).expect("tar").len();
@@ -101,9 +128,20 @@ fn metrics_are_prometheus_text_and_count_requests_builds_and_tasks() {
     let done = wait_import(&be, started["taskName"].as_str().expect("task"));
     assert_eq!(done["status"], "done", "{done}");
 
-    let after = scrape(&server);
+    let mut after = String::new();
+    wait_for(
+        "a delivery, a failed delivery and an origin error",
+        60,
+        || {
+            after = scrape(&server);
+            sample(&after, "rockit_edge_webhook_deliveries_total") >= 1.0
+                && sample(&after, "rockit_edge_webhook_failures_total") >= 1.0
+                && sample(&after, "rockit_edge_origin_errors_total") >= 1.0
+        },
+    );
     promtool_accepts(&after);
     assert_eq!(sample(&after, healthz), 3.0, "{after}");
+    assert!(!receiver.received.lock().expect("lock").is_empty());
     let histogram_count =
         r#"rockit_edge_http_request_duration_seconds_count{method="GET",route="/healthz"}"#;
     assert_eq!(sample(&after, histogram_count), 3.0);

@@ -161,7 +161,11 @@ fn the_admin_ui_links_the_document() {
 
 #[test]
 fn schemathesis_finds_no_server_error_and_no_undocumented_response() {
-    if Command::new("schemathesis").arg("--version").output().is_err() {
+    if Command::new("schemathesis")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         assert!(
             !common::in_ci(),
             "schemathesis is missing (pip install schemathesis)"
