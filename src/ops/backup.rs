@@ -43,7 +43,8 @@ pub enum BackupError {
     NotEmpty(PathBuf),
 }
 
-fn io_at(path: &Path) -> impl FnOnce(io::Error) -> BackupError + '_ {
+/// An I/O error at `path`.
+pub(super) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> BackupError + '_ {
     move |source| BackupError::Io {
         path: path.to_path_buf(),
         source,
@@ -139,7 +140,7 @@ impl Staging {
         fs::write(&path, bytes).map_err(io_at(&path))?;
         let plan = TarPlan::of_dir(&self.dir).map_err(io_at(&self.dir))?;
         Ok(Staged {
-            staging: self,
+            _staging: self,
             plan,
             manifest,
         })
@@ -156,7 +157,8 @@ impl Drop for Staging {
 
 /// A laid-out backup, ready to be read as a tar.
 pub struct Staged {
-    staging: Staging,
+    /// Held so the staged files outlive every read of the tar, and go with it.
+    _staging: Staging,
     plan: TarPlan,
     manifest: Manifest,
 }
@@ -179,7 +181,6 @@ impl Staged {
 
     /// The tar, manifest first.
     pub fn reader(&self) -> TarStream<'_> {
-        debug_assert!(self.staging.dir.exists());
         self.plan.reader_from(0)
     }
 }

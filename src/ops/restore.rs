@@ -7,7 +7,7 @@ use std::path::Path;
 
 use md5::{Digest, Md5};
 
-use super::backup::{BackupError, MANIFEST, Manifest, STORE_FILE, by_path, safe_relative};
+use super::backup::{BackupError, MANIFEST, Manifest, STORE_FILE, by_path, io_at, safe_relative};
 use crate::engine::tar::{EntryKind, TarReader};
 use crate::store::SCHEMA_VERSION;
 use crate::store::snapshot::schema_of;
@@ -28,10 +28,10 @@ pub fn read_manifest(archive: &Path) -> Result<Manifest, BackupError> {
 
 fn open(archive: &Path) -> Result<Opened, BackupError> {
     let shown = archive.display().to_string();
-    let file = File::open(archive).map_err(io(archive))?;
+    let file = File::open(archive).map_err(io_at(archive))?;
     let not_tar = |e: crate::engine::EngineError| BackupError::NotABackup(e.to_string());
     let mut reader =
-        TarReader::new(file.try_clone().map_err(io(archive))?, &shown).map_err(not_tar)?;
+        TarReader::new(file.try_clone().map_err(io_at(archive))?, &shown).map_err(not_tar)?;
     let first = reader
         .next_entry()
         .map_err(|e| BackupError::Damaged(e.to_string()))?
@@ -43,7 +43,9 @@ fn open(archive: &Path) -> Result<Opened, BackupError> {
         )));
     }
     let mut bytes = vec![0u8; first.size as usize];
-    first.read_at(&file, 0, &mut bytes).map_err(io(archive))?;
+    first
+        .read_at(&file, 0, &mut bytes)
+        .map_err(io_at(archive))?;
     let manifest: Manifest = serde_json::from_slice(&bytes)
         .map_err(|e| BackupError::NotABackup(format!("{MANIFEST} does not parse: {e}")))?;
     if manifest.format != 1 {
@@ -65,7 +67,7 @@ pub(super) fn unpack(archive: &Path, landing: &Path) -> Result<Manifest, BackupE
         )));
     }
     let expected = by_path(&manifest);
-    fs::create_dir_all(landing).map_err(io(landing))?;
+    fs::create_dir_all(landing).map_err(io_at(landing))?;
     let mut seen = std::collections::BTreeSet::new();
     while let Some(entry) = reader
         .next_entry()
@@ -74,9 +76,9 @@ pub(super) fn unpack(archive: &Path, landing: &Path) -> Result<Manifest, BackupE
         let target = landing.join(&entry.path);
         match entry.kind {
             EntryKind::Directory => {
-                fs::create_dir_all(&target).map_err(io(&target))?;
+                fs::create_dir_all(&target).map_err(io_at(&target))?;
                 fs::set_permissions(&target, fs::Permissions::from_mode(0o700))
-                    .map_err(io(&target))?;
+                    .map_err(io_at(&target))?;
                 continue;
             }
             EntryKind::Regular => {}
@@ -100,9 +102,9 @@ pub(super) fn unpack(archive: &Path, landing: &Path) -> Result<Manifest, BackupE
             )));
         }
         if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).map_err(io(parent))?;
+            fs::create_dir_all(parent).map_err(io_at(parent))?;
         }
-        let mut out = File::create(&target).map_err(io(&target))?;
+        let mut out = File::create(&target).map_err(io_at(&target))?;
         let mut hasher = Md5::new();
         let mut buf = vec![0u8; CHUNK];
         let mut offset = 0;
@@ -110,14 +112,14 @@ pub(super) fn unpack(archive: &Path, landing: &Path) -> Result<Manifest, BackupE
             let n = (entry.size - offset).min(CHUNK as u64) as usize;
             entry
                 .read_at(&file, offset, &mut buf[..n])
-                .map_err(io(archive))?;
+                .map_err(io_at(archive))?;
             hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(io(&target))?;
+            out.write_all(&buf[..n]).map_err(io_at(&target))?;
             offset += n as u64;
         }
-        out.sync_all().map_err(io(&target))?;
+        out.sync_all().map_err(io_at(&target))?;
         fs::set_permissions(&target, fs::Permissions::from_mode(entry.mode & 0o700))
-            .map_err(io(&target))?;
+            .map_err(io_at(&target))?;
         let md5 = hex::encode(hasher.finalize());
         if entry.size != want.size || md5 != want.md5 {
             return Err(BackupError::Damaged(format!(
@@ -138,11 +140,4 @@ pub(super) fn unpack(archive: &Path, landing: &Path) -> Result<Manifest, BackupE
         )));
     }
     Ok(manifest)
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
-    move |source| BackupError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
