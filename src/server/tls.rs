@@ -93,9 +93,9 @@ impl CertSource {
 /// The names every generated certificate carries, plus the configured public names.
 fn subject_alt_names(public_names: &[String]) -> Vec<String> {
     let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
-    if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-        names.push(host.trim().to_string());
-    }
+    // uname, not /proc/sys/kernel/hostname: the unit's ProcSubset=pid hides /proc/sys.
+    let host = rustix::system::uname();
+    names.push(host.nodename().to_string_lossy().trim().to_string());
     names.extend(public_names.iter().map(|n| n.trim().to_string()));
     names.retain(|n| !n.is_empty());
     let mut seen = std::collections::BTreeSet::new();
