@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use super::local::{LocalServer, runtime};
 use crate::config::Config;
 use crate::datadir::DataDir;
-use crate::ops::backup::{self, Manifest, Staging};
+use crate::ops::backup::{Manifest, Staging};
 use crate::ops::read_manifest;
 use crate::store::snapshot;
 
@@ -34,7 +34,7 @@ pub fn backup(config: &Config, to: &Path, with_depot: bool) -> anyhow::Result<()
 
 /// Restores `archive` into `data_dir` (new or empty).
 pub fn restore(archive: &Path, data_dir: &Path) -> anyhow::Result<()> {
-    let manifest = backup::restore(archive, data_dir)?;
+    let manifest = crate::ops::restore(archive, data_dir)?;
     println!(
         "restored {} into {}: store schema {}, {} files{}",
         archive.display(),

@@ -27,9 +27,9 @@ mod workers;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, web};
 
+pub use actor::AddressRange;
 pub use error::ApiError;
 pub use extract::ADMIN_TOKEN_HEADER;
-pub use metrics::AddressRange;
 pub use observe::REQUEST_ID_HEADER;
 pub use openapi::document as openapi_document;
 pub use routes::{Accepts, LIST_PARAMS, ROUTES, Route};

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::metrics::AddressRange;
+use super::actor::AddressRange;
 use crate::auth::admin::AdminAuth;
 use crate::domain::apikeys::ApiKeyService;
 use crate::domain::apps::AppService;

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -252,36 +251,6 @@ fn entry_of(path: &Path, relative: &str) -> Result<FileEntry, BackupError> {
         size,
         md5: hex::encode(hasher.finalize()),
     })
-}
-
-/// Restores `archive` into `target` (new, or an empty directory). Every file is checked
-/// against the manifest (size and MD5, nothing missing, nothing extra) and the store's schema
-/// against this binary while they land in a hidden directory inside `target`; only then are
-/// they moved into place. A failed restore leaves `target` as it was.
-pub fn restore(archive: &Path, target: &Path) -> Result<Manifest, BackupError> {
-    match fs::read_dir(target).map(|mut entries| entries.next().is_some()) {
-        Ok(true) => return Err(BackupError::NotEmpty(target.to_path_buf())),
-        Ok(false) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(target).map_err(io_at(target))?;
-        }
-        Err(e) => return Err(io_at(target)(e)),
-    }
-    fs::set_permissions(target, fs::Permissions::from_mode(0o700)).map_err(io_at(target))?;
-    let landing = target.join(".restoring");
-    let restored = super::restore::unpack(archive, &landing).and_then(|manifest| {
-        for entry in fs::read_dir(&landing).map_err(io_at(&landing))? {
-            let entry = entry.map_err(io_at(&landing))?;
-            let to = target.join(entry.file_name());
-            fs::rename(entry.path(), &to).map_err(io_at(&to))?;
-        }
-        fs::remove_dir(&landing).map_err(io_at(&landing))?;
-        Ok(manifest)
-    });
-    if restored.is_err() {
-        let _ = fs::remove_dir_all(&landing);
-    }
-    restored
 }
 
 /// A manifest path usable under a directory: relative, plain names only.

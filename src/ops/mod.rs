@@ -5,4 +5,4 @@ pub mod certificate;
 pub mod doctor;
 mod restore;
 
-pub use restore::read_manifest;
+pub use restore::{read_manifest, restore};

@@ -17,6 +17,36 @@ const MAX_MANIFEST: u64 = 256 << 20;
 /// Bytes copied at a time.
 const CHUNK: usize = 1 << 20;
 
+/// Restores `archive` into `target` (new, or an empty directory). Every file is checked
+/// against the manifest (size and MD5, nothing missing, nothing extra) and the store's schema
+/// against this binary while they land in a hidden directory inside `target`; only then are
+/// they moved into place. A failed restore leaves `target` as it was.
+pub fn restore(archive: &Path, target: &Path) -> Result<Manifest, BackupError> {
+    match fs::read_dir(target).map(|mut entries| entries.next().is_some()) {
+        Ok(true) => return Err(BackupError::NotEmpty(target.to_path_buf())),
+        Ok(false) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(target).map_err(io_at(target))?;
+        }
+        Err(e) => return Err(io_at(target)(e)),
+    }
+    fs::set_permissions(target, fs::Permissions::from_mode(0o700)).map_err(io_at(target))?;
+    let landing = target.join(".restoring");
+    let restored = unpack(archive, &landing).and_then(|manifest| {
+        for entry in fs::read_dir(&landing).map_err(io_at(&landing))? {
+            let entry = entry.map_err(io_at(&landing))?;
+            let to = target.join(entry.file_name());
+            fs::rename(entry.path(), &to).map_err(io_at(&to))?;
+        }
+        fs::remove_dir(&landing).map_err(io_at(&landing))?;
+        Ok(manifest)
+    });
+    if restored.is_err() {
+        let _ = fs::remove_dir_all(&landing);
+    }
+    restored
+}
+
 /// An archive opened at its manifest: the file, the tar reader past the manifest, and the
 /// manifest.
 type Opened = (File, TarReader<File>, Manifest);
