@@ -191,6 +191,13 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_response() {
             "--request-timeout",
             "10",
             "--continue-on-failure",
+            // `hello` with `maintenance: true` (a valid body) puts the appliance into
+            // maintenance, after which every route answers 503 as documented;
+            // tests/foundation_api.rs covers it.
+            "--exclude-operation-id",
+            "post_adm_v1_hello",
+            "--exclude-operation-id",
+            "post_srv_v1_hello",
         ])
         .args(["-H", &format!("x-rockit-admin-token: {admin}")])
         .args(["-H", &format!("Authorization: Bearer {api_key}")])
@@ -210,4 +217,5 @@ fn schemathesis_finds_no_server_error_and_no_undocumented_response() {
             .join("\n")
     );
     assert!(said.contains("Tested: "), "{said}");
+    eprintln!("{said}");
 }

@@ -2,6 +2,7 @@
 //! its publishing mode; builds, images and patches attach to it.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -46,7 +47,7 @@ pub const APP_FIELDS: [&str; 18] = [
 ];
 
 /// A create request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewApp {
     pub name: String,
@@ -58,7 +59,7 @@ pub struct NewApp {
 }
 
 /// A `PATCH /be/v1/apps` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppPatch {
     pub name: String,
@@ -74,7 +75,7 @@ pub struct AppPatch {
 }
 
 /// An app in the seed-002 shape plus the extra keys of API.md.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppView {
     pub name: String,

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use chrono::Utc;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -18,7 +19,7 @@ use crate::publish::layout;
 use crate::store::{AppRecord, DeploymentRecord, Store};
 
 /// A `POST /client/v1/auth` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientAuth {
     pub org_name: String,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::DomainError;
@@ -16,7 +17,7 @@ use crate::store::{HelloParams, ORGS, SCHEMA_VERSION, Store, TaskSpec};
 pub const MAX_HELLO_DELAY_MS: u64 = 10 * 60 * 1000;
 
 /// A `hello` request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HelloRequest {
     pub message: String,

@@ -2,6 +2,7 @@
 //! [`super::downloads`].
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
@@ -17,7 +18,7 @@ use crate::store::{
 };
 
 /// A `POST /be/v1/keys` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewAccessKey {
     pub app_name: String,
@@ -26,7 +27,7 @@ pub struct NewAccessKey {
 }
 
 /// An access key as listed (never its secret).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessKeyView {
     pub id: String,

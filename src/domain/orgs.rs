@@ -1,6 +1,7 @@
 //! Orgs: the tenants. Creating one also creates its `Administrators` role and admin user.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::listing::{ListParams, Page};
@@ -24,7 +25,7 @@ use crate::store::{
 };
 
 /// What an admin asks for when creating an org.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewOrg {
     pub name: String,
@@ -35,7 +36,7 @@ pub struct NewOrg {
 }
 
 /// The org as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgView {
     pub name: String,

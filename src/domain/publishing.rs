@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::apps::check_idle;
@@ -17,7 +18,7 @@ use crate::pipeline::deploy::{deploy_task, deploy_tasks, targets};
 use crate::store::{APPS, AppRecord, ORGS, StoreError, WriteTx, org_key, org_prefix};
 
 /// A `POST /be/v1/export` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExportRequest {
     pub app_name: String,
@@ -26,14 +27,14 @@ pub struct ExportRequest {
 }
 
 /// A `POST /be/v1/commit` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CommitRequest {
     pub app_name: String,
 }
 
 /// A `POST /adm/v1/commit` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrgCommitRequest {
     pub org_name: String,

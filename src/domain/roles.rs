@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
@@ -14,7 +15,7 @@ use super::{DomainError, in_org};
 use crate::store::{ROLES, RoleRecord, Store, USERS, org_key, org_prefix};
 
 /// A create request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRole {
     pub name: String,
@@ -23,7 +24,7 @@ pub struct NewRole {
 }
 
 /// A `PATCH` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolePatch {
     pub name: String,
@@ -32,7 +33,7 @@ pub struct RolePatch {
 }
 
 /// A role as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct RoleView {
     pub name: String,
     pub label: String,

@@ -3,6 +3,7 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
@@ -27,7 +28,7 @@ pub const EVENT_NAMES: [&str; 4] = ["submit", "begin", "end", "error"];
 pub const SLACK_API_URL: &str = "https://slack.com/api/chat.postMessage";
 
 /// A Slack target as requested.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SlackRequest {
     pub channel: String,
@@ -36,7 +37,7 @@ pub struct SlackRequest {
 }
 
 /// A create request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
     pub name: String,
@@ -49,7 +50,7 @@ pub struct NewSubscription {
 }
 
 /// A Slack target as shown (token masked).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SlackView {
     pub channel: String,
@@ -58,7 +59,7 @@ pub struct SlackView {
 }
 
 /// A subscription as the API shows it, with its delivery health.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionView {
     pub name: String,

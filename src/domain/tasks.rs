@@ -3,6 +3,7 @@
 use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -18,7 +19,7 @@ use crate::store::{
 };
 
 /// A task in the API's shape.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskView {
     pub name: String,
@@ -101,7 +102,7 @@ impl TaskFilter {
 }
 
 /// A `PATCH /be/v1/tasks` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskPatch {
     pub name: String,

@@ -6,6 +6,7 @@
 use std::cmp::Ordering;
 
 use chrono::Utc;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -42,7 +43,7 @@ pub struct TraceLimits {
 const MAX_TRACES_RELIABLE: u32 = 100_000;
 
 /// A `PATCH /be/v1/trainings` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrainingPatch {
     pub app_name: String,

@@ -2,12 +2,15 @@
 //! current build's URLs, and play-session traces in.
 
 use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
-use actix_web::{HttpRequest, HttpResponse, web};
+use std::future::{Ready, ready};
+
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev, web};
 use futures_util::StreamExt;
 
 use super::actor::client_ip;
 use super::error::ApiError;
 use super::render::{base_url, success};
+use super::signature::{BodyContent, Generators, RequestBody, RequestPart};
 use super::state::AppState;
 use crate::domain::DomainError;
 use crate::domain::downloads::ClientAuth;
@@ -33,7 +36,7 @@ pub async fn auth(
 pub async fn traces(
     state: web::Data<AppState>,
     req: HttpRequest,
-    mut payload: web::Payload,
+    TraceUpload(mut payload): TraceUpload,
 ) -> Result<HttpResponse, ApiError> {
     let encoding = match req
         .headers()
@@ -74,4 +77,53 @@ pub async fn traces(
     }
     let answer = state.trainings.receive(body, encoding).await?;
     success("trace received", answer)
+}
+
+/// A trace upload's body, streamed in as sent (identity, gzip or zstd) and documented as the
+/// JSON it decodes to: the access key's fields beside the trace's (docs/FORMAT.md).
+pub struct TraceUpload(web::Payload);
+
+impl FromRequest for TraceUpload {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut dev::Payload) -> Self::Future {
+        ready(
+            web::Payload::from_request(req, payload)
+                .into_inner()
+                .map(Self),
+        )
+    }
+}
+
+impl RequestPart for TraceUpload {
+    fn body(_generators: &mut Generators) -> Option<RequestBody> {
+        let schema = schemars::json_schema!({
+            "type": "object",
+            "description": "one play-session trace with the access key that opens its app",
+            "required": ["orgName", "appName", "accessKey", "dxfName", "blockSize", "reads"],
+            "properties": {
+                "orgName": {"type": "string"},
+                "appName": {"type": "string"},
+                "accessKey": {"type": "string"},
+                "dxfName": {"type": "string", "description": "the image the game read"},
+                "blockSize": {"type": "integer", "const": 4096},
+                "launchMs": {"type": "integer", "minimum": 0, "description": "milliseconds until the game became playable"},
+                "reads": {
+                    "type": "array",
+                    "description": "[tMs, firstBlock, blockCount] of every read, in the order made",
+                    "items": {
+                        "type": "array",
+                        "items": {"type": "integer", "minimum": 0},
+                        "minItems": 3,
+                        "maxItems": 3,
+                    },
+                },
+            },
+        });
+        Some(RequestBody {
+            required: true,
+            content: BodyContent::Json(schema),
+        })
+    }
 }

@@ -1,6 +1,7 @@
 //! The HTTP layer: thin handlers that parse, authenticate, call a domain service and render.
 
 mod actor;
+mod answers;
 mod assets;
 mod backup;
 mod be;
@@ -19,6 +20,7 @@ mod query;
 mod render;
 mod routes;
 mod service;
+mod signature;
 mod state;
 mod tasks;
 mod upload;

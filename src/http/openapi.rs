@@ -10,6 +10,7 @@ use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
 
 use super::routes::{Accepts, LIST_PARAMS, ROUTES, Route};
+use super::signature::{BodyContent, Generators, RequestBody};
 use super::{ADMIN_TOKEN_HEADER, OPERATIONAL_ROUTES};
 use crate::domain::permissions::Need;
 
@@ -23,20 +24,22 @@ pub async fn serve() -> HttpResponse {
 
 /// The OpenAPI 3.1 document of every registered route.
 pub fn document() -> Value {
+    let mut generators = Generators::new();
     let mut paths: Map<String, Value> = Map::new();
     for route in ROUTES {
         let (template, parameters) = template_and_path_params(route.path);
         let mut parameters = parameters;
         parameters.extend(query_params(route.accepts));
+        let described = (route.describe)(&mut generators);
         let mut operation = json!({
             "operationId": operation_id(route.method, route.path),
             "tags": [tag(route.path)],
             "parameters": parameters,
             "security": security(route.need),
-            "responses": api_responses(route),
+            "responses": api_responses(route, described.answer),
         });
-        if let Some(body) = request_body(route) {
-            operation["requestBody"] = body;
+        if let Some(body) = described.body {
+            operation["requestBody"] = request_body(body);
         }
         insert(&mut paths, &template, route.method, operation);
     }
@@ -55,6 +58,31 @@ pub fn document() -> Value {
         });
         insert(&mut paths, &template, method, operation);
     }
+    let mut schemas = generators.requests.take_definitions(true);
+    schemas.extend(generators.answers.take_definitions(true));
+    schemas.insert(
+        "Success".into(),
+        json!({
+            "type": "object",
+            "required": ["status", "message"],
+            "properties": {
+                "status": {"const": "success"},
+                "message": {"type": "string"},
+            },
+        }),
+    );
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "required": ["status", "error", "message"],
+            "properties": {
+                "status": {"const": "error"},
+                "error": {"type": "string", "enum": error_codes()},
+                "message": {"type": "string"},
+            },
+        }),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -68,25 +96,7 @@ pub fn document() -> Value {
                 "adminToken": {"type": "apiKey", "in": "header", "name": ADMIN_TOKEN_HEADER},
                 "bearer": {"type": "http", "scheme": "bearer", "description": "an access token from /be/v1/login or an API key"},
             },
-            "schemas": {
-                "Success": {
-                    "type": "object",
-                    "required": ["status", "message"],
-                    "properties": {
-                        "status": {"const": "success"},
-                        "message": {"type": "string"},
-                    },
-                },
-                "Error": {
-                    "type": "object",
-                    "required": ["status", "error", "message"],
-                    "properties": {
-                        "status": {"const": "error"},
-                        "error": {"type": "string", "enum": error_codes()},
-                        "message": {"type": "string"},
-                    },
-                },
-            },
+            "schemas": schemas,
         },
     })
 }
@@ -154,32 +164,33 @@ fn security(need: Need) -> Value {
     }
 }
 
-/// Writes take a JSON object; the upload URL takes the build's bytes.
-fn request_body(route: &Route) -> Option<Value> {
-    match route.method {
-        "POST" | "PATCH" => Some(json!({
-            "required": false,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        })),
-        "PUT" => Some(json!({
-            "required": false,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-        })),
-        _ => None,
-    }
+/// A body as the handler's extractor reads it: JSON of its type, or bytes.
+fn request_body(body: RequestBody) -> Value {
+    let content = match body.content {
+        BodyContent::Json(schema) => json!({"application/json": {"schema": schema}}),
+        BodyContent::Bytes => json!({"application/octet-stream": {"schema": {}}}),
+    };
+    json!({"required": body.required, "content": content})
 }
 
-fn api_responses(route: &Route) -> Value {
+fn api_responses(route: &Route, answer: Option<schemars::Schema>) -> Value {
     let error = json!({
         "description": "the error shape: a code from the error-code table and a message",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     });
     let success = match binary_answer(route.path) {
         Some(content_type) => json!({"description": "success", "content": {content_type: {}}}),
-        None => json!({
-            "description": "success",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Success"}}},
-        }),
+        None => {
+            let envelope = json!({"$ref": "#/components/schemas/Success"});
+            let schema = match answer {
+                Some(payload) => json!({"allOf": [envelope, payload]}),
+                None => envelope,
+            };
+            json!({
+                "description": "success",
+                "content": {"application/json": {"schema": schema}},
+            })
+        }
     };
     let mut responses = json!({"200": success, "4XX": error.clone(), "503": error});
     if route.path.starts_with("/depot/") {

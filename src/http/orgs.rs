@@ -4,12 +4,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::answers::{Listed, One, Reply, Resource, reply, reply_page};
 use super::error::ApiError;
 use super::extract::AdminCaller;
 use super::query::ListQuery;
-use super::render::{success, success_page};
+use super::render::success;
 use super::state::AppState;
 use crate::domain::orgs::NewOrg;
+use crate::domain::orgs::OrgView;
 
 /// Creates an org with its administrator.
 pub async fn create(
@@ -27,10 +29,10 @@ pub async fn list(
     state: web::Data<AppState>,
     _admin: AdminCaller,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Listed<OrgView>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let page = state.orgs.list(query.params).await?;
-    success_page("orgs", page, &query.fields)
+    reply_page(page, &query.fields)
 }
 
 /// One org.
@@ -38,9 +40,9 @@ pub async fn details(
     state: web::Data<AppState>,
     _admin: AdminCaller,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<One<OrgView>>, ApiError> {
     let org = state.orgs.get(&name).await?;
-    success("org", json!({ "org": org }))
+    reply("org", One(org))
 }
 
 /// `?prune=true` also removes the org's published files.
@@ -60,4 +62,9 @@ pub async fn delete(
     let task = state.orgs.delete(&name, query.prune).await?;
     tracing::info!(admin = %admin.username, org = %name, prune = query.prune, "org deleted");
     success("org deleted", json!({ "taskName": task }))
+}
+
+impl Resource for OrgView {
+    const ONE: &'static str = "org";
+    const MANY: &'static str = "orgs";
 }

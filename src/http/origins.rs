@@ -2,6 +2,7 @@
 //! checked with its credentials (a probe object written and deleted), for `rockit-edge doctor`.
 
 use actix_web::{HttpResponse, web};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -11,7 +12,7 @@ use super::render::success;
 use super::state::AppState;
 
 /// `{"orgName"?}`: the org whose deployments to check; all orgs' when absent.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CheckRequest {
     pub org_name: Option<String>,

@@ -49,24 +49,6 @@ pub fn project(
     ))
 }
 
-/// A list answer: the items (projected onto `fields`) under the plural `key` and the `total`
-/// before paging.
-pub fn success_page<T: Serialize>(
-    key: &str,
-    page: crate::domain::listing::Page<T>,
-    fields: &[String],
-) -> Result<HttpResponse, ApiError> {
-    let items = page
-        .items
-        .into_iter()
-        .map(|item| project(item, fields, None))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut payload = Map::new();
-    payload.insert(key.into(), Value::Array(items));
-    payload.insert("total".into(), Value::from(page.total));
-    success(key, Value::Object(payload))
-}
-
 /// The appliance's address as this request reached it (`https://host:port`): the base of
 /// the URLs it hands out (upload URLs, signed depot URLs). Forwarding headers are not
 /// believed; put the public name in the request's `Host`.

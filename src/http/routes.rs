@@ -20,6 +20,7 @@ use super::be::{
 };
 use super::error::ApiError;
 use super::extract::{ADMIN_TOKEN_HEADER, AdminCaller};
+use super::signature::{Described, Generators, describe};
 use super::state::AppState;
 use super::{backup, client, depot, orgs, origins, service, tasks as admin_tasks, upload, workers};
 use crate::auth::AuthError;
@@ -48,6 +49,8 @@ pub struct Route {
     pub path: &'static str,
     pub need: Need,
     pub accepts: Accepts,
+    /// What the handler's signature tells the OpenAPI document (its body and answer types).
+    pub describe: fn(&mut Generators) -> Described,
 }
 
 impl Route {
@@ -102,6 +105,7 @@ macro_rules! route_table {
             path: $path,
             need: $need,
             accepts: $accepts,
+            describe: |generators| describe(&$handler, generators),
         },)*];
 
         /// Registers exactly the routes of [`ROUTES`], one resource per path.

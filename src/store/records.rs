@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -117,7 +118,7 @@ fn default_true() -> bool {
 /// The S3 side of a deployment: one type from the request to the store to the client. `K` is
 /// the secret key's form: [`Sealed`] at rest, [`Secret`] in a request and in the client.
 /// Records written before the type was shared (snake_case keys) still decode.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct S3Settings<K = Sealed> {
     /// `host[:port]`, or with an `http://` / `https://` scheme.
@@ -164,7 +165,7 @@ pub struct Sealed(pub String);
 
 /// A secret in clear, in memory only: shown as `********` by `Debug`, so it never reaches a
 /// log line.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -208,7 +209,7 @@ pub enum DlAuthSettings {
 }
 
 /// Whether a deployment works, as last checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeploymentStatus {
     Ok,
@@ -232,7 +233,7 @@ pub struct DeploymentRecord {
 }
 
 /// Lifecycle of a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskStatus {
     Submitted,
@@ -261,7 +262,7 @@ pub struct Lease {
 }
 
 /// A warning a task raised; acknowledged by a user later.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct TaskWarning {
     pub id: u32,
     pub code: String,
@@ -373,7 +374,7 @@ impl ApiKeyRecord {
 }
 
 /// One entry of the audit trail: a mutating request and its outcome.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditRecord {
     pub id: u64,
@@ -407,7 +408,7 @@ pub enum Target {
 }
 
 /// Why the last delivery attempt failed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryError {
     pub message: String,

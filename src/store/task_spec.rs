@@ -2,13 +2,14 @@
 //! holds it flattened (`"kind": "cleanup", "params": {...}`), the shape task records have
 //! always had, so records written before the enum existed decode unchanged.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::S3Settings;
 
 /// The task types (the API's `type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskKind {
     Hello,

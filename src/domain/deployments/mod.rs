@@ -2,6 +2,7 @@
 //! probed on every change, and their download-URL signing settings.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -9,7 +10,9 @@ mod checks;
 mod request;
 
 pub use checks::OriginCheck;
-pub use request::{AkamaiBody, DlAuthBody, GcoreBody, NewDeployment, OriginBody};
+pub use request::{
+    AkamaiBody, DeploymentChanges, DlAuthBody, GcoreBody, NewDeployment, OriginBody,
+};
 
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
@@ -32,7 +35,7 @@ use crate::store::{
 use request::{check, merge_group};
 
 /// A deployment as the API shows it: secrets masked.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentView {
     pub name: String,

@@ -1,6 +1,7 @@
 //! What a deployment request may hold: the body types of create and modify, their
 //! validation, and the merge rules of a partial modification (API.md §4 "Deployments").
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -13,7 +14,7 @@ use crate::config::MASK;
 use crate::store::{S3Settings, Secret};
 
 /// `origin`: S3 is the one kind.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OriginBody {
     /// As sent and as merged: the secret key in clear, in memory only.
@@ -21,7 +22,7 @@ pub struct OriginBody {
 }
 
 /// `dlAuth.gcore`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GcoreBody {
     pub base_url: String,
@@ -38,7 +39,7 @@ pub struct GcoreBody {
 }
 
 /// `dlAuth.akamai`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AkamaiBody {
     pub base_url: String,
@@ -49,15 +50,53 @@ pub struct AkamaiBody {
 }
 
 /// `dlAuth`: one kind.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum DlAuthBody {
     Gcore(GcoreBody),
     Akamai(AkamaiBody),
 }
 
+/// A `PATCH /be/v1/deployments` body: `name` and the fields to change, merged into the stored
+/// deployment by [`merge_group`]'s rules, so it stays JSON until then.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct DeploymentChanges(pub Value);
+
+impl JsonSchema for DeploymentChanges {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DeploymentChanges".into()
+    }
+
+    fn json_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let group = |kinds: &[&str]| {
+            json!({
+                "type": "object",
+                "description": "one kind holding the fields to change: the same kind merges field by field (null removes an optional field, ******** keeps a stored secret), another kind replaces the group and must be complete",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "propertyNames": {"enum": kinds},
+                "additionalProperties": {"type": "object"},
+            })
+        };
+        let dl_auth = group(&["gcore", "akamai"]);
+        schemars::json_schema!({
+            "type": "object",
+            "description": "the deployment to change (name) and the fields to change",
+            "required": ["name"],
+            "additionalProperties": false,
+            "properties": {
+                "name": {"type": "string"},
+                "label": {"type": "string"},
+                "origin": group(&["s3"]),
+                "dlAuth": {"anyOf": [dl_auth, {"type": "null"}]},
+            },
+        })
+    }
+}
+
 /// A create request (and the complete form a modification is merged into).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDeployment {
     pub name: String,

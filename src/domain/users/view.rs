@@ -2,12 +2,13 @@
 //! (never a hash or a key), and credentials handed out once.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Account, UserRecord};
 
 /// A create request: a person (with `email`) or a machine user (with `label`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewUser {
     pub username: String,
@@ -22,7 +23,7 @@ pub struct NewUser {
 }
 
 /// A `PATCH /be/v1/users` body: profile fields, an own password change, or a credential reset.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserPatch {
     pub username: String,
@@ -41,7 +42,7 @@ pub struct UserPatch {
 }
 
 /// A user as the API shows it: never a hash or a key.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub username: String,
@@ -68,7 +69,7 @@ pub struct UserView {
 }
 
 /// One API key of a machine user, as its details list it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyView {
     pub key_id: String,

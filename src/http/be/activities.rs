@@ -1,21 +1,22 @@
 //! The audit trail of the caller's org.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 
 use super::tasks::time_filter;
 use crate::domain::audit::AuditFilter;
 use crate::domain::caller::Caller;
+use crate::http::answers::{Listed, Reply, Resource, reply_page};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success_page;
 use crate::http::state::AppState;
+use crate::store::AuditRecord;
 
 /// `GET /be/v1/activities` (filters `actor`, `action`, `createdAfter`, `createdBefore`).
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Listed<AuditRecord>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let mut filter = AuditFilter::default();
     for (key, value) in &query.filters {
@@ -28,5 +29,10 @@ pub async fn list(
         }
     }
     let page = state.audit.list(&caller, filter, query.params).await?;
-    success_page("activities", page, &query.fields)
+    reply_page(page, &query.fields)
+}
+
+impl Resource for AuditRecord {
+    const ONE: &'static str = "activity";
+    const MANY: &'static str = "activities";
 }

@@ -1,6 +1,7 @@
 //! Additional API keys of machine users.
 
 use actix_web::{HttpResponse, web};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::domain::caller::Caller;
@@ -8,7 +9,7 @@ use crate::http::error::ApiError;
 use crate::http::render::success;
 use crate::http::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     username: String,

@@ -3,11 +3,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use crate::domain::apps::{APP_FIELDS, AppFilter, AppPatch, NewApp};
+use crate::domain::apps::{APP_FIELDS, AppFilter, AppPatch, AppView, NewApp};
 use crate::domain::caller::Caller;
+use crate::http::answers::{Listed, One, OnePartial, Partial, Reply, Resource, reply, reply_page};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::{project, success};
+use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/apps`.
@@ -15,9 +16,9 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<NewApp>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<One<AppView>>, ApiError> {
     let app = state.apps.create(&caller, body.into_inner()).await?;
-    success("app created", json!({ "app": app }))
+    reply("app created", One(app))
 }
 
 /// `GET /be/v1/apps` (filters `name` partial, `state`; `fields[]`).
@@ -25,7 +26,7 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Listed<AppView>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let mut filter = AppFilter::default();
     for (key, value) in &query.filters {
@@ -36,12 +37,7 @@ pub async fn list(
         }
     }
     let page = state.apps.list(&caller, filter, query.params).await?;
-    let apps = page
-        .items
-        .into_iter()
-        .map(|app| project(app, &query.fields, Some(&APP_FIELDS)))
-        .collect::<Result<Vec<_>, _>>()?;
-    success("apps", json!({ "apps": apps, "total": page.total }))
+    reply_page(page, &query.fields)
 }
 
 /// `GET /be/v1/apps/{app}` (`fields[]`).
@@ -50,13 +46,10 @@ pub async fn details(
     caller: Caller,
     name: web::Path<String>,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<OnePartial<AppView>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let app = state.apps.get(&caller, &name).await?;
-    success(
-        "app details",
-        json!({ "app": project(app, &query.fields, Some(&APP_FIELDS))? }),
-    )
+    reply("app details", OnePartial(Partial::of(app, &query.fields)?))
 }
 
 /// `PATCH /be/v1/apps`.
@@ -64,9 +57,9 @@ pub async fn patch(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<AppPatch>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<One<AppView>>, ApiError> {
     let app = state.apps.patch(&caller, body.into_inner()).await?;
-    success("app modified", json!({ "app": app }))
+    reply("app modified", One(app))
 }
 
 /// `DELETE /be/v1/apps/{app}`: files are removed by a `cleanup` task.
@@ -77,4 +70,10 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let task = state.apps.delete(&caller, &name).await?;
     success("app deleted", json!({ "taskName": task }))
+}
+
+impl Resource for AppView {
+    const ONE: &'static str = "app";
+    const MANY: &'static str = "apps";
+    const FIELDS: Option<&'static [&'static str]> = Some(&APP_FIELDS);
 }

@@ -2,14 +2,16 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::tasks::time_filter;
 use crate::domain::caller::Caller;
-use crate::domain::deployments::{DeploymentFilter, NewDeployment};
+use crate::domain::deployments::{
+    DeploymentChanges, DeploymentFilter, DeploymentView, NewDeployment,
+};
+use crate::http::answers::{Listed, OnePartial, Partial, Reply, Resource, reply, reply_page};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::{project, success, success_page};
+use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/deployments`: 200 even when the credential probe fails (see `status`).
@@ -27,7 +29,7 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Listed<DeploymentView>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let mut filter = DeploymentFilter::default();
     for (key, value) in &query.filters {
@@ -47,7 +49,7 @@ pub async fn list(
         .deployments
         .list(&caller, filter, query.params)
         .await?;
-    success_page("deployments", page, &query.fields)
+    reply_page(page, &query.fields)
 }
 
 /// `GET /be/v1/deployments/{name}`.
@@ -56,12 +58,12 @@ pub async fn details(
     caller: Caller,
     name: web::Path<String>,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<OnePartial<DeploymentView>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let deployment = state.deployments.get(&caller, &name).await?;
-    success(
+    reply(
         "deployment",
-        json!({ "deployment": project(deployment, &query.fields, None)? }),
+        OnePartial(Partial::of(deployment, &query.fields)?),
     )
 }
 
@@ -69,9 +71,12 @@ pub async fn details(
 pub async fn modify(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<Value>,
+    body: web::Json<DeploymentChanges>,
 ) -> Result<HttpResponse, ApiError> {
-    state.deployments.modify(&caller, body.into_inner()).await?;
+    state
+        .deployments
+        .modify(&caller, body.into_inner().0)
+        .await?;
     success("deployment modified", ())
 }
 
@@ -101,4 +106,9 @@ pub async fn delete(
     } else {
         success("deployment deleted", ())
     }
+}
+
+impl Resource for DeploymentView {
+    const ONE: &'static str = "deployment";
+    const MANY: &'static str = "deployments";
 }

@@ -4,10 +4,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::domain::caller::Caller;
+use crate::domain::keys::AccessKeyView;
 use crate::domain::keys::NewAccessKey;
+use crate::http::answers::{Listed, Reply, Resource, reply_page};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::{success, success_page};
+use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/keys`: the key is in the answer, once.
@@ -28,11 +30,11 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Listed<AccessKeyView>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let app = query.filter("appName");
     let page = state.keys.list(&caller, app, query.params).await?;
-    success_page("keys", page, &query.fields)
+    reply_page(page, &query.fields)
 }
 
 /// `DELETE /be/v1/keys/{id}`.
@@ -43,4 +45,9 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     state.keys.delete(&caller, &id).await?;
     success("access key deleted", ())
+}
+
+impl Resource for AccessKeyView {
+    const ONE: &'static str = "accessKey";
+    const MANY: &'static str = "keys";
 }

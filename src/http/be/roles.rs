@@ -1,13 +1,13 @@
 //! Roles of the caller's org.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
 
 use crate::domain::caller::Caller;
-use crate::domain::roles::{NewRole, RolePatch};
+use crate::domain::roles::{NewRole, RolePatch, RoleView};
+use crate::http::answers::{Listed, One, Reply, Resource, reply, reply_page};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::{success, success_page};
+use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/roles`.
@@ -15,9 +15,9 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<NewRole>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<One<RoleView>>, ApiError> {
     let role = state.roles.create(&caller, body.into_inner()).await?;
-    success("role created", json!({ "role": role }))
+    reply("role created", One(role))
 }
 
 /// `GET /be/v1/roles`.
@@ -25,10 +25,10 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Listed<RoleView>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let page = state.roles.list(&caller, query.params).await?;
-    success_page("roles", page, &query.fields)
+    reply_page(page, &query.fields)
 }
 
 /// `GET /be/v1/roles/{name}`.
@@ -36,9 +36,9 @@ pub async fn details(
     state: web::Data<AppState>,
     caller: Caller,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<One<RoleView>>, ApiError> {
     let role = state.roles.get(&caller, &name).await?;
-    success("role", json!({ "role": role }))
+    reply("role", One(role))
 }
 
 /// `PATCH /be/v1/roles`.
@@ -46,9 +46,9 @@ pub async fn patch(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<RolePatch>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<One<RoleView>>, ApiError> {
     let role = state.roles.patch(&caller, body.into_inner()).await?;
-    success("role modified", json!({ "role": role }))
+    reply("role modified", One(role))
 }
 
 /// `DELETE /be/v1/roles/{name}`.
@@ -59,4 +59,9 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     state.roles.delete(&caller, &name).await?;
     success("role deleted", ())
+}
+
+impl Resource for RoleView {
+    const ONE: &'static str = "role";
+    const MANY: &'static str = "roles";
 }

@@ -1,6 +1,7 @@
 //! Login, refresh, logout and the 2025 `auth` exchange.
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::credentials::bearer;
@@ -10,7 +11,7 @@ use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// The three login body shapes, told apart by which fields are present.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginBody {
     username: Option<String>,
@@ -70,7 +71,7 @@ pub async fn login(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshBody {
     refresh_token: Option<String>,

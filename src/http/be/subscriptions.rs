@@ -1,13 +1,14 @@
 //! Event subscriptions of the caller's org.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
 
 use crate::domain::caller::Caller;
 use crate::domain::subscriptions::NewSubscription;
+use crate::domain::subscriptions::SubscriptionView;
+use crate::http::answers::{Listed, One, Reply, Resource, reply, reply_page};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::{success, success_page};
+use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/subscriptions`: the signing secret is shown once.
@@ -30,10 +31,10 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Listed<SubscriptionView>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let page = state.subscriptions.list(&caller, query.params).await?;
-    success_page("subscriptions", page, &query.fields)
+    reply_page(page, &query.fields)
 }
 
 /// `GET /be/v1/subscriptions/{name}`.
@@ -41,9 +42,9 @@ pub async fn details(
     state: web::Data<AppState>,
     caller: Caller,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<One<SubscriptionView>>, ApiError> {
     let subscription = state.subscriptions.get(&caller, &name).await?;
-    success("subscription", json!({ "subscription": subscription }))
+    reply("subscription", One(subscription))
 }
 
 /// `DELETE /be/v1/subscriptions/{name}`.
@@ -54,4 +55,9 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     state.subscriptions.delete(&caller, &name).await?;
     success("subscription deleted", ())
+}
+
+impl Resource for SubscriptionView {
+    const ONE: &'static str = "subscription";
+    const MANY: &'static str = "subscriptions";
 }

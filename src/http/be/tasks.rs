@@ -2,14 +2,16 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::domain::caller::Caller;
-use crate::domain::tasks::{TaskFilter, TaskPatch};
+use crate::domain::tasks::{TaskFilter, TaskPatch, TaskView};
+use crate::http::answers::{Listed, One, Reply, Resource, reply, reply_page};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::{success, success_page};
+use crate::http::render::success;
 use crate::http::state::AppState;
 use crate::store::{TaskKind, TaskStatus};
 
@@ -43,7 +45,7 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Listed<TaskView>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let mut filter = TaskFilter::default();
     for (key, value) in &query.filters {
@@ -58,7 +60,7 @@ pub async fn list(
         }
     }
     let page = state.tasks.list(&caller, filter, query.params).await?;
-    success_page("tasks", page, &query.fields)
+    reply_page(page, &query.fields)
 }
 
 /// `GET /be/v1/tasks/{taskName}`.
@@ -66,9 +68,9 @@ pub async fn details(
     state: web::Data<AppState>,
     caller: Caller,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<One<TaskView>>, ApiError> {
     let task = state.tasks.get(&caller, &name).await?;
-    success("task", json!({ "task": task }))
+    reply("task", One(task))
 }
 
 /// `PATCH /be/v1/tasks`: acknowledge warnings, or expire.
@@ -76,13 +78,13 @@ pub async fn patch(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<TaskPatch>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<One<TaskView>>, ApiError> {
     let task = state.tasks.patch(&caller, body.into_inner()).await?;
-    success("task modified", json!({ "task": task }))
+    reply("task modified", One(task))
 }
 
 /// A trigger request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Trigger {
     #[serde(rename = "type")]
@@ -123,4 +125,9 @@ pub async fn trigger(
             "unknown trigger type {other:?}; use retry or traces"
         ))),
     }
+}
+
+impl Resource for TaskView {
+    const ONE: &'static str = "task";
+    const MANY: &'static str = "tasks";
 }

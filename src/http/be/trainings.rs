@@ -6,7 +6,7 @@ use crate::domain::caller::Caller;
 use crate::domain::trainings::TrainingPatch;
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::{success, success_page};
+use crate::http::render::{project, success};
 use crate::http::state::AppState;
 
 /// `GET /be/v1/trainings` (filter `appName`): one row per retained build's image.
@@ -18,7 +18,15 @@ pub async fn list(
     let query = ListQuery::parse(req.query_string())?;
     let app = query.filter("appName");
     let page = state.trainings.list(&caller, app, query.params).await?;
-    success_page("trainings", page, &query.fields)
+    let trainings = page
+        .items
+        .into_iter()
+        .map(|row| project(row, &query.fields, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    success(
+        "trainings",
+        serde_json::json!({ "trainings": trainings, "total": page.total }),
+    )
 }
 
 /// `PATCH /be/v1/trainings`: `{"appName","nTracesReliable"}`.

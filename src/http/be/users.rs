@@ -1,14 +1,15 @@
 //! Accounts of the caller's org.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
 
 use crate::domain::caller::Caller;
 use crate::domain::permissions::{Permission, READ};
+use crate::domain::users::UserView;
 use crate::domain::users::{NewUser, UserPatch};
+use crate::http::answers::{Listed, One, Reply, Resource, reply, reply_page};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::{success, success_page};
+use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/users`.
@@ -28,10 +29,10 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Listed<UserView>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let page = state.users.list(&caller, query.params).await?;
-    success_page("users", page, &query.fields)
+    reply_page(page, &query.fields)
 }
 
 /// `GET /be/v1/users/{username}`: oneself, or with `beUsers` R.
@@ -39,10 +40,10 @@ pub async fn details(
     state: web::Data<AppState>,
     caller: Caller,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<One<UserView>>, ApiError> {
     caller.require_self_or(&name, Permission::new("beUsers", READ))?;
     let user = state.users.get(&caller, &name).await?;
-    success("user", json!({ "user": user }))
+    reply("user", One(user))
 }
 
 /// `PATCH /be/v1/users`: profile, own password, or credential reset.
@@ -65,4 +66,9 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     state.users.delete(&caller, &name).await?;
     success("user deleted", ())
+}
+
+impl Resource for UserView {
+    const ONE: &'static str = "user";
+    const MANY: &'static str = "users";
 }

@@ -1,0 +1,186 @@
+//! Typed success answers: the envelope around a payload whose type also documents it in the
+//! OpenAPI document. A resource answers as `{"<one>": {...}}`, a list as
+//! `{"<many>": [...], "total": n}`, items projected onto the `fields[]` asked for.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+use actix_web::body::BoxBody;
+use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::render::{project, success};
+use crate::domain::listing::Page;
+
+/// A success answer whose payload type is known: rendered as [`success`] renders it.
+pub struct Reply<T> {
+    message: &'static str,
+    payload: T,
+}
+
+/// A typed success answer (see [`Reply`]).
+pub fn reply<T>(message: &'static str, payload: T) -> Result<Reply<T>, ApiError> {
+    Ok(Reply { message, payload })
+}
+
+impl<T: Serialize> Responder for Reply<T> {
+    type Body = BoxBody;
+
+    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
+        success(self.message, self.payload).unwrap_or_else(|error| error.error_response())
+    }
+}
+
+/// A resource the API answers with: the keys it appears under.
+pub trait Resource: JsonSchema {
+    /// The key of one (`"app"`).
+    const ONE: &'static str;
+    /// The key of a list (`"apps"`), also a list answer's message.
+    const MANY: &'static str;
+    /// The fields `fields[]` may name, when not only those it serializes (see [`project`]).
+    const FIELDS: Option<&'static [&'static str]> = None;
+}
+
+/// One resource under its key: `{"app": {...}}`.
+pub struct One<T>(pub T);
+
+impl<T: Resource + Serialize> Serialize for One<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(T::ONE, &self.0)?;
+        map.end()
+    }
+}
+
+impl<T: Resource> JsonSchema for One<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("{}Answer", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        keyed(T::ONE, generator.subschema_for::<T>())
+    }
+}
+
+/// A resource projected onto the `fields[]` a caller asked for: any of its fields may be
+/// absent.
+pub struct Partial<T> {
+    value: Value,
+    resource: PhantomData<T>,
+}
+
+impl<T: Resource + Serialize> Partial<T> {
+    /// Projects `resource` onto `fields` (all fields when empty).
+    pub fn of(resource: T, fields: &[String]) -> Result<Self, ApiError> {
+        Ok(Self {
+            value: project(resource, fields, T::FIELDS)?,
+            resource: PhantomData,
+        })
+    }
+}
+
+impl<T> Serialize for Partial<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(serializer)
+    }
+}
+
+impl<T: Resource> JsonSchema for Partial<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("{}Fields", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = T::json_schema(generator);
+        schema.remove("required");
+        schema
+    }
+}
+
+/// One projected resource under its key: `{"app": {...}}` with the fields asked for.
+pub struct OnePartial<T>(pub Partial<T>);
+
+impl<T: Resource> Serialize for OnePartial<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(T::ONE, &self.0)?;
+        map.end()
+    }
+}
+
+impl<T: Resource> JsonSchema for OnePartial<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("{}FieldsAnswer", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        keyed(T::ONE, generator.subschema_for::<Partial<T>>())
+    }
+}
+
+/// A page of a list: `{"apps": [...], "total": n}`, `total` counted before paging.
+pub struct Listed<T> {
+    items: Vec<Partial<T>>,
+    total: usize,
+}
+
+impl<T: Resource> Serialize for Listed<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry(T::MANY, &self.items)?;
+        map.serialize_entry("total", &self.total)?;
+        map.end()
+    }
+}
+
+impl<T: Resource> JsonSchema for Listed<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("{}Page", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let items = generator.subschema_for::<Partial<T>>();
+        json_schema!({
+            "type": "object",
+            "required": [T::MANY, "total"],
+            "properties": {
+                (T::MANY): {"type": "array", "items": items},
+                "total": {"type": "integer", "minimum": 0},
+            },
+        })
+    }
+}
+
+/// A list answer: the page's items projected onto `fields` (any of their own fields).
+pub fn reply_page<T: Resource + Serialize>(
+    page: Page<T>,
+    fields: &[String],
+) -> Result<Reply<Listed<T>>, ApiError> {
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| Partial::of(item, fields))
+        .collect::<Result<Vec<_>, _>>()?;
+    reply(
+        T::MANY,
+        Listed {
+            items,
+            total: page.total,
+        },
+    )
+}
+
+/// `{"<key>": schema}`, the key required.
+fn keyed(key: &str, schema: Schema) -> Schema {
+    json_schema!({
+        "type": "object",
+        "required": [key],
+        "properties": {(key): schema},
+    })
+}
