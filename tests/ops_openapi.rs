@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::Server;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn fetch_document(server: &Server) -> Value {
     let response = reqwest::blocking::get(server.http_url("/api/openapi.json")).expect("GET");
@@ -89,6 +89,165 @@ fn every_documented_operation_reaches_a_handler() {
     let table = rockit_edge::http::ROUTES.len() + rockit_edge::http::OPERATIONAL_ROUTES.len();
     assert_eq!(operations, table, "one operation per registered route");
     assert_eq!(document, rockit_edge::http::openapi_document());
+}
+
+/// `#/components/schemas/X` → X's schema; any other schema as it is.
+fn resolve<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            &document["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+/// A value of a documented type, as plain as the type allows: objects hold their required
+/// fields (and those of their first alternative shape).
+fn sample(document: &Value, schema: &Value) -> Value {
+    let schema = resolve(document, schema);
+    if let Some(value) = schema.get("const") {
+        return value.clone();
+    }
+    if let Some(first) = schema["enum"].as_array().and_then(|values| values.first()) {
+        return first.clone();
+    }
+    let alternatives = schema["anyOf"].as_array().or(schema["oneOf"].as_array());
+    if schema["type"] == "object" {
+        let shape = alternatives.and_then(|shapes| shapes.first());
+        return Value::Object(
+            std::iter::once(schema)
+                .chain(shape)
+                .filter_map(|shape| shape["required"].as_array())
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|name| {
+                    let property = &schema["properties"][name];
+                    (name.to_string(), sample(document, property))
+                })
+                .collect(),
+        );
+    }
+    if let Some(first) = alternatives.and_then(|options| {
+        options
+            .iter()
+            .find(|option| resolve(document, option)["type"] != "null")
+    }) {
+        return sample(document, first);
+    }
+    let kind = match &schema["type"] {
+        Value::Array(kinds) => kinds.iter().find(|k| *k != "null").cloned(),
+        other => Some(other.clone()),
+    };
+    match kind.as_ref().and_then(Value::as_str) {
+        Some("string") => json!("x"),
+        Some("integer" | "number") => json!(1),
+        Some("boolean") => json!(false),
+        Some("array") => json!([]),
+        _ => json!({}),
+    }
+}
+
+/// Every JSON request body is documented with its fields, and the server reads exactly those:
+/// an undocumented field is refused where the document says `additionalProperties: false`,
+/// no documented field is refused as unknown, and a field the server reports missing is one
+/// the document marks required. Every JSON answer is documented with its payload.
+#[test]
+fn documented_bodies_are_the_bodies_the_server_reads_and_answers() {
+    let server = Server::start();
+    let api_key = common_builds::publisher(&server);
+    let admin = server.admin_token("bodies");
+    let document = fetch_document(&server);
+    let mut checked = 0;
+    for (template, item) in document["paths"].as_object().expect("paths") {
+        let path: String = template
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "x"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in item.as_object().expect("path item") {
+            let what = format!("{method} {template}");
+            let answer = &operation["responses"]["200"]["content"];
+            let typed = answer["application/json"]["schema"]["allOf"].is_array();
+            let bytes = template.starts_with("/depot/") || template == "/adm/v1/backup";
+            let operational = operation["tags"][0] == "operations";
+            assert!(
+                typed || bytes || operational,
+                "{what} answers JSON without a documented payload: {answer}"
+            );
+            let Some(schema) = operation["requestBody"]["content"]["application/json"]
+                .get("schema")
+                .map(|schema| resolve(&document, schema))
+            else {
+                continue;
+            };
+            let properties = schema["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{what}: the body's fields are not documented"));
+            assert!(!properties.is_empty(), "{what}: no documented field");
+            // The credentials the operation documents, and no others.
+            let needs = |scheme: &str| {
+                operation["security"]
+                    .as_array()
+                    .is_some_and(|all| all.iter().any(|one| one.get(scheme).is_some()))
+            };
+            let send = |body: Value| -> (u16, Value) {
+                let method: reqwest::Method = method.to_ascii_uppercase().parse().expect("method");
+                let mut request = server.client.request(method, server.url(&path)).json(&body);
+                if needs("adminToken") {
+                    request = request.header("x-rockit-admin-token", &admin);
+                }
+                if needs("bearer") {
+                    request = request.bearer_auth(&api_key);
+                }
+                common::json_response(request.send().expect("request"))
+            };
+            let message = |body: &Value| body["message"].as_str().unwrap_or_default().to_string();
+            let mut probe = sample(&document, schema);
+            probe["undocumentedField"] = json!(1);
+            let (status, body) = send(probe);
+            if schema["additionalProperties"] == false {
+                assert_eq!(status, 400, "{what}: {body}");
+                assert!(
+                    message(&body).contains("undocumentedField"),
+                    "{what} does not name the undocumented field: {body}"
+                );
+            }
+            for (name, property) in properties {
+                let (_, body) = send(json!({ name: sample(&document, property) }));
+                assert!(
+                    !message(&body).contains(&format!("unknown field `{name}`")),
+                    "{what}: the documented field {name} is refused as unknown: {body}"
+                );
+            }
+            let (status, body) = send(json!({}));
+            if status == 400 && body["error"] == "missing-param" {
+                // Required at the top, or in one of the body's alternative shapes.
+                let shapes = schema["anyOf"].as_array().into_iter().flatten();
+                let required: Vec<&str> = std::iter::once(schema)
+                    .chain(shapes)
+                    .filter_map(|shape| shape["required"].as_array())
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let said = message(&body);
+                if let Some(field) = said.strip_suffix(" is required") {
+                    assert!(
+                        required.contains(&field),
+                        "{what}: the server requires {field}, the document does not ({required:?})"
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} JSON bodies checked");
 }
 
 /// Every `.route(`, `.service(`, `web::resource(` and `web::scope(` of the HTTP layer, outside

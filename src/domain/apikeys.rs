@@ -1,5 +1,6 @@
 //! Additional API keys of machine users, and their revocation.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::caller::Caller;
@@ -10,7 +11,7 @@ use super::{DomainError, found, in_org};
 use crate::store::{API_KEYS, Account, Store, USERS};
 
 /// A minted key, shown once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MintedKey {
     pub api_key: String,

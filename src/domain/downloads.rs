@@ -2,12 +2,12 @@
 //! its files, and signed URLs to fetch them from the depot and from every CDN whose origin
 //! holds that build.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::DomainError;
 use super::keys::opened_by;
@@ -16,7 +16,7 @@ use crate::pipeline::deploy::targets;
 use crate::publish::cdn::CdnSigner;
 use crate::publish::depot::Depot;
 use crate::publish::layout;
-use crate::store::{AppRecord, DeploymentRecord, Store};
+use crate::store::{AppRecord, DeploymentRecord, FileEntry, Store};
 
 /// A `POST /client/v1/auth` body.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -25,6 +25,36 @@ pub struct ClientAuth {
     pub org_name: String,
     pub app_name: String,
     pub access_key: String,
+}
+
+/// What a launcher is told: the current build, its files, and where to fetch them.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorized {
+    /// The current build's id (0 before the first build).
+    pub i_cur_build: u32,
+    /// The current build's image name (empty before the first build).
+    pub dxf_name: String,
+    /// When the depot's signed URLs stop working.
+    pub expires: Option<DateTime<Utc>>,
+    pub files: BuildFiles,
+    /// Per source (`depot` and each CDN deployment holding the build): signed URLs.
+    pub sources: BTreeMap<String, SourceUrls>,
+}
+
+/// The files of the current image and of every patch to it, with sizes and MD5s.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BuildFiles {
+    pub dxf: Vec<FileEntry>,
+    /// Per patch (`FFFF-TTTT`, from and to build ids).
+    pub patches: BTreeMap<String, Vec<FileEntry>>,
+}
+
+/// One source's signed URL per file name, for the image and per patch.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SourceUrls {
+    pub dxf: BTreeMap<String, String>,
+    pub patches: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Launcher downloads.
@@ -37,30 +67,29 @@ pub struct DownloadService {
     url_ttl: chrono::Duration,
 }
 
-/// One source's URLs, `{"dxf": {file: url}, "patches": {"FFFF-TTTT": {file: url}}}`, each
-/// made by `sign(layout dir, file name)`.
+/// One source's URLs, each made by `sign(layout dir, file name)`.
 fn source(
     app: &AppRecord,
     mut sign: impl FnMut(&str, &str) -> Result<String, DomainError>,
-) -> Result<Value, DomainError> {
+) -> Result<SourceUrls, DomainError> {
     let builds = &app.builds;
-    let mut dxf = Map::new();
+    let mut dxf = BTreeMap::new();
     if let Some(build) = builds.current() {
         let dir = layout::image_dir(&app.org, &app.name, build.id, &build.dxf_name);
         for file in &build.files {
-            dxf.insert(file.name.clone(), json!(sign(&dir, &file.name)?));
+            dxf.insert(file.name.clone(), sign(&dir, &file.name)?);
         }
     }
-    let mut patches = Map::new();
+    let mut patches = BTreeMap::new();
     for patch in &builds.patches {
         let dir = layout::patch_dir(&app.org, &app.name, patch.to, patch.from);
-        let mut urls = Map::new();
+        let mut urls = BTreeMap::new();
         for file in &patch.files {
-            urls.insert(file.name.clone(), json!(sign(&dir, &file.name)?));
+            urls.insert(file.name.clone(), sign(&dir, &file.name)?);
         }
-        patches.insert(patch.key(), Value::Object(urls));
+        patches.insert(patch.key(), urls);
     }
-    Ok(json!({ "dxf": dxf, "patches": patches }))
+    Ok(SourceUrls { dxf, patches })
 }
 
 impl DownloadService {
@@ -83,11 +112,11 @@ impl DownloadService {
         request: ClientAuth,
         base: &str,
         client: Option<IpAddr>,
-    ) -> Result<Value, DomainError> {
+    ) -> Result<Authorized, DomainError> {
         let (app, deployments) = self.authorized(&request).await?;
         let now = Utc::now();
         let expires = (now + self.url_ttl).timestamp();
-        let mut sources = Map::new();
+        let mut sources = BTreeMap::new();
         let depot = source(&app, |dir, name| {
             let url = self
                 .depot
@@ -108,20 +137,21 @@ impl DownloadService {
         }
         let builds = &app.builds;
         let current = builds.current();
-        let mut patch_files = Map::new();
-        for patch in &builds.patches {
-            patch_files.insert(patch.key(), json!(patch.files));
-        }
-        Ok(json!({
-            "iCurBuild": builds.current,
-            "dxfName": current.map(|b| b.dxf_name.as_str()).unwrap_or(""),
-            "expires": chrono::DateTime::from_timestamp(expires, 0),
-            "files": {
-                "dxf": current.map(|b| b.files.clone()).unwrap_or_default(),
-                "patches": patch_files,
+        let patches = builds
+            .patches
+            .iter()
+            .map(|patch| (patch.key(), patch.files.clone()))
+            .collect();
+        Ok(Authorized {
+            i_cur_build: builds.current,
+            dxf_name: current.map(|b| b.dxf_name.clone()).unwrap_or_default(),
+            expires: DateTime::from_timestamp(expires, 0),
+            files: BuildFiles {
+                dxf: current.map(|b| b.files.clone()).unwrap_or_default(),
+                patches,
             },
-            "sources": sources,
-        }))
+            sources,
+        })
     }
 
     /// The app an access key opens, with the deployments whose origin holds its current

@@ -32,7 +32,7 @@ pub struct HelloRequest {
 }
 
 /// Versions of the appliance and its formats.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Versions {
     pub appliance: String,

@@ -50,7 +50,7 @@ pub struct OrgView {
 }
 
 /// The result of creating an org.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedOrg {
     pub org: OrgView,

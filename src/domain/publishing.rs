@@ -42,7 +42,7 @@ pub struct OrgCommitRequest {
 }
 
 /// A build made current by a commit.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Committed {
     pub app_name: String,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::identity::load_caller;
@@ -17,7 +18,7 @@ use crate::store::{
 };
 
 /// An org the password opened.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct OrgChoice {
     #[serde(skip)]
     pub id: u64,
@@ -26,7 +27,7 @@ pub struct OrgChoice {
 }
 
 /// Answer to the first step of a two-step login.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgSelection {
     pub orgs: Vec<OrgChoice>,
@@ -35,7 +36,7 @@ pub struct OrgSelection {
 }
 
 /// The tokens of a session.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionTokens {
     pub access_token: String,
@@ -46,7 +47,7 @@ pub struct SessionTokens {
 }
 
 /// The 2025 `auth` answer: a new access token for a refresh token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BeAuth {
     pub beauth_token: String,

@@ -107,7 +107,7 @@ impl From<SubscriptionRecord> for SubscriptionView {
 }
 
 /// A created subscription with its signing secret (shown once).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct CreatedSubscription {
     pub subscription: SubscriptionView,
     pub secret: String,

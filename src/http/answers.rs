@@ -9,10 +9,9 @@ use actix_web::body::BoxBody;
 use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use super::render::{project, success};
 use crate::domain::listing::Page;
 
 /// A success answer whose payload type is known: rendered as [`success`] renders it.
@@ -32,6 +31,37 @@ impl<T: Serialize> Responder for Reply<T> {
     fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
         success(self.message, self.payload).unwrap_or_else(|error| error.error_response())
     }
+}
+
+/// The envelope alone: the answer of a change that returns nothing (`success(msg, ())`).
+pub struct Nothing;
+
+impl Serialize for Nothing {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+}
+
+impl JsonSchema for Nothing {
+    fn schema_name() -> Cow<'static, str> {
+        "Nothing".into()
+    }
+
+    fn json_schema(_generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({"type": "object", "description": "no payload beside status and message"})
+    }
+}
+
+/// A success answer with nothing beside the envelope.
+pub fn done(message: &'static str) -> Result<Reply<Nothing>, ApiError> {
+    reply(message, Nothing)
+}
+
+/// The answer of a request that started background work: the task to watch.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStarted {
+    pub task_name: String,
 }
 
 /// A resource the API answers with: the keys it appears under.
@@ -183,4 +213,47 @@ fn keyed(key: &str, schema: Schema) -> Schema {
         "required": [key],
         "properties": {(key): schema},
     })
+}
+
+/// A 200 with the success envelope around `payload` (an object, or `()` for none).
+fn success(message: &str, payload: impl Serialize) -> Result<HttpResponse, ApiError> {
+    let mut body = Map::new();
+    body.insert("status".into(), Value::from("success"));
+    body.insert("message".into(), Value::from(message));
+    match serde_json::to_value(payload) {
+        Ok(Value::Object(fields)) => body.extend(fields),
+        Ok(Value::Null) => {}
+        Ok(_) | Err(_) => return Err(ApiError::internal()),
+    }
+    Ok(HttpResponse::Ok().json(Value::Object(body)))
+}
+
+/// Projects a resource object onto the `fields[]` a caller asked for (all when none); a field
+/// outside `allowed` (by default the object's own keys) is a 400.
+fn project(
+    resource: impl Serialize,
+    fields: &[String],
+    allowed: Option<&[&str]>,
+) -> Result<Value, ApiError> {
+    let value = serde_json::to_value(resource).map_err(|_| ApiError::internal())?;
+    if fields.is_empty() {
+        return Ok(value);
+    }
+    let Value::Object(object) = value else {
+        return Err(ApiError::internal());
+    };
+    let own: Vec<&str> = object.keys().map(String::as_str).collect();
+    let allowed = allowed.unwrap_or(&own);
+    if let Some(unknown) = fields.iter().find(|f| !allowed.contains(&f.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "fields[] names unknown field {unknown:?}; use any of {}",
+            allowed.join(", ")
+        )));
+    }
+    Ok(Value::Object(
+        object
+            .into_iter()
+            .filter(|(key, _)| fields.contains(key))
+            .collect(),
+    ))
 }

@@ -1,19 +1,21 @@
 //! The launcher API (`/client/v1`): authenticated by an app's access key in the body; the
 //! current build's URLs, and play-session traces in.
 
-use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use std::future::{Ready, ready};
 
-use actix_web::{FromRequest, HttpRequest, HttpResponse, dev, web};
+use actix_web::http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
+use actix_web::{FromRequest, HttpRequest, dev, web};
 use futures_util::StreamExt;
 
 use super::actor::client_ip;
+use super::address::base_url;
+use super::answers::{Reply, reply};
 use super::error::ApiError;
-use super::render::{base_url, success};
 use super::signature::{BodyContent, Generators, RequestBody, RequestPart};
 use super::state::AppState;
 use crate::domain::DomainError;
-use crate::domain::downloads::ClientAuth;
+use crate::domain::downloads::{Authorized, ClientAuth};
+use crate::domain::trainings::TraceReceived;
 use crate::engine::trace::Encoding;
 
 /// `POST /client/v1/auth`: the current build's files and signed URLs to fetch them.
@@ -21,13 +23,13 @@ pub async fn auth(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<ClientAuth>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Authorized>, ApiError> {
     let client = client_ip(&req, &state.trusted_proxies);
     let answer = state
         .downloads
         .client_auth(body.into_inner(), &base_url(&req), client)
         .await?;
-    success("authorized", answer)
+    reply("authorized", answer)
 }
 
 /// `POST /client/v1/traces`: one play-session trace, JSON with the access key's fields
@@ -37,7 +39,7 @@ pub async fn traces(
     state: web::Data<AppState>,
     req: HttpRequest,
     TraceUpload(mut payload): TraceUpload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<TraceReceived>, ApiError> {
     let encoding = match req
         .headers()
         .get(CONTENT_ENCODING)
@@ -76,7 +78,7 @@ pub async fn traces(
         body.extend_from_slice(&chunk);
     }
     let answer = state.trainings.receive(body, encoding).await?;
-    success("trace received", answer)
+    reply("trace received", answer)
 }
 
 /// A trace upload's body, streamed in as sent (identity, gzip or zstd) and documented as the

@@ -3,7 +3,10 @@
 use std::future::{Ready, ready};
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
@@ -27,6 +30,32 @@ impl FromRequest for AdminCaller {
             tracing::error!(path = %req.path(), "an admin handler runs on a route not declared for the administrator");
             ApiError::internal()
         }))
+    }
+}
+
+/// A JSON body that may be left out (no bytes at all); a body that is sent must parse, so a
+/// misspelt field is refused rather than read as no body.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        let length = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        let absent = match length {
+            Some(length) => length == 0,
+            None => !headers.contains_key(TRANSFER_ENCODING),
+        };
+        if absent {
+            return Box::pin(ready(Ok(Self(None))));
+        }
+        let body = web::Json::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(Self(Some(body.await?.into_inner()))) })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP layer: thin handlers that parse, authenticate, call a domain service and render.
 
 mod actor;
+mod address;
 mod answers;
 mod assets;
 mod backup;
@@ -17,7 +18,6 @@ mod openapi;
 mod orgs;
 mod origins;
 mod query;
-mod render;
 mod routes;
 mod service;
 mod signature;

@@ -178,19 +178,13 @@ fn api_responses(route: &Route, answer: Option<schemars::Schema>) -> Value {
         "description": "the error shape: a code from the error-code table and a message",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     });
-    let success = match binary_answer(route.path) {
-        Some(content_type) => json!({"description": "success", "content": {content_type: {}}}),
-        None => {
-            let envelope = json!({"$ref": "#/components/schemas/Success"});
-            let schema = match answer {
-                Some(payload) => json!({"allOf": [envelope, payload]}),
-                None => envelope,
-            };
-            json!({
-                "description": "success",
-                "content": {"application/json": {"schema": schema}},
-            })
-        }
+    let envelope = json!({"$ref": "#/components/schemas/Success"});
+    let success = match answer {
+        Some(payload) => json!({
+            "description": "success",
+            "content": {"application/json": {"schema": {"allOf": [envelope, payload]}}},
+        }),
+        None => json!({"description": "success", "content": {bytes_type(route.path): {}}}),
     };
     let mut responses = json!({"200": success, "4XX": error.clone(), "503": error});
     if route.path.starts_with("/depot/") {
@@ -198,19 +192,25 @@ fn api_responses(route: &Route, answer: Option<schemars::Schema>) -> Value {
         responses["304"] = json!({"description": "not modified"});
     }
     if route.path.starts_with("/upload/") {
-        responses["308"] = json!({"description": "incomplete: send the rest", "content": {"application/json": {}}});
+        let stored = json!({
+            "type": "object",
+            "required": ["sizeBytes"],
+            "properties": {"sizeBytes": {"type": "integer", "minimum": 0}},
+        });
+        responses["308"] = json!({
+            "description": "incomplete: send the rest (Range: bytes=0-<last stored>)",
+            "content": {"application/json": {"schema": {"allOf": [envelope, stored]}}},
+        });
     }
     responses
 }
 
-/// The content type of routes whose success is not the API's JSON: files and the backup tar.
-fn binary_answer(path: &str) -> Option<&'static str> {
-    if path.starts_with("/depot/") || path.starts_with("/upload/") {
-        Some("*/*")
-    } else if path == "/adm/v1/backup" {
-        Some("application/x-tar")
+/// The content type of a handler that answers bytes: the backup tar, or a depot file.
+fn bytes_type(path: &str) -> &'static str {
+    if path == "/adm/v1/backup" {
+        "application/x-tar"
     } else {
-        None
+        "*/*"
     }
 }
 

@@ -1,15 +1,15 @@
 //! Org administration (`/adm/v1/orgs`, and the admin-token twin `POST /be/v1/orgs`).
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use actix_web::{HttpRequest, web};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::answers::{Listed, One, Reply, Resource, reply, reply_page};
 use super::error::ApiError;
 use super::extract::AdminCaller;
 use super::query::ListQuery;
-use super::render::success;
 use super::state::AppState;
+use crate::domain::orgs::CreatedOrg;
 use crate::domain::orgs::NewOrg;
 use crate::domain::orgs::OrgView;
 
@@ -18,10 +18,10 @@ pub async fn create(
     state: web::Data<AppState>,
     admin: AdminCaller,
     body: web::Json<NewOrg>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<CreatedOrg>, ApiError> {
     let created = state.orgs.create(body.into_inner()).await?;
     tracing::info!(admin = %admin.username, org = %created.org.name, "org created");
-    success("org created", created)
+    reply("org created", created)
 }
 
 /// Lists orgs.
@@ -58,13 +58,20 @@ pub async fn delete(
     admin: AdminCaller,
     name: web::Path<String>,
     query: web::Query<DeleteQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<OrgDeleted>, ApiError> {
     let task = state.orgs.delete(&name, query.prune).await?;
     tracing::info!(admin = %admin.username, org = %name, prune = query.prune, "org deleted");
-    success("org deleted", json!({ "taskName": task }))
+    reply("org deleted", OrgDeleted { task_name: task })
 }
 
 impl Resource for OrgView {
     const ONE: &'static str = "org";
     const MANY: &'static str = "orgs";
+}
+
+/// A deleted org: the `cleanup` task removing its files, when it had any.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgDeleted {
+    pub task_name: Option<String>,
 }

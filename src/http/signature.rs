@@ -9,7 +9,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use crate::domain::caller::Caller;
 use crate::http::answers::Reply;
-use crate::http::extract::AdminCaller;
+use crate::http::extract::{AdminCaller, OptionalJson};
 
 /// Where schemas are collected: request bodies are read as serde deserializes them, answers
 /// as it serializes them (an `Option` field may be absent from a body but is always written).
@@ -38,7 +38,7 @@ impl Generators {
 pub struct Described {
     pub body: Option<RequestBody>,
     /// The success payload's schema (the keys beside `status` and `message`); `None` when the
-    /// handler renders an untyped answer.
+    /// handler answers bytes (depot files, the backup tar).
     pub answer: Option<Schema>,
 }
 
@@ -72,11 +72,11 @@ impl<T: JsonSchema> RequestPart for web::Json<T> {
     }
 }
 
-impl<T: RequestPart> RequestPart for Option<T> {
+impl<T: JsonSchema> RequestPart for OptionalJson<T> {
     fn body(generators: &mut Generators) -> Option<RequestBody> {
-        T::body(generators).map(|body| RequestBody {
+        Some(RequestBody {
             required: false,
-            ..body
+            content: BodyContent::Json(generators.requests.subschema_for::<T>()),
         })
     }
 }
@@ -129,6 +129,13 @@ impl AnswerPart for HttpResponse {}
 impl<T: JsonSchema> AnswerPart for Reply<T> {
     fn answer(generators: &mut Generators) -> Option<Schema> {
         Some(generators.answers.subschema_for::<T>())
+    }
+}
+
+/// A typed answer or a hand-built one (an upload's 308): documented by the typed one.
+impl<L: AnswerPart, R> AnswerPart for actix_web::Either<L, R> {
+    fn answer(generators: &mut Generators) -> Option<Schema> {
+        L::answer(generators)
     }
 }
 

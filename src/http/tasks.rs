@@ -1,19 +1,19 @@
 //! The administrator's view of any task (`/adm/v1/tasks/{name}`).
 
-use actix_web::{HttpResponse, web};
-use serde_json::json;
+use actix_web::web;
 
+use super::answers::{One, Reply, reply};
 use super::error::ApiError;
 use super::extract::AdminCaller;
-use super::render::success;
 use super::state::AppState;
+use crate::domain::tasks::TaskView;
 
 /// One task of any org.
 pub async fn details(
     state: web::Data<AppState>,
     _admin: AdminCaller,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<One<TaskView>>, ApiError> {
     let task = state.tasks.any(&name).await?;
-    success("task", json!({ "task": task }))
+    reply("task", One(task))
 }

@@ -7,13 +7,14 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{Either, HttpRequest, HttpResponse, web};
 use futures_util::TryStreamExt;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::answers::{Reply, reply};
 use super::error::ApiError;
-use super::render::success;
 use super::state::AppState;
 use crate::domain::builds::{PutRange, UploadState};
 
@@ -24,14 +25,23 @@ pub struct UploadQuery {
     signature: String,
 }
 
-/// `PUT /upload/v1/{task}`.
+/// The answer of the `PUT` that completes an upload.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadComplete {
+    size_bytes: u64,
+    /// The import task now processing the build.
+    task_name: String,
+}
+
+/// `PUT /upload/v1/{task}`: a part answers 308 with the bytes stored, the last part 200.
 pub async fn put(
     state: web::Data<AppState>,
     task: web::Path<String>,
     query: web::Query<UploadQuery>,
     req: HttpRequest,
     body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Either<Reply<UploadComplete>, HttpResponse>, ApiError> {
     let range = put_range(&req)?;
     let body =
         tokio_util::io::StreamReader::new(body.map_err(|e| {
@@ -45,20 +55,23 @@ pub async fn put(
         UploadState::Complete {
             received,
             task_name,
-        } => success(
+        } => Ok(Either::Left(reply(
             "upload complete; the build is being processed",
-            json!({ "sizeBytes": received, "taskName": task_name }),
-        ),
+            UploadComplete {
+                size_bytes: received,
+                task_name,
+            },
+        )?)),
         UploadState::Incomplete { received } => {
             let mut response = HttpResponse::build(StatusCode::PERMANENT_REDIRECT);
             if received > 0 {
                 response.insert_header((RANGE, format!("bytes=0-{}", received - 1)));
             }
-            Ok(response.json(json!({
+            Ok(Either::Right(response.json(json!({
                 "status": "success",
                 "message": format!("{received} bytes stored; send the rest"),
                 "sizeBytes": received,
-            })))
+            }))))
         }
     }
 }

@@ -2,10 +2,11 @@
 //! build, a staged build waiting for a commit, and the access keys its launchers use.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One published file of an image or a patch, as the app's `files` lists it (seed 002).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FileEntry {
     pub name: String,
     pub size: u64,

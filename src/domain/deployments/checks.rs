@@ -1,6 +1,7 @@
 //! Every deployment's origin checked with its credentials, across orgs: what `doctor` asks
 //! the running server for.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::{DeploymentService, org_prefix};
@@ -8,7 +9,7 @@ use crate::domain::DomainError;
 use crate::store::{DEPLOYMENTS, DeploymentStatus};
 
 /// How one origin answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OriginCheck {
     pub org: String,

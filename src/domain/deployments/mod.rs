@@ -34,6 +34,9 @@ use crate::store::{
 };
 use request::{check, merge_group};
 
+/// The fields a `PATCH /be/v1/deployments` body may hold: `name` picks the deployment.
+const PATCH_FIELDS: [&str; 4] = ["name", "label", "origin", "dlAuth"];
+
 /// A deployment as the API shows it: secrets masked.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -240,7 +243,8 @@ impl DeploymentService {
         .await
     }
 
-    /// Applies a partial modification (API.md merge rules) and re-checks the credentials.
+    /// Applies a partial modification (API.md merge rules) and re-checks the credentials;
+    /// fields outside [`PATCH_FIELDS`] are refused before the deployment is looked up.
     pub async fn modify(&self, caller: &Caller, patch: Value) -> Result<(), DomainError> {
         let Value::Object(patch) = patch else {
             return Err(DomainError::invalid("body", "must be a JSON object"));
@@ -254,6 +258,12 @@ impl DeploymentService {
                 });
             }
         };
+        if let Some(other) = patch
+            .keys()
+            .find(|key| !PATCH_FIELDS.contains(&key.as_str()))
+        {
+            return Err(DomainError::invalid(other, "is not a deployment field"));
+        }
         let stored = self.load(&caller.org, &name).await?;
         if stored.status == DeploymentStatus::Deleting {
             return Err(DomainError::Protected(format!(
@@ -264,7 +274,6 @@ impl DeploymentService {
             .map_err(|e| DomainError::Internal(e.to_string()))?;
         for (key, value) in &patch {
             match key.as_str() {
-                "name" => {}
                 "label" => match value {
                     Value::String(_) => merged["label"] = value.clone(),
                     _ => return Err(DomainError::invalid("label", "must be a string")),
@@ -295,7 +304,7 @@ impl DeploymentService {
                         )?;
                     }
                 }
-                other => return Err(DomainError::invalid(other, "is not a deployment field")),
+                _ => {}
             }
         }
         let new: NewDeployment = serde_json::from_value(merged)

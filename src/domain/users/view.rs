@@ -115,7 +115,7 @@ impl From<UserRecord> for UserView {
 }
 
 /// Credentials handed out once: a generated password or a new API key.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedCredentials {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,7 +127,7 @@ pub struct IssuedCredentials {
 }
 
 /// A user with the credentials issued by the call that returned it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct UserWithCredentials {
     pub user: UserView,
     #[serde(flatten)]

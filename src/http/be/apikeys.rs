@@ -1,12 +1,13 @@
 //! Additional API keys of machine users.
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::domain::apikeys::MintedKey;
 use crate::domain::caller::Caller;
+use crate::http::answers::{Nothing, Reply, done, reply};
 use crate::http::error::ApiError;
-use crate::http::render::success;
 use crate::http::state::AppState;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -21,9 +22,9 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<NewKey>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<MintedKey>, ApiError> {
     let body = body.into_inner();
-    success(
+    reply(
         "API key created",
         state
             .apikeys
@@ -37,7 +38,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
     key: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Nothing>, ApiError> {
     state.apikeys.delete(&caller, &key).await?;
-    success("API key deleted", ())
+    done("API key deleted")
 }

@@ -1,14 +1,13 @@
 //! Apps of the caller's org.
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use actix_web::{HttpRequest, web};
 
 use crate::domain::apps::{APP_FIELDS, AppFilter, AppPatch, AppView, NewApp};
 use crate::domain::caller::Caller;
+use crate::http::answers::TaskStarted;
 use crate::http::answers::{Listed, One, OnePartial, Partial, Reply, Resource, reply, reply_page};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/apps`.
@@ -67,9 +66,9 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<TaskStarted>, ApiError> {
     let task = state.apps.delete(&caller, &name).await?;
-    success("app deleted", json!({ "taskName": task }))
+    reply("app deleted", TaskStarted { task_name: task })
 }
 
 impl Resource for AppView {

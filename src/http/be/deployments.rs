@@ -1,6 +1,6 @@
 //! Deployments (CDN origins) of the caller's org.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 
 use super::tasks::time_filter;
@@ -9,9 +9,9 @@ use crate::domain::deployments::{
     DeploymentChanges, DeploymentFilter, DeploymentView, NewDeployment,
 };
 use crate::http::answers::{Listed, OnePartial, Partial, Reply, Resource, reply, reply_page};
+use crate::http::answers::{Nothing, done};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/deployments`: 200 even when the credential probe fails (see `status`).
@@ -19,9 +19,9 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<NewDeployment>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Nothing>, ApiError> {
     state.deployments.create(&caller, body.into_inner()).await?;
-    success("deployment created", ())
+    done("deployment created")
 }
 
 /// `GET /be/v1/deployments` (filters `name`, `error`, `createdAfter`, `updatedAfter`).
@@ -72,12 +72,12 @@ pub async fn modify(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<DeploymentChanges>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Nothing>, ApiError> {
     state
         .deployments
         .modify(&caller, body.into_inner().0)
         .await?;
-    success("deployment modified", ())
+    done("deployment modified")
 }
 
 /// `?keepFiles=true`: remove only the record, leave the origin's files.
@@ -95,16 +95,13 @@ pub async fn delete(
     caller: Caller,
     name: web::Path<String>,
     query: web::Query<DeleteQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Nothing>, ApiError> {
     let keep_files = query.keep_files;
     state.deployments.delete(&caller, &name, keep_files).await?;
     if keep_files {
-        success(
-            "deployment deleted; its files were left on the origin (keepFiles)",
-            (),
-        )
+        done("deployment deleted; its files were left on the origin (keepFiles)")
     } else {
-        success("deployment deleted", ())
+        done("deployment deleted")
     }
 }
 

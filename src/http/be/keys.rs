@@ -1,15 +1,16 @@
 //! Launcher access keys of the caller's org's apps.
 
-use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use actix_web::{HttpRequest, web};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::domain::caller::Caller;
 use crate::domain::keys::AccessKeyView;
 use crate::domain::keys::NewAccessKey;
 use crate::http::answers::{Listed, Reply, Resource, reply_page};
+use crate::http::answers::{Nothing, done, reply};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/keys`: the key is in the answer, once.
@@ -17,11 +18,14 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<NewAccessKey>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<KeyCreated>, ApiError> {
     let (key, view) = state.keys.create(&caller, body.into_inner()).await?;
-    success(
+    reply(
         "access key created",
-        json!({ "key": key, "accessKey": view }),
+        KeyCreated {
+            key,
+            access_key: view,
+        },
     )
 }
 
@@ -42,12 +46,20 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Nothing>, ApiError> {
     state.keys.delete(&caller, &id).await?;
-    success("access key deleted", ())
+    done("access key deleted")
 }
 
 impl Resource for AccessKeyView {
     const ONE: &'static str = "accessKey";
     const MANY: &'static str = "keys";
+}
+
+/// A new access key: `key` is shown this once.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyCreated {
+    key: String,
+    access_key: AccessKeyView,
 }

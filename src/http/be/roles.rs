@@ -1,13 +1,13 @@
 //! Roles of the caller's org.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 
 use crate::domain::caller::Caller;
 use crate::domain::roles::{NewRole, RolePatch, RoleView};
 use crate::http::answers::{Listed, One, Reply, Resource, reply, reply_page};
+use crate::http::answers::{Nothing, done};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/roles`.
@@ -56,9 +56,9 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Nothing>, ApiError> {
     state.roles.delete(&caller, &name).await?;
-    success("role deleted", ())
+    done("role deleted")
 }
 
 impl Resource for RoleView {

@@ -1,18 +1,25 @@
 //! Login, refresh, logout and the 2025 `auth` exchange.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, web};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::credentials::bearer;
+use crate::domain::sessions::{BeAuth, OrgSelection, SessionTokens};
 use crate::http::actor::{Actor, client_address};
+use crate::http::answers::{Nothing, Reply, done, reply};
 use crate::http::error::ApiError;
-use crate::http::render::success;
+use crate::http::extract::OptionalJson;
 use crate::http::state::AppState;
 
-/// The three login body shapes, told apart by which fields are present.
+/// The three login body shapes, told apart by which fields are present: a username and
+/// password (with `orgName` to enter that org), or an `orgSelToken` and `orgName`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(extend("anyOf" = [
+    {"required": ["username", "password"]},
+    {"required": ["orgSelToken", "orgName"]},
+]))]
 pub struct LoginBody {
     username: Option<String>,
     password: Option<String>,
@@ -25,7 +32,7 @@ pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<LoginBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<LoginAnswer>, ApiError> {
     let body = body.into_inner();
     let address = client_address(&req, &state.trusted_proxies);
     req.extensions_mut().insert(Actor {
@@ -38,27 +45,32 @@ pub async fn login(
             org_name: Some(org),
             username: None,
             password: None,
-        } => success("logged in", state.sessions.select_org(&token, &org).await?),
+        } => reply(
+            "logged in",
+            LoginAnswer::Tokens(state.sessions.select_org(&token, &org).await?),
+        ),
         LoginBody {
             username: Some(user),
             password: Some(password),
             org_name: Some(org),
             org_sel_token: None,
-        } => success(
+        } => reply(
             "logged in",
-            state
-                .sessions
-                .login_to_org(&user, &password, &org, &address)
-                .await?,
+            LoginAnswer::Tokens(
+                state
+                    .sessions
+                    .login_to_org(&user, &password, &org, &address)
+                    .await?,
+            ),
         ),
         LoginBody {
             username: Some(user),
             password: Some(password),
             org_name: None,
             org_sel_token: None,
-        } => success(
+        } => reply(
             "choose an org",
-            state.sessions.login(&user, &password, &address).await?,
+            LoginAnswer::ChooseOrg(state.sessions.login(&user, &password, &address).await?),
         ),
         LoginBody {
             org_sel_token: Some(_),
@@ -80,9 +92,9 @@ pub struct RefreshBody {
 /// The refresh token from `Authorization: Bearer` or the body.
 fn refresh_token(
     req: &HttpRequest,
-    body: Option<web::Json<RefreshBody>>,
+    OptionalJson(body): OptionalJson<RefreshBody>,
 ) -> Result<String, ApiError> {
-    let from_body = body.and_then(|b| b.into_inner().refresh_token);
+    let from_body = body.and_then(|b| b.refresh_token);
     match (bearer(req.headers())?, from_body) {
         (Some(a), Some(b)) if a != b => Err(ApiError::invalid(
             "the header and the body carry different tokens",
@@ -97,21 +109,21 @@ fn refresh_token(
 pub async fn refresh(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Option<web::Json<RefreshBody>>,
-) -> Result<HttpResponse, ApiError> {
+    body: OptionalJson<RefreshBody>,
+) -> Result<Reply<SessionTokens>, ApiError> {
     let token = refresh_token(&req, body)?;
-    success("tokens refreshed", state.sessions.refresh(&token).await?)
+    reply("tokens refreshed", state.sessions.refresh(&token).await?)
 }
 
 /// `POST /be/v1/logout`: revokes the session of an access or refresh token.
 pub async fn logout(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Option<web::Json<RefreshBody>>,
-) -> Result<HttpResponse, ApiError> {
+    body: OptionalJson<RefreshBody>,
+) -> Result<Reply<Nothing>, ApiError> {
     let token = refresh_token(&req, body)?;
     state.sessions.logout(&token).await?;
-    success("logged out", ())
+    done("logged out")
 }
 
 /// Header of the 2025 `auth` exchange.
@@ -121,7 +133,7 @@ const BESESSION_HEADER: &str = "x-rockit-besession-token";
 pub async fn exchange(
     state: web::Data<AppState>,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<BeAuth>, ApiError> {
     let token = req
         .headers()
         .get(BESESSION_HEADER)
@@ -129,8 +141,16 @@ pub async fn exchange(
         .ok_or_else(|| {
             ApiError::missing(format!("send the refresh token in {BESESSION_HEADER}"))
         })?;
-    success(
+    reply(
         "authenticated",
         state.sessions.exchange(token.trim()).await?,
     )
+}
+
+/// What a login answers: the session's tokens, or the orgs to choose from.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    Tokens(SessionTokens),
+    ChooseOrg(OrgSelection),
 }

@@ -1,14 +1,15 @@
 //! Event subscriptions of the caller's org.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 
 use crate::domain::caller::Caller;
+use crate::domain::subscriptions::CreatedSubscription;
 use crate::domain::subscriptions::NewSubscription;
 use crate::domain::subscriptions::SubscriptionView;
 use crate::http::answers::{Listed, One, Reply, Resource, reply, reply_page};
+use crate::http::answers::{Nothing, done};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/subscriptions`: the signing secret is shown once.
@@ -16,8 +17,8 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<NewSubscription>,
-) -> Result<HttpResponse, ApiError> {
-    success(
+) -> Result<Reply<CreatedSubscription>, ApiError> {
+    reply(
         "subscription created",
         state
             .subscriptions
@@ -52,9 +53,9 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Nothing>, ApiError> {
     state.subscriptions.delete(&caller, &name).await?;
-    success("subscription deleted", ())
+    done("subscription deleted")
 }
 
 impl Resource for SubscriptionView {

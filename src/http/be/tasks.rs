@@ -1,9 +1,9 @@
 //! Tasks of the caller's org, and triggers.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::domain::caller::Caller;
@@ -11,7 +11,6 @@ use crate::domain::tasks::{TaskFilter, TaskPatch, TaskView};
 use crate::http::answers::{Listed, One, Reply, Resource, reply, reply_page};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
 use crate::http::state::AppState;
 use crate::store::{TaskKind, TaskStatus};
 
@@ -88,6 +87,7 @@ pub async fn patch(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Trigger {
     #[serde(rename = "type")]
+    #[schemars(extend("enum" = ["retry", "traces"]))]
     kind: String,
     task_name: Option<String>,
     app_name: Option<String>,
@@ -98,7 +98,7 @@ pub async fn trigger(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<Trigger>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Triggered>, ApiError> {
     let body = body.into_inner();
     match body.kind.as_str() {
         "retry" => {
@@ -106,24 +106,35 @@ pub async fn trigger(
                 .task_name
                 .ok_or_else(|| ApiError::missing("taskName is required for a retry"))?;
             let task = state.tasks.retry(&caller, &name).await?;
-            success(
-                "task resubmitted",
-                json!({ "taskName": task.name, "task": task }),
-            )
+            reply("task resubmitted", Triggered::from(task))
         }
         "traces" => {
             let app = body
                 .app_name
                 .ok_or_else(|| ApiError::missing("appName is required for traces"))?;
             let task = state.trainings.trigger(&caller, &app).await?;
-            success(
-                "training submitted",
-                json!({ "taskName": task.name, "task": task }),
-            )
+            reply("training submitted", Triggered::from(task))
         }
         other => Err(ApiError::invalid(format!(
             "unknown trigger type {other:?}; use retry or traces"
         ))),
+    }
+}
+
+/// A triggered task: its name (as every submission answers) and the task.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Triggered {
+    task_name: String,
+    task: TaskView,
+}
+
+impl From<TaskView> for Triggered {
+    fn from(task: TaskView) -> Self {
+        Self {
+            task_name: task.name.clone(),
+            task,
+        }
     }
 }
 

@@ -1,15 +1,16 @@
 //! Accounts of the caller's org.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 
 use crate::domain::caller::Caller;
 use crate::domain::permissions::{Permission, READ};
 use crate::domain::users::UserView;
+use crate::domain::users::UserWithCredentials;
 use crate::domain::users::{NewUser, UserPatch};
 use crate::http::answers::{Listed, One, Reply, Resource, reply, reply_page};
+use crate::http::answers::{Nothing, done};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
-use crate::http::render::success;
 use crate::http::state::AppState;
 
 /// `POST /be/v1/users`.
@@ -17,8 +18,8 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<NewUser>,
-) -> Result<HttpResponse, ApiError> {
-    success(
+) -> Result<Reply<UserWithCredentials>, ApiError> {
+    reply(
         "user created",
         state.users.create(&caller, body.into_inner()).await?,
     )
@@ -51,8 +52,8 @@ pub async fn patch(
     state: web::Data<AppState>,
     caller: Caller,
     body: web::Json<UserPatch>,
-) -> Result<HttpResponse, ApiError> {
-    success(
+) -> Result<Reply<UserWithCredentials>, ApiError> {
+    reply(
         "user modified",
         state.users.patch(&caller, body.into_inner()).await?,
     )
@@ -63,9 +64,9 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Nothing>, ApiError> {
     state.users.delete(&caller, &name).await?;
-    success("user deleted", ())
+    done("user deleted")
 }
 
 impl Resource for UserView {

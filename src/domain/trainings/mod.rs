@@ -3,17 +3,18 @@
 //! `traces` trigger) an `mkseq` task learns the access order from them. Here are the rules of
 //! receiving a trace, the trainings view and its one setting.
 
-use std::cmp::Ordering;
+mod view;
 
 use chrono::Utc;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::caller::Caller;
 use super::keys::opened_by;
 use super::listing::{ListParams, Page};
 use super::names::check_name;
+use super::tasks::TaskView;
 use super::{DomainError, blocking, in_org};
 use crate::engine::image::{IMG_JSON, ImageMeta, read_json};
 use crate::engine::trace::{Encoding, Trace, TraceProblem, decode_body};
@@ -27,6 +28,8 @@ use crate::store::{
     TaskSpec, TraceRecord, TrainingRecord, WriteTx, app_unfinished_tasks, image_traces_prefix,
     org_key, org_prefix, trace_key,
 };
+use view::views;
+pub use view::{ReceivedTrace, TraceReceived, TrainingModified, TrainingView};
 
 /// Limits of trace uploads and the default of `nTracesReliable`, from the config.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +81,11 @@ impl TrainingService {
     /// Takes one trace upload: decodes the body (within the limits), authenticates the access
     /// key in it, checks the trace against the image it names, and stores it once — the same
     /// trace again is counted once. Submits the image's training when enough traces are in.
-    pub async fn receive(&self, body: Vec<u8>, encoding: Encoding) -> Result<Value, DomainError> {
+    pub async fn receive(
+        &self,
+        body: Vec<u8>,
+        encoding: Encoding,
+    ) -> Result<TraceReceived, DomainError> {
         let max_decoded = self.limits.max_decoded;
         let decoded =
             blocking(move || decode_body(&body, encoding, max_decoded).map_err(refusal)).await?;
@@ -157,7 +164,7 @@ impl TrainingService {
         caller: &Caller,
         app: Option<String>,
         params: ListParams,
-    ) -> Result<Page<Value>, DomainError> {
+    ) -> Result<Page<TrainingView>, DomainError> {
         if let Some(app) = &app {
             check_name("appName", app)?;
         }
@@ -181,27 +188,31 @@ impl TrainingService {
                 Ok::<_, DomainError>(rows)
             })
             .await?;
-        let field = |v: &Value, key: &str| v[key].clone();
-        let by_app = |a: &Value, b: &Value| {
-            let name = |v: &Value| v["appName"].as_str().unwrap_or_default().to_lowercase();
-            name(a)
-                .cmp(&name(b))
-                .then_with(|| b["buildId"].as_u64().cmp(&a["buildId"].as_u64()))
+        let by_app = |a: &TrainingView, b: &TrainingView| {
+            a.app_name
+                .to_lowercase()
+                .cmp(&b.app_name.to_lowercase())
+                .then_with(|| b.build_id.cmp(&a.build_id))
         };
         params.apply(
             rows,
             &["appName", "buildId", "traces"],
             by_app,
             |key, a, b| match key {
-                "appName" => by_app(a, b),
-                _ => compare_numbers(&field(a, key), &field(b, key)),
+                "buildId" => a.build_id.cmp(&b.build_id),
+                "traces" => a.traces.cmp(&b.traces),
+                _ => by_app(a, b),
             },
         )
     }
 
     /// Sets an app's `nTracesReliable` (`null` returns to the configured default); returns
     /// the app's trainings.
-    pub async fn patch(&self, caller: &Caller, patch: TrainingPatch) -> Result<Value, DomainError> {
+    pub async fn patch(
+        &self,
+        caller: &Caller,
+        patch: TrainingPatch,
+    ) -> Result<TrainingModified, DomainError> {
         check_name("appName", &patch.app_name)?;
         if let Some(n) = patch.n_traces_reliable
             && !(1..=MAX_TRACES_RELIABLE).contains(&n)
@@ -220,20 +231,16 @@ impl TrainingService {
                 training.traces_reliable = patch.n_traces_reliable;
                 let submitted = submit_when_due(tx, &app, &mut training, default)?;
                 tx.open(&TRAININGS)?.put(key.as_str(), &training)?;
-                Ok(json!({
-                    "trainings": views(tx, &app, default)?,
-                    "taskName": submitted.map(|t| t.name),
-                }))
+                Ok(TrainingModified {
+                    trainings: views(tx, &app, default)?,
+                    task_name: submitted.map(|t| t.name),
+                })
             })
             .await
     }
 
     /// Starts training of the app's current image now, whatever its trace count.
-    pub async fn trigger(
-        &self,
-        caller: &Caller,
-        app_name: &str,
-    ) -> Result<TaskRecord, DomainError> {
+    pub async fn trigger(&self, caller: &Caller, app_name: &str) -> Result<TaskView, DomainError> {
         check_name("appName", app_name)?;
         let (org, name) = (caller.org.clone(), app_name.to_string());
         in_org(&self.store, caller)
@@ -256,6 +263,7 @@ impl TrainingService {
                 Ok(jobs::submit(tx, mkseq_task(&app, "trigger"), Utc::now())?)
             })
             .await
+            .map(TaskView::from)
     }
 }
 
@@ -273,10 +281,6 @@ fn refusal(problem: TraceProblem) -> DomainError {
         | TraceProblem::TimeGoesBack { .. } => "reads",
     };
     DomainError::invalid(field, problem.to_string())
-}
-
-fn compare_numbers(a: &Value, b: &Value) -> Ordering {
-    a.as_u64().cmp(&b.as_u64())
 }
 
 fn find_app(tx: &impl Reads, org: &str, name: &str) -> Result<AppRecord, DomainError> {
@@ -309,7 +313,7 @@ fn record_trace(
     app: &AppRecord,
     record: TraceRecord,
     default: u32,
-) -> Result<Value, DomainError> {
+) -> Result<TraceReceived, DomainError> {
     let key = trace_key(&app.org, &app.name, &record.dxf_name, &record.digest);
     let training_key = org_key(&app.org, &app.name);
     let mut training = tx
@@ -324,16 +328,11 @@ fn record_trace(
     let submitted = submit_when_due(tx, app, &mut training, default)?;
     tx.open(&TRAININGS)?.put(training_key.as_str(), &training)?;
     let traces = training.image(record.build, &record.dxf_name).traces;
-    Ok(json!({
-        "trace": {
-            "digest": record.digest,
-            "buildId": record.build,
-            "dxfName": record.dxf_name,
-            "duplicate": duplicate,
-        },
-        "traces": traces,
-        "taskName": submitted.map(|t| t.name),
-    }))
+    Ok(TraceReceived {
+        trace: ReceivedTrace::of(record, duplicate),
+        traces,
+        task_name: submitted.map(|t| t.name),
+    })
 }
 
 /// Submits the training of the app's current image when it has `nTracesReliable` traces more
@@ -373,36 +372,4 @@ fn training_pending(tx: &impl Reads, app: &AppRecord) -> Result<bool, DomainErro
         }
     }
     Ok(false)
-}
-
-/// The trainings view of an app: one row per retained build's image, newest build first.
-fn views(tx: &impl Reads, app: &AppRecord, default: u32) -> Result<Vec<Value>, DomainError> {
-    let training = tx
-        .read(&TRAININGS)?
-        .get(org_key(&app.org, &app.name).as_str())?
-        .unwrap_or_default();
-    let reliable = training.traces_reliable.unwrap_or(default);
-    Ok(app
-        .builds
-        .retained
-        .iter()
-        .rev()
-        .map(|build| {
-            let image = training
-                .images
-                .iter()
-                .find(|i| i.dxf_name == build.dxf_name);
-            json!({
-                "appName": app.name,
-                "buildId": build.id,
-                "dxfName": build.dxf_name,
-                "current": build.id == app.builds.current,
-                "traces": image.map_or(0, |i| i.traces),
-                "nTracesReliable": reliable,
-                "preloadBytes": build.preload_bytes,
-                "candidatePreloadBytes": image.and_then(|i| i.candidate_preload),
-                "lastMkseq": training.last.clone(),
-            })
-        })
-        .collect())
 }
