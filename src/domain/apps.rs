@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::caller::Caller;
 use super::listing::{ListParams, Page, named};
-use super::names::check_name;
+use super::names::{DEPLOYMENT_NAME_RULE, NAME_RULE, check_name};
 use super::text::check_label;
 use super::{DomainError, in_org};
 use crate::crashpoints::crash_point;
@@ -50,10 +50,12 @@ pub const APP_FIELDS: [&str; 18] = [
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewApp {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub name: String,
     pub label: String,
     pub max_builds: Option<u32>,
     #[serde(default)]
+    #[schemars(inner(pattern(DEPLOYMENT_NAME_RULE.pattern())))]
     pub deployments: Vec<String>,
     pub auto_commit: Option<bool>,
 }
@@ -62,12 +64,16 @@ pub struct NewApp {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppPatch {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub name: String,
     pub label: Option<String>,
+    #[schemars(inner(pattern(DEPLOYMENT_NAME_RULE.pattern())))]
     pub deployments: Option<Vec<String>>,
     #[serde(default)]
+    #[schemars(inner(pattern(DEPLOYMENT_NAME_RULE.pattern())))]
     pub register: Vec<String>,
     #[serde(default)]
+    #[schemars(inner(pattern(DEPLOYMENT_NAME_RULE.pattern())))]
     pub deregister: Vec<String>,
     pub max_builds: Option<u32>,
     pub i_cur_build: Option<u32>,

@@ -15,7 +15,7 @@ use tokio::io::AsyncRead;
 
 use super::apps::check_healthy;
 use super::caller::Caller;
-use super::names::check_name;
+use super::names::{NAME_RULE, check_name};
 use super::text::{check_label, check_url};
 use super::{DomainError, in_org};
 use crate::auth::upload_url::UploadSigner;
@@ -30,6 +30,7 @@ use crate::store::{
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImportRequest {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub app_name: String,
     pub build_name: Option<String>,
     pub url: Option<String>,

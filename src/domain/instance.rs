@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::DomainError;
-use super::names::check_name;
+use super::names::{NAME_RULE, check_name};
 use super::text::{MESSAGE_MAX_CHARS, check_text};
 use crate::jobs::{self, NewTask};
 use crate::store::{HelloParams, ORGS, SCHEMA_VERSION, Store, TaskSpec};
@@ -21,6 +21,7 @@ pub const MAX_HELLO_DELAY_MS: u64 = 10 * 60 * 1000;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HelloRequest {
     pub message: String,
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub org_name: Option<String>,
     /// Switches maintenance mode on or off.
     pub maintenance: Option<bool>,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
-use super::names::{check_key_id, check_name};
+use super::names::{NAME_RULE, check_key_id, check_name};
 use super::text::check_label;
 use super::{DomainError, in_org};
 use crate::auth::apikey::{mint_access, parse_access};
@@ -21,6 +21,7 @@ use crate::store::{
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewAccessKey {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub app_name: String,
     pub label: Option<String>,
     pub expires: Option<DateTime<Utc>>,

@@ -39,8 +39,8 @@ pub(crate) async fn blocking<R: Send + 'static>(
         .map_err(|e| DomainError::Internal(format!("background work failed: {e}")))?
 }
 
-/// A name rule ([`names::check_name`], [`names::check_deployment_name`]).
-pub(crate) type NameRule = fn(&str, &str) -> Result<(), DomainError>;
+/// A name check ([`names::check_name`], [`names::check_deployment_name`]).
+pub(crate) type NameCheck = fn(&str, &str) -> Result<(), DomainError>;
 
 /// `record`, looked up as `what` `name`, or the 404 naming it.
 pub(crate) fn found<V>(record: Option<V>, what: &str, name: &str) -> Result<V, DomainError> {
@@ -55,7 +55,7 @@ pub(crate) async fn find_in_org<V>(
     org: &str,
     name: &str,
     what: &'static str,
-    rule: NameRule,
+    rule: NameCheck,
 ) -> Result<V, DomainError>
 where
     V: serde::de::DeserializeOwned + crate::store::Named + Send + 'static,

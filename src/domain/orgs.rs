@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::listing::{ListParams, Page};
-use super::names::check_name;
+use super::names::{NAME_RULE, check_name};
 use super::permissions::{ADMINISTRATORS, maxima};
 use super::text::{check_email, check_label};
 use super::users::check_password;
@@ -28,8 +28,10 @@ use crate::store::{
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewOrg {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub name: String,
     pub label: Option<String>,
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub admin_username: Option<String>,
     pub email: Option<String>,
     pub password: Option<String>,

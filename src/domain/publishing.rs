@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::apps::check_idle;
 use super::caller::Caller;
-use super::names::{check_deployment_name, check_name};
+use super::names::{DEPLOYMENT_NAME_RULE, NAME_RULE, check_deployment_name, check_name};
 use super::{DomainError, in_org};
 use crate::jobs;
 use crate::pipeline::builds::{go_live, retire};
@@ -21,8 +21,10 @@ use crate::store::{APPS, AppRecord, ORGS, StoreError, WriteTx, org_key, org_pref
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExportRequest {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub app_name: String,
     /// Only these deployments (the app must publish to each); all of the app's when absent.
+    #[schemars(inner(pattern(DEPLOYMENT_NAME_RULE.pattern())))]
     pub deployments: Option<Vec<String>>,
 }
 
@@ -30,6 +32,7 @@ pub struct ExportRequest {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CommitRequest {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub app_name: String,
 }
 
@@ -37,7 +40,9 @@ pub struct CommitRequest {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrgCommitRequest {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub org_name: String,
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub app_name: Option<String>,
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
-use super::names::check_name;
+use super::names::{NAME_RULE, check_name};
 use super::permissions::{ADMINISTRATORS, validate_mask};
 use super::text::check_label;
 use super::{DomainError, in_org};
@@ -18,6 +18,7 @@ use crate::store::{ROLES, RoleRecord, Store, USERS, org_key, org_prefix};
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRole {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub name: String,
     pub label: Option<String>,
     pub permissions: BTreeMap<String, u32>,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
 use super::listing::{ListParams, Page};
-use super::names::check_name;
+use super::names::{NAME_RULE, check_name};
 use super::text::{SECRET_MAX_CHARS, check_label, check_text, check_url};
 use super::{DomainError, in_org};
 use crate::auth::password;
@@ -40,6 +40,7 @@ pub struct SlackRequest {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub name: String,
     pub url: Option<String>,
     pub slack: Option<SlackRequest>,

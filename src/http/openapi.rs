@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::routes::{Accepts, LIST_PARAMS, ROUTES, Route};
 use super::signature::{BodyContent, Generators, RequestBody};
 use super::{ADMIN_TOKEN_HEADER, OPERATIONAL_ROUTES};
+use crate::domain::names::{DEPLOYMENT_NAME_RULE, NAME_RULE};
 use crate::domain::permissions::Need;
 
 /// The document, built once.
@@ -123,7 +124,7 @@ fn template_and_path_params(path: &str) -> (String, Vec<Value>) {
                         "name": name,
                         "in": "path",
                         "required": true,
-                        "schema": {"type": "string"},
+                        "schema": path_param_schema(path, name),
                     }));
                     format!("{{{name}}}")
                 }
@@ -132,6 +133,19 @@ fn template_and_path_params(path: &str) -> (String, Vec<Value>) {
         )
         .collect();
     (segments.join("/"), parameters)
+}
+
+/// A path parameter naming a resource follows its name rule; others are plain strings.
+fn path_param_schema(path: &str, name: &str) -> Value {
+    let rule = match name {
+        "name" if path.starts_with("/be/v1/deployments/") => Some(&DEPLOYMENT_NAME_RULE),
+        "name" | "app" | "org" | "username" => Some(&NAME_RULE),
+        _ => None,
+    };
+    match rule {
+        Some(rule) => json!({"type": "string", "pattern": rule.pattern()}),
+        None => json!({"type": "string"}),
+    }
 }
 
 fn query_params(accepts: Accepts) -> Vec<Value> {

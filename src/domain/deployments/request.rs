@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::super::DomainError;
-use super::super::names::check_deployment_name;
+use super::super::names::{DEPLOYMENT_NAME_RULE, check_deployment_name};
 use super::super::text::{
     SECRET_MAX_CHARS, check_bucket, check_host, check_label, check_prefix, check_text, check_url,
 };
@@ -99,6 +99,7 @@ impl JsonSchema for DeploymentChanges {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDeployment {
+    #[schemars(pattern(DEPLOYMENT_NAME_RULE.pattern()))]
     pub name: String,
     pub label: String,
     pub origin: OriginBody,

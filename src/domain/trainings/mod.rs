@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::caller::Caller;
 use super::keys::opened_by;
 use super::listing::{ListParams, Page};
-use super::names::check_name;
+use super::names::{NAME_RULE, check_name};
 use super::tasks::TaskView;
 use super::{DomainError, blocking, in_org};
 use crate::engine::image::{IMG_JSON, ImageMeta, read_json};
@@ -49,6 +49,7 @@ const MAX_TRACES_RELIABLE: u32 = 100_000;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrainingPatch {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub app_name: String,
     pub n_traces_reliable: Option<u32>,
 }

@@ -5,12 +5,14 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::names::NAME_RULE;
 use crate::store::{Account, UserRecord};
 
 /// A create request: a person (with `email`) or a machine user (with `label`).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewUser {
+    #[schemars(pattern(NAME_RULE.pattern()))]
     pub username: String,
     pub email: Option<String>,
     pub firstname: Option<String>,
