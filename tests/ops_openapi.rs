@@ -20,6 +20,21 @@ fn fetch_document(server: &Server) -> Value {
     response.json().expect("JSON")
 }
 
+/// A path template with each parameter filled with a plain name.
+fn filled(template: &str) -> String {
+    template
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "x"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 #[test]
 fn the_document_is_valid_openapi_3_1() {
     let server = Server::start();
@@ -56,18 +71,7 @@ fn every_documented_operation_reaches_a_handler() {
     let paths = document["paths"].as_object().expect("paths");
     let mut operations = 0;
     for (template, item) in paths {
-        // Fill each path parameter with a plain name.
-        let path: String = template
-            .split('/')
-            .map(|segment| {
-                if segment.starts_with('{') {
-                    "x"
-                } else {
-                    segment
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
+        let path = filled(template);
         for method in item.as_object().expect("path item").keys() {
             operations += 1;
             let method: reqwest::Method = method.to_ascii_uppercase().parse().expect("method");
@@ -160,17 +164,7 @@ fn documented_bodies_are_the_bodies_the_server_reads_and_answers() {
     let document = fetch_document(&server);
     let mut checked = 0;
     for (template, item) in document["paths"].as_object().expect("paths") {
-        let path: String = template
-            .split('/')
-            .map(|segment| {
-                if segment.starts_with('{') {
-                    "x"
-                } else {
-                    segment
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
+        let path = filled(template);
         for (method, operation) in item.as_object().expect("path item") {
             let what = format!("{method} {template}");
             let answer = &operation["responses"]["200"]["content"];

@@ -119,6 +119,14 @@ impl<T> Serialize for Partial<T> {
     }
 }
 
+/// A projected resource answers under its resource's keys: `One<Partial<App>>` is
+/// `{"app": {...}}` with the fields asked for.
+impl<T: Resource> Resource for Partial<T> {
+    const ONE: &'static str = T::ONE;
+    const MANY: &'static str = T::MANY;
+    const FIELDS: Option<&'static [&'static str]> = T::FIELDS;
+}
+
 impl<T: Resource> JsonSchema for Partial<T> {
     fn schema_name() -> Cow<'static, str> {
         format!("{}Fields", T::schema_name()).into()
@@ -128,28 +136,6 @@ impl<T: Resource> JsonSchema for Partial<T> {
         let mut schema = T::json_schema(generator);
         schema.remove("required");
         schema
-    }
-}
-
-/// One projected resource under its key: `{"app": {...}}` with the fields asked for.
-pub struct OnePartial<T>(pub Partial<T>);
-
-impl<T: Resource> Serialize for OnePartial<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(1))?;
-        map.serialize_entry(T::ONE, &self.0)?;
-        map.end()
-    }
-}
-
-impl<T: Resource> JsonSchema for OnePartial<T> {
-    fn schema_name() -> Cow<'static, str> {
-        format!("{}FieldsAnswer", T::schema_name()).into()
-    }
-
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        keyed(T::ONE, generator.subschema_for::<Partial<T>>())
     }
 }
 

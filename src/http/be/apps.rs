@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, web};
 use crate::domain::apps::{APP_FIELDS, AppFilter, AppPatch, AppView, NewApp};
 use crate::domain::caller::Caller;
 use crate::http::answers::TaskStarted;
-use crate::http::answers::{Listed, One, OnePartial, Partial, Reply, Resource, reply, reply_page};
+use crate::http::answers::{Listed, One, Partial, Reply, Resource, reply, reply_page};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
 use crate::http::state::AppState;
@@ -45,10 +45,10 @@ pub async fn details(
     caller: Caller,
     name: web::Path<String>,
     req: HttpRequest,
-) -> Result<Reply<OnePartial<AppView>>, ApiError> {
+) -> Result<Reply<One<Partial<AppView>>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let app = state.apps.get(&caller, &name).await?;
-    reply("app details", OnePartial(Partial::of(app, &query.fields)?))
+    reply("app details", One(Partial::of(app, &query.fields)?))
 }
 
 /// `PATCH /be/v1/apps`.

@@ -8,7 +8,7 @@ use crate::domain::caller::Caller;
 use crate::domain::deployments::{
     DeploymentChanges, DeploymentFilter, DeploymentView, NewDeployment,
 };
-use crate::http::answers::{Listed, OnePartial, Partial, Reply, Resource, reply, reply_page};
+use crate::http::answers::{Listed, One, Partial, Reply, Resource, reply, reply_page};
 use crate::http::answers::{Nothing, done};
 use crate::http::error::ApiError;
 use crate::http::query::ListQuery;
@@ -58,13 +58,10 @@ pub async fn details(
     caller: Caller,
     name: web::Path<String>,
     req: HttpRequest,
-) -> Result<Reply<OnePartial<DeploymentView>>, ApiError> {
+) -> Result<Reply<One<Partial<DeploymentView>>>, ApiError> {
     let query = ListQuery::parse(req.query_string())?;
     let deployment = state.deployments.get(&caller, &name).await?;
-    reply(
-        "deployment",
-        OnePartial(Partial::of(deployment, &query.fields)?),
-    )
+    reply("deployment", One(Partial::of(deployment, &query.fields)?))
 }
 
 /// `PATCH /be/v1/deployments`: partial; `null` removes optional parts; `********` keeps secrets.
